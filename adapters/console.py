@@ -1,0 +1,43 @@
+"""The default output: alerts on stdout, readable text or one JSON object a line.
+
+In `jsonl` mode stdout carries only alerts (logs go to stderr), so other tools
+can read it line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from bot.messages import Alert, Message
+
+
+def render_text(message: Message) -> str:
+    stamp = f"[{message.timestamp:%Y-%m-%d %H:%M} UTC] " if message.timestamp else ""
+    body = [f"{stamp}{message.title}"]
+    body.extend(f"  {''.join(span.text for span in text_line)}" for text_line in message.lines)
+    for field in message.fields:
+        body.append(f"  {field.name}:")
+        body.extend(f"    {''.join(span.text for span in text_line)}" for text_line in field.value)
+    return "\n".join(body)
+
+
+class ConsoleAdapter:
+    platform = "console"
+
+    def __init__(self, fmt: str = "text", stream: TextIO | None = None) -> None:
+        self.format = fmt
+        self._stream = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stdout
+
+    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+        if self.format == "jsonl":
+            text = json.dumps(alert.payload, ensure_ascii=False, separators=(", ", ": "))
+        else:
+            text = render_text(alert.message) + "\n"
+        self.stream.write(text + "\n")
+        self.stream.flush()

@@ -1,0 +1,193 @@
+"""Command line: run | once | trending | share | digest | demo | check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Secrets, Settings, load_settings, parse_settings
+from bot.log import setup_logging
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--config", type=Path, help="TOML config file (default: ./trendwatch.toml if present)")
+        return cmd
+
+    command("run", "poll, deliver and answer commands until stopped (SIGINT/SIGTERM)")
+    command("once", "one poll: fetch, store, detect, deliver; exit 1 if the Hub's answer is unusable")
+    trending = command("trending", "show the latest stored top list")
+    trending.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    trending.add_argument("--count", type=int, default=None, help="how many rows (default: top_n)")
+    trending.add_argument("--country", default=None, help="only models of this country (ISO code)")
+    share = command("share", "show country shares of the top N now and over the last days")
+    share.add_argument("--json", action="store_true", help="print JSON instead of text")
+    share.add_argument("--days", type=int, default=7, help="look-back window (default 7)")
+    command("check-config", "validate a config file and say which key is wrong")
+    demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
+    demo.add_argument("--format", choices=("text", "jsonl"), default="text")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+async def _cmd_once(args: argparse.Namespace) -> int:
+    from bot.app import LeaseHeld, run_once
+
+    try:
+        result = await run_once(_settings(args), Secrets.from_env())
+    except LeaseHeld as exc:
+        print(f"trendwatch: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if result.error:
+        print(f"trendwatch: poll failed: {result.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+async def _cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import run_forever
+
+    await run_forever(_settings(args), Secrets.from_env())
+    return 0
+
+
+async def _read_store(args: argparse.Namespace, read: Callable[[Any], Awaitable[Any]]) -> Any:
+    from store.db import open_database
+
+    settings = _settings(args)
+    db = await open_database(settings.store.path)
+    try:
+        return await read(db.conn)
+    finally:
+        await db.close()
+
+
+async def _cmd_trending(args: argparse.Namespace) -> int:
+    from adapters.console import render_text
+    from bot.commands import trending_message, trending_view
+
+    view = await _read_store(args, lambda conn: trending_view(conn, args.count, args.country))
+    if args.json:
+        print(json.dumps([row.to_json() for row in view.rows], indent=2, ensure_ascii=False))
+    else:
+        print(render_text(trending_message(view, args.country)))
+    return 0
+
+
+async def _cmd_share(args: argparse.Namespace) -> int:
+    from adapters.console import render_text
+    from bot.commands import share_message, share_view
+
+    view = await _read_store(args, lambda conn: share_view(conn, args.days))
+    if args.json:
+        print(json.dumps({
+            "taken_at": view.taken_at.isoformat(),
+            "top_n": view.top_n,
+            "snapshots": view.snapshots_7d,
+            "countries": [row.to_json() for row in view.countries],
+        }, indent=2, ensure_ascii=False))
+    else:
+        print(render_text(share_message(view)))
+    return 0
+
+
+async def _cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    where = args.config or "embedded defaults"
+    secrets = Secrets.from_env()
+    outputs = ["console"] if settings.console.enabled else []
+    if settings.discord.enabled:
+        outputs.append("discord" + ("" if secrets.discord_token else " (DISCORD_TOKEN missing)"))
+    if settings.slack.enabled:
+        outputs.append("slack" + ("" if secrets.slack_bot_token else " (SLACK_BOT_TOKEN missing)"))
+    print(
+        f"config OK ({where}): hub {settings.hub.endpoint}, top {settings.hub.top_n} of {settings.hub.depth},"
+        f" every {settings.hub.poll_interval}; store {settings.store.path};"
+        f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'}"
+    )
+    return 0
+
+
+async def _cmd_demo(args: argparse.Namespace) -> int:
+    from bot.app import Trendwatch, demo_replay_path
+    from bot.replay import ReplaySource
+
+    replay = demo_replay_path()
+    with tempfile.TemporaryDirectory(prefix="trendwatch-demo-") as tmp:
+        settings = parse_settings(
+            {
+                "hub": {"replay": str(replay)},
+                "store": {"path": str(Path(tmp) / "demo.db")},
+                "console": {"enabled": True, "format": args.format},
+                "share_rules": [{"country": "CN", "above": 50, "notify_resolved": True}],
+            },
+            env={},
+            origin="demo",
+        )
+        source = ReplaySource(replay)
+        app = await Trendwatch.open(settings, Secrets.from_env({}))
+        app.source = source
+        try:
+            await app.acquire_lease()
+            if args.format == "text":
+                print(f"Replaying {len(source)} recorded hourly snapshots of the Hub's trending list"
+                      " (rule: alert when China holds 50% or more of the top 10).\n")
+            for _ in range(len(source)):
+                await app.poll()
+                await app.deliver()
+        finally:
+            await app.close()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
+    "once": _cmd_once,
+    "run": _cmd_run,
+    "trending": _cmd_trending,
+    "share": _cmd_share,
+    "check-config": _cmd_check_config,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.commands import CommandError
+    from store.db import StoreError
+
+    args = _parser().parse_args(argv)
+    try:
+        level = _settings(args).log.level if args.command != "demo" else "WARNING"
+    except ConfigError as exc:
+        print(f"trendwatch: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(level)
+    try:
+        return asyncio.run(COMMANDS[args.command](args))
+    except ConfigError as exc:
+        print(f"trendwatch: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (CommandError, StoreError) as exc:
+        print(f"trendwatch: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Wiring: store, source, adapters, scheduler, lease, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Secrets, Settings
+from bot.delivery import Adapter, DeliveryReport, deliver_due
+from bot.hub import HubSource, Source
+from bot.log import get_logger
+from bot.orgs import load_org_table
+from bot.poll import PollResult, poll_once
+from bot.replay import ReplaySource
+from store import lease
+from store.db import Database, open_database
+from store.destinations import sync_configured
+
+log = get_logger(__name__)
+LEASE_NAME = "worker"
+DEMO_FILE = "demo_week.jsonl.gz"
+
+
+class LeaseHeld(Exception):
+    """Another live process polls this database."""
+
+
+class Service(Protocol):
+    """An adapter with a connection to keep (gateway, socket): started with `run`, closed at exit."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def demo_replay_path() -> Path:
+    return Path(str(resources.files("bot.data").joinpath(DEMO_FILE)))
+
+
+def build_source(settings: Settings, secrets: Secrets) -> Source:
+    if settings.hub.replay is not None:
+        return ReplaySource(settings.hub.replay)
+    return HubSource(
+        endpoint=settings.hub.endpoint,
+        depth=settings.hub.depth,
+        token=secrets.hf_token.get_secret_value() if secrets.hf_token else None,
+        timeout=settings.hub.request_timeout,
+        budget=settings.hub.retry_budget,
+        lineage_lookups=settings.hub.lineage_lookups,
+    )
+
+
+def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
+    """Every enabled output; platforms whose token is missing are skipped with a warning."""
+    from adapters.console import ConsoleAdapter
+
+    adapters: dict[str, Adapter] = {}
+    if settings.console.enabled:
+        adapters["console"] = ConsoleAdapter(settings.console.format)
+    return adapters
+
+
+class Trendwatch:
+    """One process's view of the bot: owns the database and the lease."""
+
+    def __init__(self, settings: Settings, secrets: Secrets, db: Database, source: Source,
+                 adapters: dict[str, Adapter]) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.db = db
+        self.source = source
+        self.adapters = adapters
+        self.table = load_org_table()
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.has_lease = False
+        self._work = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, settings: Settings, secrets: Secrets,
+                   adapters: dict[str, Adapter] | None = None) -> Trendwatch:
+        db = await open_database(settings.store.path)
+        try:
+            async with db.transaction() as conn:
+                await sync_configured(conn, settings.routes, settings.console.enabled, datetime.now(UTC))
+        except BaseException:
+            await db.close()
+            raise
+        chosen = adapters if adapters is not None else build_adapters(settings, secrets)
+        return cls(settings, secrets, db, build_source(settings, secrets), chosen)
+
+    async def acquire_lease(self) -> lease.LeaseHolder | None:
+        holder = await lease.try_acquire(
+            self.db, LEASE_NAME, self.holder, socket.gethostname(), os.getpid(),
+            self.settings.store.lease, datetime.now(UTC),
+        )
+        if holder is None and not self.has_lease:
+            log.info("holding the worker lease on %s", self.settings.store.path)
+        self.has_lease = holder is None
+        return holder
+
+    async def poll(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PollResult:
+        async with self._work:
+            return await poll_once(self.db, self.source, self.settings, self.table, clock)
+
+    async def deliver(self) -> DeliveryReport:
+        async with self._work:
+            return await deliver_due(
+                self.db, self.adapters,
+                concurrency=self.settings.delivery.concurrency,
+                max_backoff=self.settings.delivery.max_backoff,
+            )
+
+    async def close(self) -> None:
+        async with self._work:
+            if self.has_lease:
+                with suppress(Exception):
+                    await lease.release(self.db, LEASE_NAME, self.holder)
+                self.has_lease = False
+            await self.db.close()
+
+
+async def run_once(settings: Settings, secrets: Secrets) -> PollResult:
+    """`python -m bot once`: one poll and one delivery pass, under the lease."""
+    app = await Trendwatch.open(settings, secrets)
+    try:
+        holder = await app.acquire_lease()
+        if holder is not None:
+            raise LeaseHeld(
+                f"another trendwatch process (pid {holder.pid} on {holder.host}) is polling {settings.store.path}"
+            )
+        result = await app.poll()
+        report = await app.deliver()
+        if report.retried:
+            log.warning("%d alert(s) could not be sent now; they stay queued for the next run", report.retried)
+        return result
+    finally:
+        await app.close()
+
+
+async def run_forever(settings: Settings, secrets: Secrets, services: list[Service] | None = None) -> None:
+    """`python -m bot run`: poll and deliver on a schedule until SIGINT/SIGTERM."""
+    app = await Trendwatch.open(settings, secrets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def poll_job() -> None:
+        if not app.has_lease:
+            return
+        result = await app.poll()
+        if result.events or result.error:
+            await app.deliver()
+
+    async def deliver_job() -> None:
+        if app.has_lease:
+            await app.deliver()
+
+    waiting_logged = False
+
+    async def lease_job() -> None:
+        nonlocal waiting_logged
+        had = app.has_lease
+        holder = await app.acquire_lease()
+        if holder is not None and (had or not waiting_logged):
+            log.warning("another trendwatch process (pid %d on %s) holds the lease; waiting",
+                        holder.pid, holder.host)
+            waiting_logged = True
+        if holder is None and not had and scheduler.running:
+            scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    now = datetime.now(UTC)
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+    scheduler.add_job(poll_job, "interval", id="poll", seconds=settings.hub.poll_interval.total_seconds(),
+                      next_run_time=now + timedelta(seconds=1), **common)
+    scheduler.add_job(deliver_job, "interval", id="deliver",
+                      seconds=settings.delivery.interval.total_seconds(), **common)
+    scheduler.add_job(lease_job, "interval", id="lease",
+                      seconds=max(1.0, settings.store.lease.total_seconds() / 3), **common)
+    started: list[Service] = []
+    await lease_job()
+    try:
+        for service in services or []:
+            await service.start()
+            started.append(service)
+        scheduler.start()
+        log.info("trendwatch running: polling every %s, outputs: %s",
+                 settings.hub.poll_interval, ", ".join(app.adapters) or "none")
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for service in reversed(started):
+            with suppress(Exception):
+                await service.close()
+        await app.close()

@@ -1,0 +1,222 @@
+"""Platform-neutral answers to questions (`/trending`, `/share`, CLI): read the store, return data or a Message.
+
+Adapters and the CLI call these; nothing here knows Discord, Slack or a terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from bot.alerts import model_url, origin_text, snapshot_footer
+from bot.countries import country_name, flag
+from bot.messages import Field, Message, Span, line
+from bot.snapshot import UNKNOWN
+from store import snapshots
+
+
+class CommandError(Exception):
+    """A user asked for something that cannot be answered; the text says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingRow:
+    rank: int
+    id: str
+    country: str
+    country_method: str
+    country_via: str | None
+    origin: str
+    previous_rank: int | None
+    movement: int | None  # positive = climbed; None = not in the previous list
+    likes: int | None
+    downloads: int | None
+    trending_score: float | None
+    url: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingView:
+    taken_at: datetime
+    previous_taken_at: datetime | None
+    top_n: int
+    rows: tuple[TrendingRow, ...]
+
+
+def _no_data() -> CommandError:
+    return CommandError("No snapshot stored yet: run `python -m bot once` (or wait for the first poll).")
+
+
+async def trending_view(conn: aiosqlite.Connection, count: int | None = None, country: str | None = None) -> TrendingView:
+    latest = await snapshots.latest_snapshots(conn, 2)
+    if not latest:
+        raise _no_data()
+    current, previous = latest[0], (latest[1] if len(latest) > 1 else None)
+    before = {e.id: e.rank for e in previous.snapshot.entries} if previous else {}
+    wanted = country.upper() if country else None
+    rows = []
+    for entry in current.snapshot.entries:
+        if wanted and entry.country.upper() != wanted:
+            continue
+        previous_rank = before.get(entry.id)
+        rows.append(
+            TrendingRow(
+                rank=entry.rank,
+                id=entry.id,
+                country=entry.country,
+                country_method=entry.attribution.method,
+                country_via=entry.attribution.via,
+                origin=origin_text(entry.country, entry.attribution.method, entry.attribution.via),
+                previous_rank=previous_rank,
+                movement=(previous_rank - entry.rank) if previous_rank is not None else None,
+                likes=entry.likes,
+                downloads=entry.downloads,
+                trending_score=entry.trending_score,
+                url=model_url(entry.id),
+            )
+        )
+    limit = count if count is not None else current.top_n
+    return TrendingView(
+        taken_at=current.snapshot.taken_at,
+        previous_taken_at=previous.snapshot.taken_at if previous else None,
+        top_n=current.top_n,
+        rows=tuple(rows[:limit]),
+    )
+
+
+def movement_badge(row: TrendingRow, has_previous: bool) -> str:
+    if not has_previous:
+        return ""
+    if row.movement is None:
+        return "🆕"
+    if row.movement > 0:
+        return f"▲{row.movement}"
+    if row.movement < 0:
+        return f"▼{-row.movement}"
+    return "="
+
+
+def _compact(number: int | float | None) -> str:
+    if number is None:
+        return "–"
+    value = float(number)
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def trending_message(view: TrendingView, country: str | None = None) -> Message:
+    if not view.rows:
+        where = f" from {country_name(country.upper())}" if country else ""
+        return Message(kind="info", title=f"No model{where} in the latest trending list",
+                       footer=snapshot_footer(view.taken_at), timestamp=view.taken_at)
+    has_previous = view.previous_taken_at is not None
+    lines = tuple(
+        line(
+            f"#{row.rank} {movement_badge(row, has_previous)} {flag(row.country)} ".replace("  ", " "),
+            Span(row.id, url=row.url, bold=True),
+            f" — {row.origin} · ♥ {_compact(row.likes)} · ⬇ {_compact(row.downloads)}"
+            f" · score {_compact(row.trending_score)}",
+        )
+        for row in view.rows
+    )
+    scope = f" from {country_name(country.upper())}" if country else ""
+    return Message(
+        kind="trending",
+        title=f"Hugging Face trending models{scope}",
+        lines=lines,
+        footer=snapshot_footer(view.taken_at),
+        timestamp=view.taken_at,
+        url="https://huggingface.co/models?sort=trending",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CountryShare:
+    country: str
+    name: str
+    count: int
+    share: float
+    week_ago: float | None
+    change: float | None
+    average_7d: float
+    low_7d: float
+    high_7d: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareView:
+    taken_at: datetime
+    top_n: int
+    snapshots_7d: int
+    countries: tuple[CountryShare, ...]
+
+
+def _pct(count: int, top_n: int) -> float:
+    return round(100.0 * count / top_n, 1)
+
+
+async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
+    latest = await snapshots.latest_snapshots(conn, 1)
+    if not latest:
+        raise _no_data()
+    current = latest[0]
+    since = current.snapshot.taken_at - timedelta(days=days)
+    series = await snapshots.share_series(conn, since, current.snapshot.taken_at)
+    week_ago = series[0] if series and series[0][0] <= since + timedelta(hours=12) else None
+    now_counts = series[-1][2] if series else {}
+    countries = set(now_counts) | {c for _, _, counts in series for c in counts}
+    rows = []
+    for country in countries:
+        history = [_pct(counts.get(country, 0), top_n) for _, top_n, counts in series]
+        now = _pct(now_counts.get(country, 0), current.top_n)
+        then = _pct(week_ago[2].get(country, 0), week_ago[1]) if week_ago else None
+        rows.append(
+            CountryShare(
+                country=country,
+                name=country_name(country),
+                count=now_counts.get(country, 0),
+                share=now,
+                week_ago=then,
+                change=round(now - then, 1) if then is not None else None,
+                average_7d=round(sum(history) / len(history), 1) if history else now,
+                low_7d=min(history, default=now),
+                high_7d=max(history, default=now),
+            )
+        )
+    rows.sort(key=lambda r: (-r.share, -r.average_7d, r.country == UNKNOWN, r.country))
+    return ShareView(current.snapshot.taken_at, current.top_n, len(series), tuple(rows))
+
+
+def share_message(view: ShareView) -> Message:
+    lines = []
+    for row in view.countries:
+        if row.count == 0 and row.average_7d == 0:
+            continue
+        change = ""
+        if row.change is not None:
+            change = f" ({'+' if row.change > 0 else ''}{row.change:g} pts vs a week ago)" if row.change else " (=)"
+        lines.append(
+            line(
+                f"{flag(row.country)} {row.name}: {row.share:g}% — {row.count} of {view.top_n}{change}"
+                f" · 7-day avg {row.average_7d:g}%, range {row.low_7d:g}–{row.high_7d:g}%"
+            )
+        )
+    return Message(
+        kind="share",
+        title=f"Who holds the trending top {view.top_n}",
+        lines=tuple(lines),
+        fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last 7 days"),)),),
+        footer=snapshot_footer(view.taken_at),
+        timestamp=view.taken_at,
+    )

@@ -1,0 +1,303 @@
+"""TOML file + environment → one validated `Settings` object.
+
+Validated once at start-up; every error names the key (`hub.top_n`) and the
+problem, so a broken file never half-starts the bot. Secrets are read from the
+environment only and held as `SecretStr`, so they never print.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+DEFAULT_CONFIG_NAME = "trendwatch.toml"
+ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(Exception):
+    """A config problem worth one clear line to the user."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """'90s', '15m', '24h', '7d', '1w' → timedelta; a bare number means seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    raise ValueError(f"expected a duration like '15m', '24h' or '7d', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _country_code(value: str) -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise ValueError(f"expected a two-letter ISO 3166-1 country code like 'CN', got {value!r}")
+    return code
+
+
+CountryCode = Annotated[str, BeforeValidator(lambda v: _country_code(str(v)))]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSettings(_Section):
+    endpoint: str = DEFAULT_ENDPOINT
+    top_n: int = Field(10, ge=1, le=100)
+    depth: int = Field(50, ge=1, le=1000)
+    poll_interval: Duration = timedelta(minutes=15)
+    request_timeout: Duration = timedelta(seconds=10)
+    retry_budget: Duration = timedelta(seconds=30)
+    failures_before_notice: int = Field(3, ge=1)
+    lineage_lookups: int = Field(10, ge=0, le=100)
+    replay: Path | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _depth_covers_top(self) -> Self:
+        if self.depth < self.top_n:
+            raise ValueError(f"hub.depth ({self.depth}) must be at least hub.top_n ({self.top_n})")
+        return self
+
+
+class StoreSettings(_Section):
+    path: Path = Path("trendwatch.db")
+    lease: Duration = timedelta(seconds=90)
+
+
+class ConsoleSettings(_Section):
+    enabled: bool = True
+    format: Literal["text", "jsonl"] = "text"
+
+
+class AlertSettings(_Section):
+    reentry_cooldown: Duration = timedelta(hours=24)
+    new_leader: bool = True
+
+
+class ShareRule(_Section):
+    """`{country, above = P}` or `{country, below = P}` in whole percents."""
+
+    country: CountryCode
+    above: int | None = Field(None, ge=0, le=100)
+    below: int | None = Field(None, ge=0, le=100)
+    for_polls: int = Field(1, ge=1)
+    hysteresis: float | None = Field(None, ge=0, le=100)
+    notify_resolved: bool = False
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> Self:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of 'above' or 'below'")
+        return self
+
+    @property
+    def direction(self) -> Literal["above", "below"]:
+        return "above" if self.above is not None else "below"
+
+    @property
+    def threshold(self) -> int:
+        value = self.above if self.above is not None else self.below
+        assert value is not None
+        return value
+
+    @property
+    def key(self) -> str:
+        """Stable identity for stored rule state."""
+        return f"{self.country}:{self.direction}:{self.threshold}"
+
+
+class Route(_Section):
+    platform: Literal["discord", "slack", "console"]
+    channel: str = Field(min_length=1)
+    kinds: tuple[str, ...] = ("entered", "new_leader", "share", "digest")
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [k for k in kinds if k not in ALERT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown alert kind(s) {unknown}; known: {list(ALERT_KINDS)}")
+        return kinds
+
+
+class CountrySettings(_Section):
+    """`overrides` maps a namespace ("org") or a model id ("org/name") to a country."""
+
+    overrides: dict[str, CountryCode] = {}
+
+
+class DeliverySettings(_Section):
+    interval: Duration = timedelta(seconds=30)
+    concurrency: int = Field(8, ge=1, le=256)
+    max_backoff: Duration = timedelta(minutes=30)
+
+
+class DiscordSettings(_Section):
+    enabled: bool = False
+    api_base: str = "https://discord.com/api/v10"
+    guild_ids: tuple[int, ...] = ()
+
+
+class SlackSettings(_Section):
+    enabled: bool = False
+    api_url: str = "https://slack.com/api/"
+    mode: Literal["socket", "http"] = "socket"
+    port: int = Field(3000, ge=1, le=65535)
+    command: str = "/trending"
+    admins: tuple[str, ...] = ()
+
+
+class DigestSettings(_Section):
+    enabled: bool = True
+    schedule: str = "mon 09:00"
+    timezone: str = "UTC"
+    grace: Duration = timedelta(hours=12)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'UTC', 'Europe/Paris')") from None
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _day_and_time(cls, value: str) -> str:
+        if not re.fullmatch(r"(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d", value.strip().lower()):
+            raise ValueError(f"expected '<day> HH:MM' like 'mon 09:00', got {value!r}")
+        return value.strip().lower()
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    hub: HubSettings = HubSettings()
+    store: StoreSettings = StoreSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    alerts: AlertSettings = AlertSettings()
+    share_rules: tuple[ShareRule, ...] = ()
+    routes: tuple[Route, ...] = ()
+    countries: CountrySettings = CountrySettings()
+    delivery: DeliverySettings = DeliverySettings()
+    discord: DiscordSettings = DiscordSettings()
+    slack: SlackSettings = SlackSettings()
+    digest: DigestSettings = DigestSettings()
+    log: LogSettings = LogSettings()
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Tokens from the environment only: never from a file, never logged."""
+
+    discord_token: SecretStr | None
+    slack_bot_token: SecretStr | None
+    slack_app_token: SecretStr | None
+    slack_signing_secret: SecretStr | None
+    hf_token: SecretStr | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        source = os.environ if env is None else env
+
+        def secret(name: str) -> SecretStr | None:
+            value = source.get(name, "").strip()
+            return SecretStr(value) if value else None
+
+        return cls(
+            discord_token=secret("DISCORD_TOKEN"),
+            slack_bot_token=secret("SLACK_BOT_TOKEN"),
+            slack_app_token=secret("SLACK_APP_TOKEN"),
+            slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
+            hf_token=secret("HF_TOKEN"),
+        )
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ""
+    for part in error["loc"]:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif not str(part).startswith("function-"):
+            key += f".{part}" if key else str(part)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against config.example.toml)"
+    elif error["type"] != "value_error" and "input" in error and not isinstance(error["input"], dict):
+        message += f" (got {error['input']!r})"
+    return f"{key or '(top level)'}: {message}"
+
+
+def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None, origin: str = "config") -> Settings:
+    """Validate a parsed TOML document; `HF_ENDPOINT` in the environment wins over `hub.endpoint`."""
+    source = os.environ if env is None else env
+    try:
+        settings = Settings.model_validate(data)
+        if endpoint := source.get("HF_ENDPOINT", "").strip():
+            hub = HubSettings.model_validate({**settings.hub.model_dump(), "endpoint": endpoint})
+            settings = settings.model_copy(update={"hub": hub})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{origin}: {_describe(dict(first))}{suffix}") from None
+    return settings
+
+
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read `path`, or ./trendwatch.toml if present, or run on embedded defaults."""
+    source = os.environ if env is None else env
+    if path is None:
+        if configured := source.get("TRENDWATCH_CONFIG"):
+            path = Path(configured)
+        elif Path(DEFAULT_CONFIG_NAME).is_file():
+            path = Path(DEFAULT_CONFIG_NAME)
+        else:
+            return parse_settings({}, env=dict(source), origin="defaults")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_settings(data, env=dict(source), origin=str(path))

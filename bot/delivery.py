@@ -1,0 +1,109 @@
+"""Drain the outbox: send each pending alert once, in order per channel.
+
+Channels are drained concurrently (bounded); within a channel a failure stops
+the drain so later alerts never overtake earlier ones. A transient failure is
+retried with exponential backoff; a permanent one (channel gone, no access)
+pauses the destination with its reason instead of retrying forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bot.alerts import render
+from bot.events import event_from_payload
+from bot.log import get_logger
+from bot.messages import Alert
+from store import destinations as destination_store
+from store import outbox
+from store.db import Database
+
+log = get_logger(__name__)
+
+
+class DeliveryError(Exception):
+    """A send failed and may work later (5xx, timeout, rate limit beyond patience)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class DestinationGone(DeliveryError):
+    """The destination refuses for good (403/404, channel_not_found, archived): pause it."""
+
+
+class Adapter(Protocol):
+    platform: str
+
+    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+        """Post one alert; raise DeliveryError or DestinationGone on failure."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    paused: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> timedelta:
+    """30 s, 1 min, 2 min … up to `cap`, with ±20% jitter so channels do not retry in lockstep."""
+    base = min(cap.total_seconds(), 30.0 * 2 ** max(attempts - 1, 0))
+    jitter = (rng or random).uniform(0.8, 1.2)
+    return timedelta(seconds=min(cap.total_seconds(), base * jitter))
+
+
+def alert_for(item: outbox.OutboxItem) -> Alert:
+    return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload)
+
+
+async def deliver_due(
+    db: Database,
+    adapters: Mapping[str, Adapter],
+    *,
+    concurrency: int = 8,
+    max_backoff: timedelta = timedelta(minutes=30),
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DeliveryReport:
+    report = DeliveryReport()
+    items = await outbox.due_items(db.conn, clock(), list(adapters))
+    by_destination: dict[int, list[outbox.OutboxItem]] = {}
+    for item in items:
+        by_destination.setdefault(item.destination.id, []).append(item)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def drain(queue: list[outbox.OutboxItem]) -> None:
+        async with gate:
+            for item in queue:
+                destination = item.destination
+                adapter = adapters[destination.platform]
+                try:
+                    await adapter.send(destination.channel, alert_for(item), destination.mention)
+                except DestinationGone as exc:
+                    reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
+                    log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
+                    await destination_store.pause(db.conn, destination.id, reason, clock())
+                    report.paused.append(f"{destination.platform}:{destination.channel}")
+                    return
+                except Exception as exc:  # transient or unexpected: keep the alert, try later
+                    wait = backoff(item.attempts + 1, max_backoff)
+                    if isinstance(exc, DeliveryError) and exc.retry_after:
+                        wait = max(wait, timedelta(seconds=exc.retry_after))
+                    log.warning(
+                        "send to %s:%s failed (%s); retrying in %ds",
+                        destination.platform, destination.channel, exc, wait.total_seconds(),
+                    )
+                    await outbox.mark_retry(db.conn, item.id, str(exc) or type(exc).__name__, clock() + wait)
+                    report.retried += 1
+                    return
+                await outbox.mark_delivered(db.conn, item.id, clock())
+                report.sent += 1
+
+    await asyncio.gather(*(drain(queue) for queue in by_destination.values()))
+    return report

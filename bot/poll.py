@@ -1,0 +1,136 @@
+"""One poll: fetch → attribute → detect → store snapshot, state, events and outbox in ONE transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosqlite
+
+from bot.config import Settings
+from bot.countries import OrgTable, attribute_snapshot, unresolved_bases
+from bot.detect import RuleSpec, detect
+from bot.events import Event, SourceHealth
+from bot.hub import HubError, Source, describe
+from bot.log import get_logger
+from bot.routing import recipients
+from bot.snapshot import Snapshot
+from store import health, outbox, rules, snapshots
+from store.db import Database
+from store.destinations import active_destinations
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    snapshot_id: int | None
+    snapshot: Snapshot | None
+    events: tuple[Event, ...]
+    error: str | None = None
+
+
+def configured_rules(settings: Settings) -> list[RuleSpec]:
+    return [
+        RuleSpec(
+            key=rule.key,
+            country=rule.country,
+            direction=rule.direction,
+            threshold=rule.threshold,
+            for_polls=rule.for_polls,
+            hysteresis=rule.hysteresis,
+            notify_resolved=rule.notify_resolved,
+        )
+        for rule in settings.share_rules
+    ]
+
+
+async def channel_rules(conn: aiosqlite.Connection) -> list[RuleSpec]:
+    """Rules channels added with `/alerts rule`; their alerts go to that channel only."""
+    async with conn.execute(
+        "SELECT r.destination_id, r.country, r.direction, r.threshold FROM channel_rules r"
+        " JOIN destinations d ON d.id = r.destination_id WHERE d.active = 1 ORDER BY r.id"
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return [
+        RuleSpec(
+            key=f"dest{dest_id}:{country}:{direction}:{threshold}",
+            country=country,
+            direction=direction,
+            threshold=int(threshold),
+            scope=int(dest_id),
+        )
+        for dest_id, country, direction, threshold in rows
+    ]
+
+
+async def _fan_out(
+    conn: aiosqlite.Connection, events: list[Event], snapshot_id: int | None, previous_id: int | None,
+    now: datetime,
+) -> None:
+    destinations = await active_destinations(conn)
+    for event in events:
+        await outbox.add_event(conn, event, snapshot_id, recipients(event, destinations, previous_id, now), now)
+
+
+async def _record_failure(db: Database, settings: Settings, error: str, now: datetime) -> list[Event]:
+    """Count the failure; the Nth in a row raises one 'failing' notice. Snapshots and rule state stay as they were."""
+    async with db.transaction() as conn:
+        state = await health.record_failure(conn, error, now)
+        if state.failures < settings.hub.failures_before_notice or state.failing_announced:
+            return []
+        notice: Event = SourceHealth(taken_at=now, state="failing", failures=state.failures, error=error)
+        await health.set_failing_announced(conn, True)
+        await _fan_out(conn, [notice], None, None, now)
+        return [notice]
+
+
+async def poll_once(
+    db: Database,
+    source: Source,
+    settings: Settings,
+    table: OrgTable,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> PollResult:
+    """Never raises for a bad Hub answer: it is recorded and reported in `PollResult.error`."""
+    top_n = settings.hub.top_n
+    overrides = dict(settings.countries.overrides)
+    latest = await snapshots.latest_snapshots(db.conn, 1)
+    previous = latest[0] if latest else None
+    try:
+        raw = await source.fetch(previous.snapshot.taken_at if previous else None)
+        wanted = unresolved_bases(raw, table, overrides, {})
+        lineage = await snapshots.known_tags(db.conn, wanted)
+        lineage.update(await source.lookup_tags([base for base in wanted if base not in lineage]))
+        snapshot = attribute_snapshot(raw, table, overrides, lineage)
+    except HubError as exc:
+        error = describe(exc)
+        log.error("poll failed: %s", error)
+        notices = await _record_failure(db, settings, error, clock())
+        return PollResult(None, None, tuple(notices), error)
+
+    now = clock()
+    async with db.transaction() as conn:
+        history = await snapshots.model_history(conn, [entry.id for entry in snapshot.top(top_n)])
+        all_rules = configured_rules(settings) + await channel_rules(conn)
+        detection = detect(
+            previous.snapshot if previous else None,
+            snapshot,
+            top_n=top_n,
+            rules=all_rules,
+            states=await rules.load_rule_states(conn),
+            history=history,
+            cooldown=settings.alerts.reentry_cooldown,
+            announce_leader=settings.alerts.new_leader,
+        )
+        snapshot_id = await snapshots.save_snapshot(conn, snapshot, top_n, source.name)
+        await rules.save_rule_states(conn, detection.rule_states, now)
+        events: list[Event] = list(detection.events)
+        before = await health.get_health(conn)
+        if before.failing_announced:
+            events.append(SourceHealth(taken_at=now, state="recovered", failures=before.failures))
+        await health.record_success(conn, now)
+        await _fan_out(conn, events, snapshot_id, previous.id if previous else None, now)
+    log.info("stored snapshot %d (%d entries), %d event(s)", snapshot_id, len(snapshot.entries), len(events))
+    return PollResult(snapshot_id, snapshot, tuple(events))

@@ -1,0 +1,123 @@
+"""Where alerts go: the console, config routes and slash-command subscriptions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.config import ALERT_KINDS, Route
+from store.db import from_iso, utc_iso
+
+CONSOLE_CHANNEL = "stdout"
+_COLUMNS = (
+    "id, platform, channel, kinds, origin, active, subscribed_at, since_snapshot, paused_at, paused_reason,"
+    " muted_until, mention"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    id: int
+    platform: str
+    channel: str
+    kinds: tuple[str, ...]
+    origin: str
+    active: bool
+    subscribed_at: datetime
+    since_snapshot: int | None = None
+    paused_at: datetime | None = None
+    paused_reason: str | None = None
+    muted_until: datetime | None = None
+    mention: str | None = None
+
+
+def _row(row: Sequence[object]) -> Destination:
+    rid, platform, channel, kinds, origin, active, subscribed, since, paused_at, reason, muted, mention = row
+    return Destination(
+        id=int(str(rid)),
+        platform=str(platform),
+        channel=str(channel),
+        kinds=tuple(json.loads(str(kinds))),
+        origin=str(origin),
+        active=bool(active),
+        subscribed_at=from_iso(str(subscribed)),
+        since_snapshot=int(str(since)) if since is not None else None,
+        paused_at=from_iso(str(paused_at)) if paused_at else None,
+        paused_reason=str(reason) if reason else None,
+        muted_until=from_iso(str(muted)) if muted else None,
+        mention=str(mention) if mention else None,
+    )
+
+
+async def get_destination(conn: aiosqlite.Connection, platform: str, channel: str) -> Destination | None:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM destinations WHERE platform = ? AND channel = ?", (platform, channel)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return _row(row) if row else None
+
+
+async def active_destinations(conn: aiosqlite.Connection) -> list[Destination]:
+    async with conn.execute(f"SELECT {_COLUMNS} FROM destinations WHERE active = 1 ORDER BY id") as cursor:
+        return [_row(row) for row in await cursor.fetchall()]
+
+
+async def upsert_destination(
+    conn: aiosqlite.Connection, platform: str, channel: str, kinds: Sequence[str], origin: str, now: datetime
+) -> Destination:
+    """Activate (or re-kind) a destination. Becoming active again starts a new baseline."""
+    await conn.execute(
+        "INSERT INTO destinations (platform, channel, kinds, origin, active, subscribed_at, since_snapshot)"
+        " VALUES (?, ?, ?, ?, 1, ?, (SELECT MAX(id) FROM snapshots))"
+        " ON CONFLICT (platform, channel) DO UPDATE SET"
+        "   kinds = excluded.kinds, origin = excluded.origin,"
+        "   subscribed_at = CASE WHEN destinations.active = 1 THEN destinations.subscribed_at"
+        "                        ELSE excluded.subscribed_at END,"
+        "   since_snapshot = CASE WHEN destinations.active = 1 THEN destinations.since_snapshot"
+        "                         ELSE excluded.since_snapshot END,"
+        "   paused_at = CASE WHEN destinations.active = 1 THEN destinations.paused_at END,"
+        "   paused_reason = CASE WHEN destinations.active = 1 THEN destinations.paused_reason END,"
+        "   active = 1",
+        (platform, channel, json.dumps(list(kinds)), origin, utc_iso(now)),
+    )
+    found = await get_destination(conn, platform, channel)
+    assert found is not None
+    return found
+
+
+async def deactivate(conn: aiosqlite.Connection, destination_id: int) -> None:
+    """Stop sending; undelivered alerts for it are dropped rather than sent much later."""
+    await conn.execute("UPDATE destinations SET active = 0 WHERE id = ?", (destination_id,))
+    await conn.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = 'unsubscribed'"
+        " WHERE destination_id = ? AND status = 'pending'",
+        (destination_id,),
+    )
+
+
+async def sync_configured(
+    conn: aiosqlite.Connection, routes: Sequence[Route], console_enabled: bool, now: datetime
+) -> None:
+    """Make the table match the config: console on/off, routes added, removed routes deactivated."""
+    wanted: set[tuple[str, str]] = set()
+    if console_enabled:
+        await upsert_destination(conn, "console", CONSOLE_CHANNEL, ALERT_KINDS, "console", now)
+        wanted.add(("console", CONSOLE_CHANNEL))
+    for route in routes:
+        await upsert_destination(conn, route.platform, route.channel, route.kinds, "config", now)
+        wanted.add((route.platform, route.channel))
+    for destination in await active_destinations(conn):
+        configured = destination.origin in ("config", "console")
+        if configured and (destination.platform, destination.channel) not in wanted:
+            await deactivate(conn, destination.id)
+
+
+async def pause(conn: aiosqlite.Connection, destination_id: int, reason: str, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE destinations SET paused_at = ?, paused_reason = ? WHERE id = ?",
+        (utc_iso(now), reason, destination_id),
+    )

@@ -1,0 +1,108 @@
+"""Alerts waiting to be sent: one row per (event, destination).
+
+Rows are written in the same transaction as the snapshot that caused them, so
+a crash between storing and sending loses nothing; a row is marked delivered
+right after its send succeeds, so a restart does not send it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.events import Event
+from store.db import utc_iso
+from store.destinations import _COLUMNS, Destination, _row
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    event_id: int
+    attempts: int
+    payload: dict[str, Any]
+    destination: Destination
+
+    @property
+    def key(self) -> str:
+        """Stable per (event, destination): a send nonce that survives restarts."""
+        return f"tw-{self.event_id}-{self.destination.id}"
+
+
+async def add_event(
+    conn: aiosqlite.Connection, event: Event, snapshot_id: int | None, destination_ids: Sequence[int], now: datetime
+) -> int:
+    cursor = await conn.execute(
+        "INSERT INTO events (snapshot_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+        (snapshot_id, event.kind, json.dumps(event.to_payload()), utc_iso(now)),
+    )
+    event_id = cursor.lastrowid
+    assert event_id is not None
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, destination_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?)",
+        [(event_id, destination_id, utc_iso(now), utc_iso(now)) for destination_id in destination_ids],
+    )
+    return event_id
+
+
+_DESTINATION_COLUMNS = ", ".join(f"d.{column.strip()}" for column in _COLUMNS.split(","))
+
+
+async def due_items(
+    conn: aiosqlite.Connection, now: datetime, platforms: Sequence[str], limit: int = 5000
+) -> list[OutboxItem]:
+    """Pending rows of active, unpaused destinations on the given platforms, oldest first.
+
+    A destination whose oldest pending row is not yet due is skipped whole, so
+    alerts to one channel never overtake each other.
+    """
+    if not platforms:
+        return []
+    marks = ",".join("?" * len(platforms))
+    query = f"""
+        SELECT o.id, o.event_id, o.attempts, e.payload, {_DESTINATION_COLUMNS}
+        FROM outbox o
+        JOIN events e ON e.id = o.event_id
+        JOIN destinations d ON d.id = o.destination_id
+        WHERE o.status = 'pending' AND d.active = 1 AND d.paused_at IS NULL AND d.platform IN ({marks})
+          AND NOT EXISTS (
+              SELECT 1 FROM outbox w
+              WHERE w.destination_id = o.destination_id AND w.status = 'pending'
+                AND w.id <= o.id AND w.next_attempt_at > ?)
+        ORDER BY o.destination_id, o.id
+        LIMIT ?
+    """
+    async with conn.execute(query, [*platforms, utc_iso(now), limit]) as cursor:
+        rows = await cursor.fetchall()
+    return [
+        OutboxItem(
+            id=int(row[0]), event_id=int(row[1]), attempts=int(row[2]), payload=json.loads(row[3]),
+            destination=_row(row[4:]),
+        )
+        for row in rows
+    ]
+
+
+async def mark_delivered(conn: aiosqlite.Connection, item_id: int, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL"
+        " WHERE id = ?",
+        (utc_iso(now), item_id),
+    )
+
+
+async def mark_retry(conn: aiosqlite.Connection, item_id: int, error: str, next_attempt: datetime) -> None:
+    await conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+        (error[:500], utc_iso(next_attempt), item_id),
+    )
+
+
+async def counts(conn: aiosqlite.Connection) -> dict[str, int]:
+    async with conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cursor:
+        return {str(status): int(n) for status, n in await cursor.fetchall()}

@@ -1,0 +1,143 @@
+"""A fake Hugging Face Hub on 127.0.0.1 answering `/api/models` in the Hub's JSON shape.
+
+The real `huggingface_hub` client talks to it. Fault switches let tests make it
+fail the ways the real Hub does: an HTTP status (with `Retry-After`), a delay,
+a body that is not JSON, an empty list, entries without ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from aiohttp import web
+
+DEFAULT_TAGS = ["transformers", "safetensors", "text-generation", "conversational", "region:us"]
+
+
+def hub_model(model_id: str, score: int = 100, *, tags: Iterable[str] = (), likes: int = 10,
+              downloads: int = 1000, pipeline_tag: str = "text-generation",
+              library_name: str = "transformers", created_at: str = "2025-07-01T10:00:00.000Z") -> dict[str, Any]:
+    """One model as `/api/models` lists it."""
+    return {
+        "_id": hashlib.sha1(model_id.encode()).hexdigest()[:24],
+        "id": model_id,
+        "likes": likes,
+        "downloads": downloads,
+        "trendingScore": score,
+        "private": False,
+        "tags": [*DEFAULT_TAGS, *tags],
+        "pipeline_tag": pipeline_tag,
+        "library_name": library_name,
+        "createdAt": created_at,
+    }
+
+
+def ranked(ids: Iterable[str], **kwargs: Any) -> list[dict[str, Any]]:
+    """Models in the given order with falling trending scores."""
+    ids = list(ids)
+    return [hub_model(model_id, score=1000 - 10 * i, **kwargs) for i, model_id in enumerate(ids)]
+
+
+@dataclass
+class Fault:
+    status: int = 200
+    retry_after: float | None = None
+    body: str | None = None  # raw body instead of JSON
+    delay: float = 0.0
+    times: int = 1  # how many requests it applies to; -1 = until cleared
+
+
+@dataclass
+class FakeHub:
+    models: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /api/models/{id}
+    requests: list[web.Request] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def list_requests(self) -> list[web.Request]:
+        return [r for r in self.requests if r.path == "/api/models"]
+
+    def fail(self, status: int = 503, *, retry_after: float | None = None, times: int = 1) -> None:
+        self.faults.append(Fault(status=status, retry_after=retry_after, times=times))
+
+    def answer_raw(self, body: str, *, times: int = 1) -> None:
+        self.faults.append(Fault(body=body, times=times))
+
+    def slow(self, delay: float, *, times: int = 1) -> None:
+        self.faults.append(Fault(delay=delay, times=times))
+
+    def _next_fault(self) -> Fault | None:
+        if not self.faults:
+            return None
+        fault = self.faults[0]
+        if fault.times > 0:
+            fault.times -= 1
+            if fault.times == 0:
+                self.faults.pop(0)
+        return fault
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request)
+        fault = self._next_fault()
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status != 200:
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                return web.json_response({"error": "fault"}, status=fault.status, headers=headers)
+            if fault.body is not None:
+                return web.Response(text=fault.body, content_type="application/json")
+        limit = int(request.query.get("limit", "1000"))
+        return web.json_response(self.models[:limit])
+
+    async def _detail(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request)
+        model_id = f"{request.match_info['org']}/{request.match_info['name']}"
+        if model_id in self.details:
+            return web.json_response(self.details[model_id])
+        listed = next((m for m in self.models if m["id"] == model_id), None)
+        if listed is None:
+            return web.json_response({"error": "Repository not found"}, status=404,
+                                     headers={"X-Error-Code": "RepoNotFound"})
+        return web.json_response(listed)
+
+    async def _unknown(self, request: web.Request) -> web.StreamResponse:
+        # Unknown paths must 404: huggingface_hub probes e.g. /api/agent-harnesses.
+        return web.json_response({"error": "not found"}, status=404)
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_get("/api/models", self._list)
+        app.router.add_get("/api/models/{org}/{name}", self._detail)
+        app.router.add_route("*", "/{tail:.*}", self._unknown)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def write_replay(path: Any, records: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
+    """A replay file: one `{"taken_at", "models"}` object a line."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for taken_at, models in records:
+            handle.write(json.dumps({"taken_at": taken_at, "models": models}) + "\n")
