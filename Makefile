@@ -1,0 +1,42 @@
+# Two commands: `make run` sets up and runs the bot; `make test` sets up and runs every check.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run once demo test lint typecheck unit bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m bot run
+
+once: $(STAMP)
+	$(PY) -m bot once
+
+demo: $(STAMP)
+	$(PY) -m bot demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lock: $(STAMP)
+	(echo "# Full pinned dependency tree (pip constraints). Regenerate: make lock"; \
+	 $(PY) -m pip freeze --exclude-editable | grep -v '^trendwatch') > requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

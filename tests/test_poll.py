@@ -1,0 +1,288 @@
+"""The whole core flow against the fake Hub and a real SQLite file: poll → store → outbox → deliver."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.console import ConsoleAdapter
+from bot.app import Trendwatch
+from bot.config import Secrets, Settings, parse_settings
+from bot.delivery import DeliveryError, DestinationGone
+from bot.messages import Alert
+from store import lease, outbox
+from store.destinations import upsert_destination
+from tests.fakes.hub import FakeHub, hub_model, ranked
+
+CN = [f"Qwen/q{i}" for i in range(10)]
+US = [f"meta-llama/l{i}" for i in range(10)]
+
+
+def settings_for(hub: FakeHub, db: Path, hub_settings: dict[str, Any] | None = None, **extra: Any) -> Settings:
+    data: dict[str, Any] = {
+        "hub": {"endpoint": hub.endpoint, "retry_budget": "3s", "failures_before_notice": 2, **(hub_settings or {})},
+        "store": {"path": str(db)},
+        "console": {"enabled": True, "format": "jsonl"},
+        "share_rules": [{"country": "CN", "above": 50, "notify_resolved": True}],
+    }
+    data.update(extra)
+    return parse_settings(data, env={})
+
+
+async def open_app(settings: Settings, stream: io.StringIO | None = None, **adapters: Any) -> Trendwatch:
+    chosen = {"console": ConsoleAdapter("jsonl", stream or io.StringIO()), **adapters}
+    app = await Trendwatch.open(settings, Secrets.from_env({}), chosen)
+    assert await app.acquire_lease() is None
+    return app
+
+
+def alerts(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(text) for text in stream.getvalue().splitlines() if text.strip()]
+
+
+async def count(app: Trendwatch, table: str) -> int:
+    async with app.db.conn.execute(f"SELECT COUNT(*) FROM {table}") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_first_poll_is_a_baseline_then_entries_come_as_one_alert(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    app = await open_app(settings_for(fake_hub, db_path), stream)
+    try:
+        fake_hub.models = ranked(US[:8] + CN[:2])
+        assert (await app.poll()).events == ()
+        await app.deliver()
+        assert alerts(stream) == []
+
+        fake_hub.models = ranked(US[:6] + CN[:4])
+        result = await app.poll()
+        await app.deliver()
+        entered = [a for a in alerts(stream) if a["kind"] == "entered"]
+        assert len(entered) == 1
+        assert [(m["id"], m["rank"], m["country"]) for m in entered[0]["models"]] == [
+            ("Qwen/q2", 9, "CN"), ("Qwen/q3", 10, "CN")]
+        assert result.snapshot_id == 2
+    finally:
+        await app.close()
+
+
+async def test_share_alert_fires_once_and_resolves_with_hysteresis(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    app = await open_app(settings_for(fake_hub, db_path), stream)
+    try:
+        for cn_count in (4, 5, 6, 4, 3, 5):
+            fake_hub.models = ranked(CN[:cn_count] + US[: 10 - cn_count])
+            await app.poll()
+            await app.deliver()
+        share = [(a["state"], a["share"]) for a in alerts(stream) if a["kind"] == "share"]
+        assert share == [("firing", 50), ("resolved", 30), ("firing", 50)]
+        first = next(a for a in alerts(stream) if a["kind"] == "share")
+        assert first["country"] == "CN" and first["direction"] == "above" and first["threshold"] == 50
+    finally:
+        await app.close()
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda hub: hub.fail(500, times=-1),
+        lambda hub: hub.fail(429, retry_after=0, times=-1),
+        lambda hub: hub.answer_raw("<html>oops</html>", times=-1),
+        lambda hub: hub.answer_raw("[]", times=-1),
+        lambda hub: hub.answer_raw(json.dumps([{"likes": 1, "trendingScore": 5}]), times=-1),
+    ],
+    ids=["5xx", "429", "not-json", "empty", "no-ids"],
+)
+async def test_bad_answer_stores_nothing_and_changes_no_state(fake_hub: FakeHub, db_path: Path, break_it):
+    stream = io.StringIO()
+    app = await open_app(settings_for(
+        fake_hub, db_path, {"retry_budget": "1s", "failures_before_notice": 5}), stream)
+    try:
+        fake_hub.models = ranked(CN[:4] + US[:6])
+        await app.poll()
+        async with app.db.conn.execute("SELECT key, streak, firing FROM rule_state") as cursor:
+            states_before = await cursor.fetchall()
+        break_it(fake_hub)
+        result = await app.poll()
+        assert result.error and result.snapshot_id is None
+        assert await count(app, "snapshots") == 1
+        assert await count(app, "events") == 0
+        async with app.db.conn.execute("SELECT key, streak, firing FROM rule_state") as cursor:
+            assert await cursor.fetchall() == states_before
+
+        fake_hub.faults.clear()
+        fake_hub.models = ranked(CN[:5] + US[:5])  # compared with the last GOOD snapshot
+        await app.poll()
+        await app.deliver()
+        kinds = [a["kind"] for a in alerts(stream)]
+        assert kinds == ["entered", "share"]
+    finally:
+        await app.close()
+
+
+async def test_repeated_failures_raise_one_notice_and_one_recovery(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    app = await open_app(settings_for(
+        fake_hub, db_path, {"retry_budget": "0s", "failures_before_notice": 2}), stream)
+    try:
+        fake_hub.models = ranked(US)
+        await app.poll()
+        fake_hub.fail(503, times=-1)
+        for _ in range(4):
+            await app.poll()
+            await app.deliver()
+        fake_hub.faults.clear()
+        await app.poll()
+        await app.deliver()
+        source = [(a["state"], a["failures"]) for a in alerts(stream) if a["kind"] == "source"]
+        assert source == [("failing", 2), ("recovered", 4)]
+    finally:
+        await app.close()
+
+
+async def test_crash_between_store_and_delivery_loses_nothing_and_resends_nothing(
+    fake_hub: FakeHub, db_path: Path
+):
+    settings = settings_for(fake_hub, db_path)
+    first = await open_app(settings)
+    fake_hub.models = ranked(US)
+    await first.poll()
+    fake_hub.models = ranked(CN[:3] + US[:7])
+    await first.poll()  # stored with its outbox rows … and the process "dies" before delivering
+    await first.db.conn.execute("UPDATE lease SET pid = ?", (dead_pid(),))
+    await first.db.close()
+
+    stream = io.StringIO()
+    second = await open_app(settings, stream)  # same host, dead holder: lease taken over
+    try:
+        await second.deliver()
+        assert [a["kind"] for a in alerts(stream)] == ["entered"]
+        await second.deliver()
+        fake_hub.models = ranked(CN[:3] + US[:7])
+        await second.poll()
+        await second.deliver()
+        assert len(alerts(stream)) == 1  # nothing sent twice
+        assert await outbox.counts(second.db.conn) == {"delivered": 1}
+    finally:
+        await second.close()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited: what a crashed bot leaves in the lease."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+class FlakyAdapter:
+    """A platform that fails on demand (stands in for Discord/Slack in core tests)."""
+
+    platform = "discord"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.failures: dict[str, Exception] = {}
+
+    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+        if channel in self.failures:
+            raise self.failures[channel]
+        self.sent.append((channel, alert.key))
+
+
+async def test_transient_failure_keeps_order_and_permanent_failure_pauses(fake_hub: FakeHub, db_path: Path):
+    flaky = FlakyAdapter()
+    routes = [{"platform": "discord", "channel": "ok"}, {"platform": "discord", "channel": "flaky"},
+              {"platform": "discord", "channel": "gone"}]
+    app = await open_app(settings_for(fake_hub, db_path, routes=routes), discord=flaky)
+    try:
+        fake_hub.models = ranked(US)
+        await app.poll()
+        flaky.failures = {"flaky": DeliveryError("HTTP 503"), "gone": DestinationGone("403 Missing Access")}
+        for batch in (CN[:1] + US[:9], CN[:2] + US[:8]):
+            fake_hub.models = ranked(batch)
+            await app.poll()
+        report = await app.deliver()
+        assert report.paused == ["discord:gone"]
+        assert [channel for channel, _ in flaky.sent].count("ok") == 2  # two polls, one entry alert each
+        assert all(channel == "ok" for channel, _ in flaky.sent)
+
+        async with app.db.conn.execute(
+            "SELECT paused_reason FROM destinations WHERE channel = 'gone'") as cursor:
+            row = await cursor.fetchone()
+        assert row is not None and row[0].startswith("403 Missing Access")
+
+        flaky.failures = {}
+        assert (await app.deliver()).sent == 0  # the flaky channel waits for its backoff
+        await app.db.conn.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000000Z'")
+        await app.deliver()
+        flaky_keys = [key for channel, key in flaky.sent if channel == "flaky"]
+        assert len(flaky_keys) == 2 and flaky_keys == sorted(flaky_keys, key=lambda k: int(k.split("-")[1]))
+        assert not any(channel == "gone" for channel, _ in flaky.sent)
+    finally:
+        await app.close()
+
+
+async def test_a_channel_subscribed_later_starts_with_its_own_baseline(fake_hub: FakeHub, db_path: Path):
+    flaky = FlakyAdapter()
+    app = await open_app(settings_for(fake_hub, db_path), discord=flaky)
+    try:
+        fake_hub.models = ranked(US)
+        await app.poll()
+        async with app.db.transaction() as conn:
+            await upsert_destination(conn, "discord", "late", ["entered"], "command", datetime.now(UTC))
+        fake_hub.models = ranked(CN[:1] + US[:9])
+        await app.poll()  # the late channel's baseline
+        fake_hub.models = ranked(CN[:2] + US[:8])
+        await app.poll()
+        await app.deliver()
+        assert len(flaky.sent) == 1
+    finally:
+        await app.close()
+
+
+async def test_second_process_on_the_same_database_waits_for_the_lease(fake_hub: FakeHub, db_path: Path):
+    settings = settings_for(fake_hub, db_path)
+    first = await open_app(settings)
+    second = await Trendwatch.open(settings, Secrets.from_env({}), {})
+    try:
+        holder = await second.acquire_lease()
+        assert holder is not None and not second.has_lease
+        await first.close()
+        assert await second.acquire_lease() is None
+    finally:
+        await second.close()
+
+
+async def test_expired_lease_is_taken_over(db_path: Path, fake_hub: FakeHub):
+    app = await Trendwatch.open(settings_for(fake_hub, db_path), Secrets.from_env({}), {})
+    try:
+        past = datetime.now(UTC) - timedelta(hours=1)
+        assert await lease.try_acquire(app.db, "worker", "other", "elsewhere", 1, timedelta(seconds=1), past) is None
+        assert await app.acquire_lease() is None
+    finally:
+        await app.close()
+
+
+async def test_lineage_walks_through_models_the_hub_describes(fake_hub: FakeHub, db_path: Path):
+    fake_hub.models = [
+        hub_model("bartowski/cool-ft-GGUF", 900, tags=["base_model:quantized:jane/cool-ft"]),
+        *ranked(US[:9]),
+    ]
+    fake_hub.details["jane/cool-ft"] = hub_model("jane/cool-ft", tags=["base_model:finetune:Qwen/Qwen3-8B"])
+    app = await open_app(settings_for(fake_hub, db_path))
+    try:
+        result = await app.poll()
+        assert result.snapshot is not None
+        top = result.snapshot.entries[0]
+        assert (top.country, top.attribution.method, top.attribution.via) == ("CN", "base_model", "Qwen/Qwen3-8B")
+    finally:
+        await app.close()
