@@ -1,0 +1,75 @@
+"""Sanity checks for bot/data/orgs.toml (no network)."""
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ORGS_TOML = Path(__file__).resolve().parents[1] / "bot" / "data" / "orgs.toml"
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+FIELDS = {"org", "country", "kind", "confidence", "source"}
+
+
+def _namespaces() -> dict[str, dict[str, Any]]:
+    with ORGS_TOML.open("rb") as fh:
+        data = tomllib.load(fh)
+    namespaces = data["namespaces"]
+    assert isinstance(namespaces, dict)
+    return namespaces
+
+
+def test_parses_and_has_rows() -> None:
+    assert len(_namespaces()) > 100
+
+
+def test_rows_have_exactly_the_expected_fields() -> None:
+    for name, row in _namespaces().items():
+        assert set(row) == FIELDS, name
+        assert all(isinstance(v, str) and v for v in row.values()), name
+
+
+def test_country_values() -> None:
+    for name, row in _namespaces().items():
+        country = row["country"]
+        assert COUNTRY_RE.match(country) or country in {"base", "unknown"}, (name, country)
+
+
+def test_kind_and_confidence_values() -> None:
+    for name, row in _namespaces().items():
+        assert row["kind"] in {"lab", "reuploader"}, name
+        assert row["confidence"] in {"high", "medium", "low"}, name
+
+
+def test_reuploaders_take_the_base_country() -> None:
+    for name, row in _namespaces().items():
+        if row["kind"] == "reuploader":
+            assert row["country"] == "base", name
+        else:
+            assert row["country"] != "base", name
+
+
+def test_known_rows() -> None:
+    ns = _namespaces()
+    for legacy, current in [("THUDM", "zai-org"), ("CohereForAI", "CohereLabs"), ("AIDC-AI", "ATH-MaaS")]:
+        assert ns[legacy]["country"] == ns[current]["country"]
+    assert ns["ai21labs"]["country"] == "IL"
+    assert ns["nvidia"] == ns["nvidia"] | {"kind": "lab", "country": "US"}
+    for quantizer in [
+        "unsloth",
+        "bartowski",
+        "lmstudio-community",
+        "mlx-community",
+        "TheBloke",
+        "QuantFactory",
+        "MaziyarPanahi",
+        "mradermacher",
+        "DevQuasar",
+        "second-state",
+        "RedHatAI",
+    ]:
+        assert ns[quantizer]["kind"] == "reuploader", quantizer
+
+
+def test_namespace_keys_look_like_hub_names() -> None:
+    for name in _namespaces():
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name), name
