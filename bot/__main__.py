@@ -135,7 +135,10 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
                 "hub": {"replay": str(replay)},
                 "store": {"path": str(Path(tmp) / "demo.db")},
                 "console": {"enabled": True, "format": args.format},
-                "share_rules": [{"country": "CN", "above": 50, "notify_resolved": True}],
+                "share_rules": [
+                    {"country": "CN", "above": 50, "notify_resolved": True},
+                    {"country": "CN", "above": 60, "notify_resolved": True},
+                ],
             },
             env={},
             origin="demo",
@@ -147,10 +150,18 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
             await app.acquire_lease()
             if args.format == "text":
                 print(f"Replaying {len(source)} recorded hourly snapshots of the Hub's trending list"
-                      " (rule: alert when China holds 50% or more of the top 10).\n")
+                      " (rules: alert when China holds 50% or 60% of the top 10, and when that ends).\n")
+            sent = 0
             for _ in range(len(source)):
                 await app.poll()
-                await app.deliver()
+                sent += (await app.deliver()).sent
+            if args.format == "text":
+                from adapters.console import render_text
+                from bot.commands import share_message, share_view, trending_message, trending_view
+
+                print(f"— {sent} alerts from {len(source)} polls. Where the week ended:\n")
+                print(render_text(trending_message(await trending_view(app.db.conn))) + "\n")
+                print(render_text(share_message(await share_view(app.db.conn))))
         finally:
             await app.close()
     return 0

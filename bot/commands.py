@@ -220,3 +220,47 @@ def share_message(view: ShareView) -> Message:
         footer=snapshot_footer(view.taken_at),
         timestamp=view.taken_at,
     )
+
+
+async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:
+    """`/model <id>`: a model's history in the trending list."""
+    model_id = model_id.strip().removeprefix("https://huggingface.co/").strip("/")
+    record = await snapshots.model_record(conn, model_id)
+    if record is None:
+        hints = await snapshots.search_models(conn, model_id.split("/")[-1][:40], limit=3)
+        hint = f" Did you mean {', '.join(hints)}?" if hints else ""
+        raise CommandError(f"{model_id} has not been seen in the trending list.{hint}")
+    latest = await snapshots.latest_snapshots(conn, 1)
+    current = latest[0] if latest else None
+    rank = current.snapshot.rank_of(record.hub_id) if current else None
+    top_n = current.top_n if current else 10
+    entry = next((e for e in current.snapshot.entries if e.id == record.hub_id), None) if current else None
+    gap = await snapshots.typical_poll_gap(conn)
+    lines = [
+        line("Now: " + (f"#{rank}" if rank else "not in the latest list")
+             + (f" · {flag(entry.country)} {origin_text(entry.country, entry.attribution.method, entry.attribution.via)}"
+                if entry else "")),
+        line(f"First seen: {record.first_seen:%Y-%m-%d %H:%M} UTC · last seen: {record.last_seen:%Y-%m-%d %H:%M} UTC"),
+        line(f"Best rank: #{record.best_rank} ({record.best_rank_at:%Y-%m-%d %H:%M} UTC)"),
+    ]
+    if record.top_polls:
+        about = f", about {_duration(record.top_polls * gap)}" if gap else ""
+        lines.append(line(f"In the top {top_n}: {record.top_polls} snapshot(s){about};"
+                          f" first {record.first_in_top:%Y-%m-%d %H:%M} UTC" if record.first_in_top else ""))
+    else:
+        lines.append(line(f"Never in the top {top_n}."))
+    return Message(
+        kind="model",
+        title=record.hub_id,
+        url=model_url(record.hub_id),
+        lines=tuple(lines),
+        footer=snapshot_footer(current.snapshot.taken_at) if current else "",
+        timestamp=current.snapshot.taken_at if current else None,
+    )
+
+
+def _duration(seconds: float) -> str:
+    hours = seconds / 3600
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.1f} days"

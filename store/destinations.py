@@ -121,3 +121,43 @@ async def pause(conn: aiosqlite.Connection, destination_id: int, reason: str, no
         "UPDATE destinations SET paused_at = ?, paused_reason = ? WHERE id = ?",
         (utc_iso(now), reason, destination_id),
     )
+
+
+async def set_muted_until(conn: aiosqlite.Connection, destination_id: int, until: datetime | None) -> None:
+    await conn.execute(
+        "UPDATE destinations SET muted_until = ? WHERE id = ?", (utc_iso(until) if until else None, destination_id)
+    )
+
+
+async def set_mention(conn: aiosqlite.Connection, destination_id: int, mention: str | None) -> None:
+    await conn.execute("UPDATE destinations SET mention = ? WHERE id = ?", (mention, destination_id))
+
+
+async def add_channel_rule(
+    conn: aiosqlite.Connection, destination_id: int, country: str, direction: str, threshold: int, now: datetime
+) -> bool:
+    """False when the channel already has that exact rule."""
+    cursor = await conn.execute(
+        "INSERT OR IGNORE INTO channel_rules (destination_id, country, direction, threshold, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (destination_id, country, direction, threshold, utc_iso(now)),
+    )
+    return cursor.rowcount == 1
+
+
+async def remove_channel_rule(
+    conn: aiosqlite.Connection, destination_id: int, country: str, direction: str, threshold: int
+) -> bool:
+    cursor = await conn.execute(
+        "DELETE FROM channel_rules WHERE destination_id = ? AND country = ? AND direction = ? AND threshold = ?",
+        (destination_id, country, direction, threshold),
+    )
+    return cursor.rowcount == 1
+
+
+async def channel_rules_of(conn: aiosqlite.Connection, destination_id: int) -> list[tuple[str, str, int]]:
+    async with conn.execute(
+        "SELECT country, direction, threshold FROM channel_rules WHERE destination_id = ? ORDER BY id",
+        (destination_id,),
+    ) as cursor:
+        return [(str(c), str(d), int(t)) for c, d, t in await cursor.fetchall()]

@@ -191,3 +191,52 @@ async def share_series(
                 last_key = taken
             series[-1][2][country] = int(count)
     return series
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    hub_id: str
+    first_seen: datetime
+    last_seen: datetime
+    best_rank: int
+    best_rank_at: datetime
+    first_in_top: datetime | None
+    last_in_top: datetime | None
+    top_polls: int
+    pipeline_tag: str | None
+
+
+async def model_record(conn: aiosqlite.Connection, hub_id: str) -> ModelRecord | None:
+    """One model's summary; the id is matched case-insensitively, as the Hub does."""
+    async with conn.execute(
+        "SELECT hub_id, first_seen, last_seen, best_rank, best_rank_at, first_in_top, last_in_top, top_polls,"
+        " pipeline_tag FROM models WHERE hub_id = ? COLLATE NOCASE LIMIT 1",
+        (hub_id,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return None
+    hub, first, last, best, best_at, first_top, last_top, polls, pipeline = row
+    return ModelRecord(
+        hub_id=hub, first_seen=from_iso(first), last_seen=from_iso(last), best_rank=int(best),
+        best_rank_at=from_iso(best_at), first_in_top=from_iso(first_top) if first_top else None,
+        last_in_top=from_iso(last_top) if last_top else None, top_polls=int(polls), pipeline_tag=pipeline,
+    )
+
+
+async def search_models(conn: aiosqlite.Connection, text: str, limit: int = 25) -> list[str]:
+    """Model ids containing `text`, best-ranked first: autocomplete."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    async with conn.execute(
+        "SELECT hub_id FROM models WHERE hub_id LIKE ? ESCAPE '\\' ORDER BY best_rank, last_seen DESC LIMIT ?",
+        (pattern, limit),
+    ) as cursor:
+        return [str(hub_id) for (hub_id,) in await cursor.fetchall()]
+
+
+async def typical_poll_gap(conn: aiosqlite.Connection, sample: int = 50) -> float | None:
+    """Median seconds between the latest snapshots: turns 'snapshots in the top N' into time."""
+    async with conn.execute("SELECT taken_at FROM snapshots ORDER BY taken_at DESC LIMIT ?", (sample,)) as cur:
+        times = [from_iso(taken) for (taken,) in await cur.fetchall()]
+    gaps = sorted((a - b).total_seconds() for a, b in zip(times, times[1:], strict=False))
+    return gaps[len(gaps) // 2] if gaps else None
