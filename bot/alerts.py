@@ -41,7 +41,8 @@ def _entered_line(model: EnteredModel) -> Line:
     return line(
         f"#{model.rank} {flag(model.country)} ",
         Span(model.id, url=model_url(model.id), bold=True),
-        f" — {movement_text(model.previous_rank)}; {origin_text(model.country, model.country_method, model.country_via)}",
+        f" — {movement_text(model.previous_rank)};"
+        f" {origin_text(model.country, model.country_method, model.country_via)}",
     )
 
 

@@ -53,7 +53,9 @@ def _no_data() -> CommandError:
     return CommandError("No snapshot stored yet: run `python -m bot once` (or wait for the first poll).")
 
 
-async def trending_view(conn: aiosqlite.Connection, count: int | None = None, country: str | None = None) -> TrendingView:
+async def trending_view(
+    conn: aiosqlite.Connection, count: int | None = None, country: str | None = None
+) -> TrendingView:
     latest = await snapshots.latest_snapshots(conn, 2)
     if not latest:
         raise _no_data()
@@ -236,10 +238,13 @@ async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:
     top_n = current.top_n if current else 10
     entry = next((e for e in current.snapshot.entries if e.id == record.hub_id), None) if current else None
     gap = await snapshots.typical_poll_gap(conn)
+    origin = ""
+    if entry is not None:
+        origin = f" · {flag(entry.country)} " + origin_text(
+            entry.country, entry.attribution.method, entry.attribution.via
+        )
     lines = [
-        line("Now: " + (f"#{rank}" if rank else "not in the latest list")
-             + (f" · {flag(entry.country)} {origin_text(entry.country, entry.attribution.method, entry.attribution.via)}"
-                if entry else "")),
+        line("Now: " + (f"#{rank}" if rank else "not in the latest list") + origin),
         line(f"First seen: {record.first_seen:%Y-%m-%d %H:%M} UTC · last seen: {record.last_seen:%Y-%m-%d %H:%M} UTC"),
         line(f"Best rank: #{record.best_rank} ({record.best_rank_at:%Y-%m-%d %H:%M} UTC)"),
     ]

@@ -18,10 +18,9 @@ from typing import Protocol
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phones nobody extra
 
-import httpx2  # noqa: E402  (after the telemetry default, before huggingface_hub reads it)
-from huggingface_hub import HfApi, ModelInfo  # noqa: E402
-from huggingface_hub.utils import set_client_factory  # noqa: E402
-from tenacity import (  # noqa: E402
+import httpx2
+from huggingface_hub import HfApi, ModelInfo, set_client_factory
+from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
@@ -29,8 +28,8 @@ from tenacity import (  # noqa: E402
     wait_exponential_jitter,
 )
 
-from bot.log import get_logger  # noqa: E402
-from bot.snapshot import Entry, Snapshot  # noqa: E402
+from bot.log import get_logger
+from bot.snapshot import Entry, Snapshot
 
 log = get_logger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -155,7 +154,7 @@ def models_from_json(items: object) -> list[ModelInfo]:
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"].strip():
             raise HubError(f"entry #{position} has no model id")
-        models.append(ModelInfo(**{"siblings": None, **item}))
+        models.append(ModelInfo(**{"siblings": None, **item}))  # type: ignore[no-untyped-call]
     return models
 
 

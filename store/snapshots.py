@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -238,5 +239,5 @@ async def typical_poll_gap(conn: aiosqlite.Connection, sample: int = 50) -> floa
     """Median seconds between the latest snapshots: turns 'snapshots in the top N' into time."""
     async with conn.execute("SELECT taken_at FROM snapshots ORDER BY taken_at DESC LIMIT ?", (sample,)) as cur:
         times = [from_iso(taken) for (taken,) in await cur.fetchall()]
-    gaps = sorted((a - b).total_seconds() for a, b in zip(times, times[1:], strict=False))
+    gaps = sorted((a - b).total_seconds() for a, b in itertools.pairwise(times))
     return gaps[len(gaps) // 2] if gaps else None

@@ -23,7 +23,7 @@ def cn_rule(**kwargs) -> RuleSpec:
 
 def with_cn(count: int, at=T0, top_n: int = 10):
     ids = TOP[:top_n]
-    return snap(ids, at, {model_id: "CN" for model_id in ids[:count]})
+    return snap(ids, at, dict.fromkeys(ids[:count], "CN"))
 
 
 def test_first_snapshot_is_a_baseline_with_no_alerts():

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 from aiohttp import web
@@ -126,9 +127,7 @@ class FakeHub:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -136,8 +135,8 @@ class FakeHub:
             await self._runner.cleanup()
 
 
-def write_replay(path: Any, records: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
+def write_replay(path: Path, records: Iterable[tuple[str, list[dict[str, Any]]]]) -> None:
     """A replay file: one `{"taken_at", "models"}` object a line."""
-    with open(path, "w", encoding="utf-8") as handle:
+    with path.open("w", encoding="utf-8") as handle:
         for taken_at, models in records:
             handle.write(json.dumps({"taken_at": taken_at, "models": models}) + "\n")
