@@ -88,7 +88,8 @@ async def deliver_due(
                 except DestinationGone as exc:
                     reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
                     log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
-                    await destination_store.pause(db.conn, destination.id, reason, clock())
+                    async with db.transaction() as conn:
+                        await destination_store.pause(conn, destination.id, reason, clock())
                     report.paused.append(f"{destination.platform}:{destination.channel}")
                     return
                 except Exception as exc:  # transient or unexpected: keep the alert, try later
@@ -99,10 +100,12 @@ async def deliver_due(
                         "send to %s:%s failed (%s); retrying in %ds",
                         destination.platform, destination.channel, exc, wait.total_seconds(),
                     )
-                    await outbox.mark_retry(db.conn, item.id, str(exc) or type(exc).__name__, clock() + wait)
+                    async with db.transaction() as conn:
+                        await outbox.mark_retry(conn, item.id, str(exc) or type(exc).__name__, clock() + wait)
                     report.retried += 1
                     return
-                await outbox.mark_delivered(db.conn, item.id, clock())
+                async with db.transaction() as conn:
+                    await outbox.mark_delivered(conn, item.id, clock())
                 report.sent += 1
 
     await asyncio.gather(*(drain(queue) for queue in by_destination.values()))

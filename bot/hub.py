@@ -70,10 +70,16 @@ def _retry_after(headers: httpx2.Headers) -> float | None:
 class _FailFastTransport(httpx2.BaseTransport):
     """Raises `HubTransient` instead of returning a retryable answer (see module docstring)."""
 
-    def __init__(self, inner: httpx2.BaseTransport) -> None:
+    def __init__(self, inner: httpx2.BaseTransport, timeout: float) -> None:
         self._inner = inner
+        self._timeout = timeout
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        # huggingface_hub passes timeout=None per request, which disables the client's default.
+        limits = dict(request.extensions.get("timeout") or {})
+        request.extensions["timeout"] = {
+            phase: limits.get(phase) or self._timeout for phase in ("connect", "read", "write", "pool")
+        }
         try:
             response = self._inner.handle_request(request)
         except httpx2.TimeoutException as exc:
@@ -95,7 +101,7 @@ def install_http_client(timeout: float) -> None:
 
     def factory() -> httpx2.Client:
         return httpx2.Client(
-            transport=_FailFastTransport(httpx2.HTTPTransport()),
+            transport=_FailFastTransport(httpx2.HTTPTransport(), timeout),
             follow_redirects=True,
             timeout=timeout,
         )

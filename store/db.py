@@ -6,6 +6,7 @@ transaction with `PRAGMA user_version` recording the last one applied.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,17 +55,24 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self._writer = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT: all of it lands, or none of it."""
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
-        await self.conn.execute("COMMIT")
+        """BEGIN IMMEDIATE … COMMIT: all of it lands, or none of it.
+
+        One connection is shared by every task (poller, delivery, lease, slash
+        commands), so transactions take turns: without the lock one task's
+        statements would land inside another's transaction.
+        """
+        async with self._writer:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
 
     async def close(self) -> None:
         await self.conn.close()

@@ -38,16 +38,19 @@ async def bot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = 
     return Run(process.returncode, out.decode(), err.decode())
 
 
-def write_config(path: Path, hub: FakeHub, db: Path, extra: str = "") -> Path:
+def write_config(path: Path, hub: FakeHub, db: Path, extra: str = "", hub_extra: str = "",
+                 store_extra: str = "") -> Path:
     path.write_text(
         f"""
 [hub]
 endpoint = "{hub.endpoint}"
 top_n = 10
 retry_budget = "2s"
+{hub_extra}
 
 [store]
 path = "{db}"
+{store_extra}
 
 [console]
 enabled = true
@@ -196,9 +199,7 @@ async def test_replay_source_walks_a_recorded_file_across_runs(tmp_path: Path, f
         ("2025-07-21T00:00:00Z", ranked(US)),
         ("2025-07-21T01:00:00Z", ranked(CN[:1] + US[:9])),
     ])
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
-    text = config.read_text(encoding="utf-8").replace("[hub]\n", f'[hub]\nreplay = "{replay}"\n')
-    config.write_text(text, encoding="utf-8")
+    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", hub_extra=f'replay = "{replay}"')
     assert (await bot("once", "--config", str(config))).out == ""
     second = await bot("once", "--config", str(config))
     assert [a["kind"] for a in second.lines()] == ["entered"]

@@ -1,0 +1,91 @@
+"""Config: defaults, validation that names the key, the environment's part."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Secrets, load_settings, parse_duration, parse_settings
+
+
+def error_for(data: dict) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data, env={})
+    return str(caught.value)
+
+
+def test_defaults_need_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None, env={})
+    assert (settings.hub.endpoint, settings.hub.top_n, settings.hub.depth) == ("https://huggingface.co", 10, 50)
+    assert settings.store.path == Path("trendwatch.db")
+    assert settings.console.enabled and settings.console.format == "text"
+    assert settings.hub.poll_interval == timedelta(minutes=15)
+
+
+def test_trendwatch_toml_in_the_working_directory_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "trendwatch.toml").write_text("[hub]\ntop_n = 5\n", encoding="utf-8")
+    assert load_settings(None, env={}).hub.top_n == 5
+
+
+def test_hf_endpoint_wins_over_the_file():
+    settings = parse_settings({"hub": {"endpoint": "https://huggingface.co"}}, env={"HF_ENDPOINT": "http://x:1/"})
+    assert settings.hub.endpoint == "http://x:1"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"hub": {"top_n": 0}}, "hub.top_n"),
+        ({"hub": {"top_n": 60}}, "hub.depth (50) must be at least hub.top_n (60)"),
+        ({"hub": {"endpoint": "ftp://x"}}, "hub.endpoint: expected an http(s) URL"),
+        ({"hub": {"poll_interval": "soon"}}, "hub.poll_interval: expected a duration"),
+        ({"hbu": {}}, "hbu: unknown key"),
+        ({"console": {"format": "xml"}}, "console.format"),
+        ({"share_rules": [{"country": "China", "above": 50}]}, "share_rules[0].country: expected a two-letter"),
+        ({"share_rules": [{"country": "CN", "above": 101}]}, "share_rules[0].above"),
+        ({"share_rules": [{"country": "CN", "above": 50, "below": 10}]}, "exactly one of 'above' or 'below'"),
+        ({"routes": [{"platform": "discord", "channel": "1", "kinds": ["gossip"]}]}, "routes[0].kinds"),
+        ({"digest": {"timezone": "Mars/Olympus"}}, "digest.timezone: unknown IANA time zone"),
+        ({"digest": {"schedule": "monday 9am"}}, "digest.schedule"),
+    ],
+)
+def test_errors_name_the_key(data: dict, expected: str):
+    assert expected in error_for(data)
+
+
+def test_several_problems_are_counted():
+    assert "(and 1 more problem)" in error_for({"hub": {"top_n": 0, "depth": 0}})
+
+
+def test_missing_and_broken_files(tmp_path: Path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_settings(tmp_path / "nope.toml", env={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[hub\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken, env={})
+
+
+def test_durations():
+    assert parse_duration("90s") == timedelta(seconds=90)
+    assert parse_duration("1.5h") == timedelta(minutes=90)
+    assert parse_duration(30) == timedelta(seconds=30)
+    with pytest.raises(ValueError):
+        parse_duration("1 fortnight")
+
+
+def test_secrets_come_from_the_environment_and_do_not_print():
+    secrets = Secrets.from_env({"DISCORD_TOKEN": "abc.def", "HF_TOKEN": " ", "SLACK_BOT_TOKEN": "xoxb-1"})
+    assert secrets.discord_token is not None and secrets.discord_token.get_secret_value() == "abc.def"
+    assert secrets.hf_token is None
+    assert "abc.def" not in repr(secrets) and "xoxb-1" not in str(secrets)
+
+
+def test_example_config_is_valid_and_complete():
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    settings = load_settings(example, env={})
+    assert settings.share_rules[0].country == "CN"

@@ -1,0 +1,97 @@
+"""The real huggingface_hub client against the fake Hub: retries, Retry-After, the time budget, validation."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from bot.hub import HubError, HubSource
+from tests.fakes.hub import FakeHub, ranked
+
+IDS = [f"Qwen/m{i}" for i in range(60)]
+
+
+def source(hub: FakeHub, budget: float = 5, timeout: float = 2, depth: int = 50) -> HubSource:
+    return HubSource(hub.endpoint, depth=depth, budget=timedelta(seconds=budget), timeout=timedelta(seconds=timeout))
+
+
+async def test_fetch_asks_for_trending_with_depth_and_ranks_in_order(fake_hub: FakeHub):
+    fake_hub.models = ranked(IDS)
+    snapshot = await source(fake_hub, depth=30).fetch()
+    assert [e.rank for e in snapshot.entries] == list(range(1, 31))
+    assert snapshot.entries[0].id == "Qwen/m0" and snapshot.entries[0].trending_score == 1000
+    query = fake_hub.list_requests[0].query
+    assert (query["sort"], query["limit"]) == ("trendingScore", "30")
+
+
+async def test_5xx_is_retried_then_succeeds(fake_hub: FakeHub):
+    fake_hub.models = ranked(IDS)
+    fake_hub.fail(503, times=2)
+    snapshot = await source(fake_hub).fetch()
+    assert len(snapshot.entries) == 50 and len(fake_hub.list_requests) == 3
+
+
+async def test_429_waits_for_retry_after(fake_hub: FakeHub):
+    fake_hub.models = ranked(IDS)
+    fake_hub.fail(429, retry_after=1.5)
+    started = time.monotonic()
+    await source(fake_hub).fetch()
+    assert time.monotonic() - started >= 1.5
+    assert len(fake_hub.list_requests) == 2
+
+
+async def test_retry_after_beyond_the_budget_gives_up_at_once(fake_hub: FakeHub):
+    fake_hub.fail(429, retry_after=600, times=-1)
+    started = time.monotonic()
+    with pytest.raises(HubError, match="429"):
+        await source(fake_hub, budget=3).fetch()
+    assert time.monotonic() - started < 2
+
+
+async def test_persistent_failure_is_bounded_by_the_budget(fake_hub: FakeHub):
+    fake_hub.fail(500, times=-1)
+    started = time.monotonic()
+    with pytest.raises(HubError, match="HTTP 500"):
+        await source(fake_hub, budget=2.5).fetch()
+    elapsed = time.monotonic() - started
+    assert 1 <= elapsed < 5 and len(fake_hub.list_requests) >= 2
+
+
+async def test_a_hanging_hub_times_out(fake_hub: FakeHub):
+    fake_hub.models = ranked(IDS)
+    fake_hub.slow(5, times=-1)
+    started = time.monotonic()
+    with pytest.raises(HubError, match="in time"):
+        await source(fake_hub, budget=1, timeout=0.5).fetch()
+    assert time.monotonic() - started < 4
+
+
+async def test_unreachable_hub_is_a_clear_error():
+    hub = FakeHub()
+    hub.port = 9  # nothing listens there
+    with pytest.raises(HubError, match="cannot reach"):
+        await source(hub, budget=0).fetch()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("not json at all", "not the expected JSON"),
+        ("[]", "empty"),
+        ('[{"likes": 1}]', "without"),
+        ('{"error": "oops"}', "not a list"),
+        ('[{"id": "a/b"}, {"id": "a/b"}]', "twice"),
+    ],
+)
+async def test_unusable_answers_are_errors(fake_hub: FakeHub, body: str, message: str):
+    fake_hub.answer_raw(body)
+    with pytest.raises(HubError, match=message):
+        await source(fake_hub).fetch()
+
+
+async def test_lineage_lookup_answers_tags_and_ignores_unknown_models(fake_hub: FakeHub):
+    fake_hub.models = ranked(["jane/ft"], tags=["base_model:Qwen/Qwen3-8B"])
+    found = await source(fake_hub).lookup_tags(["jane/ft", "nobody/missing"])
+    assert list(found) == ["jane/ft"] and "base_model:Qwen/Qwen3-8B" in found["jane/ft"]
