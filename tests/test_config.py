@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.config import ConfigError, Secrets, load_settings, parse_duration, parse_settings
 
 
-def error_for(data: dict) -> str:
+def error_for(data: dict[str, Any]) -> str:
     with pytest.raises(ConfigError) as caught:
         parse_settings(data, env={})
     return str(caught.value)
@@ -53,7 +54,7 @@ def test_hf_endpoint_wins_over_the_file():
         ({"digest": {"schedule": "monday 9am"}}, "digest.schedule"),
     ],
 )
-def test_errors_name_the_key(data: dict, expected: str):
+def test_errors_name_the_key(data: dict[str, Any], expected: str):
     assert expected in error_for(data)
 
 

@@ -32,11 +32,10 @@ def snapshots(db: Path) -> int:
             return 0
 
 
-async def wait_for(predicate, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
+async def wait_for(predicate) -> None:
+    async with asyncio.timeout(20):
+        while not predicate():
+            await asyncio.sleep(0.1)
 
 
 async def stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
