@@ -143,9 +143,9 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
             env={},
             origin="demo",
         )
-        source = ReplaySource(replay)
         app = await Trendwatch.open(settings, Secrets.from_env({}))
-        app.source = source
+        source = app.source
+        assert isinstance(source, ReplaySource)
         try:
             await app.acquire_lease()
             if args.format == "text":

@@ -17,8 +17,7 @@ def wants(destination: Destination, event: Event, previous_snapshot_id: int | No
         return False
     if destination.muted_until is not None and destination.muted_until > now:
         return False
-    kind = event.kind
-    if kind not in destination.kinds and not (kind == "new_leader" and "entered" in destination.kinds):
+    if event.kind not in destination.kinds and not (event.kind == "new_leader" and "entered" in destination.kinds):
         return False
     if event.kind == "share" and event.scope is not None and event.scope != destination.id:
         return False
