@@ -38,7 +38,7 @@ def test_muted_and_paused_channels_get_nothing():
 
 
 def test_channel_rules_alert_only_their_channel():
-    scoped = replace(SHARE, scope=2)
+    scoped = SHARE.model_copy(update={"scope": 2})
     other = replace(CHANNEL, id=2)
     assert recipients(scoped, [CHANNEL, other], 9, T0) == [2]
     assert recipients(SHARE, [CHANNEL, other], 9, T0) == [1, 2]
