@@ -1,0 +1,863 @@
+"""A small fake Slack for tests: Web API, file uploads, response_url and Socket Mode.
+
+Why a fake and not mocks: the bot talks to Slack through the *real* ``slack_sdk`` /
+``slack_bolt`` clients. Mocking their methods would hide exactly the things that go
+wrong in production (wire format, retry handlers, 429 handling, the 3-step upload,
+Socket Mode acks). So the tests point the real libraries at this aiohttp server on
+127.0.0.1 and assert on what arrived.
+
+Usage::
+
+    async with FakeSlack() as fake:
+        client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+        await client.chat_postMessage(channel="C1", text="hi")
+        assert fake.posts("C1")[0]["text"] == "hi"
+
+Wire-format facts this fake relies on (checked against slack_sdk 3.48.0 /
+slack_bolt 1.30.0 sources):
+
+* ``AsyncWebClient`` joins ``base_url`` and the method with ``urljoin``, so
+  ``base_url`` must end in ``/api/`` (``fake.api_url`` does).
+* Methods send their arguments in different places: ``chat.postMessage`` as a JSON
+  body, ``auth.test`` / ``files.*External`` / ``apps.connections.open`` as *query
+  string* parameters of a POST, ``users.info`` / ``conversations.info`` as a GET
+  query. The fake merges query, form and JSON bodies.
+* The token travels in ``Authorization: Bearer ...`` (the SDK moves a ``token``
+  parameter into the header); a form ``token`` field is accepted too.
+* The upload URL answer must be ``text/plain`` (``OK - <n>``): the SDK reads
+  ``text/plain`` as text and anything else as JSON.
+* Error answers must be JSON even for 5xx: a ``text/plain`` error body reaches
+  ``AsyncSlackResponse.validate()`` as a ``str`` and crashes it with AttributeError.
+* ``AsyncRateLimitErrorRetryHandler`` sleeps ``int(Retry-After) + random()``
+  seconds, so ``Retry-After`` must be an integer string. Its default
+  ``max_retry_count`` is 1: a second 429 for the same call raises.
+* slack_sdk reads ``HTTP(S)_PROXY`` itself and ignores ``NO_PROXY``; tests should
+  unset the proxy variables or 127.0.0.1 traffic goes to the proxy.
+
+Socket Mode facts:
+
+* ``AsyncSocketModeHandler(app, app_token=...)`` calls ``apps.connections.open``
+  through ``app.client``, so an ``AsyncApp(client=AsyncWebClient(base_url=fake.api_url))``
+  is enough to reach the fake. Build the handler inside a running loop (its
+  constructor creates an aiohttp session and a task).
+* ``connect_async()`` never returns if ``apps.connections.open`` fails: it logs and
+  retries every ``ping_interval``. Wrap it in ``asyncio.wait_for``.
+* Close the handler (``close_async()``) *before* leaving ``async with FakeSlack()``;
+  otherwise the client sees the server's close frame and starts reconnecting.
+* The SDK pings (``sdk-ping-pong:<t>``) with ``autoping=False`` on its side; the
+  fake's websocket has ``autoping=True`` so those pings get pongs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import math
+import socket
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+JSON = dict[str, Any]
+
+#: Errors ``fail_channel`` knows how Slack spells (any string is accepted).
+CHANNEL_ERRORS = ("channel_not_found", "not_in_channel", "is_archived", "restricted_action")
+
+
+@dataclass(frozen=True)
+class SlackLimits:
+    """Rate limits the fake enforces on posting methods (off unless passed to FakeSlack).
+
+    Slack documents ``chat.postMessage`` as "about 1 message per second per channel,
+    short bursts allowed" plus a workspace-wide limit. The fake models the channel
+    limit as a token bucket (``burst`` tokens, refilled at ``per_channel_per_second``)
+    and the workspace limit as a sliding window of ``workspace_window_seconds``
+    (60 s by default; shrink it to keep benchmarks short). Rejected requests do not
+    consume tokens. Rejections answer HTTP 429, ``Retry-After: <integer seconds>``
+    (rounded up, at least 1) and ``{"ok": false, "error": "ratelimited"}``.
+    """
+
+    per_channel_per_second: float = 1.0
+    burst: int = 3
+    workspace_per_minute: int | None = None
+    workspace_window_seconds: float = 60.0
+    methods: tuple[str, ...] = ("chat.postMessage",)
+
+
+@dataclass
+class Call:
+    """One request to ``/api/<method>`` as the fake saw it (recorded before any fault)."""
+
+    method: str
+    params: JSON
+    headers: dict[str, str]
+    http_verb: str
+    token: str | None
+    status: int = 200
+    response: JSON = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Upload:
+    """A file that went through getUploadURLExternal → upload URL → completeUploadExternal."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None = None
+    snippet_type: str | None = None
+    content: bytes | None = None
+    title: str | None = None
+    channel_id: str | None = None
+    channels: list[str] = field(default_factory=list)
+    initial_comment: str | None = None
+    thread_ts: str | None = None
+    completed: bool = False
+
+
+@dataclass
+class ResponseUrlPost:
+    """A JSON body the app POSTed to a ``response_url`` served by the fake."""
+
+    response_id: str
+    body: JSON
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeUser:
+    """What ``users.info`` answers for one user; ``is_admin``/``is_owner`` drive permission checks."""
+
+    id: str
+    name: str = "someone"
+    real_name: str = "Some One"
+    is_admin: bool = False
+    is_owner: bool = False
+    is_primary_owner: bool = False
+    is_bot: bool = False
+    deleted: bool = False
+    tz: str = "Europe/Berlin"
+
+    def to_api(self, team_id: str) -> JSON:
+        return {
+            "id": self.id,
+            "team_id": team_id,
+            "name": self.name,
+            "deleted": self.deleted,
+            "real_name": self.real_name,
+            "tz": self.tz,
+            "is_admin": self.is_admin,
+            "is_owner": self.is_owner,
+            "is_primary_owner": self.is_primary_owner,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": self.is_bot,
+            "is_app_user": False,
+            "profile": {"real_name": self.real_name, "display_name": self.name},
+        }
+
+
+def sign_slack_request(signing_secret: str, body: str, timestamp: str) -> str:
+    """Slack's v0 signature: ``v0=`` + hex HMAC-SHA256(secret, ``v0:{ts}:{body}``)."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+class _TokenBucket:
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.capacity = float(max(burst, 1))
+        self.tokens = self.capacity
+        self.stamp = now
+
+    def try_take(self, now: float) -> float:
+        """Take a token and return 0, or return the seconds until one is available."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class FakeSlack:
+    """Fake Slack on 127.0.0.1 (random port) for the real slack_sdk / slack_bolt clients.
+
+    Serves ``/api/<method>`` (Web API), ``/upload/<file_id>`` (upload URLs handed out by
+    ``files.getUploadURLExternal``), ``/response/<id>`` (``response_url`` targets) and
+    ``/socket`` (Socket Mode websocket). Everything else is a 404, so a library probing
+    unexpected paths fails loudly instead of getting a plausible answer.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: SlackLimits | None = None,
+        team_id: str = "T0FAKE",
+        team: str = "Fake Workspace",
+        team_domain: str = "fakeworkspace",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        app_id: str = "A0FAKEAPP",
+        oauth_scopes: str = "chat:write,commands,files:write,users:read,channels:read",
+        users: Mapping[str, FakeUser] | None = None,
+    ) -> None:
+        self.limits = limits
+        self.team_id = team_id
+        self.team = team
+        self.team_domain = team_domain
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.app_id = app_id
+        self.oauth_scopes = oauth_scopes
+        self.users: dict[str, FakeUser] = dict(users or {})
+        self.channel_names: dict[str, str] = {}
+
+        # Recordings.
+        self.calls: list[Call] = []
+        self.ephemerals: list[JSON] = []
+        self.responses: list[ResponseUrlPost] = []
+        self.acks: list[JSON] = []
+        self.socket_messages: list[JSON] = []
+        self.rejected_429 = 0
+        self.socket_connections = 0
+
+        # Fault switches.
+        self._channel_faults: dict[str, str] = {}
+        self._auth_error: str | None = None
+        self._rate_limits: list[tuple[str | None, int]] = []  # (method or None=any, retry_after)
+        self._server_errors: list[int] = []
+
+        # Internal state.
+        self._files: dict[str, Upload] = {}
+        self._response_uses: dict[str, int] = {}
+        self._ts_counter = itertools.count(1)
+        self._id_counter = itertools.count(1)
+        self._buckets: dict[str, _TokenBucket] = {}
+        self._workspace_posts: deque[float] = deque()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_connected = asyncio.Event()
+        self._ack_waiters: dict[str, asyncio.Future[JSON]] = {}
+        self._changed = asyncio.Condition()
+
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> FakeSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Bind a fresh socket on 127.0.0.1:0 (we own the socket, so the port is known)."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._route)
+        # A short shutdown_timeout: aiohttp would otherwise wait up to 60 s for open
+        # websocket handlers when the runner is cleaned up.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+
+    async def close(self) -> None:
+        """Close websockets first (GOING_AWAY), then stop the server."""
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close(code=1001, message=b"server shutdown")
+        for fut in self._ack_waiters.values():
+            if not fut.done():
+                fut.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakeSlack is not started; use 'async with FakeSlack() as fake'")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """For ``AsyncWebClient(base_url=...)``; ends in ``/`` because the SDK uses urljoin."""
+        return f"{self.base_url}/api/"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/socket"
+
+    def new_response_url(self) -> str:
+        """A fresh ``response_url`` on this fake (what Slack puts in slash command payloads)."""
+        rid = f"R{next(self._id_counter):06d}"
+        self._response_uses[rid] = 0
+        return f"{self.base_url}/response/{rid}"
+
+    # ------------------------------------------------------------------ configuration & faults
+
+    def add_user(self, user_id: str, **kwargs: Any) -> FakeUser:
+        """Register a user for ``users.info`` (unknown users answer ``user_not_found``)."""
+        user = FakeUser(id=user_id, **kwargs)
+        self.users[user_id] = user
+        return user
+
+    def fail_channel(self, channel: str, error: str = "channel_not_found") -> None:
+        """Make posts/uploads to ``channel`` answer ``{"ok": false, "error": error}`` (HTTP 200)."""
+        self._channel_faults[channel] = error
+
+    def heal_channel(self, channel: str) -> None:
+        self._channel_faults.pop(channel, None)
+
+    def fail_auth(self, error: str = "invalid_auth") -> None:
+        """Every Web API call answers ``error`` (as for a revoked token) until ``heal_auth``."""
+        self._auth_error = error
+
+    def heal_auth(self) -> None:
+        self._auth_error = None
+
+    def rate_limit_next(
+        self, method: str | None = "chat.postMessage", retry_after: int = 1, count: int = 1
+    ) -> None:
+        """The next ``count`` calls of ``method`` (None: any method) answer 429 + ``Retry-After``."""
+        self._rate_limits.extend([(method, int(retry_after))] * count)
+
+    def server_error_next(self, count: int = 1, status: int = 500) -> None:
+        """The next ``count`` Web API calls answer ``status`` (500/503) with a JSON error body."""
+        self._server_errors.extend([status] * count)
+
+    # ------------------------------------------------------------------ recordings
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def posts(self, channel: str | None = None) -> list[JSON]:
+        """Successful ``chat.postMessage`` params in arrival order (blocks/attachments decoded)."""
+        out = []
+        for c in self.calls:
+            if c.method != "chat.postMessage" or not c.response.get("ok"):
+                continue
+            if channel is None or c.params.get("channel") == channel:
+                out.append(_decode_json_fields(c.params))
+        return out
+
+    @property
+    def uploads(self) -> list[Upload]:
+        """Completed uploads (shared via ``files.completeUploadExternal``), in order."""
+        return [u for u in self._files.values() if u.completed]
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 3.0) -> None:  # noqa: ASYNC109
+        """Wait until ``predicate()`` holds; re-checked whenever the fake records something."""
+
+        async def _wait() -> None:
+            async with self._changed:
+                await self._changed.wait_for(predicate)
+
+        await asyncio.wait_for(_wait(), timeout)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ------------------------------------------------------------------ socket mode
+
+    async def send_envelope(
+        self,
+        type_: str,
+        payload: JSON,
+        *,
+        accepts_response_payload: bool = False,
+        timeout: float = 3.0,  # noqa: ASYNC109
+    ) -> str:
+        """Send a Socket Mode envelope to the newest connection; returns its ``envelope_id``."""
+        await asyncio.wait_for(self._socket_connected.wait(), timeout)
+        ws = next((w for w in reversed(self._sockets) if not w.closed), None)
+        if ws is None:
+            raise RuntimeError("no open Socket Mode connection")
+        envelope_id = f"env-{next(self._id_counter):06d}"
+        self._ack_waiters[envelope_id] = asyncio.get_running_loop().create_future()
+        envelope: JSON = {
+            "envelope_id": envelope_id,
+            "type": type_,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        await ws.send_str(json.dumps(envelope))
+        return envelope_id
+
+    def slash_command_payload(
+        self,
+        *,
+        command: str = "/trending",
+        text: str = "",
+        user_id: str = "U1",
+        user_name: str = "alice",
+        channel_id: str = "C1",
+        channel_name: str | None = None,
+        team_id: str | None = None,
+        response_url: str | None = None,
+        trigger_id: str | None = None,
+        **extra: str,
+    ) -> dict[str, str]:
+        """The form fields of a real slash command (all strings, as Slack sends them)."""
+        n = next(self._id_counter)
+        fields = {
+            "token": "fake-verification-token",
+            "team_id": team_id or self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel_id,
+            "channel_name": channel_name or self.channel_names.get(channel_id, "general"),
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": response_url or self.new_response_url(),
+            "trigger_id": trigger_id or f"{n}.{n}.fake{n:08x}",
+        }
+        fields.update(extra)
+        return fields
+
+    async def send_slash_command(self, *, command: str = "/trending", text: str = "", **kwargs: Any) -> str:
+        """Deliver a ``slash_commands`` envelope over Socket Mode; returns the envelope id."""
+        timeout = float(kwargs.pop("timeout", 3.0))
+        payload = self.slash_command_payload(command=command, text=text, **kwargs)
+        return await self.send_envelope(
+            "slash_commands", dict(payload), accepts_response_payload=True, timeout=timeout
+        )
+
+    async def send_disconnect(self, reason: str = "refresh_requested") -> None:
+        """What Slack sends before it rotates a connection; the SDK reconnects."""
+        for ws in self._sockets:
+            if not ws.closed:
+                await ws.send_str(
+                    json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}})
+                )
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 3.0) -> JSON:  # noqa: ASYNC109
+        """The ack the client sent for ``envelope_id`` (``{"envelope_id", "payload"?}``)."""
+        fut = self._ack_waiters.get(envelope_id)
+        if fut is None:
+            raise KeyError(envelope_id)
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        # autoping=True: answer the SDK's "sdk-ping-pong:<t>" pings with pongs carrying the same
+        # data, which is what keeps SocketModeClient from declaring the session stale.
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self.socket_connections += 1
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": len([w for w in self._sockets if not w.closed]),
+                    "debug_info": {
+                        "host": "applink-fake",
+                        "build_number": 1,
+                        "approximate_connection_time": 18060,
+                    },
+                    "connection_info": {"app_id": self.app_id},
+                }
+            )
+        )
+        self._socket_connected.set()
+        await self._notify()
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                self.socket_messages.append(data)
+                envelope_id = data.get("envelope_id") if isinstance(data, dict) else None
+                if envelope_id:
+                    self.acks.append(data)
+                    fut = self._ack_waiters.get(envelope_id)
+                    if fut is not None and not fut.done():
+                        fut.set_result(data)
+                await self._notify()
+        finally:
+            self._sockets.remove(ws)
+            if not any(not w.closed for w in self._sockets):
+                self._socket_connected.clear()
+            await self._notify()
+        return ws
+
+    # ------------------------------------------------------------------ HTTP mode helper
+
+    def signed_slash_command_request(
+        self,
+        signing_secret: str,
+        *,
+        timestamp: int | str | None = None,
+        bad_signature: bool = False,
+        **fields: Any,
+    ) -> tuple[str, dict[str, str]]:
+        """Body + headers of a slash command POST as Slack would send it in HTTP mode.
+
+        ``timestamp`` defaults to now; pass an old one (>5 min) for a stale request.
+        ``bad_signature=True`` signs with a wrong secret. ``fields`` go to
+        ``slash_command_payload``.
+        """
+        payload = self.slash_command_payload(**fields)
+        body = urllib.parse.urlencode(payload)
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        secret = signing_secret + "-tampered" if bad_signature else signing_secret
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sign_slack_request(secret, body, ts),
+        }
+        return body, headers
+
+    # ------------------------------------------------------------------ HTTP routing
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path.startswith("/api/") and len(path) > len("/api/"):
+            return await self._api(request, path[len("/api/") :])
+        if path.startswith("/upload/") and request.method == "POST":
+            return await self._upload(request, path[len("/upload/") :])
+        if path.startswith("/response/") and request.method == "POST":
+            return await self._response_url(request, path[len("/response/") :])
+        if path == "/socket":
+            return await self._socket(request)
+        return web.Response(status=404, text="not found")
+
+    async def _read_params(self, request: web.Request) -> JSON:
+        params: JSON = dict(request.query)
+        if request.method != "POST" or not request.can_read_body:
+            return params
+        ctype = request.content_type
+        if ctype == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                params.update(body)
+        elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.post()
+            for k, v in form.items():
+                params[k] = v.file.read() if isinstance(v, web.FileField) else v
+        return params
+
+    def _json(self, body: JSON, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+        return web.json_response(body, status=status, headers=dict(headers or {}))
+
+    async def _api(self, request: web.Request, method: str) -> web.Response:
+        params = await self._read_params(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+        if token is None and isinstance(params.get("token"), str):
+            token = params["token"]
+        call = Call(
+            method=method, params=params, headers=dict(request.headers), http_verb=request.method, token=token
+        )
+        self.calls.append(call)
+        try:
+            status, body, headers = await self._api_answer(call)
+        except Exception as exc:  # a bug in the fake should show up as an answer, not a hang
+            status, body, headers = (
+                500,
+                {"ok": False, "error": "fake_internal_error", "detail": repr(exc)},
+                {},
+            )
+        call.status, call.response = status, body
+        await self._notify()
+        return self._json(body, status, headers)
+
+    async def _api_answer(self, call: Call) -> tuple[int, JSON, dict[str, str]]:
+        method, params, token = call.method, call.params, call.token
+        handler = self._handlers().get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        if self._auth_error is not None:
+            return 200, {"ok": False, "error": self._auth_error}, {}
+        app_level = method.startswith("apps.connections.")
+        if app_level != token.startswith("xapp-"):
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+
+        for i, (m, retry_after) in enumerate(self._rate_limits):
+            if m is None or m == method:
+                del self._rate_limits[i]
+                return self._ratelimited(retry_after)
+        if self._server_errors:
+            status = self._server_errors.pop(0)
+            return (
+                status,
+                {"ok": False, "error": "internal_error" if status == 500 else "service_unavailable"},
+                {},
+            )
+        if self.limits is not None and method in self.limits.methods:
+            wait = self._check_limits(str(params.get("channel", "")))
+            if wait > 0:
+                return self._ratelimited(max(1, math.ceil(wait)))
+        body = handler(params)
+        return 200, body, ({"x-oauth-scopes": self.oauth_scopes} if method == "auth.test" else {})
+
+    def _ratelimited(self, retry_after: int) -> tuple[int, JSON, dict[str, str]]:
+        self.rejected_429 += 1
+        return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+
+    def _check_limits(self, channel: str) -> float:
+        """0 if the post may go through (and count it), else seconds until it could."""
+        assert self.limits is not None
+        now = time.monotonic()
+        lim = self.limits
+        if lim.workspace_per_minute is not None:
+            window = self._workspace_posts
+            while window and window[0] <= now - lim.workspace_window_seconds:
+                window.popleft()
+            if len(window) >= lim.workspace_per_minute:
+                return window[0] + lim.workspace_window_seconds - now
+        bucket = self._buckets.get(channel)
+        if bucket is None:
+            bucket = self._buckets[channel] = _TokenBucket(lim.per_channel_per_second, lim.burst, now)
+        wait = bucket.try_take(now)
+        if wait > 0:
+            return wait
+        if lim.workspace_per_minute is not None:
+            self._workspace_posts.append(now)
+        return 0.0
+
+    # ------------------------------------------------------------------ Web API methods
+
+    def _handlers(self) -> dict[str, Callable[[JSON], JSON]]:
+        return {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "users.info": self._users_info,
+            "conversations.info": self._conversations_info,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
+            "apps.connections.open": self._apps_connections_open,
+        }
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts_counter):06d}"
+
+    def _auth_test(self, params: JSON) -> JSON:
+        return {
+            "ok": True,
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": self.team,
+            "user": "trendwatch",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _channel_error(self, channel: Any) -> str | None:
+        if not channel:
+            return "channel_not_found"
+        return self._channel_faults.get(str(channel))
+
+    def _chat_post_message(self, params: JSON) -> JSON:
+        channel = params.get("channel")
+        error = self._channel_error(channel)
+        if error:
+            return {"ok": False, "error": error}
+        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
+            return {"ok": False, "error": "no_text"}
+        decoded = _decode_json_fields(params)
+        ts = self._next_ts()
+        message: JSON = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": decoded.get("text", ""),
+            "ts": ts,
+            "team": self.team_id,
+        }
+        for k in ("blocks", "attachments", "thread_ts", "metadata"):
+            if k in decoded:
+                message[k] = decoded[k]
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _chat_post_ephemeral(self, params: JSON) -> JSON:
+        error = self._channel_error(params.get("channel"))
+        if error:
+            return {"ok": False, "error": error}
+        if not params.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
+            return {"ok": False, "error": "no_text"}
+        self.ephemerals.append(_decode_json_fields(params))
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _users_info(self, params: JSON) -> JSON:
+        user = self.users.get(str(params.get("user", "")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user.to_api(self.team_id)}
+
+    def _conversations_info(self, params: JSON) -> JSON:
+        channel = str(params.get("channel", ""))
+        error = self._channel_faults.get(channel)
+        if error == "channel_not_found" or not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": self.channel_names.get(channel, "general"),
+                "is_channel": True,
+                "is_private": False,
+                "is_archived": error == "is_archived",
+                "is_member": error != "not_in_channel",
+            },
+        }
+
+    def _files_get_upload_url(self, params: JSON) -> JSON:
+        filename, length = params.get("filename"), params.get("length")
+        if not filename or length is None:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._id_counter):08d}"
+        self._files[file_id] = Upload(
+            file_id=file_id,
+            filename=str(filename),
+            length=int(length),
+            alt_txt=params.get("alt_txt"),
+            snippet_type=params.get("snippet_type"),
+        )
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request, file_id: str) -> web.Response:
+        upload = self._files.get(file_id)
+        if upload is None:
+            return web.Response(status=404, text="not found")
+        data = await request.read()
+        if request.content_type == "multipart/form-data":  # curl -F style; the SDK sends raw bytes
+            return web.Response(status=400, text="multipart not supported by the fake")
+        upload.content = data
+        await self._notify()
+        # text/plain matters: slack_sdk reads text/plain bodies as text, anything else as JSON.
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    def _files_complete_upload(self, params: JSON) -> JSON:
+        try:
+            files = (
+                json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files")
+            )
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel_id = params.get("channel_id")
+        channels = [c for c in str(params.get("channels", "")).split(",") if c]
+        for ch in ([channel_id] if channel_id else []) + channels:
+            error = self._channel_faults.get(str(ch))
+            if error:
+                return {"ok": False, "error": error}
+        uploads = []
+        for f in files:
+            upload = self._files.get(str(f.get("id")))
+            if upload is None:
+                return {"ok": False, "error": "file_not_found"}
+            if upload.content is None:
+                return {"ok": False, "error": "file_upload_not_complete"}
+            uploads.append((upload, f))
+        out = []
+        for upload, f in uploads:
+            upload.title = f.get("title") or upload.filename
+            upload.channel_id = channel_id
+            upload.channels = channels
+            upload.initial_comment = params.get("initial_comment")
+            upload.thread_ts = params.get("thread_ts")
+            upload.completed = True
+            out.append(
+                {
+                    "id": upload.file_id,
+                    "name": upload.filename,
+                    "title": upload.title,
+                    "size": len(upload.content or b""),
+                    "user": self.bot_user_id,
+                    "created": int(time.time()),
+                    "mimetype": _guess_mimetype(upload.filename),
+                }
+            )
+        return {"ok": True, "files": out}
+
+    def _apps_connections_open(self, params: JSON) -> JSON:
+        return {"ok": True, "url": self.socket_url}
+
+    # ------------------------------------------------------------------ response_url
+
+    async def _response_url(self, request: web.Request, rid: str) -> web.Response:
+        """Slack allows 5 uses of a response_url (within 30 min); the 6th is refused."""
+        if rid not in self._response_uses:
+            return web.Response(status=404, text="no_such_response_url")
+        if self._response_uses[rid] >= 5:
+            return web.Response(status=404, text="used_url")
+        self._response_uses[rid] += 1
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="invalid_payload")
+        self.responses.append(ResponseUrlPost(response_id=rid, body=body, headers=dict(request.headers)))
+        await self._notify()
+        return web.Response(text="ok")
+
+
+def _decode_json_fields(params: JSON) -> JSON:
+    """Form-encoded calls carry blocks/attachments/metadata as JSON strings; decode them."""
+    out = dict(params)
+    for k in ("blocks", "attachments", "metadata"):
+        v = out.get(k)
+        if isinstance(v, str):
+            with contextlib.suppress(ValueError):
+                out[k] = json.loads(v)
+    return out
+
+
+def _guess_mimetype(filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return {"png": "image/png", "jpg": "image/jpeg", "txt": "text/plain", "json": "application/json"}.get(
+        ext, "application/octet-stream"
+    )
+
+
+__all__ = [
+    "CHANNEL_ERRORS",
+    "Call",
+    "FakeSlack",
+    "FakeUser",
+    "ResponseUrlPost",
+    "SlackLimits",
+    "Upload",
+    "sign_slack_request",
+]
