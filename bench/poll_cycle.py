@@ -16,12 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
-from bot.app import Trendwatch  # noqa: E402
-from bot.config import Secrets, parse_settings  # noqa: E402
-from bot.hub import HubSource  # noqa: E402
-from tests.fakes.hub import FakeHub, hub_model  # noqa: E402
+from bot.app import Trendwatch
+from bot.config import Secrets, parse_settings
+from bot.hub import HubSource
+from tests.fakes.hub import FakeHub, hub_model
 
 ROUNDS = 30
 DEPTH = 50
