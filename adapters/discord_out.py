@@ -1,0 +1,158 @@
+"""Alerts to Discord channels over the REST API: how they travel, never what they say.
+
+`start()` only logs in (`GET /users/@me`), so `python -m bot once` posts with
+no gateway; `run` connects the same client to the gateway for slash commands
+(adapters/discord_commands.py). Rate limits are discord.py's: it reads the
+`X-RateLimit-*` headers, waits pre-emptively and retries 429s itself; only a
+wait longer than `max_ratelimit_timeout` comes back here, as a DeliveryError
+with `retry_after`, so the outbox retries later instead of blocking a drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import aiohttp
+import discord
+import discord.http
+
+from adapters.discord_render import render_message
+from bot.config import ConfigError
+from bot.delivery import DeliveryError, DestinationGone
+from bot.log import get_logger
+from bot.messages import Alert
+
+log = get_logger(__name__)
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+NONCE_MAX = 25  # Discord rejects longer nonces
+SEND_TIMEOUT = 120.0
+MAX_RATELIMIT_WAIT = 60.0
+# What the bot needs in a channel, no more: the invite URL asks for exactly these.
+PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+SCOPES = ("bot", "applications.commands")
+
+
+def use_api_base(api_base: str) -> None:
+    """Point discord.py's REST calls at `api_base`.
+
+    `Route.BASE` is a class attribute, so this is process-wide: every
+    discord.Client in the process uses it. One bot process talks to one
+    Discord (or one proxy/test server), so that is what we want.
+    """
+    discord.http.Route.BASE = api_base.rstrip("/")
+
+
+def intents() -> discord.Intents:
+    """Guild events only (channels, roles for `/alerts mention`): no members, presences or message content."""
+    chosen = discord.Intents.none()
+    chosen.guilds = True
+    return chosen
+
+
+def make_client(guild_ready_timeout: float = 2.0) -> discord.Client:
+    return discord.Client(intents=intents(), max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+                          guild_ready_timeout=guild_ready_timeout)
+
+
+def nonce_for(key: str) -> str:
+    """A stable nonce per (alert, destination) within Discord's 25 characters.
+
+    Discord answers a repeated nonce (with enforce_nonce) with the message it
+    already created, so a resend after a crash between "sent" and "marked
+    delivered" does not post twice. Discord remembers nonces for a few minutes.
+    """
+    if len(key) <= NONCE_MAX:
+        return key
+    return "tw" + hashlib.sha256(key.encode()).hexdigest()[: NONCE_MAX - 2]
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+def allowed_mentions(mention: str | None) -> discord.AllowedMentions:
+    """Nobody is pinged unless the channel configured a role, and then only that role."""
+    if mention is None:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(everyone=False, users=False, replied_user=False,
+                                   roles=[discord.Object(id=int(mention))])
+
+
+def _reason(exc: discord.HTTPException) -> str:
+    return f"Discord answered {exc.status} {exc.text or exc.response.reason}".strip()
+
+
+class DiscordAdapter:
+    """The `discord` output: posts alerts as embeds with `client.get_partial_messageable(...).send`."""
+
+    platform = "discord"
+
+    def __init__(self, token: str, api_base: str = DEFAULT_API_BASE, client: discord.Client | None = None,
+                 send_timeout: float = SEND_TIMEOUT) -> None:
+        self._token = token
+        self.api_base = api_base
+        self.client = client or make_client()
+        self.send_timeout = send_timeout
+        self._login_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Log in over REST (no gateway): enough to post.
+
+        A refused token is a config error (stop now, one line); Discord being
+        unreachable is not: the poll still runs, alerts stay queued and the
+        next send tries to log in again.
+        """
+        use_api_base(self.api_base)
+        try:
+            await self._login()
+        except DeliveryError as exc:
+            log.warning("discord: cannot log in now (%s); alerts stay queued until it works", exc)
+
+    async def _login(self) -> None:
+        async with self._login_lock:
+            if self.client.user is not None:
+                return
+            try:
+                await self.client.login(self._token)
+            except discord.LoginFailure as exc:
+                raise ConfigError("DISCORD_TOKEN was refused by Discord (401): check the bot token") from exc
+            except discord.HTTPException as exc:
+                raise DeliveryError(_reason(exc)) from exc
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise DeliveryError(f"cannot reach Discord: {exc}") from exc
+        if self.client.application_id is not None:
+            log.info("discord: logged in as %s; invite: %s", self.client.user, invite_url(self.client.application_id))
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+        try:
+            channel_id = int(channel)
+        except ValueError:
+            raise DestinationGone(f"{channel!r} is not a Discord channel id") from None
+        if self.client.user is None:
+            await self._login()
+        rendered = render_message(alert.message)
+        target = self.client.get_partial_messageable(channel_id)
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                content = f"<@&{mention}>" if mention else None
+                nonce, mentions = nonce_for(alert.key), allowed_mentions(mention)
+                if rendered.file is None:
+                    await target.send(content, embeds=rendered.embeds, nonce=nonce, allowed_mentions=mentions)
+                else:
+                    await target.send(content, embeds=rendered.embeds, file=rendered.file, nonce=nonce,
+                                      allowed_mentions=mentions)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise DestinationGone(_reason(exc)) from exc
+        except discord.RateLimited as exc:
+            raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
+        except discord.HTTPException as exc:
+            raise DeliveryError(_reason(exc)) from exc
+        except TimeoutError as exc:
+            raise DeliveryError(f"no answer from Discord within {self.send_timeout:.0f}s") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"cannot reach Discord: {exc}") from exc

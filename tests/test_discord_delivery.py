@@ -1,0 +1,237 @@
+"""Alerts to Discord through the real discord.py and the fake Discord REST API: routes, faults, retries, nonces."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.discord_out import NONCE_MAX, DiscordAdapter, make_client, nonce_for
+from bot.app import Trendwatch
+from bot.channel_settings import Caller, ChannelSettings
+from bot.config import Secrets, Settings
+from bot.messages import Alert, plain
+from store import outbox
+from store.db import utc_iso
+from store.destinations import get_destination, set_mention
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.hub import FakeHub, ranked
+from tests.test_cli import bot, write_config
+from tests.test_poll import CN, US, dead_pid, settings_for
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        with server.patch_discord():  # restores discord.py's process-wide Route.BASE afterwards
+            yield server
+
+
+def discord_settings(hub: FakeHub, fake: FakeDiscord, db: Path, **extra: Any) -> Settings:
+    return settings_for(hub, db, routes=[{"platform": "discord", "channel": str(fake.channel_id)}],
+                        discord={"enabled": True, "api_base": fake.api_base}, console={"enabled": False}, **extra)
+
+
+async def open_discord_app(settings: Settings) -> Trendwatch:
+    adapter = DiscordAdapter("fake-token", api_base=settings.discord.api_base)
+    app = await Trendwatch.open(settings, Secrets.from_env({}), {"discord": adapter})
+    assert await app.acquire_lease() is None
+    return app
+
+
+async def poll_baseline_then_change(app: Trendwatch, hub: FakeHub) -> None:
+    hub.models = ranked(US[:8] + CN[:2])
+    await app.poll()
+    hub.models = ranked(CN[:5] + US[:5])  # three entries, a new #1, CN reaching 50%: three alerts
+    await app.poll()
+
+
+async def test_once_posts_embeds_to_a_routed_channel_through_rest_alone(fake_hub: FakeHub, tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        extra = (f'[discord]\nenabled = true\napi_base = "{fake.api_base}"\n\n'
+                 f'[[routes]]\nplatform = "discord"\nchannel = "{fake.channel_id}"\n')
+        config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=extra)
+        env = {"DISCORD_TOKEN": "fake-token"}
+        fake_hub.models = ranked(US[:8] + CN[:2])
+        first = await bot("once", "--config", str(config), env=env)
+        assert first.code == 0, first.err
+        assert fake.messages(fake.channel_id) == []  # the baseline says nothing
+        fake_hub.models = ranked(CN[:5] + US[:5])
+        second = await bot("once", "--config", str(config), env=env)
+        assert second.code == 0, second.err
+
+        entered, leader, share = fake.messages(fake.channel_id)
+        assert entered["embeds"][0]["title"] == "3 models entered the trending top 10"
+        assert "[Qwen/q2](https://huggingface.co/Qwen/q2)" in entered["embeds"][0]["description"]
+        assert share["embeds"][0]["title"].startswith("🇨🇳 China's share of the trending top 10 reached 50%")
+        assert entered["embeds"][0]["color"] != share["embeds"][0]["color"]
+        assert leader["embeds"][0]["title"] == "New #1 on the Hub's trending list: Qwen/q0"
+        for payload in (entered, leader, share):
+            assert payload["allowed_mentions"] == {"parse": []}
+            assert payload.get("content") is None
+            assert payload["enforce_nonce"] is True and payload["nonce"].startswith("tw-")
+        assert fake.identifies == []  # REST only: no gateway for `once`
+        assert "fake-token" not in first.err + second.err
+
+
+async def test_missing_token_skips_discord_with_a_warning(fake_hub: FakeHub, tmp_path: Path) -> None:
+    extra = '[discord]\nenabled = true\n\n[[routes]]\nplatform = "discord"\nchannel = "1"\n'
+    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=extra)
+    fake_hub.models = ranked(US)
+    run = await bot("once", "--config", str(config))
+    assert run.code == 0, run.err
+    assert "DISCORD_TOKEN is not set" in run.err
+
+
+async def test_a_refused_token_is_one_config_error(fake_hub: FakeHub, fake: FakeDiscord, db_path: Path) -> None:
+    from bot.config import ConfigError
+
+    adapter = DiscordAdapter("fake-token", api_base=fake.api_base)
+    adapter._token = ""  # the fake refuses a login without "Bot <token>"
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN was refused"):
+        await Trendwatch.open(discord_settings(fake_hub, fake, db_path), Secrets.from_env({}), {"discord": adapter})
+
+
+@pytest.mark.parametrize(("status", "reason"), [(403, "403 Missing Access"), (404, "404 Unknown Channel")])
+async def test_403_and_404_pause_the_channel_and_status_says_why(
+    fake_hub: FakeHub, fake: FakeDiscord, db_path: Path, status: int, reason: str
+) -> None:
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        fake.fail_channel(fake.channel_id, status)
+        await poll_baseline_then_change(app, fake_hub)
+        report = await app.deliver()
+        assert report.paused == [f"discord:{fake.channel_id}"] and report.sent == 0
+        posts = len(fake.requests_to("POST", f"/channels/{fake.channel_id}/messages"))
+        assert posts == 1  # stopped at the first refusal, not once per alert
+
+        fake_hub.models = ranked(CN[:6] + US[:4])
+        await app.poll()
+        await app.deliver()
+        assert len(fake.requests_to("POST", f"/channels/{fake.channel_id}/messages")) == posts  # no more tries
+
+        caller = Caller("discord", str(fake.channel_id), "1", is_admin=False)
+        status_message = await ChannelSettings(app.db, app.settings).status(caller)
+        paused = [plain(text) for text in status_message.lines if plain(text).startswith("⏸")]
+        assert paused and f"Discord answered {reason}" in paused[0]
+    finally:
+        await app.close()
+
+
+async def test_5xx_is_retried_later_with_backoff_and_then_delivered_in_order(
+    fake_hub: FakeHub, fake: FakeDiscord, db_path: Path
+) -> None:
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        fake.fail_channel(fake.channel_id, 503, times=1)
+        await poll_baseline_then_change(app, fake_hub)
+        report = await app.deliver()
+        assert (report.sent, report.retried, report.paused) == (0, 1, [])
+        async with app.db.conn.execute("SELECT attempts, last_error, next_attempt_at FROM outbox ORDER BY id") as cur:
+            rows = list(await cur.fetchall())
+        assert rows[0][0] == 1, rows
+        assert "503" in rows[0][1], rows
+        assert rows[0][2] > utc_iso(datetime.now(UTC)), rows
+        assert (await app.deliver()).sent == 0  # waits for its backoff
+
+        await app.db.conn.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000000Z'")
+        assert (await app.deliver()).sent == 3
+        titles = [m["embeds"][0]["title"] for m in fake.messages(fake.channel_id)]
+        assert titles[0].startswith("3 models entered") and "#1" in titles[1] and "share" in titles[2]
+    finally:
+        await app.close()
+
+
+async def test_429_retry_after_is_honoured_by_discord_py(fake_hub: FakeHub, fake: FakeDiscord, db_path: Path) -> None:
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        await poll_baseline_then_change(app, fake_hub)
+        fake.rate_limit_next(fake.channel_id, retry_after=0.6)
+        started = time.monotonic()
+        report = await app.deliver()
+        assert time.monotonic() - started >= 0.6
+        assert report.sent == 3 and report.retried == 0
+        posts = fake.requests_to("POST", f"/channels/{fake.channel_id}/messages")
+        assert [p.status for p in posts] == [429, 200, 200, 200]
+        assert posts[1].at - posts[0].at >= 0.6
+        assert len(fake.messages(fake.channel_id)) == 3
+    finally:
+        await app.close()
+
+
+async def test_a_configured_role_is_the_only_mention_allowed(fake_hub: FakeHub, fake: FakeDiscord, db_path: Path):
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        destination = await get_destination(app.db.conn, "discord", str(fake.channel_id))
+        assert destination is not None
+        async with app.db.transaction() as conn:
+            await set_mention(conn, destination.id, "1500000000000000001")
+        await poll_baseline_then_change(app, fake_hub)
+        await app.deliver()
+        payload = fake.messages(fake.channel_id)[0]
+        assert payload["content"] == "<@&1500000000000000001>"
+        assert payload["allowed_mentions"] == {"parse": [], "roles": [1500000000000000001]}
+    finally:
+        await app.close()
+
+
+class Crash(BaseException):
+    """The process dies right after Discord accepted the message, before the outbox row is marked."""
+
+
+class CrashAfterSend:
+    platform = "discord"
+
+    def __init__(self, inner: DiscordAdapter) -> None:
+        self.inner = inner
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+        await self.inner.send(channel, alert, mention)
+        raise Crash
+
+
+async def test_a_resend_after_a_crash_does_not_post_twice(fake_hub: FakeHub, fake: FakeDiscord, db_path: Path):
+    settings = discord_settings(fake_hub, fake, db_path, share_rules=[])
+    first = await Trendwatch.open(settings, Secrets.from_env({}),
+                                  {"discord": CrashAfterSend(DiscordAdapter("fake-token", fake.api_base))})
+    assert await first.acquire_lease() is None
+    await poll_baseline_then_change(first, fake_hub)
+    with pytest.raises(Crash):
+        await first.deliver()
+    assert len(fake.messages(fake.channel_id)) == 1
+    await first.db.conn.execute("UPDATE lease SET pid = ?", (dead_pid(),))
+    await first.db.close()
+    await first.adapters["discord"].close()  # type: ignore[attr-defined]
+
+    second = await open_discord_app(settings)  # a new process: new client, same outbox row, same nonce
+    try:
+        report = await second.deliver()
+        assert report.sent == 2  # the crashed entry alert again, then the new #1
+        assert len(fake.messages(fake.channel_id)) == 2
+        assert fake.deduplicated == 1
+        assert await outbox.counts(second.db.conn) == {"delivered": 2}
+    finally:
+        await second.close()
+
+
+def test_nonces_fit_discord_and_stay_stable() -> None:
+    assert nonce_for("tw-12-3") == "tw-12-3"
+    long_key = "tw-123456789012-123456789012"
+    assert len(nonce_for(long_key)) == NONCE_MAX and nonce_for(long_key) == nonce_for(long_key)
+    assert nonce_for(long_key) != nonce_for(long_key + "0")
+
+
+def test_the_client_asks_for_guild_events_only() -> None:
+    client = make_client()
+    assert client.intents.value == client.intents.__class__(guilds=True).value
+    assert not client.intents.message_content and not client.intents.members
