@@ -106,11 +106,12 @@ class DiscordAdapter:
         """
         use_api_base(self.api_base)
         try:
-            await self._login()
+            await self.login()
         except DeliveryError as exc:
             log.warning("discord: cannot log in now (%s); alerts stay queued until it works", exc)
 
-    async def _login(self) -> None:
+    async def login(self) -> None:
+        """Log in unless logged in; raises ConfigError (bad token) or DeliveryError (unreachable)."""
         async with self._login_lock:
             if self.client.user is not None:
                 return
@@ -134,7 +135,7 @@ class DiscordAdapter:
         except ValueError:
             raise DestinationGone(f"{channel!r} is not a Discord channel id") from None
         if self.client.user is None:
-            await self._login()
+            await self.login()
         rendered = render_message(alert.message)
         target = self.client.get_partial_messageable(channel_id)
         try:

@@ -79,6 +79,19 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
     return adapters
 
 
+def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None]) -> list[Service]:
+    """Connections that answer people (Discord's gateway for slash commands), for the adapters that have one."""
+    services: list[Service] = []
+    if "discord" in app.adapters:
+        from adapters.discord_commands import DiscordGateway
+        from adapters.discord_out import DiscordAdapter
+
+        adapter = app.adapters["discord"]
+        if isinstance(adapter, DiscordAdapter):
+            services.append(DiscordGateway(adapter, app.db, app.settings, next_poll))
+    return services
+
+
 async def start_adapters(adapters: dict[str, Adapter]) -> None:
     """Adapters that must connect before sending (log in) have `async start()`; others are ready as built."""
     for adapter in adapters.values():
@@ -222,8 +235,13 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
                       seconds=max(1.0, settings.store.lease.total_seconds() / 3), **common)
     started: list[Service] = []
     await lease_job()
+
+    def next_poll() -> datetime | None:
+        job = scheduler.get_job("poll")
+        return job.next_run_time if job is not None and scheduler.running else None
+
     try:
-        for service in services or []:
+        for service in [*(services or []), *platform_services(app, next_poll)]:
             await service.start()
             started.append(service)
         scheduler.start()

@@ -1,0 +1,262 @@
+"""Slash commands on Discord: discord.py's CommandTree calling the platform-neutral handlers.
+
+Every callback only translates: options → a call into bot.commands /
+bot.channel_settings → the returned Message rendered as embeds. Answers must
+reach Discord within 3 s, so each is given `defer_after` seconds; if the store
+(or a chart) is slower, the interaction is deferred and the answer follows.
+`CommandError`s come back as ephemeral error embeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import discord
+import discord.gateway
+import yarl
+from discord import app_commands
+
+from adapters.discord_out import DEFAULT_API_BASE, DiscordAdapter, invite_url
+from adapters.discord_render import render_message
+from bot.channel_settings import SUBSCRIBABLE, Caller, ChannelSettings, parse_country
+from bot.commands import CommandError, model_message, share_message, share_view, trending_message, trending_view
+from bot.config import Settings
+from bot.log import get_logger
+from bot.messages import Message, line
+from store import snapshots
+from store.db import Database
+
+log = get_logger(__name__)
+
+DEFER_AFTER = 1.5  # seconds of work before we defer: well inside Discord's 3 s
+READY_TIMEOUT = 30.0
+
+
+def error_message(exc: CommandError) -> Message:
+    return Message(kind="error", title="That did not work", lines=(line(str(exc)),), ephemeral=True)
+
+
+def _message_kwargs(message: Message) -> dict[str, Any]:
+    rendered = render_message(message)
+    kwargs: dict[str, Any] = {"embeds": rendered.embeds, "allowed_mentions": discord.AllowedMentions.none()}
+    if rendered.file is not None:
+        kwargs["file"] = rendered.file
+    return kwargs
+
+
+async def answer(interaction: discord.Interaction, work: Awaitable[Message], *, private: bool = False,
+                 defer_after: float = DEFER_AFTER) -> None:
+    """Reply at once if `work` is quick, else defer (ephemeral when `private`) and follow up."""
+    task = asyncio.ensure_future(work)
+    try:
+        message = await asyncio.wait_for(asyncio.shield(task), defer_after)
+    except TimeoutError:
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        try:
+            message = await task
+        except CommandError as exc:  # shows as the deferred answer (public unless `private`)
+            message = error_message(exc)
+        await interaction.followup.send(ephemeral=message.ephemeral or private, **_message_kwargs(message))
+        return
+    except CommandError as exc:
+        message = error_message(exc)
+    await interaction.response.send_message(ephemeral=message.ephemeral or private, **_message_kwargs(message))
+
+
+def caller_of(interaction: discord.Interaction) -> Caller:
+    """Who asks; admin = Manage Channels here (checked again by the handlers, not only by Discord's UI)."""
+    perms = interaction.permissions
+    return Caller(platform="discord", channel=str(interaction.channel_id), user=str(interaction.user.id),
+                  is_admin=perms.manage_channels or perms.administrator)
+
+
+def build_tree(client: discord.Client, db: Database, settings: Settings,
+               next_poll: Callable[[], datetime | None] = lambda: None,
+               defer_after: float = DEFER_AFTER) -> app_commands.CommandTree[discord.Client]:
+    """The bot's slash commands on `client` (a client has at most one tree)."""
+    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+    channels = ChannelSettings(db, settings, next_poll=next_poll)
+
+    async def reply(interaction: discord.Interaction, work: Awaitable[Message], private: bool = False) -> None:
+        await answer(interaction, work, private=private, defer_after=defer_after)
+
+    @tree.command(name="trending", description="The Hub's trending models now: rank, movement, country")
+    @app_commands.describe(count="how many (default: the top N)", country="only this country (ISO code, e.g. CN)")
+    async def trending(interaction: discord.Interaction, count: app_commands.Range[int, 1, 50] | None = None,
+                       country: str | None = None) -> None:
+        async def work() -> Message:
+            code = parse_country(country) if country else None
+            return trending_message(await trending_view(db.conn, count, code), code)
+
+        await reply(interaction, work())
+
+    @tree.command(name="share", description="Each country's share of the trending top N, now vs a week ago")
+    async def share(interaction: discord.Interaction) -> None:
+        async def work() -> Message:
+            return share_message(await share_view(db.conn))
+
+        await reply(interaction, work())
+
+    @tree.command(name="model", description="A model's history in the trending list")
+    @app_commands.describe(model_id="e.g. Qwen/Qwen3-8B")
+    @app_commands.rename(model_id="id")
+    async def model(interaction: discord.Interaction, model_id: str) -> None:
+        await reply(interaction, model_message(db.conn, model_id))
+
+    @model.autocomplete("model_id")
+    async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        found = await snapshots.search_models(db.conn, current.strip()[:100], limit=25)
+        return [app_commands.Choice(name=hub_id[:100], value=hub_id[:100]) for hub_id in found]
+
+    alerts = app_commands.Group(name="alerts", description="This channel's trending alerts (channel managers)",
+                                guild_only=True, allowed_contexts=app_commands.AppCommandContext(guild=True),
+                                default_permissions=discord.Permissions(manage_channels=True))
+
+    @alerts.command(name="subscribe", description="Post alerts in this channel")
+    @app_commands.describe(kinds=f"{', '.join(SUBSCRIBABLE)} or all (comma-separated; default all)")
+    async def subscribe(interaction: discord.Interaction, kinds: str | None = None) -> None:
+        await reply(interaction, channels.subscribe(caller_of(interaction), kinds), private=True)
+
+    @alerts.command(name="unsubscribe", description="Stop posting alerts in this channel")
+    async def unsubscribe(interaction: discord.Interaction) -> None:
+        await reply(interaction, channels.unsubscribe(caller_of(interaction)), private=True)
+
+    @alerts.command(name="rule", description="Alert here when a country's share crosses a line")
+    @app_commands.describe(country="ISO code, e.g. CN", direction="above or below", percent="0 to 100",
+                           remove="remove this rule instead of adding it")
+    async def rule(interaction: discord.Interaction, country: str, direction: Literal["above", "below"],
+                   percent: int, remove: bool = False) -> None:
+        caller = caller_of(interaction)
+        if remove:
+            await reply(interaction, channels.remove_rule(caller, country, direction, percent), private=True)
+        else:
+            await reply(interaction, channels.add_rule(caller, country, direction, percent), private=True)
+
+    @alerts.command(name="mention", description="Ping a role on alerts here (leave empty to turn pings off)")
+    async def mention(interaction: discord.Interaction, role: discord.Role | None = None) -> None:
+        target = str(role.id) if role is not None else None
+        await reply(interaction, channels.mention(caller_of(interaction), target), private=True)
+
+    @alerts.command(name="mute", description="Pause alerts here for a while: 30m, 2h, 1d … or off")
+    async def mute(interaction: discord.Interaction, duration: str) -> None:
+        await reply(interaction, channels.mute(caller_of(interaction), duration), private=True)
+
+    @alerts.command(name="status", description="This channel's alert settings and the bot's health")
+    async def status(interaction: discord.Interaction) -> None:
+        await reply(interaction, channels.status(caller_of(interaction)), private=True)
+
+    tree.add_command(alerts)
+
+    @tree.error
+    async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        log.error("slash command /%s failed", interaction.command.qualified_name if interaction.command else "?",
+                  exc_info=error)
+        if not interaction.response.is_done():
+            sorry = Message(kind="error", title="Something went wrong",
+                            lines=(line("The bot logged the error; try again later."),), ephemeral=True)
+            await interaction.response.send_message(ephemeral=True, **_message_kwargs(sorry))
+
+    return tree
+
+
+def same_definition(local: Any, remote: Any) -> bool:
+    """Does Discord's stored command match ours? Discord adds ids and versions and may omit defaults."""
+    if isinstance(local, Mapping):
+        if not isinstance(remote, Mapping):
+            return remote is None and not any(local.values())
+        return all(same_definition(value, remote.get(key)) for key, value in local.items())
+    if isinstance(local, list):
+        if not isinstance(remote, list):
+            return remote is None and not local
+        return len(local) == len(remote) and all(map(same_definition, local, remote))
+    if remote is None:
+        return local is None or local is False or bool(local == "")
+    if isinstance(local, bool) or isinstance(remote, bool):
+        return bool(local == remote)
+    return str(local) == str(remote)
+
+
+def commands_changed(local: Sequence[Mapping[str, Any]], remote: Sequence[Mapping[str, Any]]) -> bool:
+    mine = {(c["name"], c.get("type", 1)): c for c in local}
+    theirs = {(c["name"], c.get("type", 1)): c for c in remote}
+    if mine.keys() != theirs.keys():
+        return True
+    return not all(same_definition(mine[key], theirs[key]) for key in mine)
+
+
+async def sync_if_changed(tree: app_commands.CommandTree[discord.Client], guild_ids: Sequence[int]) -> list[str]:
+    """Bulk-overwrite commands only where Discord's copy differs (sync is rate limited: ~200 a day).
+
+    With `guild_ids` the commands go to those guilds only (instant, for test
+    servers); otherwise they are global. Returns where a sync happened.
+    """
+    client = tree.client
+    app_id = client.application_id
+    assert app_id is not None, "log in before syncing commands"
+    targets: list[discord.Object | None] = [discord.Object(id=gid) for gid in guild_ids] or [None]
+    synced = []
+    for guild in targets:
+        if guild is not None:
+            tree.copy_global_to(guild=guild)
+        local = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+        if guild is None:
+            remote = await client.http.get_global_commands(app_id)
+        else:
+            remote = await client.http.get_guild_commands(app_id, guild.id)
+        where = f"guild {guild.id}" if guild is not None else "global"
+        if commands_changed(local, list(remote)):
+            await tree.sync(guild=guild)
+            synced.append(where)
+            log.info("discord: slash commands synced (%s)", where)
+        else:
+            log.info("discord: slash commands unchanged (%s); not syncing", where)
+    return synced
+
+
+class DiscordGateway:
+    """`run`: the Discord adapter's client on the gateway, answering slash commands (a `Service`)."""
+
+    def __init__(self, adapter: DiscordAdapter, db: Database, settings: Settings,
+                 next_poll: Callable[[], datetime | None] = lambda: None, defer_after: float = DEFER_AFTER,
+                 ready_timeout: float = READY_TIMEOUT) -> None:
+        self.adapter = adapter
+        self.client = adapter.client
+        self.settings = settings
+        self.tree = build_tree(self.client, db, settings, next_poll, defer_after)
+        self.ready_timeout = ready_timeout
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.adapter.login()
+        if self.settings.discord.api_base.rstrip("/") != DEFAULT_API_BASE:
+            await self._use_gateway_of_api_base()
+        await sync_if_changed(self.tree, self.settings.discord.guild_ids)
+        self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait({ready, self._task}, timeout=self.ready_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # the gateway refused us (bad intents, token): say so now
+        elif ready not in done:
+            ready.cancel()
+            log.warning("discord: gateway not ready after %.0fs; still trying", self.ready_timeout)
+        if self.client.application_id is not None:
+            log.info("discord: answering slash commands; invite the bot with %s",
+                     invite_url(self.client.application_id))
+
+    async def _use_gateway_of_api_base(self) -> None:
+        """A proxy or test server in `api_base` also names its gateway (discord.py would dial Discord's)."""
+        _, url, _ = await self.client.http.get_bot_gateway()
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 5)
+            except (Exception, asyncio.CancelledError):
+                log.debug("discord gateway task ended", exc_info=True)
