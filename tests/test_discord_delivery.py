@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.discord_out import NONCE_MAX, DiscordAdapter, make_client, nonce_for
+from adapters.discord_out import NONCE_MAX, DiscordAdapter, Pacer, make_client, nonce_for
 from bot.app import Trendwatch
 from bot.channel_settings import Caller, ChannelSettings
 from bot.config import Secrets, Settings
@@ -235,3 +235,12 @@ def test_the_client_asks_for_guild_events_only() -> None:
     client = make_client()
     assert client.intents.value == client.intents.__class__(guilds=True).value
     assert not client.intents.message_content and not client.intents.members
+
+
+async def test_the_pacer_spaces_sends_under_the_global_limit() -> None:
+    pacer = Pacer(rate=50)
+    started = time.monotonic()
+    for _ in range(11):
+        await pacer.wait()
+    assert time.monotonic() - started >= 10 / 50 - 0.01
+    await Pacer(rate=0).wait()  # 0 turns pacing off
