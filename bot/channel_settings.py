@@ -94,9 +94,14 @@ class ChannelSettings:
         chosen = parse_kinds(kinds)
         async with self.db.transaction() as conn:
             before = await dest_store.get_destination(conn, caller.platform, caller.channel)
-            await dest_store.upsert_destination(conn, caller.platform, caller.channel, chosen, "command",
-                                                self.clock())
+            after = await dest_store.upsert_destination(conn, caller.platform, caller.channel, chosen, "command",
+                                                        self.clock())
+            if after.paused_at is not None:
+                await dest_store.resume(conn, after.id, self.clock())
         shown = ", ".join(k for k in chosen if k != "new_leader")
+        if after.paused_at is not None:
+            return _ok("Resumed", f"This channel gets alerts again: {shown}.",
+                       "Alerts from while it was paused are dropped; the next poll is its new baseline.")
         if before is not None and before.active:
             return _ok("Subscription updated", f"This channel now gets: {shown}.")
         return _ok("Subscribed", f"This channel will get: {shown}.",

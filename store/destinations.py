@@ -123,6 +123,20 @@ async def pause(conn: aiosqlite.Connection, destination_id: int, reason: str, no
     )
 
 
+async def resume(conn: aiosqlite.Connection, destination_id: int, now: datetime) -> None:
+    """Unpause after the cause was fixed: a fresh baseline, and what piled up meanwhile is dropped, not flooded."""
+    await conn.execute(
+        "UPDATE destinations SET paused_at = NULL, paused_reason = NULL, subscribed_at = ?,"
+        " since_snapshot = (SELECT MAX(id) FROM snapshots) WHERE id = ?",
+        (utc_iso(now), destination_id),
+    )
+    await conn.execute(
+        "UPDATE outbox SET status = 'dropped', last_error = 'destination was paused'"
+        " WHERE destination_id = ? AND status = 'pending'",
+        (destination_id,),
+    )
+
+
 async def set_muted_until(conn: aiosqlite.Connection, destination_id: int, until: datetime | None) -> None:
     await conn.execute(
         "UPDATE destinations SET muted_until = ? WHERE id = ?", (utc_iso(until) if until else None, destination_id)

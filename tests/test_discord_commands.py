@@ -199,6 +199,16 @@ async def test_a_paused_channel_says_why_in_status(bot: Bot) -> None:
     text = embed(await bot.alerts("status"))["description"]
     assert "⏸ Paused: Discord answered 403 Missing Access" in text
 
+    bot.fake.heal_channel(bot.fake.channel_id)  # an admin gave the bot access again
+    assert embed(await bot.alerts("subscribe"))["title"] == "Resumed"
+    assert "Paused" not in embed(await bot.alerts("status"))["description"]
+    assert (await bot.app.deliver()).sent == 0  # the backlog from while it was paused is not flooded in
+    for batch in (CN[:6] + US[:4], CN[:7] + US[:3]):  # a new baseline, then a change
+        bot.hub.models = ranked(batch)
+        await bot.app.poll()
+    assert (await bot.app.deliver()).sent >= 1
+    assert bot.fake.messages(bot.fake.channel_id)
+
 
 async def test_commands_are_synced_once_and_again_only_when_they_change(bot: Bot) -> None:
     stored = {c["name"]: c for c in bot.fake.synced_commands()}
