@@ -73,11 +73,24 @@ def caller_of(interaction: discord.Interaction) -> Caller:
                   is_admin=perms.manage_channels or perms.administrator)
 
 
+class _Tree(app_commands.CommandTree[discord.Client]):
+    """Answers only while `is_active()`: a second `run` waiting for the lease is on the gateway too,
+    receives the same interactions, and must leave them to the worker that holds the lease."""
+
+    def __init__(self, client: discord.Client, is_active: Callable[[], bool]) -> None:
+        super().__init__(client)
+        self.is_active = is_active
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return self.is_active()
+
+
 def build_tree(client: discord.Client, db: Database, settings: Settings,
                next_poll: Callable[[], datetime | None] = lambda: None,
-               defer_after: float = DEFER_AFTER) -> app_commands.CommandTree[discord.Client]:
+               defer_after: float = DEFER_AFTER,
+               is_active: Callable[[], bool] = lambda: True) -> app_commands.CommandTree[discord.Client]:
     """The bot's slash commands on `client` (a client has at most one tree)."""
-    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+    tree = _Tree(client, is_active)
     channels = ChannelSettings(db, settings, next_poll=next_poll)
 
     async def reply(interaction: discord.Interaction, work: Awaitable[Message], private: bool = False) -> None:
@@ -152,6 +165,9 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
     @tree.error
     async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CheckFailure) and not is_active():
+            log.debug("not the lease holder: leaving /%s to the worker", interaction.data)
+            return
         log.error("slash command /%s failed", interaction.command.qualified_name if interaction.command else "?",
                   exc_info=error)
         if not interaction.response.is_done():
@@ -221,11 +237,11 @@ class DiscordGateway:
 
     def __init__(self, adapter: DiscordAdapter, db: Database, settings: Settings,
                  next_poll: Callable[[], datetime | None] = lambda: None, defer_after: float = DEFER_AFTER,
-                 ready_timeout: float = READY_TIMEOUT) -> None:
+                 ready_timeout: float = READY_TIMEOUT, is_active: Callable[[], bool] = lambda: True) -> None:
         self.adapter = adapter
         self.client = adapter.client
         self.settings = settings
-        self.tree = build_tree(self.client, db, settings, next_poll, defer_after)
+        self.tree = build_tree(self.client, db, settings, next_poll, defer_after, is_active)
         self.ready_timeout = ready_timeout
         self._task: asyncio.Task[None] | None = None
 

@@ -88,7 +88,8 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
 
         adapter = app.adapters["discord"]
         if isinstance(adapter, DiscordAdapter):
-            services.append(DiscordGateway(adapter, app.db, app.settings, next_poll))
+            services.append(DiscordGateway(adapter, app.db, app.settings, next_poll,
+                                           is_active=lambda: app.has_lease))
     return services
 
 

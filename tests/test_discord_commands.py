@@ -57,6 +57,7 @@ async def start_bot(fake: FakeDiscord, hub: FakeHub, db: Path, defer_after: floa
                                 {"console": ConsoleAdapter("jsonl", io.StringIO()), "discord": adapter})
     assert await app.acquire_lease() is None
     gateway = DiscordGateway(adapter, app.db, app.settings, next_poll=lambda: NEXT_POLL, defer_after=defer_after,
+                             is_active=lambda: app.has_lease,
                              ready_timeout=3)
     await gateway.start()
     return Bot(fake, hub, app, gateway)
@@ -265,3 +266,14 @@ async def test_run_connects_the_gateway_named_by_api_base_and_answers(
     assert "invite the bot with https://discord.com/oauth2/authorize?client_id=" in err
     assert "permissions=52224" in err and "scope=bot+applications.commands" in err
     assert "fake-token" not in err
+
+
+async def test_only_the_lease_holder_answers(bot: Bot) -> None:
+    """A second `run` on the same database waits for the lease but is on the gateway too."""
+    bot.app.has_lease = False
+    payload = bot.fake.slash_command_payload("share")
+    await bot.fake.dispatch_interaction(payload)
+    with pytest.raises(TimeoutError):
+        await bot.fake.wait_for_callback(int(payload["id"]), timeout=0.5)
+    bot.app.has_lease = True
+    assert embed(await bot.call("share"))["title"] == "Who holds the trending top 10"
