@@ -9,6 +9,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.fakes.hub import FakeHub, hub_model, ranked, write_replay
 
@@ -23,7 +24,7 @@ class Run:
     out: str
     err: str
 
-    def lines(self) -> list[dict]:
+    def lines(self) -> list[dict[str, Any]]:
         return [json.loads(text) for text in self.out.splitlines() if text.strip()]
 
 
