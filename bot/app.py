@@ -61,13 +61,18 @@ def build_source(settings: Settings, secrets: Secrets) -> Source:
     )
 
 
+def chart_dir(settings: Settings) -> Path:
+    """Where the console writes digest charts: next to the database."""
+    return settings.store.path.parent / "trendwatch-charts"
+
+
 def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
     """Every enabled output; platforms whose token is missing are skipped with a warning."""
     from adapters.console import ConsoleAdapter
 
     adapters: dict[str, Adapter] = {}
     if settings.console.enabled:
-        adapters["console"] = ConsoleAdapter(settings.console.format)
+        adapters["console"] = ConsoleAdapter(settings.console.format, image_dir=chart_dir(settings))
     return adapters
 
 
