@@ -119,9 +119,10 @@ def test_the_cron_trigger_fires_on_the_configured_local_time(db_path: Path):
     assert trigger.get_next_fire_time(None, after) == datetime(2025, 7, 28, 7, tzinfo=UTC)  # 09:00 CEST
 
 
-def run_bot(*args: str) -> subprocess.CompletedProcess[str]:
+def run_bot(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=REPO,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(REPO)}, timeout=120)
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(home), "MPLCONFIGDIR": str(home / "mpl")},
+                          timeout=120)
 
 
 async def test_cli_dry_run_prints_the_digest_and_posts_nothing(db_path: Path, tmp_path: Path):
@@ -129,18 +130,44 @@ async def test_cli_dry_run_prints_the_digest_and_posts_nothing(db_path: Path, tm
     config = tmp_path / "trendwatch.toml"
     config.write_text(f'[store]\npath = "{db_path}"\n', encoding="utf-8")
     png = tmp_path / "w30.png"
-    result = run_bot("digest", "--config", str(config), "--week", "2025-W30", "--out", str(png), "--dry-run")
+    result = run_bot(tmp_path, "digest", "--config", str(config), "--week", "2025-W30", "--out", str(png), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "Trending digest for 21 Jul – 27 Jul 2025 (2025-W30)" in result.stdout
     assert "14 snapshots" in result.stdout
     assert png.read_bytes().startswith(b"\x89PNG")
     assert count(db_path, "digests") == 0 and count(db_path, "events") == 0 and count(db_path, "outbox") == 0
 
-    posted = run_bot("digest", "--config", str(config), "--week", "2025-W30")
+    posted = run_bot(tmp_path, "digest", "--config", str(config), "--week", "2025-W30")
     assert posted.returncode == 0, posted.stderr
     assert "Trending digest for 21 Jul" in posted.stdout  # the console channel got it
     assert count(db_path, "digests") == 1
-    twice = run_bot("digest", "--config", str(config), "--week", "2025-W30")
+    twice = run_bot(tmp_path, "digest", "--config", str(config), "--week", "2025-W30")
     assert twice.returncode == 1 and "already created" in twice.stderr
-    bad = run_bot("digest", "--config", str(config), "--week", "2025-30", "--dry-run")
+    bad = run_bot(tmp_path, "digest", "--config", str(config), "--week", "2025-30", "--dry-run")
     assert bad.returncode == 1 and "ISO week" in bad.stderr
+
+
+async def test_share_chart_covers_the_days_asked_for(db_path: Path, tmp_path: Path):
+    await store_week(db_path, step=12)
+    config = tmp_path / "trendwatch.toml"
+    config.write_text(f'[store]\npath = "{db_path}"\n', encoding="utf-8")
+    png = tmp_path / "share.png"
+    result = run_bot(tmp_path, "share", "--config", str(config), "--chart", str(png), "--days", "30")
+    assert result.returncode == 0, result.stderr
+    assert f"chart written to {png}" in result.stdout
+    with PILImage.open(png) as image:
+        assert image.size == (1200, 675)
+    database = await open_database(db_path)
+    try:
+        from bot.commands import CommandError, share_chart
+
+        chart = await share_chart(database.conn, 7)
+        assert chart.description.startswith("Trending top 10 by country, last 7 days")
+        try:
+            await share_chart(database.conn, 0)
+        except CommandError as exc:
+            assert "between 1 and 366 days" in str(exc)
+        else:
+            raise AssertionError("0 days was accepted")
+    finally:
+        await database.close()
