@@ -44,7 +44,7 @@ async def main() -> None:
     from bot.commands import model_message
     from bot.weekly import compute_digest
 
-    path = ensure()
+    path = await ensure()
     settings = parse_settings({"store": {"path": str(path)}, "hub": {"poll_interval": "1h"}}, env={})
     db = await open_database(path)
     try:

@@ -79,17 +79,17 @@ async def build(path: Path) -> None:
     tmp.rename(path)
 
 
-def ensure() -> Path:
+async def ensure() -> Path:
     """The cached year database, built on first use (about a minute)."""
     path = db_path()
     if not path.exists():
         OUT.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
         print(f"building {path.name}: {HOURS} hourly snapshots at depth {DEPTH} ...", file=sys.stderr)
-        asyncio.run(build(path))
+        await build(path)
         print(f"built in {time.perf_counter() - began:.0f} s", file=sys.stderr)
     return path
 
 
 if __name__ == "__main__":
-    print(ensure())
+    print(asyncio.run(ensure()))
