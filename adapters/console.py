@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TextIO
 
-from bot.messages import Alert, Message
+from bot.messages import Alert, Image, Message
 
 
 def render_text(message: Message) -> str:
@@ -24,11 +25,15 @@ def render_text(message: Message) -> str:
 
 
 class ConsoleAdapter:
+    """Text or JSON lines on stdout. A message's image (a digest chart) is written as a PNG file into
+    `image_dir` and its path printed; without an `image_dir` (and in `jsonl`) images are skipped."""
+
     platform = "console"
 
-    def __init__(self, fmt: str = "text", stream: TextIO | None = None) -> None:
+    def __init__(self, fmt: str = "text", stream: TextIO | None = None, image_dir: Path | None = None) -> None:
         self.format = fmt
         self._stream = stream
+        self.image_dir = image_dir
 
     @property
     def stream(self) -> TextIO:
@@ -39,5 +44,15 @@ class ConsoleAdapter:
             text = json.dumps(alert.payload, ensure_ascii=False, separators=(", ", ": "))
         else:
             text = render_text(alert.message) + "\n"
+            if alert.message.image is not None and self.image_dir is not None:
+                path = self.save_image(alert.message.image)
+                text = render_text(alert.message) + f"\n  chart: {path}\n"
         self.stream.write(text + "\n")
         self.stream.flush()
+
+    def save_image(self, image: Image) -> Path:
+        assert self.image_dir is not None
+        self.image_dir.mkdir(parents=True, exist_ok=True)
+        path = self.image_dir / Path(image.filename).name
+        path.write_bytes(image.data)
+        return path

@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     share = command("share", "show country shares of the top N now and over the last days")
     share.add_argument("--json", action="store_true", help="print JSON instead of text")
     share.add_argument("--days", type=int, default=7, help="look-back window (default 7)")
+    share.add_argument("--chart", type=Path, metavar="FILE", help="also write the share chart to this PNG file")
+    digest = command("digest", "build the weekly digest and post it to subscribed channels (or print it: --dry-run)")
+    digest.add_argument("--week", help="ISO week like 2025-W30 (default: the last full week, in [digest] timezone)")
+    digest.add_argument("--out", type=Path, metavar="FILE.png", help="also write its chart to this PNG file")
+    digest.add_argument("--dry-run", action="store_true", help="print it here; store and post nothing")
     command("check-config", "validate a config file and say which key is wrong")
     demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
     demo.add_argument("--format", choices=("text", "jsonl"), default="text")
@@ -104,6 +109,60 @@ async def _cmd_share(args: argparse.Namespace) -> int:
         }, indent=2, ensure_ascii=False))
     else:
         print(render_text(share_message(view)))
+    if args.chart:
+        from bot.commands import share_chart
+
+        image = await _read_store(args, lambda conn: share_chart(conn, args.days))
+        args.chart.write_bytes(image.data)
+        print(f"chart written to {args.chart}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+async def _cmd_digest(args: argparse.Namespace) -> int:
+    """Dry run: compute and print. Otherwise store it once (like the schedule) and deliver if no worker runs."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from adapters.console import render_text
+    from bot.alerts import render
+    from bot.app import Trendwatch
+    from bot.chart import digest_image
+    from bot.commands import CommandError
+    from bot.digest import WeekError, parse_week, previous_week
+    from bot.weekly import compute_digest, create_digest
+
+    settings = _settings(args)
+    now = datetime.now(UTC)
+    week = args.week or previous_week(now, ZoneInfo(settings.digest.timezone))
+    try:
+        parse_week(week)
+    except WeekError as exc:
+        raise CommandError(str(exc)) from None
+    if args.dry_run:
+        digest = await _read_store(args, lambda conn: compute_digest(conn, settings, week, now))
+        print(render_text(render(digest)))
+    else:
+        app = await Trendwatch.open(settings, Secrets.from_env())
+        try:
+            outcome = await create_digest(app.db, settings, week, now, "command")
+            if outcome.digest is None:
+                raise CommandError(f"{outcome.reason}; it is not posted twice (see it with --dry-run)")
+            digest = outcome.digest
+            if await app.acquire_lease() is None:
+                report = await app.deliver()
+                print(f"digest {week} posted to {report.sent} channel(s)", file=sys.stderr)
+            else:
+                print(f"digest {week} queued for {outcome.recipients} channel(s); the running bot delivers it",
+                      file=sys.stderr)
+        finally:
+            await app.close()
+    if args.out:
+        image = await asyncio.to_thread(digest_image, digest)
+        if image is None:
+            print(f"no chart: no snapshot was stored in {week}", file=sys.stderr)
+        else:
+            args.out.write_bytes(image.data)
+            print(f"chart written to {args.out}")
     return 0
 
 
@@ -172,6 +231,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "run": _cmd_run,
     "trending": _cmd_trending,
     "share": _cmd_share,
+    "digest": _cmd_digest,
     "check-config": _cmd_check_config,
     "demo": _cmd_demo,
 }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.countries import country_name, flag
-from bot.events import Entered, EnteredModel, Event, NewLeader, ShareChange, SourceHealth
-from bot.messages import Line, Message, Span, line
+from bot.events import Digest, Entered, EnteredModel, Event, NewLeader, ShareChange, SourceHealth
+from bot.messages import Field, Line, Message, Span, line
 from bot.snapshot import UNKNOWN
 
 HUB = "https://huggingface.co"
@@ -118,7 +119,90 @@ def render_source(event: SourceHealth) -> Message:
     )
 
 
+def hours_text(hours: float) -> str:
+    """'5 h', '2.5 days': time in the list as a reader thinks of it."""
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def _change_text(change: float | None) -> str:
+    if change is None:
+        return ""
+    if change == 0:
+        return " (=)"
+    return f" ({'+' if change > 0 else ''}{change:g} pts)"
+
+
+def digest_period(event: Digest) -> str:
+    """'21 – 27 Jul 2025' on the digest's own calendar."""
+    tz = ZoneInfo(event.timezone)
+    first, last = event.start.astimezone(tz), event.end.astimezone(tz) - timedelta(days=1)
+    return f"{first:%d %b} – {last:%d %b %Y}"
+
+
+def render_digest(event: Digest) -> Message:
+    """The weekly digest as text; its chart is attached at send time (`bot.chart.digest_image`)."""
+    tz = ZoneInfo(event.timezone)
+    top = f"top {event.top_n}"
+    period = digest_period(event)
+
+    def when(moment: datetime) -> str:
+        return f"{moment.astimezone(tz):%a %d %b %H:%M}"
+
+    if event.snapshots == 0:
+        return Message(
+            kind="digest",
+            title=f"No trending digest for {period} ({event.week})",
+            lines=(line("No snapshot of the trending list was stored that week (the bot was not polling,"
+                        " or the Hub was unreachable), so there is nothing to sum up."),),
+            footer=f"Week {event.week}, {event.timezone}",
+            timestamp=event.taken_at,
+        )
+
+    def model(model_id: str, country: str) -> tuple[Span, ...]:
+        return (Span(f"{flag(country)} "), Span(model_id, url=model_url(model_id), bold=True))
+
+    fields = []
+    if event.leaders:
+        fields.append(Field("Held #1", tuple(
+            line(*model(lead.id, lead.country), f" — {hours_text(lead.hours)}") for lead in event.leaders)))
+    fields.append(Field(f"New in the {top}", tuple(
+        line(f"#{n.best_rank} at best ", *model(n.id, n.country),
+             f" — {hours_text(n.hours_in_top)} in the {top}, entered {when(n.entered_at)}")
+        for n in event.newcomers
+    ) or (line("No model entered it for the first time."),)))
+    if event.climbers:
+        fields.append(Field("Biggest climbers", tuple(
+            line(*model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
+    if event.long_runners:
+        fields.append(Field("Longest-running", tuple(
+            line(*model(r.id, r.country),
+                 f" — in every snapshot ({hours_text(r.longest_run_hours)})" if r.whole_week
+                 else f" — {hours_text(r.longest_run_hours)} in a row, {hours_text(r.hours_in_top)} in all")
+            for r in event.long_runners)))
+    fields.append(Field(f"Average share of the {top} (change from the week before)", tuple(
+        line(f"{flag(c.country)} {country_name(c.country)}: {c.average:g}%{_change_text(c.change)}")
+        for c in event.countries if c.average > 0 or (c.change or 0) != 0
+    )))
+    based = [line(f"{event.snapshots} snapshots")]
+    for gap in event.gaps:
+        length = hours_text((gap.end - gap.start).total_seconds() / 3600)
+        based.append(line(f"no data {when(gap.start)} – {when(gap.end)} ({length})"))
+    fields.append(Field("Built from", tuple(based)))
+    return Message(
+        kind="digest",
+        title=f"Trending digest for {period} ({event.week})",
+        fields=tuple(fields),
+        footer=f"Week {event.week}, times in {event.timezone}",
+        timestamp=event.taken_at,
+        url="https://huggingface.co/models?sort=trending",
+    )
+
+
 def render(event: Event) -> Message:
+    if isinstance(event, Digest):
+        return render_digest(event)
     if isinstance(event, Entered):
         return render_entered(event)
     if isinstance(event, NewLeader):

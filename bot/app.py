@@ -13,16 +13,20 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Secrets, Settings
 from bot.delivery import Adapter, DeliveryReport, deliver_due
+from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
 from bot.log import get_logger
 from bot.orgs import load_org_table
 from bot.poll import PollResult, poll_once
 from bot.replay import ReplaySource
+from bot.weekly import DigestOutcome, create_due_digest
 from store import lease
 from store.db import Database, open_database
 from store.destinations import sync_configured
@@ -61,13 +65,24 @@ def build_source(settings: Settings, secrets: Secrets) -> Source:
     )
 
 
+def digest_trigger(settings: Settings) -> CronTrigger:
+    """`[digest] schedule` ('mon 09:00') on the wall clock of `[digest] timezone`."""
+    day, hour, minute = parse_schedule(settings.digest.schedule)
+    return CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=ZoneInfo(settings.digest.timezone))
+
+
+def chart_dir(settings: Settings) -> Path:
+    """Where the console writes digest charts: next to the database."""
+    return settings.store.path.parent / "trendwatch-charts"
+
+
 def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
     """Every enabled output; platforms whose token is missing are skipped with a warning."""
     from adapters.console import ConsoleAdapter
 
     adapters: dict[str, Adapter] = {}
     if settings.console.enabled:
-        adapters["console"] = ConsoleAdapter(settings.console.format)
+        adapters["console"] = ConsoleAdapter(settings.console.format, image_dir=chart_dir(settings))
     if settings.discord.enabled:
         if secrets.discord_token is None:
             log.warning("[discord] enabled but DISCORD_TOKEN is not set: not posting to Discord")
@@ -165,6 +180,11 @@ class Trendwatch:
                 max_backoff=self.settings.delivery.max_backoff,
             )
 
+    async def digest_due(self, now: datetime | None = None) -> DigestOutcome:
+        """The scheduled (or missed, within grace) weekly digest, created at most once per week."""
+        async with self._work:
+            return await create_due_digest(self.db, self.settings, now or datetime.now(UTC))
+
     async def close(self) -> None:
         async with self._work:
             if self.has_lease:
@@ -208,6 +228,10 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
         if result.events or result.error:
             await app.deliver()
 
+    async def digest_job() -> None:
+        if app.has_lease and (await app.digest_due()).created:
+            await app.deliver()
+
     async def deliver_job() -> None:
         if app.has_lease:
             await app.deliver()
@@ -224,6 +248,8 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             waiting_logged = True
         if holder is None and not had and scheduler.running:
             scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
+            if scheduler.get_job("digest"):
+                scheduler.modify_job("digest", next_run_time=datetime.now(UTC) + timedelta(seconds=5))
 
     scheduler = AsyncIOScheduler(timezone=UTC)
     now = datetime.now(UTC)
@@ -234,6 +260,12 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
                       seconds=settings.delivery.interval.total_seconds(), **common)
     scheduler.add_job(lease_job, "interval", id="lease",
                       seconds=max(1.0, settings.store.lease.total_seconds() / 3), **common)
+    if settings.digest.enabled:
+        # Cron in the configured zone; the first run at start-up sends a digest missed while down (within grace).
+        scheduler.add_job(
+            digest_job, digest_trigger(settings), id="digest", next_run_time=now + timedelta(seconds=5),
+            max_instances=1, coalesce=True, misfire_grace_time=int(settings.digest.grace.total_seconds()),
+        )
     started: list[Service] = []
     await lease_job()
 

@@ -5,15 +5,18 @@ Adapters and the CLI call these; nothing here knows Discord, Slack or a terminal
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
 
+from bot import digest
 from bot.alerts import model_url, origin_text, snapshot_footer
 from bot.countries import country_name, flag
-from bot.messages import Field, Message, Span, line
+from bot.digest import SnapshotRow, find_gaps, usual_interval
+from bot.messages import Field, Image, Message, Span, line
 from bot.snapshot import UNKNOWN
 from store import snapshots
 
@@ -200,7 +203,7 @@ async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
     return ShareView(current.snapshot.taken_at, current.top_n, len(series), tuple(rows))
 
 
-def share_message(view: ShareView) -> Message:
+def share_message(view: ShareView, image: Image | None = None) -> Message:
     lines = []
     for row in view.countries:
         if row.count == 0 and row.average_7d == 0:
@@ -221,7 +224,32 @@ def share_message(view: ShareView) -> Message:
         fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last 7 days"),)),),
         footer=snapshot_footer(view.taken_at),
         timestamp=view.taken_at,
+        image=image,
     )
+
+
+async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
+    """`/share` as a picture: each country's share of the top N over the last `days` days, drawn off the loop."""
+    if not 1 <= days <= 366:
+        raise CommandError(f"Pick between 1 and 366 days (7 and 30 make the most readable charts), not {days}.")
+    latest = await snapshots.latest_snapshots(conn, 1)
+    if not latest:
+        raise _no_data()
+    until = latest[0].snapshot.taken_at
+    since = until - timedelta(days=days)
+    series = await snapshots.share_series(conn, since, until)
+    rows = [SnapshotRow(i, taken, top_n) for i, (taken, top_n, _) in enumerate(series)]
+    times = [row.taken_at for row in rows]
+    gaps = find_gaps(times, since, until, usual_interval(times, timedelta(minutes=15)))
+    chart = digest.share_chart(rows, {i: counts for i, (_, _, counts) in enumerate(series)}, gaps)
+    title = f"Trending top {latest[0].top_n} by country, last {days} days (to {until:%d %b %Y %H:%M} UTC)"
+
+    def draw() -> bytes:
+        from bot.chart import build_share_figure, render_png
+
+        return render_png(build_share_figure(chart, title, (since, until)))
+
+    return Image(filename=f"trendwatch-share-{days}d.png", data=await asyncio.to_thread(draw), description=title)
 
 
 async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.alerts import render
-from bot.events import event_from_payload
+from bot.events import Digest, event_from_payload
 from bot.log import get_logger
-from bot.messages import Alert
+from bot.messages import Alert, Image
 from store import destinations as destination_store
 from store import outbox
 from store.db import Database
@@ -63,6 +63,27 @@ def alert_for(item: outbox.OutboxItem) -> Alert:
     return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload)
 
 
+async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]]) -> Alert:
+    """`alert_for`, plus the chart of a digest drawn in a worker thread, once per event however many channels.
+
+    A chart that fails to draw is logged and the digest goes out without it rather than not at all.
+    """
+    alert = alert_for(item)
+    event = event_from_payload(item.payload)
+    if not isinstance(event, Digest):
+        return alert
+    if item.event_id not in images:
+        from bot.chart import digest_image
+
+        images[item.event_id] = asyncio.create_task(asyncio.to_thread(digest_image, event))
+    try:
+        image = await asyncio.shield(images[item.event_id])
+    except Exception:
+        log.exception("could not draw the chart of digest %s; sending it without", event.week)
+        return alert
+    return replace(alert, message=replace(alert.message, image=image)) if image else alert
+
+
 async def deliver_due(
     db: Database,
     adapters: Mapping[str, Adapter],
@@ -77,6 +98,7 @@ async def deliver_due(
     for item in items:
         by_destination.setdefault(item.destination.id, []).append(item)
     gate = asyncio.Semaphore(concurrency)
+    images: dict[int, asyncio.Task[Image | None]] = {}
 
     async def drain(queue: list[outbox.OutboxItem]) -> None:
         async with gate:
@@ -84,7 +106,7 @@ async def deliver_due(
                 destination = item.destination
                 adapter = adapters[destination.platform]
                 try:
-                    await adapter.send(destination.channel, alert_for(item), destination.mention)
+                    await adapter.send(destination.channel, await alert_with_image(item, images), destination.mention)
                 except DestinationGone as exc:
                     reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
                     log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)

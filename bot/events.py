@@ -71,7 +71,88 @@ class SourceHealth(_Event):
     error: str = ""
 
 
-Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth, Field(discriminator="kind")]
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Gap(_Part):
+    """A stretch with no snapshot (Hub outage, bot down): readers should not trust it."""
+
+    start: datetime
+    end: datetime
+
+
+class DigestNewcomer(_Part):
+    id: str
+    country: str
+    best_rank: int
+    hours_in_top: float
+    entered_at: datetime
+
+
+class DigestLeader(_Part):
+    id: str
+    country: str
+    hours: float
+
+
+class DigestClimber(_Part):
+    id: str
+    country: str
+    from_rank: int
+    to_rank: int
+
+
+class DigestRunner(_Part):
+    id: str
+    country: str
+    longest_run_hours: float
+    hours_in_top: float
+    whole_week: bool
+
+
+class CountryAverage(_Part):
+    """Average share (percent of the top N) over the week's snapshots; `change` vs the week before."""
+
+    country: str
+    average: float
+    previous: float | None = None
+    change: float | None = None
+
+
+class ShareChart(_Part):
+    """What the chart needs, so it can be drawn at send time without the store.
+
+    `shares[i][j]` is the percent of the top N held by `countries[i]` at `times[j]`;
+    `countries` holds the leading countries, then "other" and "unknown" when present.
+    """
+
+    times: tuple[datetime, ...]
+    countries: tuple[str, ...]
+    shares: tuple[tuple[float, ...], ...]
+    gaps: tuple[Gap, ...] = ()
+
+
+class Digest(_Event):
+    """One ISO week of the trending list, in the configured time zone. `snapshots == 0` means no data."""
+
+    kind: Literal["digest"] = "digest"
+    week: str
+    start: datetime
+    end: datetime
+    timezone: str
+    top_n: int
+    snapshots: int
+    gaps: tuple[Gap, ...] = ()
+    newcomers: tuple[DigestNewcomer, ...] = ()
+    leaders: tuple[DigestLeader, ...] = ()
+    climbers: tuple[DigestClimber, ...] = ()
+    long_runners: tuple[DigestRunner, ...] = ()
+    countries: tuple[CountryAverage, ...] = ()
+    chart: ShareChart | None = None
+
+
+Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest, Field(discriminator="kind")]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -1,0 +1,64 @@
+"""History reads for the weekly digest and charts: rows for the pure maths in `bot.digest`.
+
+Every query walks `snapshots_by_time` for the time range and the `entries` primary key
+(snapshot_id, rank) for the top N, so a week costs the same on a year of data as on a day.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.digest import SnapshotRow, TopRow, WeekRows
+from store.db import from_iso, utc_iso
+
+
+async def week_rows(conn: aiosqlite.Connection, start: datetime, end: datetime, detail: bool = True) -> WeekRows:
+    """Snapshots in [start, end), their top-N entries and, with `detail`, full ranks at both ends."""
+    async with conn.execute(
+        "SELECT id, taken_at, top_n FROM snapshots WHERE taken_at >= ? AND taken_at < ? ORDER BY taken_at, id",
+        (utc_iso(start), utc_iso(end)),
+    ) as cursor:
+        snapshots = tuple(SnapshotRow(int(sid), from_iso(taken), int(top_n)) for sid, taken, top_n in
+                          await cursor.fetchall())
+    if not snapshots:
+        return WeekRows((), (), {}, {}, {})
+    async with conn.execute(
+        "SELECT e.snapshot_id, e.rank, m.hub_id, e.country, m.first_in_top FROM snapshots s"
+        " JOIN entries e ON e.snapshot_id = s.id AND e.rank <= s.top_n"
+        " JOIN models m ON m.id = e.model_id"
+        " WHERE s.taken_at >= ? AND s.taken_at < ? ORDER BY s.taken_at, s.id, e.rank",
+        (utc_iso(start), utc_iso(end)),
+    ) as cursor:
+        raw = await cursor.fetchall()
+    top = tuple(TopRow(int(sid), int(rank), str(hub_id), str(country)) for sid, rank, hub_id, country, _ in raw)
+    first_in_top = {str(hub_id): from_iso(first) for _, _, hub_id, _, first in raw if first}
+    if not detail:
+        return WeekRows(snapshots, top, {}, {}, first_in_top)
+    return WeekRows(snapshots, top, await ranks(conn, snapshots[0].id), await ranks(conn, snapshots[-1].id),
+                    first_in_top)
+
+
+async def ranks(conn: aiosqlite.Connection, snapshot_id: int) -> dict[str, int]:
+    """Every model's rank in one snapshot, at full depth."""
+    async with conn.execute(
+        "SELECT m.hub_id, e.rank FROM entries e JOIN models m ON m.id = e.model_id WHERE e.snapshot_id = ?",
+        (snapshot_id,),
+    ) as cursor:
+        return {str(hub_id): int(rank) for hub_id, rank in await cursor.fetchall()}
+
+
+async def digest_created(conn: aiosqlite.Connection, week: str) -> datetime | None:
+    async with conn.execute("SELECT created_at FROM digests WHERE week = ?", (week,)) as cursor:
+        row = await cursor.fetchone()
+    return from_iso(row[0]) if row else None
+
+
+async def record_digest(conn: aiosqlite.Connection, week: str, event_id: int, trigger: str, now: datetime) -> bool:
+    """False when that week already has a digest: the caller's transaction must then be rolled back."""
+    cursor = await conn.execute(
+        "INSERT OR IGNORE INTO digests (week, event_id, trigger, created_at) VALUES (?, ?, ?, ?)",
+        (week, event_id, trigger, utc_iso(now)),
+    )
+    return cursor.rowcount == 1

@@ -1,0 +1,63 @@
+"""The share chart: the figure is inspected before saving (legend, axis), the PNG decoded for its size."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+from PIL import Image as PILImage
+
+from bot.chart import SIZE_PX, build_share_figure, digest_image, render_png
+from bot.digest import SnapshotRow, share_chart
+from bot.events import Digest, Gap
+
+MON = datetime(2025, 7, 21, tzinfo=UTC)
+
+
+def chart_of(counts_per_hour: list[dict[str, int]], gaps: tuple[Gap, ...] = ()):
+    snapshots = [SnapshotRow(i, MON + timedelta(hours=i), 10) for i in range(len(counts_per_hour))]
+    return share_chart(snapshots, dict(enumerate(counts_per_hour)), gaps)
+
+
+def legend_labels(fig) -> list[str]:
+    return [text.get_text() for legend in fig.legends for text in legend.get_texts()]
+
+
+def test_legend_names_the_countries_of_the_data():
+    chart = chart_of([{"CN": 6, "US": 3, "unknown": 1}, {"CN": 5, "US": 3, "FR": 1, "unknown": 1}])
+    fig = build_share_figure(chart, "Week 30")
+    assert legend_labels(fig) == ["China", "United States", "France", "Unknown origin"]
+    assert fig.axes[0].get_ylim() == (0.0, 100.0)
+    assert fig.get_suptitle() == "Week 30"
+
+
+def test_gaps_are_marked_and_named_in_the_legend():
+    gap = Gap(start=MON + timedelta(hours=1), end=MON + timedelta(hours=4))
+    fig = build_share_figure(chart_of([{"CN": 10}, {"CN": 9, "US": 1}], (gap,)), "t")
+    assert legend_labels(fig) == ["China", "United States", "no data"]
+
+
+def test_png_decodes_at_chat_preview_size():
+    png = render_png(build_share_figure(chart_of([{"CN": 6, "US": 4}] * 3), "t"))
+    with PILImage.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG"
+        assert image.size == SIZE_PX == (1200, 675)
+
+
+def test_digest_image_is_titled_with_the_dates_and_an_empty_week_has_none():
+    chart = chart_of([{"CN": 6, "US": 4}] * 3)
+    start, end = MON, MON + timedelta(days=7)
+    base = {"taken_at": end, "week": "2025-W30", "start": start, "end": end, "timezone": "UTC", "top_n": 10}
+    image = digest_image(Digest(snapshots=3, chart=chart, **base))
+    assert image is not None and image.filename == "trendwatch-2025-W30.png"
+    assert image.description == "Trending top 10 by country, 21 Jul – 27 Jul 2025 (2025-W30)"
+    assert image.data.startswith(b"\x89PNG")
+    assert digest_image(Digest(snapshots=0, **base)) is None
+
+
+def test_the_bot_starts_without_importing_matplotlib():
+    code = "import sys, bot.__main__, bot.app, bot.chart, bot.delivery; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
