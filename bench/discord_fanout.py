@@ -115,29 +115,21 @@ async def fan_out(channels: int, concurrency: int, latency: float) -> dict[str, 
             "rss_before": rss_before, **served}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=None, help="default: [delivery] concurrency's default")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds the fake waits before each answer")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        asyncio.run(serve(args.channels, args.latency))
-        return
+async def main(channels: int = 1000, concurrency: int | None = None, latency: float = 0.0) -> None:
+    """Run the fan-out and print its figures (also what `python -m bench` calls)."""
     from bot.config import DeliverySettings
 
     os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="bench-hf-"))
-    concurrency = args.concurrency or DeliverySettings().concurrency
-    figures = asyncio.run(fan_out(args.channels, concurrency, args.latency))
-    bound = bound_seconds(args.channels, args.channels)
+    concurrency = concurrency or DeliverySettings().concurrency
+    figures = await fan_out(channels, concurrency, latency)
+    bound = bound_seconds(channels, channels)
     ratio = figures["elapsed"] / bound if bound else float("nan")
-    print(f"one alert to {args.channels} Discord channels (delivery concurrency {concurrency},"
-          f" {args.latency * 1000:g} ms answer latency),"
-          f" limits {GLOBAL_PER_SECOND} req/s global, {PER_CHANNEL} msgs/{PER_CHANNEL_WINDOW:g} s per channel")
+    print(f"one alert to {channels} Discord channels (delivery concurrency {concurrency},"
+          f" {latency * 1000:g} ms answer latency), limits {GLOBAL_PER_SECOND} req/s global,"
+          f" {PER_CHANNEL} msgs/{PER_CHANNEL_WINDOW:g} s per channel")
     print(f"time:  {figures['elapsed']:.2f} s   (first to last accepted message:"
           f" {figures['first_accepted_to_last']:.2f} s)")
-    print(f"bound: {bound:.2f} s   (ceil({args.channels}/{GLOBAL_PER_SECOND}) - 1 fixed one-second windows)")
+    print(f"bound: {bound:.2f} s   (ceil({channels}/{GLOBAL_PER_SECOND}) - 1 fixed one-second windows)")
     print(f"ratio: {ratio:.3f}x  (goal <= 1.2x)")
     print(f"sent {figures['sent']}, created {figures['created']}, lost {figures['lost']},"
           f" duplicated {figures['duplicated']}, retried later {figures['retried']}, paused {figures['paused']}")
@@ -147,5 +139,18 @@ def main() -> None:
           f" ({figures['rss_before']:.1f} MiB before delivering)")
 
 
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--channels", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=None, help="default: [delivery] concurrency's default")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the fake waits before each answer")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.channels, args.latency))
+        return
+    asyncio.run(main(args.channels, args.concurrency, args.latency))
+
+
 if __name__ == "__main__":
-    main()
+    cli()

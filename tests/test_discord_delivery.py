@@ -244,3 +244,20 @@ async def test_the_pacer_spaces_sends_under_the_global_limit() -> None:
         await pacer.wait()
     assert time.monotonic() - started >= 10 / 50 - 0.01
     await Pacer(rate=0).wait()  # 0 turns pacing off
+
+
+async def test_a_digest_chart_travels_as_an_attachment_shown_in_the_embed(fake: FakeDiscord) -> None:
+    from bot.messages import Image, Message
+
+    png = b"\x89PNG\r\n\x1a\n" + b"1" * 64
+    adapter = DiscordAdapter("fake-token", api_base=fake.api_base)
+    await adapter.start()
+    try:
+        message = Message(kind="digest", title="Week 29", image=Image("shares.png", png, "country shares"))
+        await adapter.send(str(fake.channel_id), Alert(key="tw-7-1", message=message))
+    finally:
+        await adapter.close()
+    record = fake.message_records[0]
+    assert record.files[0].filename == "shares.png" and record.files[0].data == png
+    assert record.payload["embeds"][0]["image"]["url"] == "attachment://shares.png"
+    assert record.payload["attachments"][0]["description"] == "country shares"
