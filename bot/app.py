@@ -83,7 +83,31 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
     adapters: dict[str, Adapter] = {}
     if settings.console.enabled:
         adapters["console"] = ConsoleAdapter(settings.console.format, image_dir=chart_dir(settings))
+    if settings.slack.enabled:
+        if secrets.slack_bot_token is None:
+            log.warning("[slack] enabled but SLACK_BOT_TOKEN is not set: not posting to Slack")
+        else:
+            from adapters.slack_out import SlackAdapter
+
+            adapters["slack"] = SlackAdapter(secrets.slack_bot_token.get_secret_value(),
+                                             api_url=settings.slack.api_url)
     return adapters
+
+
+async def start_adapters(adapters: dict[str, Adapter]) -> None:
+    """Adapters that must connect before sending (log in) have `async start()`; others are ready as built."""
+    for adapter in adapters.values():
+        start = getattr(adapter, "start", None)
+        if start is not None:
+            await start()
+
+
+async def close_adapters(adapters: dict[str, Adapter]) -> None:
+    for adapter in adapters.values():
+        close = getattr(adapter, "close", None)
+        if close is not None:
+            with suppress(Exception):
+                await close()
 
 
 class Trendwatch:
@@ -112,6 +136,12 @@ class Trendwatch:
             await db.close()
             raise
         chosen = adapters if adapters is not None else build_adapters(settings, secrets)
+        try:
+            await start_adapters(chosen)
+        except BaseException:
+            await close_adapters(chosen)
+            await db.close()
+            raise
         return cls(settings, secrets, db, build_source(settings, secrets), chosen)
 
     async def acquire_lease(self) -> lease.LeaseHolder | None:
@@ -147,6 +177,7 @@ class Trendwatch:
                 with suppress(Exception):
                     await lease.release(self.db, LEASE_NAME, self.holder)
                 self.has_lease = False
+            await close_adapters(self.adapters)
             await self.db.close()
 
 
