@@ -110,6 +110,17 @@ async def close_adapters(adapters: dict[str, Adapter]) -> None:
                 await close()
 
 
+def build_services(app: Trendwatch, next_poll: Callable[[], datetime | None]) -> list[Service]:
+    """Connections only `run` keeps open, to answer slash commands (`once` needs none)."""
+    services: list[Service] = []
+    if app.settings.slack.enabled:
+        from adapters.slack_app import build_slack_service
+
+        if (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll)) is not None:
+            services.append(slack)
+    return services
+
+
 class Trendwatch:
     """One process's view of the bot: owns the database and the lease."""
 
@@ -253,9 +264,14 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             max_instances=1, coalesce=True, misfire_grace_time=int(settings.digest.grace.total_seconds()),
         )
     started: list[Service] = []
+
+    def next_poll() -> datetime | None:
+        job = scheduler.get_job("poll")
+        return job.next_run_time if job else None
+
     await lease_job()
     try:
-        for service in services or []:
+        for service in [*(services or []), *build_services(app, next_poll)]:
             await service.start()
             started.append(service)
         scheduler.start()
