@@ -293,3 +293,17 @@ async def test_http_mode_bad_or_stale_signature_gets_401(fake: FakeSlack, http: 
     assert await post(http, body, headers) == 401
     await asyncio.sleep(0.2)
     assert fake.responses == [] and fake.calls_to("auth.test") == []
+
+
+def test_the_manifest_matches_what_the_code_uses() -> None:
+    """One paste must give the app everything the adapters call: the command, the scopes, Socket Mode."""
+    import yaml  # type: ignore[import-untyped]  # PyYAML (via huggingface_hub) ships no stubs
+
+    from bot.config import SlackSettings
+
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "slack-manifest.yml").read_text())
+    [slash] = manifest["features"]["slash_commands"]
+    assert slash["command"] == SlackSettings().command and slash["should_escape"] is True
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "files:write", "users:read"} <= scopes
+    assert manifest["settings"]["socket_mode_enabled"] is True
