@@ -91,21 +91,15 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
 
             adapters["discord"] = DiscordAdapter(secrets.discord_token.get_secret_value(),
                                                  api_base=settings.discord.api_base)
+    if settings.slack.enabled:
+        if secrets.slack_bot_token is None:
+            log.warning("[slack] enabled but SLACK_BOT_TOKEN is not set: not posting to Slack")
+        else:
+            from adapters.slack_out import SlackAdapter
+
+            adapters["slack"] = SlackAdapter(secrets.slack_bot_token.get_secret_value(),
+                                             api_url=settings.slack.api_url)
     return adapters
-
-
-def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None]) -> list[Service]:
-    """Connections that answer people (Discord's gateway for slash commands), for the adapters that have one."""
-    services: list[Service] = []
-    if "discord" in app.adapters:
-        from adapters.discord_commands import DiscordGateway
-        from adapters.discord_out import DiscordAdapter
-
-        adapter = app.adapters["discord"]
-        if isinstance(adapter, DiscordAdapter):
-            services.append(DiscordGateway(adapter, app.db, app.settings, next_poll,
-                                           is_active=lambda: app.has_lease))
-    return services
 
 
 async def start_adapters(adapters: dict[str, Adapter]) -> None:
@@ -122,6 +116,25 @@ async def close_adapters(adapters: dict[str, Adapter]) -> None:
         if close is not None:
             with suppress(Exception):
                 await close()
+
+
+def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None]) -> list[Service]:
+    """Connections only `run` keeps open to answer slash commands (`once` needs none)."""
+    services: list[Service] = []
+    if "discord" in app.adapters:
+        from adapters.discord_commands import DiscordGateway
+        from adapters.discord_out import DiscordAdapter
+
+        adapter = app.adapters["discord"]
+        if isinstance(adapter, DiscordAdapter):
+            services.append(DiscordGateway(adapter, app.db, app.settings, next_poll,
+                                           is_active=lambda: app.has_lease))
+    if app.settings.slack.enabled:
+        from adapters.slack_app import build_slack_service
+
+        if (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll)) is not None:
+            services.append(slack)
+    return services
 
 
 class Trendwatch:
@@ -267,6 +280,7 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             max_instances=1, coalesce=True, misfire_grace_time=int(settings.digest.grace.total_seconds()),
         )
     started: list[Service] = []
+
     await lease_job()
 
     def next_poll() -> datetime | None:

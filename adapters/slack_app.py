@@ -1,0 +1,310 @@
+"""The slash command in Slack (`/trending …`) through slack_bolt: Socket Mode by default, HTTP mode optional.
+
+Transport and parsing only. The words after the command are split into a
+subcommand and its arguments (`parse_command`, pure), which call the same
+platform-neutral handlers as Discord (`bot.commands`, `bot.channel_settings`);
+the answer `Message` is rendered as Block Kit. Every command is acknowledged
+at once (Slack gives 3 s) and answered through its `response_url`, so a slow
+answer (a cold database, a big history) never times out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_render import render
+from bot.channel_settings import Caller, ChannelSettings
+from bot.commands import CommandError, model_message, share_message, share_view, trending_message, trending_view
+from bot.config import ConfigError, Secrets, Settings
+from bot.log import get_logger
+from bot.messages import Message, line
+from store.db import Database
+
+log = get_logger(__name__)
+
+MAX_COUNT = 50
+SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute"})
+EVENTS_PATH = "/slack/events"
+CONNECT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCommand:
+    """`action` is one of trending, share, model, subscribe, unsubscribe, rule, mention, mute, status, help."""
+
+    action: str
+    args: tuple[str, ...] = ()
+
+
+def parse_command(text: str) -> ParsedCommand:
+    """The words after `/trending` → what was asked. Anything unrecognised asks for help."""
+    words = tuple(text.split())
+    if not words:
+        return ParsedCommand("trending")
+    head, rest = words[0].lower(), words[1:]
+    if head in ("share", "model", "help"):
+        return ParsedCommand(head, rest)
+    if head == "alerts":
+        if rest and rest[0].lower() in (*SETTING_CHANGES, "status"):
+            return ParsedCommand(rest[0].lower(), rest[1:])
+        return ParsedCommand("help", ("alerts",))
+    if len(words) <= 2 and all(word.isdigit() or (len(word) == 2 and word.isalpha()) for word in words):
+        return ParsedCommand("trending", words)
+    return ParsedCommand("help", (words[0],))
+
+
+def help_message(command: str, unknown: str | None = None) -> Message:
+    intro = [line(f"I don't know '{unknown}'. Here is what I can do:")] if unknown else []
+    usage = [
+        f"{command} [count] [country] — the trending top list now (e.g. `{command} 5 CN`)",
+        f"{command} share [days] — each country's share of the top list",
+        f"{command} model <org/name> — one model's history in the list",
+        f"{command} alerts subscribe [entered,share,digest] — alerts in this channel (admins)",
+        f"{command} alerts unsubscribe — stop them (admins)",
+        f"{command} alerts rule [add|remove] <CC> above|below <percent> — a share rule here (admins)",
+        f"{command} alerts mention @group|here|off — who alerts ping (admins)",
+        f"{command} alerts mute <30m|2h|1d|off> — pause alerts for a while (admins)",
+        f"{command} alerts status — what this channel gets",
+    ]
+    return Message(kind="help", title=f"How to use {command}", lines=(*intro, *(line(u) for u in usage)),
+                   ephemeral=True)
+
+
+def error_message(exc: CommandError) -> Message:
+    return Message(kind="error", title="That did not work", lines=(line(str(exc)),), ephemeral=True)
+
+
+def parse_mention(target: str) -> str | None:
+    """What Slack sends for `@group` (`<!subteam^S…|@group>`), `@here`, or a bare id → the stored mention."""
+    text = target.strip()
+    lowered = text.lower().lstrip("@")
+    if lowered in ("off", "none", "nobody"):
+        return None
+    if lowered in ("here", "channel", "<!here>", "<!channel>"):
+        return lowered.strip("<!>")
+    if text.startswith("<!subteam^"):
+        group = text[len("<!subteam^"):].split("|")[0].rstrip(">")
+        if group.startswith("S") and group.isalnum():
+            return group
+    if text.startswith("S") and text.isalnum() and text.isupper():
+        return text
+    raise CommandError(f"'{target}' is not a user group: type @ and pick a group, or use here or off.")
+
+
+def _number(text: str, what: str, low: int, high: int) -> int:
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise CommandError(f"'{text}' is not a valid {what}: give a whole number from {low} to {high}.")
+    return int(text)
+
+
+class SlashCommands:
+    """Turns one slash command into a call of the platform-neutral handlers; knows who may change settings."""
+
+    def __init__(self, db: Database, settings: Settings, client: AsyncWebClient,
+                 next_poll: Callable[[], datetime | None] = lambda: None) -> None:
+        self.db = db
+        self.settings = settings
+        self.client = client
+        self.channel_settings = ChannelSettings(db, settings, next_poll)
+
+    async def is_admin(self, user: str) -> bool:
+        """Workspace admins and owners, and the user ids listed in `[slack] admins`."""
+        if user in self.settings.slack.admins:
+            return True
+        try:
+            info = await self.client.users_info(user=user)
+        except SlackApiError as exc:
+            log.warning("users.info for %s failed (%s): treating as not an admin", user, exc.response.get("error"))
+            return False
+        profile = info.get("user") or {}
+        return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
+
+    async def answer(self, payload: dict[str, Any]) -> Message:
+        parsed = parse_command(str(payload.get("text", "")))
+        try:
+            return await self._answer(parsed, payload)
+        except CommandError as exc:
+            return error_message(exc)
+
+    async def _answer(self, parsed: ParsedCommand, payload: dict[str, Any]) -> Message:
+        action, args = parsed.action, parsed.args
+        conn = self.db.conn
+        if action == "trending":
+            count = country = None
+            for word in args:
+                if word.isdigit():
+                    count = _number(word, "count", 1, MAX_COUNT)
+                else:
+                    country = word.upper()
+            return trending_message(await trending_view(conn, count, country), country)
+        if action == "share":
+            if len(args) > 1:
+                raise CommandError("Use: share [days]")
+            return share_message(await share_view(conn, _number(args[0], "number of days", 1, 366) if args else 7))
+        if action == "model":
+            if len(args) != 1:
+                raise CommandError("Use: model <org/name>, e.g. model Qwen/Qwen3-8B")
+            return await model_message(conn, args[0])
+        if action == "help":
+            unknown = args[0] if args and args[0].lower() not in ("alerts",) else None
+            return help_message(self.settings.slack.command, unknown)
+        return await self._alerts(action, args, payload)
+
+    async def _alerts(self, action: str, args: tuple[str, ...], payload: dict[str, Any]) -> Message:
+        user = str(payload.get("user_id", ""))
+        admin = await self.is_admin(user) if action in SETTING_CHANGES else False
+        caller = Caller("slack", str(payload.get("channel_id", "")), user, admin)
+        settings = self.channel_settings
+        if action == "subscribe":
+            return await settings.subscribe(caller, " ".join(args) or None)
+        if action == "unsubscribe":
+            return await settings.unsubscribe(caller)
+        if action == "status":
+            return await settings.status(caller)
+        if action == "mute":
+            if len(args) != 1:
+                raise CommandError("Use: alerts mute <30m|2h|1d|off>")
+            return await settings.mute(caller, args[0])
+        if action == "mention":
+            if len(args) != 1:
+                raise CommandError("Use: alerts mention @group|here|off")
+            return await settings.mention(caller, parse_mention(args[0]))
+        # rule [add|remove] <CC> above|below <percent>
+        verb = "add"
+        if args and args[0].lower() in ("add", "remove"):
+            verb, args = args[0].lower(), args[1:]
+        if len(args) != 3:
+            raise CommandError("Use: alerts rule [add|remove] <CC> above|below <percent>, e.g. rule add CN above 50")
+        country, direction, percent = args[0], args[1].lower(), args[2]
+        if verb == "remove":
+            return await settings.remove_rule(caller, country, direction, percent)
+        return await settings.add_rule(caller, country, direction, percent)
+
+
+def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_requests: bool) -> AsyncApp:
+    """One listener for the configured command; ack first, answer through the response URL."""
+    app = AsyncApp(client=commands.client, signing_secret=signing_secret or "",
+                   request_verification_enabled=verify_requests, process_before_response=False,
+                   logger=get_logger("adapters.slack_app.bolt"))
+
+    @app.command(commands.settings.slack.command)
+    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        message = await commands.answer(command)
+        post = render(message)
+        await respond(text=post.text, blocks=post.blocks, replace_original=False,
+                      response_type="ephemeral" if message.ephemeral else "in_channel")
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.exception("slash command failed: %s", body.get("text"), exc_info=error)
+
+    return app
+
+
+class SlackSocketService:
+    """Socket Mode: an outbound websocket, so the bot needs no public URL."""
+
+    def __init__(self, app: AsyncApp, app_token: str, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self.app = app
+        self.app_token = app_token
+        self.connect_timeout = connect_timeout
+        self.handler: AsyncSocketModeHandler | None = None
+
+    async def start(self) -> None:
+        # connect_async() retries forever when the token is refused: ask once ourselves for a clear error.
+        try:
+            await self.app.client.apps_connections_open(app_token=self.app_token)
+        except SlackApiError as exc:
+            raise ConfigError(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): it must be an"
+                              " app-level token (xapp-…) with the connections:write scope") from None
+        self.handler = AsyncSocketModeHandler(self.app, app_token=self.app_token)
+        try:
+            await asyncio.wait_for(self.handler.connect_async(), self.connect_timeout)  # type: ignore[no-untyped-call]
+        except TimeoutError:
+            await self.close()
+            raise ConfigError(f"Slack Socket Mode did not connect within {self.connect_timeout:g} s") from None
+        log.info("slack: Socket Mode connected; answering %s", self.app_name)
+
+    @property
+    def app_name(self) -> str:
+        return str(self.app.name)
+
+    async def close(self) -> None:
+        if self.handler is not None:
+            await self.handler.close_async()  # type: ignore[no-untyped-call]
+            self.handler = None
+
+
+class SlackHttpService:
+    """HTTP mode: Slack POSTs signed requests to `http://host:port/slack/events`; bad signatures get 401."""
+
+    def __init__(self, app: AsyncApp, port: int, host: str = "0.0.0.0") -> None:
+        self.app = app
+        self.port = port
+        self.host = host
+        self.runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    async def start(self) -> None:
+        web_app = web.Application()
+        web_app.router.add_post(EVENTS_PATH, self._handle)
+        self.runner = web.AppRunner(web_app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, self.port)
+        await site.start()
+        log.info("slack: HTTP mode listening on %s:%d%s", self.host, self.bound_port, EVENTS_PATH)
+
+    @property
+    def bound_port(self) -> int:
+        """The port really bound (tests pass 0)."""
+        if self.runner is None or not self.runner.addresses:
+            return self.port
+        return int(self.runner.addresses[0][1])
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+def build_slack_service(settings: Settings, secrets: Secrets, db: Database,
+                        next_poll: Callable[[], datetime | None] = lambda: None,
+                        ) -> SlackSocketService | SlackHttpService | None:
+    """The slash command service for `run`, or None (with a log line saying which secret is missing)."""
+    slack = settings.slack
+    if not slack.enabled:
+        return None
+    if secrets.slack_bot_token is None:
+        log.warning("[slack] enabled but SLACK_BOT_TOKEN is not set: no %s command", slack.command)
+        return None
+    client = AsyncWebClient(token=secrets.slack_bot_token.get_secret_value(), base_url=slack.api_url)
+    commands = SlashCommands(db, settings, client, next_poll)
+    if slack.mode == "socket":
+        if secrets.slack_app_token is None:
+            log.warning("[slack] mode = \"socket\" needs SLACK_APP_TOKEN (xapp-…): no %s command;"
+                        " alerts still go out", slack.command)
+            return None
+        app = build_bolt_app(commands, None, verify_requests=False)
+        return SlackSocketService(app, secrets.slack_app_token.get_secret_value())
+    if secrets.slack_signing_secret is None:
+        log.warning("[slack] mode = \"http\" needs SLACK_SIGNING_SECRET: no %s command; alerts still go out",
+                    slack.command)
+        return None
+    app = build_bolt_app(commands, secrets.slack_signing_secret.get_secret_value(), verify_requests=True)
+    return SlackHttpService(app, slack.port)
