@@ -10,7 +10,7 @@ floor(k / limit) × window; a channel's third alert cannot go before 2 s after i
 Slack's workspace window is a minute; it is shrunk here to keep the run short, which makes the
 1-second granularity of `Retry-After` weigh more, not less.
 
-    python -m bench.slack_fanout [--channels 1000] [--concurrency 64] [--limit 300] [--window 6]
+    python -m bench.slack_fanout [--channels 1000] [--concurrency 8] [--limit 300] [--window 6]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ async def run(channels: int, concurrency: int, limit: int, window: float) -> Non
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.slack_fanout", description=__doc__.split("\n")[0])
     parser.add_argument("--channels", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=64, help="[delivery] concurrency (channels at once)")
+    parser.add_argument("--concurrency", type=int, default=8, help="[delivery] concurrency (channels at once)")
     parser.add_argument("--limit", type=int, default=300, help="workspace-wide posts per window")
     parser.add_argument("--window", type=float, default=6.0, help="workspace window in seconds")
     args = parser.parse_args(argv)

@@ -101,8 +101,9 @@ async def deliver_due(
     images: dict[int, asyncio.Task[Image | None]] = {}
 
     async def drain(queue: list[outbox.OutboxItem]) -> None:
-        async with gate:
-            for item in queue:
+        """In order; the slot is taken per alert, so a channel pacing its next alert does not hold one."""
+        for item in queue:
+            async with gate:
                 destination = item.destination
                 adapter = adapters[destination.platform]
                 try:
