@@ -22,6 +22,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    # slack_sdk reads HTTP(S)_PROXY itself and ignores NO_PROXY: 127.0.0.1 would go to the proxy.
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
     yield
 
 

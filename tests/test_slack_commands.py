@@ -31,12 +31,6 @@ from tests.test_digest_flow import store_week
 SIGNING_SECRET = "test-signing-secret"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 # ---------------------------------------------------------------- parsing, pure
 
 

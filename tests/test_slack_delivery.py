@@ -29,13 +29,6 @@ US = [f"meta-llama/l{i}" for i in range(10)]
 SLACK_ENV = {"SLACK_BOT_TOKEN": "xoxb-test"}
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """slack_sdk reads HTTP(S)_PROXY itself and ignores NO_PROXY."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as f:
