@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -34,6 +34,7 @@ from store.destinations import sync_configured
 log = get_logger(__name__)
 LEASE_NAME = "worker"
 DEMO_FILE = "demo_week.jsonl.gz"
+SHUTDOWN_GRACE = timedelta(seconds=5)  # well inside the 10 s most platforms allow after SIGTERM
 
 
 class LeaseHeld(Exception):
@@ -226,6 +227,18 @@ async def run_once(settings: Settings, secrets: Secrets) -> PollResult:
         await app.close()
 
 
+async def finish_or_cancel(in_flight: set[asyncio.Task[None]], source: Source) -> None:
+    """Give running jobs a moment to finish (a send cut short may post twice on Slack), then cancel them."""
+    if not in_flight:
+        return
+    _, pending = await asyncio.wait(set(in_flight), timeout=SHUTDOWN_GRACE.total_seconds())
+    if pending:
+        source.stop()
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)
+
+
 async def run_forever(settings: Settings, secrets: Secrets, services: list[Service] | None = None) -> None:
     """`python -m bot run`: poll and deliver on a schedule until SIGINT/SIGTERM."""
     app = await Trendwatch.open(settings, secrets)
@@ -234,18 +247,40 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    async def poll_job() -> None:
+    in_flight: set[asyncio.Task[None]] = set()
+
+    def job(body: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Track the run so shutdown can let it finish, or cancel it without a traceback."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            in_flight.add(task)
+            try:
+                await body()
+            except asyncio.CancelledError:
+                # Each poll, digest and delivery commits in one transaction: a cancelled one left nothing half done.
+                log.info("%s interrupted by shutdown; it will run again at the next start", body.__name__)
+            finally:
+                in_flight.discard(task)
+
+        return run
+
+    @job
+    async def poll() -> None:
         if not app.has_lease:
             return
         result = await app.poll()
         if result.events or result.error:
             await app.deliver()
 
-    async def digest_job() -> None:
+    @job
+    async def digest() -> None:
         if app.has_lease and (await app.digest_due()).created:
             await app.deliver()
 
-    async def deliver_job() -> None:
+    @job
+    async def delivery() -> None:
         if app.has_lease:
             await app.deliver()
 
@@ -267,16 +302,16 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
     scheduler = AsyncIOScheduler(timezone=UTC)
     now = datetime.now(UTC)
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
-    scheduler.add_job(poll_job, "interval", id="poll", seconds=settings.hub.poll_interval.total_seconds(),
+    scheduler.add_job(poll, "interval", id="poll", seconds=settings.hub.poll_interval.total_seconds(),
                       next_run_time=now + timedelta(seconds=1), **common)
-    scheduler.add_job(deliver_job, "interval", id="deliver",
+    scheduler.add_job(delivery, "interval", id="deliver",
                       seconds=settings.delivery.interval.total_seconds(), **common)
     scheduler.add_job(lease_job, "interval", id="lease",
                       seconds=max(1.0, settings.store.lease.total_seconds() / 3), **common)
     if settings.digest.enabled:
         # Cron in the configured zone; the first run at start-up sends a digest missed while down (within grace).
         scheduler.add_job(
-            digest_job, digest_trigger(settings), id="digest", next_run_time=now + timedelta(seconds=5),
+            digest, digest_trigger(settings), id="digest", next_run_time=now + timedelta(seconds=5),
             max_instances=1, coalesce=True, misfire_grace_time=int(settings.digest.grace.total_seconds()),
         )
     started: list[Service] = []
@@ -297,6 +332,9 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
         await stop.wait()
         log.info("shutting down")
     finally:
+        if scheduler.running:
+            scheduler.pause()
+        await finish_or_cancel(in_flight, app.source)
         if scheduler.running:
             scheduler.shutdown(wait=False)
         for service in reversed(started):

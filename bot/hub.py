@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_before_delay,
+    stop_when_event_set,
     wait_exponential_jitter,
 )
 
@@ -55,6 +57,9 @@ class Source(Protocol):
     async def fetch(self, after: datetime | None) -> Snapshot: ...
 
     async def lookup_tags(self, model_ids: Sequence[str]) -> dict[str, list[str]]: ...
+
+    def stop(self) -> None:
+        """Give up waiting and retrying: the process is shutting down."""
 
 
 def _retry_after(headers: httpx2.Headers) -> float | None:
@@ -182,6 +187,14 @@ class HubSource:
         self.budget = budget.total_seconds()
         self.lineage_lookups = lineage_lookups
         self._api = HfApi(endpoint=endpoint, token=token if token else False)
+        # The fetch runs in a thread, which cancelling the poll cannot stop; this lets shutdown end its retries.
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _sleep(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
 
     def _list(self) -> list[ModelInfo]:
         try:
@@ -203,7 +216,8 @@ class HubSource:
         retrying = Retrying(
             retry=retry_if_exception_type(HubTransient),
             wait=_wait(wait_exponential_jitter(initial=1, max=8, jitter=1)),
-            stop=stop_before_delay(self.budget),
+            stop=stop_before_delay(self.budget) | stop_when_event_set(self._stopping),
+            sleep=self._sleep,
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "Hub fetch failed (%s); retry %d", state.outcome.exception() if state.outcome else "?",
@@ -222,6 +236,8 @@ class HubSource:
     def _lookup_sync(self, model_ids: Sequence[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for model_id in model_ids[: self.lineage_lookups]:
+            if self._stopping.is_set():
+                break
             try:
                 info = self._api.model_info(model_id)
             except Exception as exc:  # lineage is best effort: unknown is an honest answer

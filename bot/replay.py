@@ -57,3 +57,6 @@ class ReplaySource:
 
     async def lookup_tags(self, model_ids: Sequence[str]) -> dict[str, list[str]]:
         return {}
+
+    def stop(self) -> None:
+        """Nothing to interrupt: reading the file does not wait on anyone."""

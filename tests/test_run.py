@@ -65,3 +65,36 @@ async def test_run_polls_on_schedule_and_a_second_process_waits_for_the_lease(fa
     code, err = await stop(second)
     assert code == 0, err
     assert "holds the lease; waiting" in err
+
+
+async def test_sigterm_lets_a_poll_in_flight_finish(fake_hub: FakeHub, tmp_path: Path):
+    db = tmp_path / "t.db"
+    config = write_config(tmp_path / "c.toml", fake_hub, db)
+    fake_hub.models = ranked(US)
+    fake_hub.slow(2.0)
+
+    process = await start(config)
+    await wait_for(lambda: len(fake_hub.list_requests) == 1)
+    code, err = await stop(process)
+
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert snapshots(db) == 1  # the answer came within the shutdown grace and was stored
+
+
+async def test_sigterm_cuts_a_long_retry_short_without_a_traceback(fake_hub: FakeHub, tmp_path: Path):
+    db = tmp_path / "t.db"
+    config = write_config(tmp_path / "c.toml", fake_hub, db)
+    config.write_text(config.read_text().replace('retry_budget = "2s"', 'retry_budget = "5m"'))
+    fake_hub.fail(503, retry_after=120, times=100)
+
+    process = await start(config)
+    await wait_for(lambda: len(fake_hub.list_requests) == 1)
+    started = asyncio.get_running_loop().time()
+    code, err = await stop(process)
+
+    assert code == 0, err
+    assert asyncio.get_running_loop().time() - started < 12  # the grace, not the 120 s Retry-After
+    assert "Traceback" not in err
+    assert "poll interrupted by shutdown" in err
+    assert snapshots(db) == 0
