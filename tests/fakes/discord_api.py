@@ -239,6 +239,14 @@ def _iso(ts: float | None = None) -> str:
     return dt.datetime.fromtimestamp(ts if ts is not None else time.time(), dt.UTC).isoformat()
 
 
+def _member(user: JSON, roles: list[str]) -> JSON:
+    """A guild member object as the gateway sends it (GUILD_CREATE, INTERACTION_CREATE)."""
+    return {
+        "user": user, "roles": roles, "joined_at": _iso(), "deaf": False, "mute": False, "flags": 0,
+        "pending": False, "nick": None, "avatar": None, "premium_since": None, "communication_disabled_until": None,
+    }
+
+
 def _bucket_hash(method: str, template: str) -> str:
     return hashlib.sha1(f"{method} {template}".encode()).hexdigest()[:32]
 
@@ -593,19 +601,7 @@ class FakeDiscord:
             "unicode_emoji": None,
             "flags": 0,
         }
-        bot_member = {
-            "user": self.bot_user(),
-            "roles": [],
-            "joined_at": _iso(),
-            "deaf": False,
-            "mute": False,
-            "flags": 0,
-            "pending": False,
-            "nick": None,
-            "avatar": None,
-            "premium_since": None,
-            "communication_disabled_until": None,
-        }
+        bot_member = _member(self.bot_user(), roles=[])
         return {
             "id": str(guild.id),
             "name": guild.name,
@@ -829,20 +825,7 @@ class FakeDiscord:
             payload["guild_locale"] = "en-US"
             payload["guild"] = {"id": str(gid), "locale": "en-US", "features": []}
             payload["channel"] = self.channel_object(channel_id, gid)
-            payload["member"] = {
-                "user": user,
-                "roles": [str(r) for r in roles],
-                "permissions": permissions,
-                "joined_at": _iso(),
-                "deaf": False,
-                "mute": False,
-                "flags": 0,
-                "pending": False,
-                "nick": None,
-                "avatar": None,
-                "premium_since": None,
-                "communication_disabled_until": None,
-            }
+            payload["member"] = {**_member(user, roles=[str(r) for r in roles]), "permissions": permissions}
             payload["authorizing_integration_owners"] = {"0": str(gid)}
             payload["context"] = 0
         else:
