@@ -20,7 +20,7 @@ import discord.http
 
 from adapters.discord_render import render_message
 from bot.config import ConfigError
-from bot.delivery import DeliveryError, DestinationGone
+from bot.delivery import AlertRejected, DeliveryError, DestinationGone
 from bot.log import get_logger
 from bot.messages import Alert
 
@@ -30,6 +30,7 @@ DEFAULT_API_BASE = "https://discord.com/api/v10"
 NONCE_MAX = 25  # Discord rejects longer nonces
 SEND_TIMEOUT = 120.0
 MAX_RATELIMIT_WAIT = 60.0
+REJECTED_STATUSES = frozenset({400, 413})  # Invalid Form Body, Payload Too Large: this message, not the channel
 REQUESTS_PER_SECOND = 48.0  # under Discord's global 50/s, with room for jitter
 # What the bot needs in a channel, no more: the invite URL asks for exactly these.
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
@@ -180,6 +181,8 @@ class DiscordAdapter:
         except discord.RateLimited as exc:
             raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
         except discord.HTTPException as exc:
+            if exc.status in REJECTED_STATUSES:
+                raise AlertRejected(_reason(exc)) from exc
             raise DeliveryError(_reason(exc)) from exc
         except TimeoutError as exc:
             raise DeliveryError(f"no answer from Discord within {self.send_timeout:.0f}s") from exc

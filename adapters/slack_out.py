@@ -36,7 +36,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
-from bot.delivery import DeliveryError, DestinationGone
+from bot.delivery import AlertRejected, DeliveryError, DestinationGone
 from bot.log import get_logger
 from bot.messages import Alert, Image
 
@@ -46,6 +46,11 @@ log = get_logger(__name__)
 GONE_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive", "token_revoked",
     "token_expired", "not_authed", "restricted_action", "team_access_not_granted", "missing_scope",
+})
+#: Answers about the message itself: set it aside so the channel's next alerts are not held behind it.
+REJECTED_ERRORS = frozenset({
+    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "too_many_attachments",
+    "invalid_arguments", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
 })
 METADATA_EVENT = "trendwatch_alert"
 
@@ -184,12 +189,14 @@ class SlackAdapter:
 
 
 def _failure(exc: SlackApiError) -> DeliveryError:
-    """Slack's answer → pause the channel (for good) or retry later (with its Retry-After if any)."""
+    """Slack's answer → pause the channel, set the message aside, or retry later (with its Retry-After if any)."""
     response = exc.response
     status = getattr(response, "status_code", 0)
     error = str(response.get("error", "")) if hasattr(response, "get") else ""
     if error in GONE_ERRORS:
         return DestinationGone(f"Slack answered {error}")
+    if error in REJECTED_ERRORS:
+        return AlertRejected(f"Slack answered {error}")
     if status == 429 or error == "ratelimited":
         wait: float | None = None
         headers = getattr(response, "headers", {}) or {}

@@ -3,7 +3,9 @@
 Channels are drained concurrently (bounded); within a channel a failure stops
 the drain so later alerts never overtake earlier ones. A transient failure is
 retried with exponential backoff; a permanent one (channel gone, no access)
-pauses the destination with its reason instead of retrying forever.
+pauses the destination with its reason instead of retrying forever. A message
+the platform rejects as such (malformed, too large) is set aside with its
+reason so it cannot block the channel's later alerts.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class DestinationGone(DeliveryError):
     """The destination refuses for good (403/404, channel_not_found, archived): pause it."""
 
 
+class AlertRejected(DeliveryError):
+    """The platform refuses this one message (400 Invalid Form Body, msg_too_long): resending cannot help."""
+
+
 class Adapter(Protocol):
     platform: str
 
@@ -49,6 +55,7 @@ class Adapter(Protocol):
 class DeliveryReport:
     sent: int = 0
     retried: int = 0
+    rejected: int = 0
     paused: list[str] = field(default_factory=list)
 
 
@@ -115,6 +122,13 @@ async def deliver_due(
                         await destination_store.pause(conn, destination.id, reason, clock())
                     report.paused.append(f"{destination.platform}:{destination.channel}")
                     return
+                except AlertRejected as exc:
+                    log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
+                              destination.platform, item.key, destination.channel, exc)
+                    async with db.transaction() as conn:
+                        await outbox.mark_rejected(conn, item.id, str(exc))
+                    report.rejected += 1
+                    continue
                 except Exception as exc:  # transient or unexpected: keep the alert, try later
                     wait = backoff(item.attempts + 1, max_backoff)
                     if isinstance(exc, DeliveryError) and exc.retry_after:

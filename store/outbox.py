@@ -103,6 +103,14 @@ async def mark_retry(conn: aiosqlite.Connection, item_id: int, error: str, next_
     )
 
 
+async def mark_rejected(conn: aiosqlite.Connection, item_id: int, error: str) -> None:
+    """Kept, not deleted: the row and its reason stay for whoever investigates the rendering."""
+    await conn.execute(
+        "UPDATE outbox SET status = 'dropped', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        (f"rejected: {error}"[:500], item_id),
+    )
+
+
 async def counts(conn: aiosqlite.Connection) -> dict[str, int]:
     async with conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cursor:
         return {str(status): int(n) for status, n in await cursor.fetchall()}

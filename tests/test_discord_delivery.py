@@ -122,6 +122,25 @@ async def test_403_and_404_pause_the_channel_and_status_says_why(
         await app.close()
 
 
+async def test_a_message_discord_rejects_is_set_aside_and_the_next_ones_go_on(
+    fake_hub: FakeHub, fake: FakeDiscord, db_path: Path
+) -> None:
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        fake.fail_channel(fake.channel_id, 400, times=1)
+        await poll_baseline_then_change(app, fake_hub)
+        report = await app.deliver()
+        assert (report.sent, report.rejected, report.retried, report.paused) == (2, 1, 0, [])
+        async with app.db.conn.execute("SELECT status, last_error FROM outbox ORDER BY id") as cur:
+            rows = list(await cur.fetchall())
+        assert rows[0][0] == "dropped" and rows[0][1].startswith("rejected: Discord answered 400"), rows
+        assert [row[0] for row in rows[1:]] == ["delivered", "delivered"]
+        assert (await app.deliver()).sent == 0  # the rejected one is not tried again
+        assert len(fake.requests_to("POST", f"/channels/{fake.channel_id}/messages")) == 3
+    finally:
+        await app.close()
+
+
 async def test_5xx_is_retried_later_with_backoff_and_then_delivered_in_order(
     fake_hub: FakeHub, fake: FakeDiscord, db_path: Path
 ) -> None:

@@ -177,6 +177,26 @@ async def test_a_refusing_channel_is_paused_with_the_reason(fake_hub: FakeHub, f
         assert len(fake.posts("C1")) == 3
 
 
+async def test_a_message_slack_rejects_is_set_aside_without_pausing_the_channel(
+    fake_hub: FakeHub, fake: FakeSlack, db_path: Path
+):
+    app = await open_app(settings_for(fake_hub, fake, db_path, channels=("C1",)))
+    try:
+        await two_polls(app, fake_hub)
+        fake.fail_channel("C1", "msg_too_long")
+        report = await app.deliver()
+        assert (report.sent, report.rejected, report.paused) == (0, 3, [])
+        fake.heal_channel("C1")
+        fake_hub.models = ranked(CN[:7] + US[:3])
+        await app.poll()
+        assert (await app.deliver()).sent == 1  # not paused: the next alert (Qwen/q6 entered) arrives
+        assert (await outbox.counts(app.db.conn)).get("pending", 0) == 0
+    finally:
+        await app.close()
+    posts = fake.posts("C1")
+    assert len(posts) == 1 and "Qwen/q6" in posts[0]["text"], posts
+
+
 async def test_the_weekly_digest_chart_goes_through_files_upload_v2(fake: FakeSlack, db_path: Path):
     await store_week(db_path)
     app = await open_app(settings_for(None, fake, db_path))
