@@ -20,7 +20,7 @@ import discord.http
 
 from adapters.discord_render import render_message
 from bot.config import ConfigError
-from bot.delivery import AlertRejected, DeliveryError, DestinationGone
+from bot.delivery import AlertRejected, DeliveryError, DestinationGone, PlatformRefused
 from bot.log import get_logger
 from bot.messages import Alert
 
@@ -163,7 +163,10 @@ class DiscordAdapter:
         except ValueError:
             raise DestinationGone(f"{channel!r} is not a Discord channel id") from None
         if self.client.user is None:
-            await self.login()
+            try:
+                await self.login()
+            except ConfigError as exc:  # the token was revoked after start-up
+                raise PlatformRefused(str(exc)) from exc
         rendered = render_message(alert.message)
         target = self.client.get_partial_messageable(channel_id)
         await self.pacer.wait()
@@ -181,6 +184,8 @@ class DiscordAdapter:
         except discord.RateLimited as exc:
             raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
         except discord.HTTPException as exc:
+            if exc.status == 401:
+                raise PlatformRefused(_reason(exc)) from exc
             if exc.status in REJECTED_STATUSES:
                 raise AlertRejected(_reason(exc)) from exc
             raise DeliveryError(_reason(exc)) from exc

@@ -36,17 +36,19 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
-from bot.delivery import AlertRejected, DeliveryError, DestinationGone
+from bot.delivery import AlertRejected, DeliveryError, DestinationGone, PlatformRefused
 from bot.log import get_logger
 from bot.messages import Alert, Image
 
 log = get_logger(__name__)
 
-#: Answers that will not change by retrying: the channel is gone, closed to the bot, or the token is dead.
+#: Answers that will not change by retrying: the channel is gone or closed to the bot.
 GONE_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive", "token_revoked",
-    "token_expired", "not_authed", "restricted_action", "team_access_not_granted", "missing_scope",
+    "channel_not_found", "not_in_channel", "is_archived", "restricted_action", "team_access_not_granted",
+    "missing_scope",
 })
+#: The token itself is dead: every channel would answer the same, so none is to blame.
+AUTH_ERRORS = frozenset({"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"})
 #: Answers about the message itself: set it aside so the channel's next alerts are not held behind it.
 REJECTED_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "too_many_attachments",
@@ -195,6 +197,8 @@ def _failure(exc: SlackApiError) -> DeliveryError:
     error = str(response.get("error", "")) if hasattr(response, "get") else ""
     if error in GONE_ERRORS:
         return DestinationGone(f"Slack answered {error}")
+    if error in AUTH_ERRORS:
+        return PlatformRefused(f"Slack answered {error}")
     if error in REJECTED_ERRORS:
         return AlertRejected(f"Slack answered {error}")
     if status == 429 or error == "ratelimited":

@@ -40,6 +40,10 @@ class DestinationGone(DeliveryError):
     """The destination refuses for good (403/404, channel_not_found, archived): pause it."""
 
 
+class PlatformRefused(DeliveryError):
+    """The platform refuses the bot's credentials (revoked token): no channel is to blame, so none is paused."""
+
+
 class AlertRejected(DeliveryError):
     """The platform refuses this one message (400 Invalid Form Body, msg_too_long): resending cannot help."""
 
@@ -57,6 +61,7 @@ class DeliveryReport:
     retried: int = 0
     rejected: int = 0
     paused: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # platform → why it refused our credentials
 
 
 def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> timedelta:
@@ -107,11 +112,25 @@ async def deliver_due(
     gate = asyncio.Semaphore(concurrency)
     images: dict[int, asyncio.Task[Image | None]] = {}
 
+    async def retry_later(item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False) -> None:
+        wait = backoff(item.attempts + 1, max_backoff)
+        if isinstance(exc, DeliveryError) and exc.retry_after:
+            wait = max(wait, timedelta(seconds=exc.retry_after))
+        if not quiet:
+            log.warning("send to %s:%s failed (%s); retrying in %ds",
+                        item.destination.platform, item.destination.channel, exc, wait.total_seconds())
+        async with db.transaction() as conn:
+            await outbox.mark_retry(conn, item.id, str(exc) or type(exc).__name__, clock() + wait)
+        report.retried += 1
+
     async def drain(queue: list[outbox.OutboxItem]) -> None:
         """In order; the slot is taken per alert, so a channel pacing its next alert does not hold one."""
         for item in queue:
             async with gate:
                 destination = item.destination
+                if destination.platform in report.refused:  # one refusal of the token speaks for every channel
+                    await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True)
+                    return
                 adapter = adapters[destination.platform]
                 try:
                     await adapter.send(destination.channel, await alert_with_image(item, images), destination.mention)
@@ -122,6 +141,13 @@ async def deliver_due(
                         await destination_store.pause(conn, destination.id, reason, clock())
                     report.paused.append(f"{destination.platform}:{destination.channel}")
                     return
+                except PlatformRefused as exc:
+                    if destination.platform not in report.refused:
+                        report.refused[destination.platform] = str(exc)
+                        log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
+                                  " fix the token and restart", destination.platform, exc)
+                    await retry_later(item, exc, quiet=True)
+                    return
                 except AlertRejected as exc:
                     log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
                               destination.platform, item.key, destination.channel, exc)
@@ -130,16 +156,7 @@ async def deliver_due(
                     report.rejected += 1
                     continue
                 except Exception as exc:  # transient or unexpected: keep the alert, try later
-                    wait = backoff(item.attempts + 1, max_backoff)
-                    if isinstance(exc, DeliveryError) and exc.retry_after:
-                        wait = max(wait, timedelta(seconds=exc.retry_after))
-                    log.warning(
-                        "send to %s:%s failed (%s); retrying in %ds",
-                        destination.platform, destination.channel, exc, wait.total_seconds(),
-                    )
-                    async with db.transaction() as conn:
-                        await outbox.mark_retry(conn, item.id, str(exc) or type(exc).__name__, clock() + wait)
-                    report.retried += 1
+                    await retry_later(item, exc)
                     return
                 async with db.transaction() as conn:
                     await outbox.mark_delivered(conn, item.id, clock())

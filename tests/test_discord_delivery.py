@@ -141,6 +141,22 @@ async def test_a_message_discord_rejects_is_set_aside_and_the_next_ones_go_on(
         await app.close()
 
 
+async def test_a_token_refused_mid_run_pauses_nothing_and_keeps_the_alerts(
+    fake_hub: FakeHub, fake: FakeDiscord, db_path: Path
+) -> None:
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        fake.fail_channel(fake.channel_id, 401, times=1)
+        await poll_baseline_then_change(app, fake_hub)
+        report = await app.deliver()
+        assert (report.sent, report.paused, list(report.refused)) == (0, [], ["discord"])
+        assert (await outbox.counts(app.db.conn)) == {"pending": 3}
+        await app.db.conn.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000000Z'")
+        assert (await app.deliver()).sent == 3
+    finally:
+        await app.close()
+
+
 async def test_5xx_is_retried_later_with_backoff_and_then_delivered_in_order(
     fake_hub: FakeHub, fake: FakeDiscord, db_path: Path
 ) -> None:

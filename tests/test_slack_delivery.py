@@ -151,21 +151,17 @@ async def test_5xx_is_retried_later_not_paused(fake_hub: FakeHub, fake: FakeSlac
         await app.close()
 
 
-@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived", "invalid_auth"])
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived"])
 async def test_a_refusing_channel_is_paused_with_the_reason(fake_hub: FakeHub, fake: FakeSlack, db_path: Path,
                                                             error: str):
     app = await open_app(settings_for(fake_hub, fake, db_path, channels=("CGONE", "C1")))
     try:
         await two_polls(app, fake_hub)
-        if error == "invalid_auth":
-            fake.fail_auth(error)
-        else:
-            fake.fail_channel("CGONE", error)
+        fake.fail_channel("CGONE", error)
         report = await app.deliver()
-        assert "slack:CGONE" in report.paused
+        assert report.paused == ["slack:CGONE"]
         status = await ChannelSettings(app.db, app.settings).status(Caller("slack", "CGONE", "U1", False))
         assert f"⏸ Paused: Slack answered {error}" in status.plain_text()
-        fake.heal_auth()
         fake.heal_channel("CGONE")
         await app.deliver()  # paused: nothing more is tried there
     finally:
@@ -173,8 +169,28 @@ async def test_a_refusing_channel_is_paused_with_the_reason(fake_hub: FakeHub, f
     assert fake.posts("CGONE") == []
     tried = [c for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == "CGONE"]
     assert len(tried) == 1
-    if error != "invalid_auth":
-        assert len(fake.posts("C1")) == 3
+    assert len(fake.posts("C1")) == 3
+
+
+async def test_a_revoked_token_pauses_no_channel_and_keeps_every_alert(fake_hub: FakeHub, fake: FakeSlack,
+                                                                       db_path: Path):
+    channels = ("C1", "C2", "C3")
+    app = await open_app(settings_for(fake_hub, fake, db_path, channels=channels, delivery={"concurrency": 1}))
+    try:
+        await two_polls(app, fake_hub)
+        fake.fail_auth("token_revoked")
+        report = await app.deliver()
+        assert report.paused == [] and report.sent == 0
+        assert report.refused == {"slack": "Slack answered token_revoked"}
+        assert len(fake.calls_to("chat.postMessage")) == 1  # one refusal speaks for every channel
+        assert (await outbox.counts(app.db.conn)) == {"pending": 9}
+
+        fake.heal_auth()  # the operator put a working token in place
+        await app.db.conn.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000000Z'")
+        assert (await app.deliver()).sent == 9
+    finally:
+        await app.close()
+    assert all(len(fake.posts(channel)) == 3 for channel in channels)
 
 
 async def test_a_message_slack_rejects_is_set_aside_without_pausing_the_channel(
