@@ -1,4 +1,4 @@
-"""Command line: run | once | trending | share | digest | demo | check-config."""
+"""Command line: run | once | trending | share | digest | channels | resume | demo | check-config."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Secrets, Settings, load_settings, parse_settings
 from bot.log import setup_logging
+
+if TYPE_CHECKING:
+    from store.destinations import Destination
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -41,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--week", help="ISO week like 2025-W30 (default: the last full week, in [digest] timezone)")
     digest.add_argument("--out", type=Path, metavar="FILE.png", help="also write its chart to this PNG file")
     digest.add_argument("--dry-run", action="store_true", help="print it here; store and post nothing")
+    channels = command("channels", "list the channels that get alerts, and which are paused and why")
+    channels.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    resume = command("resume", "send to a paused channel again once its cause is fixed (fresh baseline)")
+    resume.add_argument("platform", choices=("discord", "slack"))
+    resume.add_argument("channel", help="the channel id, as in [[routes]] or `channels`")
     command("check-config", "validate a config file and say which key is wrong")
     demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
     demo.add_argument("--format", choices=("text", "jsonl"), default="text")
@@ -166,6 +174,50 @@ async def _cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channel_line(destination: Destination) -> str:
+    kinds = ",".join(k for k in destination.kinds if k != "new_leader")
+    state = f"PAUSED: {destination.paused_reason}" if destination.paused_at else "active"
+    return f"{destination.platform}:{destination.channel}  via {destination.origin}  {kinds}  {state}"
+
+
+async def _cmd_channels(args: argparse.Namespace) -> int:
+    from store.destinations import active_destinations
+
+    destinations = await _read_store(args, active_destinations)
+    if args.json:
+        print(json.dumps([{
+            "platform": d.platform, "channel": d.channel, "origin": d.origin, "kinds": list(d.kinds),
+            "paused": d.paused_at is not None, "paused_reason": d.paused_reason,
+        } for d in destinations], indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(_channel_line(d) for d in destinations) or "no channel gets alerts")
+    return 0
+
+
+async def _cmd_resume(args: argparse.Namespace) -> int:
+    """The file operator's `alerts subscribe` for a paused channel: same store call, same fresh baseline."""
+    from datetime import UTC, datetime
+
+    from bot.commands import CommandError
+    from store.db import open_database
+    from store.destinations import get_destination, resume
+
+    db = await open_database(_settings(args).store.path)
+    try:
+        async with db.transaction() as conn:
+            found = await get_destination(conn, args.platform, args.channel)
+            if found is None or not found.active:
+                raise CommandError(f"{args.platform}:{args.channel} gets no alerts (see `python -m bot channels`)")
+            if found.paused_at is None:
+                print(f"{args.platform}:{args.channel} is not paused")
+                return 0
+            await resume(conn, found.id, datetime.now(UTC))
+    finally:
+        await db.close()
+    print(f"{args.platform}:{args.channel} resumed (was: {found.paused_reason}); the next poll is its baseline")
+    return 0
+
+
 async def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     where = args.config or "embedded defaults"
@@ -232,6 +284,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "trending": _cmd_trending,
     "share": _cmd_share,
     "digest": _cmd_digest,
+    "channels": _cmd_channels,
+    "resume": _cmd_resume,
     "check-config": _cmd_check_config,
     "demo": _cmd_demo,
 }

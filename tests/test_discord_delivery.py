@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -120,6 +121,43 @@ async def test_403_and_404_pause_the_channel_and_status_says_why(
         assert paused and f"Discord answered {reason}" in paused[0]
     finally:
         await app.close()
+
+
+async def test_a_paused_routed_channel_is_listed_and_resumed_from_the_command_line(
+    fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    async with FakeDiscord() as fake:
+        channel = str(fake.channel_id)
+        extra = (f'[discord]\nenabled = true\napi_base = "{fake.api_base}"\n\n'
+                 f'[[routes]]\nplatform = "discord"\nchannel = "{channel}"\n')
+        config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=extra)
+        env = {"DISCORD_TOKEN": "fake-token"}
+        fake_hub.models = ranked(US[:8] + CN[:2])
+        assert (await bot("once", "--config", str(config), env=env)).code == 0
+        fake.fail_channel(fake.channel_id, 404)
+        fake_hub.models = ranked(CN[:5] + US[:5])
+        assert (await bot("once", "--config", str(config), env=env)).code == 0
+
+        listed = await bot("channels", "--json", "--config", str(config))
+        routed = [row for row in json.loads(listed.out) if row["platform"] == "discord"]
+        assert routed == [{"platform": "discord", "channel": channel, "origin": "config",
+                           "kinds": ["entered", "new_leader", "share", "digest"], "paused": True,
+                           "paused_reason": routed[0]["paused_reason"]}]
+        assert "404" in routed[0]["paused_reason"]
+
+        fake.heal_channel(fake.channel_id)
+        resumed = await bot("resume", "discord", channel, "--config", str(config))
+        assert resumed.code == 0 and "resumed" in resumed.out, resumed.err
+        again = await bot("resume", "discord", channel, "--config", str(config))
+        assert again.code == 0 and "is not paused" in again.out
+        unknown = await bot("resume", "discord", "1", "--config", str(config))
+        assert unknown.code == 1 and "gets no alerts" in unknown.err
+
+        assert (await bot("once", "--config", str(config), env=env)).code == 0  # its new baseline: silent
+        fake_hub.models = ranked(CN[:6] + US[:4])  # Qwen/q5 enters
+        assert (await bot("once", "--config", str(config), env=env)).code == 0
+        titles = [m["embeds"][0]["title"] for m in fake.messages(fake.channel_id)]
+        assert titles == ["Qwen/q5 entered the trending top 10"]  # the alerts from while it was paused are dropped
 
 
 async def test_a_message_discord_rejects_is_set_aside_and_the_next_ones_go_on(
