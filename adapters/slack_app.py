@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
-from bot.channel_settings import Caller, ChannelSettings
+from bot.channel_settings import Caller, ChannelSettings, parse_country
 from bot.commands import CommandError, model_message, share_message, share_view, trending_message, trending_view
 from bot.config import ConfigError, Secrets, Settings
 from bot.log import get_logger
@@ -148,7 +148,7 @@ class SlashCommands:
                 if word.isdigit():
                     count = _number(word, "count", 1, MAX_COUNT)
                 else:
-                    country = word.upper()
+                    country = parse_country(word)
             return trending_message(await trending_view(conn, count, country), country)
         if action == "share":
             if len(args) > 1:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.commands import CommandError
 from bot.config import ALERT_KINDS, Settings, parse_duration
-from bot.countries import COUNTRY_NAMES, country_name, flag
+from bot.countries import COUNTRY_NAMES, country_name, flag, iso_country_codes
 from bot.messages import Field, Message, line
 from store import destinations as dest_store
 from store import health as health_store
@@ -55,8 +55,8 @@ def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def parse_country(text: str) -> str:
     code = text.strip().upper()
-    if len(code) != 2 or not code.isalpha():
-        raise CommandError(f"'{text}' is not a two-letter country code (e.g. CN, US, FR).")
+    if code not in iso_country_codes():
+        raise CommandError(f"'{text}' is not a two-letter country code (ISO 3166-1, e.g. CN, US, FR).")
     return code
 
 

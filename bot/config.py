@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.countries import iso_country_codes
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
 ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest")
@@ -55,7 +57,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 def _country_code(value: str) -> str:
     code = value.strip().upper()
-    if not re.fullmatch(r"[A-Z]{2}", code):
+    if code not in iso_country_codes():
         raise ValueError(f"expected a two-letter ISO 3166-1 country code like 'CN', got {value!r}")
     return code
 

@@ -47,6 +47,7 @@ def test_hf_endpoint_wins_over_the_file():
         ({"hbu": {}}, "hbu: unknown key"),
         ({"console": {"format": "xml"}}, "console.format"),
         ({"share_rules": [{"country": "China", "above": 50}]}, "share_rules[0].country: expected a two-letter"),
+        ({"share_rules": [{"country": "ZZ", "above": 50}]}, "share_rules[0].country: expected a two-letter"),
         ({"share_rules": [{"country": "CN", "above": 101}]}, "share_rules[0].above"),
         ({"share_rules": [{"country": "CN", "above": 50, "below": 10}]}, "exactly one of 'above' or 'below'"),
         ({"routes": [{"platform": "discord", "channel": "1", "kinds": ["gossip"]}]}, "routes[0].kinds"),

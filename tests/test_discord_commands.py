@@ -157,6 +157,7 @@ async def test_subscribe_rule_mute_and_status(bot: Bot) -> None:
     for options, expected in [
         ({"country": "CN", "direction": "above", "percent": 150}, "out of range"),
         ({"country": "CHN", "direction": "above", "percent": 50}, "not a two-letter country code"),
+        ({"country": "ZZ", "direction": "above", "percent": 50}, "not a two-letter country code"),
     ]:
         bad = await bot.alerts("rule", options)
         assert ephemeral(bad) and expected in embed(bad)["description"], embed(bad)

@@ -5,8 +5,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from bot.countries import iso_country_codes
+
 ORGS_TOML = Path(__file__).resolve().parents[1] / "bot" / "data" / "orgs.toml"
-COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 FIELDS = {"org", "country", "kind", "confidence", "source"}
 
 
@@ -31,7 +32,7 @@ def test_rows_have_exactly_the_expected_fields() -> None:
 def test_country_values() -> None:
     for name, row in _namespaces().items():
         country = row["country"]
-        assert COUNTRY_RE.match(country) or country in {"base", "unknown"}, (name, country)
+        assert country in iso_country_codes() or country in {"base", "unknown"}, (name, country)
 
 
 def test_kind_and_confidence_values() -> None:

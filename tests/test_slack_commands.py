@@ -150,6 +150,8 @@ async def test_share_model_and_unknown_model(fake: FakeSlack, socket: SlackSocke
     ("share 999", "'999' is not a valid number of days"),
     ("alerts rule add CN above 150", "150% is out of range"),
     ("alerts rule add CHN above 50", "'CHN' is not a two-letter country code"),
+    ("alerts rule add ZZ above 50", "'ZZ' is not a two-letter country code"),
+    ("5 XX", "'XX' is not a two-letter country code"),
     ("alerts rule add CN sideways 50", "'sideways' must be 'above' or 'below'"),
     ("alerts mute forever", "'forever' is not a duration"),
     ("alerts subscribe gossip", "Unknown alert kind gossip"),
