@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Secrets, Settings
+from bot.countries import iso_country_codes
 from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
@@ -149,6 +151,7 @@ class Trendwatch:
         self.source = source
         self.adapters = adapters
         self.table = load_org_table()
+        iso_country_codes()  # read pycountry's table at start, not inside the first slash command that needs it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.has_lease = False
         self._work = asyncio.Lock()
@@ -252,6 +255,7 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
     def job(body: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Track the run so shutdown can let it finish, or cancel it without a traceback."""
 
+        @functools.wraps(body)  # APScheduler's log lines name the job after the function
         async def run() -> None:
             task = asyncio.current_task()
             assert task is not None
