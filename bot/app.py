@@ -20,12 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import Secrets, Settings
-from bot.countries import iso_country_codes
 from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
 from bot.log import get_logger
-from bot.orgs import load_org_table
+from bot.orgs import iso_country_codes, load_org_table
 from bot.poll import PollResult, poll_once
 from bot.replay import ReplaySource
 from bot.weekly import DigestOutcome, create_due_digest

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from bot.commands import CommandError
 from bot.config import ALERT_KINDS, Settings, parse_duration
-from bot.countries import COUNTRY_NAMES, country_name, flag, iso_country_codes
+from bot.countries import COUNTRY_NAMES, country_name, flag
 from bot.messages import Field, Message, line
+from bot.orgs import iso_country_codes
 from store import destinations as dest_store
 from store import health as health_store
 from store import snapshots

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.countries import iso_country_codes
+from bot.orgs import iso_country_codes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"

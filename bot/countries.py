@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cache
 
 from bot.snapshot import UNKNOWN, Attribution, Entry, Snapshot
 
@@ -162,14 +161,6 @@ COUNTRY_NAMES = {
     "PL": "Poland", "RU": "Russia", "SA": "Saudi Arabia", "SE": "Sweden", "SG": "Singapore", "TW": "Taiwan",
     "US": "United States", "VN": "Vietnam",
 }
-
-
-@cache
-def iso_country_codes() -> frozenset[str]:
-    """ISO 3166-1 alpha-2 as pycountry ships it (read once): ZZ, XX or EU are not countries."""
-    import pycountry
-
-    return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
 def country_name(country: str) -> str:

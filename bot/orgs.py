@@ -1,4 +1,4 @@
-"""Loads the namespace table shipped in `bot/data/orgs.toml`."""
+"""Loads reference data from disk, once: the namespace table in `bot/data/orgs.toml` and the ISO country list."""
 
 from __future__ import annotations
 
@@ -17,3 +17,11 @@ def load_org_table() -> OrgTable:
         Org(namespace=ns, name=row["org"], country=row["country"], kind=row["kind"])
         for ns, row in data.get("namespaces", {}).items()
     )
+
+
+@cache
+def iso_country_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 as pycountry ships it (read once): ZZ, XX or EU are not countries."""
+    import pycountry
+
+    return frozenset(country.alpha_2 for country in pycountry.countries)

@@ -5,7 +5,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bot.countries import iso_country_codes
+from bot.orgs import iso_country_codes
 
 ORGS_TOML = Path(__file__).resolve().parents[1] / "bot" / "data" / "orgs.toml"
 FIELDS = {"org", "country", "kind", "confidence", "source"}
