@@ -22,13 +22,17 @@ def snapshot_footer(taken_at: datetime) -> str:
 
 
 def origin_text(country: str, method: str, via: str | None) -> str:
-    """'CN', 'CN via base model Qwen/Qwen3-8B', 'unknown origin'."""
+    """'CN', 'CN via base model Qwen/Qwen3-8B', 'CN via family Qwen', 'unknown origin'."""
     if country == UNKNOWN:
         return "unknown origin"
     if method == "base_model" and via:
         return f"{country} via base model {via}"
+    if method == "family" and via:
+        return f"{country} via family {via}"
     if method == "override":
         return f"{country} (set in config)"
+    if method == "label":
+        return f"{country} (operator label)"
     return country
 
 

@@ -12,8 +12,10 @@ UNKNOWN = "unknown"
 class Attribution:
     """Which country a model is credited to, and how that was decided.
 
-    `method` is one of "override", "namespace", "base_model", "unknown";
-    `via` names the base model (or namespace) the decision went through.
+    `method` is one of "label" (an operator's label), "override" (config),
+    "base_model" (lineage), "namespace" (a lab in orgs.toml), "family" (a family
+    name in the id) or "unknown"; `via` names the label key, base model,
+    namespace or family the decision went through.
     """
 
     country: str = UNKNOWN
@@ -23,8 +25,12 @@ class Attribution:
     def explain(self) -> str:
         if self.method == "base_model" and self.via:
             return f"via base model {self.via}"
+        if self.method == "family" and self.via:
+            return f"via family {self.via}"
         if self.method == "namespace" and self.via:
             return f"namespace {self.via}"
+        if self.method == "label":
+            return "operator label"
         if self.method == "override":
             return "config override"
         return "no known origin"

@@ -9,6 +9,7 @@ from bot.orgs import iso_country_codes
 
 ORGS_TOML = Path(__file__).resolve().parents[1] / "bot" / "data" / "orgs.toml"
 FIELDS = {"org", "country", "kind", "confidence", "source"}
+OPTIONAL = {"renamed_to"}
 
 
 def _namespaces() -> dict[str, dict[str, Any]]:
@@ -25,7 +26,7 @@ def test_parses_and_has_rows() -> None:
 
 def test_rows_have_exactly_the_expected_fields() -> None:
     for name, row in _namespaces().items():
-        assert set(row) == FIELDS, name
+        assert FIELDS <= set(row) <= FIELDS | OPTIONAL, name
         assert all(isinstance(v, str) and v for v in row.values()), name
 
 
@@ -53,6 +54,15 @@ def test_known_rows() -> None:
     ns = _namespaces()
     for legacy, current in [("THUDM", "zai-org"), ("CohereForAI", "CohereLabs"), ("AIDC-AI", "ATH-MaaS")]:
         assert ns[legacy]["country"] == ns[current]["country"]
+        assert ns[legacy]["renamed_to"] == current
+
+
+def test_renamed_rows_agree_with_their_current_namespace() -> None:
+    ns = _namespaces()
+    for name, row in ns.items():
+        if "renamed_to" in row:
+            current = ns[row["renamed_to"]]
+            assert (row["country"], row["kind"]) == (current["country"], current["kind"]), name
     assert ns["ai21labs"]["country"] == "IL"
     assert ns["nvidia"] == ns["nvidia"] | {"kind": "lab", "country": "US"}
     for quantizer in [
