@@ -156,9 +156,16 @@ class Route(_Section):
 
 
 class CountrySettings(_Section):
-    """`overrides` maps a namespace ("org") or a model id ("org/name") to a country."""
+    """`overrides` maps a namespace ("org") or a model id ("org/name") to a country.
+
+    `derivatives`: "standard" (re-uploads to their base, a lab keeps its own fine-tunes),
+    "base" (every derivative to its base: the ATOM Project's view) or "publisher" (every
+    model of a known lab to that lab). `lineage_max_age`: how long a looked-up lineage is trusted.
+    """
 
     overrides: dict[str, CountryCode] = {}
+    derivatives: Literal["standard", "base", "publisher"] = "standard"
+    lineage_max_age: Duration = timedelta(days=30)
 
 
 class DeliverySettings(_Section):

@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phon
 
 import httpx2
 from huggingface_hub import HfApi, ModelInfo, set_client_factory
+from huggingface_hub.errors import RepositoryNotFoundError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -234,22 +235,37 @@ class HubSource:
         return snapshot
 
     def _lookup_sync(self, model_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Each model's tags plus its `baseModels` as relation tags; a model the Hub does not know maps to []."""
         found: dict[str, list[str]] = {}
         for model_id in model_ids[: self.lineage_lookups]:
             if self._stopping.is_set():
                 break
             try:
-                info = self._api.model_info(model_id)
+                info = self._api.model_info(model_id, expand=["baseModels", "tags"])
+            except RepositoryNotFoundError:
+                found[model_id] = []  # gone or private: an answer worth caching, not an error
+                continue
             except Exception as exc:  # lineage is best effort: unknown is an honest answer
                 log.debug("lineage lookup of %s failed: %s", model_id, exc)
                 continue
-            found[model_id] = list(info.tags or [])
+            found[model_id] = [*(t for t in info.tags or [] if isinstance(t, str)),
+                               *_base_model_tags(info.base_models)]
         return found
 
     async def lookup_tags(self, model_ids: Sequence[str]) -> dict[str, list[str]]:
         if not model_ids or self.lineage_lookups == 0:
             return {}
         return await asyncio.to_thread(self._lookup_sync, list(model_ids))
+
+
+def _base_model_tags(answer: object) -> list[str]:
+    """`expand=["baseModels"]` answers `{"relation": "quantized", "models": [{"id": ...}]}`; anything else is ignored."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("models"), list):
+        return []
+    relation = answer.get("relation")
+    prefix = f"base_model:{relation}:" if isinstance(relation, str) and relation else "base_model:"
+    return [prefix + model["id"] for model in answer["models"]
+            if isinstance(model, dict) and isinstance(model.get("id"), str) and "/" in model["id"]]
 
 
 def describe(error: BaseException) -> str:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from bot.config import Settings
-from bot.countries import OrgTable, attribute_snapshot, unresolved_bases
+from bot.attribution import current_rules, learn_lineage
+from bot.countries import OrgTable, attribute_snapshot
 from bot.detect import RuleSpec, detect
 from bot.events import Event, SourceHealth
 from bot.hub import HubError, Source, describe
@@ -95,15 +96,13 @@ async def poll_once(
 ) -> PollResult:
     """Never raises for a bad Hub answer: it is recorded and reported in `PollResult.error`."""
     top_n = settings.hub.top_n
-    overrides = dict(settings.countries.overrides)
     latest = await snapshots.latest_snapshots(db.conn, 1)
     previous = latest[0] if latest else None
     try:
         raw = await source.fetch(previous.snapshot.taken_at if previous else None)
-        wanted = unresolved_bases(raw, table, overrides, {})
-        lineage = await snapshots.known_tags(db.conn, wanted)
-        lineage.update(await source.lookup_tags([base for base in wanted if base not in lineage]))
-        snapshot = attribute_snapshot(raw, table, overrides, lineage)
+        attribution_rules = await current_rules(db.conn, settings, table)
+        lineage = await learn_lineage(db, source, attribution_rules, raw, settings, clock())
+        snapshot = attribute_snapshot(raw, attribution_rules, extra_tags=lineage)
     except HubError as exc:
         error = describe(exc)
         log.error("poll failed: %s", error)

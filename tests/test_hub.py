@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.hub import HubError, HubSource
-from tests.fakes.hub import FakeHub, ranked
+from tests.fakes.hub import FakeHub, hub_model, ranked
 
 IDS = [f"Qwen/m{i}" for i in range(60)]
 
@@ -91,7 +91,24 @@ async def test_unusable_answers_are_errors(fake_hub: FakeHub, body: str, message
         await source(fake_hub).fetch()
 
 
-async def test_lineage_lookup_answers_tags_and_ignores_unknown_models(fake_hub: FakeHub):
+async def test_lineage_lookup_answers_tags_and_maps_unknown_models_to_no_bases(fake_hub: FakeHub):
+    """A model the Hub does not know is an answer (cached as 'no bases'), not an error to retry."""
     fake_hub.models = ranked(["jane/ft"], tags=["base_model:Qwen/Qwen3-8B"])
     found = await source(fake_hub).lookup_tags(["jane/ft", "nobody/missing"])
-    assert list(found) == ["jane/ft"] and "base_model:Qwen/Qwen3-8B" in found["jane/ft"]
+    assert list(found) == ["jane/ft", "nobody/missing"] and found["nobody/missing"] == []
+    assert "base_model:Qwen/Qwen3-8B" in found["jane/ft"]
+
+
+async def test_lineage_lookup_asks_for_base_models_and_reads_the_relation(fake_hub: FakeHub):
+    """`expand=["baseModels", "tags"]`: a base answered only as `baseModels` still becomes a relation tag."""
+    fake_hub.describe([hub_model("jane/q-GGUF", tags=["gguf"])])
+    fake_hub.details["jane/q-GGUF"]["baseModels"] = {"relation": "quantized", "models": [{"id": "Qwen/Qwen3-8B"}]}
+    found = await source(fake_hub).lookup_tags(["jane/q-GGUF"])
+    assert "gguf" in found["jane/q-GGUF"] and "base_model:quantized:Qwen/Qwen3-8B" in found["jane/q-GGUF"]
+    assert fake_hub.detail_requests[-1].query.getall("expand") == ["baseModels", "tags"]
+
+
+async def test_lineage_lookup_skips_a_failing_answer(fake_hub: FakeHub):
+    fake_hub.describe([hub_model("jane/ft", tags=["base_model:finetune:Qwen/Qwen3-8B"])])
+    fake_hub.fail(500)
+    assert await source(fake_hub).lookup_tags(["jane/ft"]) == {}

@@ -38,6 +38,21 @@ def hub_model(model_id: str, score: int = 100, *, tags: Iterable[str] = (), like
     }
 
 
+def base_models_answer(tags: Iterable[str]) -> dict[str, Any] | None:
+    """What `expand=["baseModels"]` answers for a model with these tags: one relation, its bases."""
+    relation: str | None = None
+    ids: list[str] = []
+    for tag in tags:
+        parts = tag.split(":", 2)
+        if parts[0] == "base_model" and len(parts) == 3:
+            relation = relation or parts[1]
+            if parts[2] not in ids:
+                ids.append(parts[2])
+    if not ids:
+        return None
+    return {"relation": relation, "models": [{"id": model_id} for model_id in ids]}
+
+
 def ranked(ids: Iterable[str], **kwargs: Any) -> list[dict[str, Any]]:
     """Models in the given order with falling trending scores."""
     ids = list(ids)
@@ -103,16 +118,36 @@ class FakeHub:
         limit = int(request.query.get("limit", "1000"))
         return web.json_response(self.models[:limit])
 
+    @property
+    def detail_requests(self) -> list[web.Request]:
+        return [r for r in self.requests if r.path.startswith("/api/models/")]
+
+    def describe(self, models: Iterable[dict[str, Any]]) -> None:
+        """Serve these models at `GET /api/models/{id}` (as `hub_model` builds them)."""
+        self.details.update({model["id"]: model for model in models})
+
     async def _detail(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request)
+        fault = self._next_fault()
+        if fault is not None and fault.status != 200:
+            return web.json_response({"error": "fault"}, status=fault.status)
         model_id = f"{request.match_info['org']}/{request.match_info['name']}"
-        if model_id in self.details:
-            return web.json_response(self.details[model_id])
-        listed = next((m for m in self.models if m["id"] == model_id), None)
-        if listed is None:
+        found = self.details.get(model_id) or next((m for m in self.models if m["id"] == model_id), None)
+        if found is None:
             return web.json_response({"error": "Repository not found"}, status=404,
                                      headers={"X-Error-Code": "RepoNotFound"})
-        return web.json_response(listed)
+        expand = request.query.getall("expand", [])
+        if not expand:
+            return web.json_response(found)
+        # Like the Hub: with `expand`, only the asked properties (plus ids) come back.
+        answer: dict[str, Any] = {"_id": found.get("_id"), "id": found["id"]}
+        for prop in expand:
+            if prop == "baseModels":
+                if (bases := found.get("baseModels") or base_models_answer(found.get("tags", []))) is not None:
+                    answer["baseModels"] = bases
+            elif prop in found and prop != "baseModels":
+                answer[prop] = found[prop]
+        return web.json_response(answer)
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         # Unknown paths must 404: huggingface_hub probes e.g. /api/agent-harnesses.
