@@ -1,4 +1,4 @@
-"""Command line: run | once | trending | share | digest | channels | resume | demo | check-config."""
+"""Command line: run | once | trending | share | digest | channels | resume | attribution | label | reattribute | demo | check-config."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     resume = command("resume", "send to a paused channel again once its cause is fixed (fresh baseline)")
     resume.add_argument("platform", choices=("discord", "slack"))
     resume.add_argument("channel", help="the channel id, as in [[routes]] or `channels`")
+    _attribution_commands(command)
     command("check-config", "validate a config file and say which key is wrong")
     demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
     demo.add_argument("--format", choices=("text", "jsonl"), default="text")
@@ -114,6 +115,7 @@ async def _cmd_share(args: argparse.Namespace) -> int:
             "top_n": view.top_n,
             "snapshots": view.snapshots_7d,
             "countries": [row.to_json() for row in view.countries],
+            "unknown": view.unknown_json(),
         }, indent=2, ensure_ascii=False))
     else:
         print(render_text(share_message(view)))
@@ -218,6 +220,114 @@ async def _cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attribution_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    audit = command("attribution", "every namespace seen in the top N lately: country, method, confidence (unknowns first)")
+    audit.add_argument("--days", type=int, default=30, help="look-back window (default 30)")
+    audit.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    label = command("label", "set (or --remove) an operator's country for a namespace or a model id")
+    label.add_argument("target", metavar="NAMESPACE_OR_MODEL", help="e.g. 'jane' or 'jane/model'")
+    label.add_argument("country", metavar="CC", nargs="?", help="ISO 3166-1 alpha-2 code, e.g. CN")
+    label.add_argument("--remove", action="store_true", help="remove the label instead")
+    command("reattribute", "re-decide the country of every stored entry with today's tables and labels")
+
+
+async def _cmd_attribution(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot.attribution import audit
+    from bot.commands import CommandError
+    from store.snapshots import latest_snapshots
+
+    if not 1 <= args.days <= 3660:
+        raise CommandError(f"--days must be between 1 and 3660, not {args.days}")
+
+    async def read(conn: Any) -> Any:
+        latest = await latest_snapshots(conn, 1)
+        if not latest:
+            raise CommandError("No snapshot stored yet: run `python -m bot once` first.")
+        return await audit(conn, latest[0].snapshot.taken_at - timedelta(days=args.days))
+
+    rows = await _read_store(args, read)
+    if args.json:
+        print(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
+        return 0
+    print(f"Namespaces in the top N over the last {args.days} days (unknowns first); appearances = entries")
+    for row in rows:
+        how = f"{row.method} {row.via}" if row.via and row.method != "namespace" else row.method
+        models = ", ".join(row.models[:3]) + (f" (+{len(row.models) - 3})" if len(row.models) > 3 else "")
+        print(f"{row.appearances:6d}  {row.country:7s}  {row.namespace:28s}  {how:40s}  {row.confidence:11s}  {models}")
+    return 0
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment: still record that it was the CLI
+        return "cli"
+
+
+async def _cmd_label(args: argparse.Namespace) -> int:
+    """Labels are the operator's act (CLI), never a chat command: they change attribution for everyone."""
+    import re
+    from datetime import UTC, datetime
+
+    from bot.attribution import reattribute
+    from bot.commands import CommandError
+    from bot.log import get_logger
+    from bot.orgs import iso_country_codes
+    from store import labels
+    from store.db import open_database
+
+    target = args.target.strip().removeprefix("https://huggingface.co/").strip("/")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?", target):
+        raise CommandError(f"{args.target!r} is not a namespace ('org') or a model id ('org/name')")
+    country = (args.country or "").strip().upper()
+    if args.remove and country:
+        raise CommandError("give either a country or --remove, not both")
+    if not args.remove and country not in iso_country_codes():
+        raise CommandError(f"expected a two-letter ISO 3166-1 country code like 'CN', got {args.country!r}")
+    settings = _settings(args)
+    who, now = _operator(), datetime.now(UTC)
+    db = await open_database(settings.store.path)
+    try:
+        async with db.transaction() as conn:
+            if args.remove:
+                before = await labels.remove_label(conn, target)
+            else:
+                before = await labels.set_label(conn, target, country, who, now)
+        if args.remove and before is None:
+            print(f"{target} has no label")
+            return 0
+        get_logger("bot.label").info("label %s: %s -> %s by %s at %s", target.lower(),
+                                     before.country if before else "none", "removed" if args.remove else country,
+                                     who, now.isoformat(timespec="seconds"))
+        report = await reattribute(db, settings, now)
+    finally:
+        await db.close()
+    done = f"label on {target.lower()} removed" if args.remove else f"{target.lower()} labelled {country}"
+    print(f"{done}; {report.changed} stored entr{'y' if report.changed == 1 else 'ies'} re-attributed")
+    return 0
+
+
+async def _cmd_reattribute(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.attribution import reattribute
+    from store.db import open_database
+
+    settings = _settings(args)
+    db = await open_database(settings.store.path)
+    try:
+        report = await reattribute(db, settings, datetime.now(UTC))
+    finally:
+        await db.close()
+    print(f"re-attributed {report.models} model(s): {report.changed} stored entr"
+          f"{'y' if report.changed == 1 else 'ies'} changed (attribution data {report.version}); sent alerts stay as sent")
+    return 0
+
+
 async def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     where = args.config or "embedded defaults"
@@ -286,6 +396,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "digest": _cmd_digest,
     "channels": _cmd_channels,
     "resume": _cmd_resume,
+    "attribution": _cmd_attribution,
+    "label": _cmd_label,
+    "reattribute": _cmd_reattribute,
     "check-config": _cmd_check_config,
     "demo": _cmd_demo,
 }

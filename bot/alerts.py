@@ -189,6 +189,11 @@ def render_digest(event: Digest) -> Message:
         line(f"{flag(c.country)} {country_name(c.country)}: {c.average:g}%{_change_text(c.change)}")
         for c in event.countries if c.average > 0 or (c.change or 0) != 0
     )))
+    if event.unknown_namespaces:
+        fields.append(Field(f"Unknown origin in the {top} (label with `python -m bot label`)", tuple(
+            line(f"{flag(UNKNOWN)} {u.namespace} — {u.entries} entr{'y' if u.entries == 1 else 'ies'}"
+                 f" ({', '.join(m.split('/', 1)[-1] for m in u.models[:3])})")
+            for u in event.unknown_namespaces)))
     based = [line(f"{event.snapshots} snapshots")]
     for gap in event.gaps:
         length = hours_text((gap.end - gap.start).total_seconds() / 3600)

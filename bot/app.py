@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.attribution import reattribute_if_changed
 from bot.config import Secrets, Settings
 from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
@@ -162,6 +163,8 @@ class Trendwatch:
         try:
             async with db.transaction() as conn:
                 await sync_configured(conn, settings.routes, settings.console.enabled, datetime.now(UTC))
+            # History follows the table: new orgs/families/overrides/labels re-attribute stored entries once.
+            await reattribute_if_changed(db, settings, datetime.now(UTC))
         except BaseException:
             await db.close()
             raise

@@ -165,6 +165,10 @@ class ShareView:
     top_n: int
     snapshots_7d: int
     countries: tuple[CountryShare, ...]
+    unknown_models: tuple[str, ...] = ()  # the latest top N's models of unknown origin, by rank
+
+    def unknown_json(self) -> dict[str, Any]:
+        return {"count": len(self.unknown_models), "of": self.top_n, "models": list(self.unknown_models)}
 
 
 def _pct(count: int, top_n: int) -> float:
@@ -200,7 +204,18 @@ async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
             )
         )
     rows.sort(key=lambda r: (-r.share, -r.average_7d, r.country == UNKNOWN, r.country))
-    return ShareView(current.snapshot.taken_at, current.top_n, len(series), tuple(rows))
+    unknown = tuple(e.id for e in current.snapshot.top(current.top_n) if e.country == UNKNOWN)
+    return ShareView(current.snapshot.taken_at, current.top_n, len(series), tuple(rows), unknown)
+
+
+UNKNOWN_NAMED = 5  # name at most this many unknown models, so a bad day cannot flood the answer
+
+
+def unknown_line(view: ShareView) -> str:
+    """'unknown: 2 of 10 (jane/a, bob/b)' — shown beside the countries, never hidden."""
+    named = ", ".join(view.unknown_models[:UNKNOWN_NAMED])
+    more = f" and {len(view.unknown_models) - UNKNOWN_NAMED} more" if len(view.unknown_models) > UNKNOWN_NAMED else ""
+    return f"unknown: {len(view.unknown_models)} of {view.top_n}" + (f" ({named}{more})" if named else "")
 
 
 def share_message(view: ShareView, image: Image | None = None) -> Message:
@@ -217,6 +232,7 @@ def share_message(view: ShareView, image: Image | None = None) -> Message:
                 f" · 7-day avg {row.average_7d:g}%, range {row.low_7d:g}–{row.high_7d:g}%"
             )
         )
+    lines.append(line(unknown_line(view)))
     return Message(
         kind="share",
         title=f"Who holds the trending top {view.top_n}",

@@ -28,6 +28,7 @@ from bot.events import (
     DigestRunner,
     Gap,
     ShareChart,
+    UnknownNamespace,
 )
 from bot.snapshot import UNKNOWN
 
@@ -243,6 +244,23 @@ def share_chart(
     )
 
 
+UNKNOWN_NAMESPACES = 5
+
+
+def unknown_namespaces(top: Sequence[TopRow], limit: int = UNKNOWN_NAMESPACES) -> tuple[UnknownNamespace, ...]:
+    """The namespaces behind the week's unknown entries, most entries first: what an operator should label."""
+    entries: dict[str, int] = {}
+    models: dict[str, dict[str, None]] = {}
+    for row in top:
+        if row.country != UNKNOWN:
+            continue
+        namespace = row.model_id.split("/", 1)[0] if "/" in row.model_id else row.model_id
+        entries[namespace] = entries.get(namespace, 0) + 1
+        models.setdefault(namespace, {})[row.model_id] = None
+    ranked = sorted(entries.items(), key=lambda item: (-item[1], item[0].lower()))[:limit]
+    return tuple(UnknownNamespace(namespace=ns, entries=n, models=tuple(models[ns])) for ns, n in ranked)
+
+
 def build_digest(
     week: str,
     tz: ZoneInfo,
@@ -321,6 +339,7 @@ def build_digest(
         long_runners=tuple(runners[:5]),
         countries=compare_countries(country_averages(rows), previous_averages),
         chart=share_chart(rows.snapshots, counts, gaps),
+        unknown_namespaces=unknown_namespaces(rows.top),
         **base,
     )
 

@@ -120,6 +120,14 @@ class CountryAverage(_Part):
     change: float | None = None
 
 
+class UnknownNamespace(_Part):
+    """A namespace whose models the bot could not place, and how many top-N entries they held that week."""
+
+    namespace: str
+    entries: int
+    models: tuple[str, ...] = ()
+
+
 class ShareChart(_Part):
     """What the chart needs, so it can be drawn at send time without the store.
 
@@ -150,6 +158,7 @@ class Digest(_Event):
     long_runners: tuple[DigestRunner, ...] = ()
     countries: tuple[CountryAverage, ...] = ()
     chart: ShareChart | None = None
+    unknown_namespaces: tuple[UnknownNamespace, ...] = ()
 
 
 Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest, Field(discriminator="kind")]
