@@ -1,4 +1,5 @@
-"""Command line: run | once | trending | share | digest | channels | resume | attribution | label | reattribute | demo | check-config."""
+"""Command line: run | once | trending | share | digest | channels | resume | attribution | label | reattribute
+| demo | check-config."""
 
 from __future__ import annotations
 
@@ -221,7 +222,8 @@ async def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _attribution_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
-    audit = command("attribution", "every namespace seen in the top N lately: country, method, confidence (unknowns first)")
+    audit = command("attribution",
+                    "every namespace seen in the top N lately: country, method, confidence (unknowns first)")
     audit.add_argument("--days", type=int, default=30, help="look-back window (default 30)")
     audit.add_argument("--json", action="store_true", help="print a JSON list instead of text")
     label = command("label", "set (or --remove) an operator's country for a namespace or a model id")
@@ -324,7 +326,8 @@ async def _cmd_reattribute(args: argparse.Namespace) -> int:
     finally:
         await db.close()
     print(f"re-attributed {report.models} model(s): {report.changed} stored entr"
-          f"{'y' if report.changed == 1 else 'ies'} changed (attribution data {report.version}); sent alerts stay as sent")
+          f"{'y' if report.changed == 1 else 'ies'} changed (attribution data {report.version});"
+          " sent alerts stay as sent")
     return 0
 
 

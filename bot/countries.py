@@ -245,7 +245,9 @@ def attribute(
     return Rules(table, overrides=overrides or {}, max_hops=max_hops).attribute(model_id, tags, known_tags)
 
 
-def snapshot_tags(snapshot: Snapshot, extra_tags: Mapping[str, Sequence[str]] | None = None) -> dict[str, Sequence[str]]:
+def snapshot_tags(
+    snapshot: Snapshot, extra_tags: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Sequence[str]]:
     known: dict[str, Sequence[str]] = dict(extra_tags or {})
     known.update({entry.id: entry.tags for entry in snapshot.entries})
     return known

@@ -259,7 +259,7 @@ class HubSource:
 
 
 def _base_model_tags(answer: object) -> list[str]:
-    """`expand=["baseModels"]` answers `{"relation": "quantized", "models": [{"id": ...}]}`; anything else is ignored."""
+    """`expand=["baseModels"]` answers `{"relation": ..., "models": [{"id": ...}]}`; anything else is ignored."""
     if not isinstance(answer, dict) or not isinstance(answer.get("models"), list):
         return []
     relation = answer.get("relation")

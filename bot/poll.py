@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from bot.config import Settings
 from bot.attribution import current_rules, learn_lineage
+from bot.config import Settings
 from bot.countries import OrgTable, attribute_snapshot
 from bot.detect import RuleSpec, detect
 from bot.events import Event, SourceHealth

@@ -14,6 +14,7 @@ import aiosqlite
 from bot.snapshot import Attribution
 from store.db import utc_iso
 
+
 async def stored_model_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
     """Every model that has entries, with its latest stored tags."""
     async with conn.execute(
