@@ -84,3 +84,29 @@ def test_renamed_rows_agree_with_their_current_namespace() -> None:
 def test_namespace_keys_look_like_hub_names() -> None:
     for name in _namespaces():
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name), name
+
+
+FAMILIES_TOML = ORGS_TOML.parent / "families.toml"
+
+
+def test_every_family_has_a_source_and_its_labs_country() -> None:
+    with FAMILIES_TOML.open("rb") as fh:
+        families = tomllib.load(fh)["families"]
+    namespaces = _namespaces()
+    assert len(families) >= 20
+    for name, row in families.items():
+        assert set(row) <= {"names", "lab", "country", "source", "needs_version"}, name
+        assert row["source"].strip() and row["names"] and all(isinstance(n, str) and n for n in row["names"]), name
+        assert namespaces[row["lab"]]["country"] == row["country"], name
+
+
+def test_no_lab_namespace_is_taken_for_a_family_by_its_own_models() -> None:
+    """A lab whose own name contains a family word keeps its own country: the namespace rule comes first."""
+    from bot.countries import Rules
+    from bot.orgs import load_family_table, load_org_table
+
+    rules = Rules(load_org_table(), load_family_table())
+    for name, row in _namespaces().items():
+        if row["kind"] == "lab" and row["country"] not in {"base", "unknown"}:
+            found = rules.attribute(f"{name}/{name}-7B", [])
+            assert (found.country, found.method) == (row["country"], "namespace"), name

@@ -1,0 +1,194 @@
+"""Country attribution on 141 real trending snapshots of March–May 2026 (bench/data/).
+
+    python -m bench.attribution
+
+Prints, for ids alone (the archive keeps no tags) and for the tagged replay served by the fake
+Hub to the real huggingface_hub client through the bot's own poll: the share of top-10 entries
+(and of distinct models) whose country is unknown, how each entry was decided, and the most
+frequent unknown namespaces. The baseline is the rule and table from before issue 9, measured
+in the same run. Goals: unknown under 10% from ids alone, under 5% with tags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.trending_data import DATA, TAGGED, ArchivedSnapshot, load_snapshots, read_tagged
+from bot.countries import Rules, attribute_snapshot, base_models, namespace_of
+from bot.orgs import load_family_table, load_org_table
+from bot.snapshot import UNKNOWN, Attribution, Entry, Snapshot
+
+GOAL_IDS_ONLY = 10.0
+GOAL_WITH_TAGS = 5.0
+TOP_N = 10
+BEFORE_TABLE = DATA / "orgs-before-issue9.tsv"
+
+
+@dataclass
+class Measure:
+    entries: int = 0
+    unknown_entries: int = 0
+    models: dict[str, str] = field(default_factory=dict)  # model → country (the last decision)
+    methods: Counter[str] = field(default_factory=Counter)
+    unknown_namespaces: Counter[str] = field(default_factory=Counter)
+
+    def add(self, model_id: str, attribution: Attribution) -> None:
+        self.entries += 1
+        self.methods[attribution.method] += 1
+        self.models[model_id] = attribution.country
+        if attribution.country == UNKNOWN:
+            self.unknown_entries += 1
+            self.unknown_namespaces[namespace_of(model_id) or model_id] += 1
+
+    @property
+    def unknown_share(self) -> float:
+        return 100.0 * self.unknown_entries / self.entries if self.entries else 0.0
+
+    @property
+    def unknown_model_share(self) -> float:
+        return 100.0 * sum(c == UNKNOWN for c in self.models.values()) / len(self.models) if self.models else 0.0
+
+
+def current_rules() -> Rules:
+    return Rules(load_org_table(), load_family_table())
+
+
+# --- the rule before issue 9, kept small so the baseline is measured in the same run --------------
+
+def _before_table() -> dict[str, tuple[str, str]]:
+    table = {}
+    for text in BEFORE_TABLE.read_text(encoding="utf-8").splitlines():
+        if text and not text.startswith("#"):
+            namespace, country, kind = text.split("\t")
+            table[namespace.lower()] = (country, kind)
+    return table
+
+
+def before_attribute(model_id: str, tags: Sequence[str], table: Mapping[str, tuple[str, str]],
+                     known: Mapping[str, Sequence[str]], max_hops: int = 4) -> str:
+    """The old order: a lab namespace first (whatever the model is), then base_model tags, else unknown."""
+    def direct(model: str) -> str | None:
+        country, kind = table.get(namespace_of(model).lower(), ("", ""))
+        return country if kind == "lab" and country not in ("base", UNKNOWN, "") else None
+
+    if (country := direct(model_id)) is not None:
+        return country
+    visited, frontier = {model_id.lower()}, base_models(tags)
+    for _ in range(max_hops):
+        following: list[str] = []
+        for base in frontier:
+            if base.lower() in visited:
+                continue
+            visited.add(base.lower())
+            if (country := direct(base)) is not None:
+                return country
+            following.extend(base_models(known.get(base, ())))
+        frontier = following
+    return UNKNOWN
+
+
+# --- measures -------------------------------------------------------------------------------------
+
+def _snapshot(ids: Sequence[str], tags: Mapping[str, Sequence[str]]) -> Snapshot:
+    return Snapshot(datetime.fromtimestamp(0).astimezone(),
+                    tuple(Entry(rank=i, id=m, tags=tuple(tags.get(m, ()))) for i, m in enumerate(ids, start=1)))
+
+
+def tagged_lineage(records: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Every model's tags in the tagged replay: what lookups of bases would answer."""
+    return {m["id"]: list(m["tags"]) for record in records for m in record["models"]}
+
+
+def measure_rules(snapshots: Sequence[ArchivedSnapshot], rules: Rules,
+                  tags: Mapping[str, Sequence[str]] | None = None) -> Measure:
+    """The pure rule on each snapshot; with `tags`, entries carry them and bases' tags are known."""
+    known = dict(tags or {})
+    result = Measure()
+    for archived in snapshots:
+        snapshot = attribute_snapshot(_snapshot(archived.model_ids[:TOP_N], known), rules, extra_tags=known)
+        for entry in snapshot.entries:
+            result.add(entry.id, entry.attribution)
+    return result
+
+
+def measure_before(snapshots: Sequence[ArchivedSnapshot], tags: Mapping[str, Sequence[str]] | None = None) -> Measure:
+    table, known = _before_table(), dict(tags or {})
+    result = Measure()
+    for archived in snapshots:
+        for model_id in archived.model_ids[:TOP_N]:
+            country = before_attribute(model_id, known.get(model_id, ()), table, known)
+            result.add(model_id, Attribution(country, "before" if country != UNKNOWN else "unknown"))
+    return result
+
+
+async def measure_through_hub(records: Sequence[Mapping[str, Any]]) -> tuple[Measure, int]:
+    """The tagged replay served by the fake Hub, polled by the bot (real huggingface_hub client, SQLite)."""
+    from bot.app import Trendwatch
+    from bot.config import Secrets, parse_settings
+    from tests.fakes.hub import FakeHub
+
+    os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="bench-hf-"))
+    result = Measure()
+    with tempfile.TemporaryDirectory(prefix="bench-attribution-") as tmp:
+        async with FakeHub() as hub:
+            hub.describe([m for record in records for m in record["models"]])
+            settings = parse_settings({
+                "hub": {"endpoint": hub.endpoint, "depth": TOP_N, "top_n": TOP_N},
+                "store": {"path": str(Path(tmp) / "bench.db")},
+                "console": {"enabled": False},
+            }, env={})
+            app = await Trendwatch.open(settings, Secrets.from_env({}), {})
+            try:
+                await app.acquire_lease()
+                for record in records:
+                    hub.models = list(record["models"])
+                    polled = await app.poll()
+                    assert polled.snapshot is not None, polled.error
+                    for entry in polled.snapshot.top(TOP_N):
+                        result.add(entry.id, entry.attribution)
+            finally:
+                await app.close()
+            lookups = len(hub.detail_requests)
+    return result, lookups
+
+
+def _report(label: str, measured: Measure, baseline: Measure, goal: float | None) -> None:
+    ratio = measured.unknown_share / baseline.unknown_share if baseline.unknown_share else float("nan")
+    verdict = "" if goal is None else ("  PASS" if measured.unknown_share < goal else "  FAIL")
+    goal_text = "" if goal is None else f" (goal < {goal:g}%)"
+    print(f"{label}: unknown {measured.unknown_share:.1f}% of {measured.entries} entries{goal_text},"
+          f" {measured.unknown_model_share:.1f}% of {len(measured.models)} models;"
+          f" ratio to baseline {ratio:.2f}x{verdict}")
+    if goal is not None:
+        print("    methods: " + ", ".join(f"{m} {n}" for m, n in measured.methods.most_common()))
+        print("    top unknown namespaces: " + (", ".join(
+            f"{ns} {n}" for ns, n in measured.unknown_namespaces.most_common(10)) or "none"))
+
+
+async def main() -> None:
+    snapshots = load_snapshots()
+    records = read_tagged(TAGGED)
+    tags = tagged_lineage(records)
+    rules = current_rules()
+    print(f"{len(snapshots)} real trending snapshots, 2026-03..05 (bench/data), top {TOP_N}")
+    before_ids, before_tags = measure_before(snapshots), measure_before(snapshots, tags)
+    _report("baseline, rule before issue 9, ids only ", before_ids, before_ids, None)
+    _report("baseline, rule before issue 9, with tags", before_tags, before_tags, None)
+    _report("ids only (pure rule)                    ", measure_rules(snapshots, rules), before_ids, GOAL_IDS_ONLY)
+    _report("with tags (pure rule)                   ", measure_rules(snapshots, rules, tags), before_tags,
+            GOAL_WITH_TAGS)
+    through_hub, lookups = await measure_through_hub(records)
+    _report("with tags, fake Hub + huggingface_hub   ", through_hub, before_tags, GOAL_WITH_TAGS)
+    print(f"    {lookups} lineage lookup(s) on the Hub over {len(records)} polls (cached in the store)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
