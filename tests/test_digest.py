@@ -171,3 +171,22 @@ def test_weeks_and_the_schedule():
         week_bounds("2025-30", UTC_ZONE)
     with pytest.raises(WeekError):
         week_bounds("2025-W53", UTC_ZONE)  # 2025 has 52 ISO weeks
+
+
+def test_the_digest_lists_the_weeks_most_frequent_unknown_namespaces():
+    from bot.alerts import render_digest
+    from bot.digest import unknown_namespaces
+
+    top = (TopRow(0, 1, "jane/a", "unknown"), TopRow(0, 2, "bob/x", "unknown"), TopRow(1, 1, "jane/b", "unknown"),
+           TopRow(1, 2, "Qwen/q", "CN"), TopRow(2, 1, "jane/a", "unknown"))
+    found = unknown_namespaces(top)
+    assert [(u.namespace, u.entries, u.models) for u in found] == [("jane", 3, ("jane/a", "jane/b")),
+                                                                   ("bob", 1, ("bob/x",))]
+    week = rows([(MON, ["A", "E"]), (MON + SIX, ["E", "B"])], top_n=2)
+    week = WeekRows(week.snapshots, tuple(r if r.model_id != "E" else TopRow(r.snapshot_id, r.rank, "jane/E",
+                                                                                 "unknown") for r in week.top),
+                    {}, {}, {})
+    event = digest(week)
+    assert [(u.namespace, u.entries) for u in event.unknown_namespaces] == [("jane", 2)]
+    field = next(f for f in render_digest(event).fields if f.name.startswith("Unknown origin"))
+    assert "jane — 2 entries (E)" in "".join(span.text for span in field.value[0])
