@@ -91,3 +91,10 @@ def test_example_config_is_valid_and_complete():
     example = Path(__file__).resolve().parent.parent / "config.example.toml"
     settings = load_settings(example, env={})
     assert settings.share_rules[0].country == "CN"
+
+
+def test_countries_keys_for_derivatives_and_the_lineage_cache():
+    settings = parse_settings({"countries": {"derivatives": "base", "lineage_max_age": "7d"}}, env={})
+    assert (settings.countries.derivatives, settings.countries.lineage_max_age) == ("base", timedelta(days=7))
+    assert parse_settings({}, env={}).countries.derivatives == "standard"
+    assert "countries.derivatives" in error_for({"countries": {"derivatives": "lab"}})
