@@ -43,10 +43,14 @@ async def add_event(
     )
     event_id = cursor.lastrowid
     assert event_id is not None
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, destination_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?)",
-        [(event_id, destination_id, utc_iso(now), utc_iso(now)) for destination_id in destination_ids],
-    )
+    if destination_ids:
+        # One statement for every channel (ids as one JSON array): 10,000 rows cost one round trip.
+        stamp = utc_iso(now)
+        await conn.execute(
+            "INSERT INTO outbox (event_id, destination_id, next_attempt_at, created_at)"
+            " SELECT ?, CAST(value AS INTEGER), ?, ? FROM json_each(?) ORDER BY key",
+            (event_id, stamp, stamp, json.dumps(list(destination_ids))),
+        )
     return event_id
 
 
