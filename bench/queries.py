@@ -1,8 +1,9 @@
-"""`trending` and `share` on a year of hourly snapshots at depth 50.
+"""`trending`, `share` over 7/30/90/365 days and `/model` on a year of hourly snapshots at depth 50.
 
-Baseline, measured in the same process: loading the latest snapshot's entries
-(the least any answer needs). The ratio says what the views cost on top of it;
-the share view also scans a week of history.
+`/model` runs on a copy holding 100,000 models (the year's ~400 plus 99,600 seen once at depth),
+for an id that is stored (found case-insensitively) and one that is not (which also searches
+"did you mean" hints). Baseline, measured in the same run: loading the latest snapshot's entries,
+the least any answer needs.
 
     python -m bench.queries
 """
@@ -10,25 +11,51 @@ the share view also scans a week of history.
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
-from collections.abc import Awaitable, Callable
+import random
+import shutil
+import tempfile
+from pathlib import Path
 
-from bench.year_db import ensure
-from bot.commands import share_view, trending_view
+from bench.measure import median_seconds, verdict
+from bench.year_db import LONG_LIVED, ensure
+from bot.commands import CommandError, model_message, share_view, trending_view
 from store.db import open_database
 from store.snapshots import latest_snapshots
 
-REPEAT = 21
+MODELS = 100_000
+GOALS = {"trending": 0.030, "share": 0.030, "model": 0.005}
+MISSING = "deepseek-ai/DeepSeek-V4-Preview"
 
 
-async def median_time(call: Callable[[], Awaitable[object]]) -> float:
-    times = []
-    for _ in range(REPEAT):
-        began = time.perf_counter()
-        await call()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+async def add_models(path: Path, total: int) -> None:
+    """Fill `models` up to `total` rows with plausible ids, as a long-lived bot at depth 1000 would see."""
+    rng = random.Random(11)
+    words = ["llama", "qwen", "mistral", "phi", "gemma", "coder", "instruct", "chat", "vision", "tiny", "moe",
+             "reasoning", "distill", "base", "lora", "merge", "gguf", "awq", "sft", "dpo"]
+    db = await open_database(path)
+    try:
+        async with db.conn.execute("SELECT COUNT(*) FROM models") as cursor:
+            row = await cursor.fetchone()
+        have = int(row[0]) if row else 0
+        rows = []
+        for i in range(total - have):
+            name = "-".join(rng.sample(words, 3)) + f"-{rng.randint(1, 70)}B-v{i}"
+            rows.append((f"user{rng.randint(1, 20_000)}/{name}", "2025-03-01T00:00:00.000000Z",
+                         "2025-03-01T00:00:00.000000Z", rng.randint(11, 1000), "2025-03-01T00:00:00.000000Z"))
+        async with db.transaction() as conn:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO models (hub_id, first_seen, last_seen, best_rank, best_rank_at)"
+                " VALUES (?, ?, ?, ?, ?)", rows)
+    finally:
+        await db.close()
+
+
+async def model_miss(conn: object) -> None:
+    try:
+        await model_message(conn, MISSING)  # type: ignore[arg-type]
+    except CommandError:
+        return
+    raise AssertionError(f"{MISSING} is stored")
 
 
 async def main() -> None:
@@ -38,19 +65,30 @@ async def main() -> None:
         async with db.conn.execute("SELECT COUNT(*), (SELECT COUNT(*) FROM entries) FROM snapshots") as cursor:
             row = await cursor.fetchone()
         assert row is not None
-        print(f"database {path.name}: {path.stat().st_size / 2**20:.1f} MiB, {row[0]} snapshots, {row[1]} entries")
-        baseline = await median_time(lambda: latest_snapshots(db.conn, 1))
-        print(f"baseline: latest snapshot's entries   {baseline * 1000:7.2f} ms")
-        for name, call in (
-            ("trending (top 10)", lambda: trending_view(db.conn)),
-            ("trending --country CN", lambda: trending_view(db.conn, None, "CN")),
-            ("share (7 days)", lambda: share_view(db.conn, 7)),
-            ("share (30 days)", lambda: share_view(db.conn, 30)),
-        ):
-            seconds = await median_time(call)
-            print(f"{name:<22} {seconds * 1000:7.2f} ms   ratio to baseline {seconds / baseline:5.1f}x")
+        print(f"database {path.name}: {path.stat().st_size / 2**20:.1f} MiB, {row[0]} hourly snapshots,"
+              f" {row[1]} entries; figures are medians of 21 runs")
+        baseline = await median_seconds(lambda: latest_snapshots(db.conn, 1))
+        print(f"baseline: latest snapshot's entries  {baseline * 1000:.2f} ms")
+        verdict("trending (top 10)", await median_seconds(lambda: trending_view(db.conn)), GOALS["trending"],
+                baseline)
+        for days in (7, 30, 90, 365):
+            seconds = await median_seconds(lambda days=days: share_view(db.conn, days))  # type: ignore[misc]
+            verdict(f"share ({days} days)", seconds, GOALS["share"], baseline)
     finally:
         await db.close()
+    with tempfile.TemporaryDirectory(prefix="bench-queries-") as tmp:
+        copy = Path(tmp) / "models.db"
+        shutil.copyfile(path, copy)
+        await add_models(copy, MODELS)
+        db = await open_database(copy)
+        try:
+            hit = await median_seconds(lambda: model_message(db.conn, LONG_LIVED.lower()))
+            verdict(f"/model hit ({MODELS // 1000}k models)", hit, GOALS["model"], baseline, note="(id in lower case)")
+            miss = await median_seconds(lambda: model_miss(db.conn))
+            verdict(f"/model miss ({MODELS // 1000}k models)", miss, GOALS["model"], baseline,
+                    note="(with 'did you mean' hints)")
+        finally:
+            await db.close()
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
 """The country-share chart: who holds the trending top N over time, as a PNG.
 
 matplotlib is imported inside the functions, so `python -m bot` starts without it, and
-figures are built with the object API (`Figure` + Agg canvas, never pyplot): no global
-state, so rendering is safe in a worker thread (`asyncio.to_thread`) off the event loop.
+figures are built with the object API (`Figure` + Agg canvas, never pyplot). The running bot
+never draws in its own process: `bot.chart_worker` runs `python -m bot.chart`, which reads one
+JSON request on stdin and writes the PNG to stdout, so matplotlib's ~40 MiB never stay in the
+bot's memory and drawing never holds its GIL. The CLI (`share --chart`, `digest --out`) may
+draw in-process; the import stays lazy for it.
 Sized for chat previews: 1200×675 px (16:9), large type, few colours.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import sys
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -120,9 +125,36 @@ def digest_title(digest: Digest) -> str:
 
 
 def digest_image(digest: Digest) -> Image | None:
-    """The digest's chart as an attachment; CPU-bound: call through `asyncio.to_thread`."""
+    """The digest's chart as an attachment; CPU-bound: the bot calls `chart_worker.digest_image`."""
     if digest.chart is None or not digest.chart.times:
         return None
     title = digest_title(digest)
     png = render_png(build_share_figure(digest.chart, title, (digest.start, digest.end), ZoneInfo(digest.timezone)))
     return Image(filename=f"trendwatch-{digest.week}.png", data=png, description=title)
+
+
+def draw_request(request: dict[str, object]) -> bytes:
+    """PNG of one request as `bot.chart_worker` sends it: chart, title, optional span and time zone."""
+    chart = ShareChart.model_validate(request["chart"])
+    span_raw = request.get("span")
+    span = None
+    if isinstance(span_raw, list) and len(span_raw) == 2:
+        span = (datetime.fromisoformat(str(span_raw[0])), datetime.fromisoformat(str(span_raw[1])))
+    tz = ZoneInfo(str(request["timezone"])) if request.get("timezone") else None
+    return render_png(build_share_figure(chart, str(request["title"]), span, tz))
+
+
+def main() -> int:
+    """`python -m bot.chart`: one JSON request on stdin, the PNG on stdout; a failure is one line on stderr."""
+    try:
+        png = draw_request(json.loads(sys.stdin.buffer.read()))
+    except Exception as exc:  # the worker's whole job: any failure becomes one line for the bot's log
+        print(f"chart: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.buffer.write(png)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,6 @@ Adapters and the CLI call these; nothing here knows Discord, Slack or a terminal
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,13 +180,16 @@ async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
         raise _no_data()
     current = latest[0]
     since = current.snapshot.taken_at - timedelta(days=days)
-    series = await snapshots.share_series(conn, since, current.snapshot.taken_at)
-    week_ago = series[0] if series and series[0][0] <= since + timedelta(hours=12) else None
-    now_counts = series[-1][2] if series else {}
-    countries = set(now_counts) | {c for _, _, counts in series for c in counts}
+    summary = await snapshots.share_summary(conn, since, current.snapshot.taken_at)
+    first = summary.first
+    week_ago = first if first and first[0] <= since + timedelta(hours=12) else None
+    now_counts = summary.last[2] if summary.last else {}
+    countries = set(now_counts) | {c for _, counts, _ in summary.distribution for c in counts}
     rows = []
     for country in countries:
-        history = [_pct(counts.get(country, 0), top_n) for _, top_n, counts in series]
+        # Each distinct mix once, weighted by how many snapshots had it: a year costs what a week does.
+        history = [(_pct(counts.get(country, 0), top_n), n) for top_n, counts, n in summary.distribution]
+        total = sum(n for _, n in history)
         now = _pct(now_counts.get(country, 0), current.top_n)
         then = _pct(week_ago[2].get(country, 0), week_ago[1]) if week_ago else None
         rows.append(
@@ -198,14 +200,14 @@ async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
                 share=now,
                 week_ago=then,
                 change=round(now - then, 1) if then is not None else None,
-                average_7d=round(sum(history) / len(history), 1) if history else now,
-                low_7d=min(history, default=now),
-                high_7d=max(history, default=now),
+                average_7d=round(sum(pct * n for pct, n in history) / total, 1) if total else now,
+                low_7d=min((pct for pct, _ in history), default=now),
+                high_7d=max((pct for pct, _ in history), default=now),
             )
         )
     rows.sort(key=lambda r: (-r.share, -r.average_7d, r.country == UNKNOWN, r.country))
     unknown = tuple(e.id for e in current.snapshot.top(current.top_n) if e.country == UNKNOWN)
-    return ShareView(current.snapshot.taken_at, current.top_n, len(series), tuple(rows), unknown)
+    return ShareView(current.snapshot.taken_at, current.top_n, summary.snapshots, tuple(rows), unknown)
 
 
 UNKNOWN_NAMED = 5  # name at most this many unknown models, so a bad day cannot flood the answer
@@ -245,7 +247,7 @@ def share_message(view: ShareView, image: Image | None = None) -> Message:
 
 
 async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
-    """`/share` as a picture: each country's share of the top N over the last `days` days, drawn off the loop."""
+    """`/share` as a picture: each country's share of the top N over the last `days` days, drawn out of process."""
     if not 1 <= days <= 366:
         raise CommandError(f"Pick between 1 and 366 days (7 and 30 make the most readable charts), not {days}.")
     latest = await snapshots.latest_snapshots(conn, 1)
@@ -260,12 +262,10 @@ async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
     chart = digest.share_chart(rows, {i: counts for i, (_, _, counts) in enumerate(series)}, gaps)
     title = f"Trending top {latest[0].top_n} by country, last {days} days (to {until:%d %b %Y %H:%M} UTC)"
 
-    def draw() -> bytes:
-        from bot.chart import build_share_figure, render_png
+    from bot.chart_worker import draw
 
-        return render_png(build_share_figure(chart, title, (since, until)))
-
-    return Image(filename=f"trendwatch-share-{days}d.png", data=await asyncio.to_thread(draw), description=title)
+    return Image(filename=f"trendwatch-share-{days}d.png", data=await draw(chart, title, (since, until)),
+                 description=title)
 
 
 async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:

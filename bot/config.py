@@ -97,6 +97,14 @@ class HubSettings(_Section):
 class StoreSettings(_Section):
     path: Path = Path("trendwatch.db")
     lease: Duration = timedelta(seconds=90)
+    keep_outbox: Duration = timedelta(days=30)  # delivered/dropped alerts older than this are pruned
+
+    @field_validator("keep_outbox")
+    @classmethod
+    def _keep_outbox_is_positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError(f"expected at least '1h', got {value}")
+        return value
 
 
 class ConsoleSettings(_Section):

@@ -76,7 +76,7 @@ def alert_for(item: outbox.OutboxItem) -> Alert:
 
 
 async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]]) -> Alert:
-    """`alert_for`, plus the chart of a digest drawn in a worker thread, once per event however many channels.
+    """`alert_for`, plus the chart of a digest drawn in a child process, once per event however many channels.
 
     A chart that fails to draw is logged and the digest goes out without it rather than not at all.
     """
@@ -85,9 +85,9 @@ async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Ta
     if not isinstance(event, Digest):
         return alert
     if item.event_id not in images:
-        from bot.chart import digest_image
+        from bot.chart_worker import digest_image
 
-        images[item.event_id] = asyncio.create_task(asyncio.to_thread(digest_image, event))
+        images[item.event_id] = asyncio.create_task(digest_image(event))
     try:
         image = await asyncio.shield(images[item.event_id])
     except Exception:

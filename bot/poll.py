@@ -19,7 +19,7 @@ from bot.routing import recipients
 from bot.snapshot import Snapshot
 from store import health, outbox, rules, snapshots
 from store.db import Database
-from store.destinations import active_destinations
+from store.destinations import current_routing
 
 log = get_logger(__name__)
 
@@ -47,32 +47,44 @@ def configured_rules(settings: Settings) -> list[RuleSpec]:
     ]
 
 
-async def channel_rules(conn: aiosqlite.Connection) -> list[RuleSpec]:
+def channel_rule_specs(rows: tuple[tuple[int, str, str, int], ...]) -> list[RuleSpec]:
     """Rules channels added with `/alerts rule`; their alerts go to that channel only."""
-    async with conn.execute(
-        "SELECT r.destination_id, r.country, r.direction, r.threshold FROM channel_rules r"
-        " JOIN destinations d ON d.id = r.destination_id WHERE d.active = 1 ORDER BY r.id"
-    ) as cursor:
-        rows = await cursor.fetchall()
     return [
         RuleSpec(
             key=f"dest{dest_id}:{country}:{direction}:{threshold}",
             country=country,
-            direction=direction,
-            threshold=int(threshold),
-            scope=int(dest_id),
+            direction="above" if direction == "above" else "below",  # the table's CHECK allows only these
+            threshold=threshold,
+            scope=dest_id,
         )
         for dest_id, country, direction, threshold in rows
     ]
+
+
+async def channel_rules(conn: aiosqlite.Connection) -> list[RuleSpec]:
+    return channel_rule_specs((await current_routing(conn)).channel_rules)
 
 
 async def _fan_out(
     conn: aiosqlite.Connection, events: list[Event], snapshot_id: int | None, previous_id: int | None,
     now: datetime,
 ) -> None:
-    destinations = await active_destinations(conn)
+    destinations = (await current_routing(conn)).destinations
     for event in events:
         await outbox.add_event(conn, event, snapshot_id, recipients(event, destinations, previous_id, now), now)
+
+
+async def prune_outbox(db: Database, settings: Settings, now: datetime) -> int:
+    """One small batch of outbox retention per poll: sent and dropped rows older than `[store] keep_outbox`.
+
+    Its own short transaction after the poll's, so a large backlog (a first run on an old file)
+    is worked off a batch a poll without holding up alerts.
+    """
+    async with db.transaction() as conn:
+        removed = await outbox.prune(conn, now - settings.store.keep_outbox)
+    if removed:
+        log.info("pruned %d outbox row(s) older than %s", removed, settings.store.keep_outbox)
+    return removed
 
 
 async def _record_failure(db: Database, settings: Settings, error: str, now: datetime) -> list[Event]:
@@ -132,4 +144,5 @@ async def poll_once(
         await health.record_success(conn, now)
         await _fan_out(conn, events, snapshot_id, previous.id if previous else None, now)
     log.info("stored snapshot %d (%d entries), %d event(s)", snapshot_id, len(snapshot.entries), len(events))
+    await prune_outbox(db, settings, now)
     return PollResult(snapshot_id, snapshot, tuple(events))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +65,48 @@ async def get_destination(conn: aiosqlite.Connection, platform: str, channel: st
 async def active_destinations(conn: aiosqlite.Connection) -> list[Destination]:
     async with conn.execute(f"SELECT {_COLUMNS} FROM destinations WHERE active = 1 ORDER BY id") as cursor:
         return [_row(row) for row in await cursor.fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Who gets alerts, as of `version` of `store_versions['destinations']`.
+
+    `channel_rules` are (destination id, country, direction, threshold) of active destinations.
+    """
+
+    version: int
+    destinations: tuple[Destination, ...]
+    channel_rules: tuple[tuple[int, str, str, int], ...]
+
+
+_routing: weakref.WeakKeyDictionary[aiosqlite.Connection, Routing] = weakref.WeakKeyDictionary()
+
+
+async def routing_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("SELECT version FROM store_versions WHERE name = 'destinations'") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else -1
+
+
+async def current_routing(conn: aiosqlite.Connection) -> Routing:
+    """Active destinations and channel rules, parsed once and reused until either table changes.
+
+    Triggers on `destinations` and `channel_rules` bump the version in whichever process writes
+    (a slash command here, `python -m bot resume` in another), so each poll pays one primary-key
+    read instead of re-reading and re-parsing every channel.
+    """
+    version = await routing_version(conn)
+    cached = _routing.get(conn)
+    if cached is not None and cached.version == version:
+        return cached
+    async with conn.execute(
+        "SELECT r.destination_id, r.country, r.direction, r.threshold FROM channel_rules r"
+        " JOIN destinations d ON d.id = r.destination_id WHERE d.active = 1 ORDER BY r.id"
+    ) as cursor:
+        rules = tuple((int(d), str(c), str(di), int(t)) for d, c, di, t in await cursor.fetchall())
+    fresh = Routing(version, tuple(await active_destinations(conn)), rules)
+    _routing[conn] = fresh
+    return fresh
 
 
 async def upsert_destination(

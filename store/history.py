@@ -2,6 +2,8 @@
 
 Every query walks `snapshots_by_time` for the time range and the `entries` primary key
 (snapshot_id, rank) for the top N, so a week costs the same on a year of data as on a day.
+Full ranks come from the first and last snapshots of the week that kept all of them: at most an
+hour in from either end (`snapshots.thin_history`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,23 @@ async def week_rows(conn: aiosqlite.Connection, start: datetime, end: datetime, 
     first_in_top = {str(hub_id): from_iso(first) for _, _, hub_id, _, first in raw if first}
     if not detail:
         return WeekRows(snapshots, top, {}, {}, first_in_top)
-    return WeekRows(snapshots, top, await ranks(conn, snapshots[0].id), await ranks(conn, snapshots[-1].id),
-                    first_in_top)
+    first, last = await _full_depth_ends(conn, start, end)
+    return WeekRows(snapshots, top, await ranks(conn, first or snapshots[0].id),
+                    await ranks(conn, last or snapshots[-1].id), first_in_top)
+
+
+async def _full_depth_ends(conn: aiosqlite.Connection, start: datetime, end: datetime) -> tuple[int | None, int | None]:
+    """The first and last snapshots in [start, end) that kept every rank (see `snapshots.thin_history`)."""
+    found: list[int | None] = []
+    for order in ("ASC", "DESC"):
+        async with conn.execute(
+            "SELECT id FROM snapshots WHERE taken_at >= ? AND taken_at < ? AND kept_depth IS NULL"
+            f" ORDER BY taken_at {order}, id {order} LIMIT 1",
+            (utc_iso(start), utc_iso(end)),
+        ) as cursor:
+            row = await cursor.fetchone()
+        found.append(int(row[0]) if row else None)
+    return found[0], found[1]
 
 
 async def ranks(conn: aiosqlite.Connection, snapshot_id: int) -> dict[str, int]:

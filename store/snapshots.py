@@ -47,8 +47,8 @@ async def save_snapshot(conn: aiosqlite.Connection, snapshot: Snapshot, top_n: i
     """Insert one snapshot with its entries; call inside the poll's transaction."""
     taken = utc_iso(snapshot.taken_at)
     cursor = await conn.execute(
-        "INSERT INTO snapshots (taken_at, top_n, depth, source) VALUES (?, ?, ?, ?)",
-        (taken, top_n, len(snapshot.entries), source),
+        "INSERT INTO snapshots (taken_at, top_n, depth, source, top_counts) VALUES (?, ?, ?, ?, ?)",
+        (taken, top_n, len(snapshot.entries), source, json.dumps(top_counts(snapshot.entries, top_n))),
     )
     snapshot_id = cursor.lastrowid
     assert snapshot_id is not None
@@ -89,7 +89,67 @@ async def save_snapshot(conn: aiosqlite.Connection, snapshot: Snapshot, top_n: i
             for entry in snapshot.entries
         ],
     )
+    await thin_history(conn)
     return snapshot_id
+
+
+def top_counts(entries: Iterable[Entry], top_n: int) -> dict[str, int]:
+    """Models per country among ranks 1..top_n: what `share` and the digest read for each snapshot."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        if entry.rank <= top_n:
+            counts[entry.country] = counts.get(entry.country, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+async def recount_snapshots(conn: aiosqlite.Connection, snapshot_ids: Iterable[int]) -> None:
+    """Recompute the stored country counts of these snapshots from their entries.
+
+    Whoever changes `entries.country` (re-attribution after the tables or labels changed) calls
+    this in the same transaction, so shares read from `snapshots.top_counts` stay right.
+    """
+    ids = sorted(set(snapshot_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        await conn.execute(
+            "UPDATE snapshots SET top_counts = ("
+            " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
+            "  SELECT e.country AS country, COUNT(*) AS n FROM entries e"
+            "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
+            "  GROUP BY e.country ORDER BY e.country))"
+            f" WHERE id IN ({marks})",
+            chunk,
+        )
+
+
+async def thin_history(conn: aiosqlite.Connection) -> None:
+    """Keep ranks below the top N only where something reads them; called with each new snapshot.
+
+    Detection and `trending` compare the two latest snapshots at full depth, and the digest's
+    climbers need full ranks near each week's ends: the first snapshot of each UTC hour keeps all
+    its entries. Any other snapshot older than the two latest keeps its top N (shares, the
+    digest's top lists, re-attribution) and drops the rest, which at a 15-minute interval is
+    three rows in five of a year's history.
+    """
+    async with conn.execute(
+        "SELECT id, taken_at, top_n FROM snapshots WHERE kept_depth IS NULL"
+        " ORDER BY taken_at DESC, id DESC LIMIT 1 OFFSET 2"
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return
+    sid, taken, top_n = int(row[0]), str(row[1]), int(row[2])
+    hour_start = utc_iso(from_iso(taken).replace(minute=0, second=0, microsecond=0))
+    async with conn.execute(
+        "SELECT 1 FROM snapshots WHERE taken_at >= ? AND (taken_at < ? OR (taken_at = ? AND id < ?)) LIMIT 1",
+        (hour_start, taken, taken, sid),
+    ) as cursor:
+        earlier_in_hour = await cursor.fetchone() is not None
+    if not earlier_in_hour:
+        return
+    await conn.execute("DELETE FROM entries WHERE snapshot_id = ? AND rank > ?", (sid, top_n))
+    await conn.execute("UPDATE snapshots SET kept_depth = ? WHERE id = ?", (top_n, sid))
 
 
 async def model_row_ids(conn: aiosqlite.Connection, hub_ids: Sequence[str]) -> dict[str, int]:
@@ -175,23 +235,56 @@ async def known_tags(conn: aiosqlite.Connection, hub_ids: Sequence[str]) -> dict
 async def share_series(
     conn: aiosqlite.Connection, since: datetime, until: datetime | None = None
 ) -> list[tuple[datetime, int, dict[str, int]]]:
-    """(taken_at, top_n, {country: models in top N}) per snapshot in [since, until], oldest first."""
+    """(taken_at, top_n, {country: models in top N}) per snapshot in [since, until], oldest first.
+
+    One row per snapshot (its `top_counts`), fetched at once: a year costs one query, not one
+    round trip per 64 rows.
+    """
     query = (
-        "SELECT s.taken_at, s.top_n, e.country, COUNT(*) FROM snapshots s"
-        " JOIN entries e ON e.snapshot_id = s.id AND e.rank <= s.top_n"
-        " WHERE s.taken_at >= ?" + (" AND s.taken_at <= ?" if until else "") +
-        " GROUP BY s.id, e.country ORDER BY s.taken_at, s.id"
+        "SELECT taken_at, top_n, top_counts FROM snapshots WHERE taken_at >= ?"
+        + (" AND taken_at <= ?" if until else "") + " ORDER BY taken_at, id"
     )
     params = [utc_iso(since)] + ([utc_iso(until)] if until else [])
-    series: list[tuple[datetime, int, dict[str, int]]] = []
-    last_key: str | None = None
     async with conn.execute(query, params) as cursor:
-        async for taken, top_n, country, count in cursor:
-            if taken != last_key:
-                series.append((from_iso(taken), int(top_n), {}))
-                last_key = taken
-            series[-1][2][country] = int(count)
-    return series
+        rows = await cursor.fetchall()
+    loads = json.loads
+    return [(from_iso(taken), int(top_n), loads(counts)) for taken, top_n, counts in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareSummary:
+    """The top N's country counts over a window, without one row per snapshot.
+
+    `distribution` holds each distinct (top_n, counts) with how many snapshots had it: averages,
+    lows and highs over any window follow from it, and a year has a few hundred distinct ones.
+    """
+
+    snapshots: int
+    first: tuple[datetime, int, dict[str, int]] | None
+    last: tuple[datetime, int, dict[str, int]] | None
+    distribution: tuple[tuple[int, dict[str, int], int], ...]
+
+
+async def share_summary(conn: aiosqlite.Connection, since: datetime, until: datetime) -> ShareSummary:
+    """Country counts of the snapshots in [since, until]: first, last, and how often each mix occurred."""
+    bounds = (utc_iso(since), utc_iso(until))
+    async with conn.execute(
+        "SELECT top_n, top_counts, COUNT(*) FROM snapshots WHERE taken_at >= ? AND taken_at <= ?"
+        " GROUP BY top_n, top_counts",
+        bounds,
+    ) as cursor:
+        distribution = tuple((int(top_n), dict(json.loads(counts)), int(n))
+                             for top_n, counts, n in await cursor.fetchall())
+    ends: list[tuple[datetime, int, dict[str, int]] | None] = []
+    for order in ("ASC", "DESC"):
+        async with conn.execute(
+            "SELECT taken_at, top_n, top_counts FROM snapshots WHERE taken_at >= ? AND taken_at <= ?"
+            f" ORDER BY taken_at {order}, id {order} LIMIT 1",
+            bounds,
+        ) as cursor:
+            row = await cursor.fetchone()
+        ends.append((from_iso(row[0]), int(row[1]), dict(json.loads(row[2]))) if row else None)
+    return ShareSummary(sum(n for _, _, n in distribution), ends[0], ends[1], distribution)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +319,29 @@ async def model_record(conn: aiosqlite.Connection, hub_id: str) -> ModelRecord |
 
 
 async def search_models(conn: aiosqlite.Connection, text: str, limit: int = 25) -> list[str]:
-    """Model ids containing `text`, best-ranked first: autocomplete."""
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    async with conn.execute(
-        "SELECT hub_id FROM models WHERE hub_id LIKE ? ESCAPE '\\' ORDER BY best_rank, last_seen DESC LIMIT ?",
-        (pattern, limit),
-    ) as cursor:
-        return [str(hub_id) for (hub_id,) in await cursor.fetchall()]
+    """Model ids containing `text` (any case), best-ranked first: autocomplete and "did you mean".
+
+    Three characters or more go through the trigram index `models_search`; its LIKE has no
+    ESCAPE, so `_` and `%` match loosely there and the exact substring test is done here.
+    """
+    needle = text.casefold()
+    if len(text) >= 3:
+        query = (
+            "SELECT m.hub_id FROM models_search s JOIN models m ON m.id = s.rowid"
+            " WHERE s.hub_id LIKE ? ORDER BY m.best_rank, m.last_seen DESC"
+        )
+        params: tuple[object, ...] = (f"%{text}%",)
+    else:
+        query = "SELECT hub_id FROM models WHERE instr(lower(hub_id), ?) > 0 ORDER BY best_rank, last_seen DESC"
+        params = (text.lower(),)
+    found: list[str] = []
+    async with conn.execute(query, params) as cursor:
+        async for (hub_id,) in cursor:
+            if needle in str(hub_id).casefold():
+                found.append(str(hub_id))
+                if len(found) >= limit:
+                    break
+    return found
 
 
 async def typical_poll_gap(conn: aiosqlite.Connection, sample: int = 50) -> float | None:
