@@ -13,15 +13,18 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from itertools import islice
+from typing import Annotated, Any, Protocol
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phones nobody extra
 
 import httpx2
 from huggingface_hub import HfApi, ModelInfo, set_client_factory
 from huggingface_hub.errors import RepositoryNotFoundError
+from huggingface_hub.utils._pagination import paginate
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -126,48 +129,110 @@ def _wait(base: Callable[[RetryCallState], float]) -> Callable[[RetryCallState],
     return wait
 
 
-def entry_from_model(rank: int, model: ModelInfo) -> Entry:
-    if not isinstance(model.id, str) or not model.id.strip():
-        raise HubError(f"entry #{rank} has no usable model id")
-    created = model.created_at
-    if created is not None and created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
+_MAX_INT64 = 2**63 - 1
+_HubId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300, pattern=r"^\S+$")]
+_Count = Annotated[int, Strict(), Field(ge=0, le=_MAX_INT64)]
+_Score = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+_Label = Annotated[str, Strict(), StringConstraints(max_length=200)]
+
+
+def _hub_time(value: object) -> datetime | None:
+    """The Hub writes '2025-07-01T10:00:00.000Z'; anything else is not a time we can trust."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("expected an ISO 8601 time")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not 1990 <= moment.year <= 9000:
+        raise ValueError("a time outside any plausible range")
+    return moment
+
+
+class HubModel(BaseModel):
+    """One item of `/api/models`, as far as the bot uses it: parsed once, here, into known types.
+
+    Only `id` is required. Every other field may drift (a string where a
+    number was, a number too big for the store): `parse_item` drops such a
+    field to None ("unknown") and says which, so no later read trips on it.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    id: _HubId
+    likes: _Count | None = None
+    downloads: _Count | None = None
+    trending_score: _Score | None = Field(None, alias="trendingScore")
+    pipeline_tag: _Label | None = None
+    library_name: _Label | None = None
+    created_at: Annotated[datetime | None, BeforeValidator(_hub_time)] = Field(None, alias="createdAt")
+    tags: tuple[_Label, ...] | None = Field(None, max_length=2000)
+
+
+_OPTIONAL_FIELDS = {
+    name: (info.alias or name) for name, info in HubModel.model_fields.items() if name != "id"
+}
+
+
+def parse_item(position: int, item: object) -> tuple[HubModel, list[str]]:
+    """One raw item → (HubModel, the Hub's names of fields that drifted and were dropped to unknown)."""
+    if not isinstance(item, dict):
+        raise HubError("the Hub's answer is not a list of models")
+    if "id" not in item or not isinstance(item["id"], str):
+        raise HubError(f"entry #{position} is without a usable model id")
+    data = {key: item[key] for key in ("id", *_OPTIONAL_FIELDS.values()) if key in item}
+    try:
+        return HubModel.model_validate(data), []
+    except ValidationError as exc:
+        bad = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
+    if "id" in bad:
+        raise HubError(f"entry #{position} is without a usable model id ({str(item['id'])[:60]!r})")
+    for key in bad:
+        data.pop(key, None)
+    return HubModel.model_validate(data), bad
+
+
+def entry_from_model(rank: int, model: HubModel) -> Entry:
     return Entry(
         rank=rank,
         id=model.id,
         likes=model.likes,
         downloads=model.downloads,
-        trending_score=float(model.trending_score) if model.trending_score is not None else None,
+        trending_score=model.trending_score,
         pipeline_tag=model.pipeline_tag,
         library_name=model.library_name,
-        created_at=created,
-        tags=tuple(model.tags or ()),
+        created_at=model.created_at,
+        tags=model.tags or (),
     )
 
 
-def snapshot_from_models(models: Iterable[ModelInfo], taken_at: datetime) -> Snapshot:
-    """Validate a Hub answer. Anything unusable raises HubError, so nothing is stored."""
-    entries = tuple(entry_from_model(rank, model) for rank, model in enumerate(models, start=1))
-    if not entries:
-        raise HubError("the Hub answered an empty trending list")
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.id in seen:
-            raise HubError(f"the Hub listed {entry.id} twice")
-        seen.add(entry.id)
-    return Snapshot(taken_at=taken_at, entries=entries)
+def snapshot_from_json(items: object, taken_at: datetime) -> Snapshot:
+    """The Hub's raw answer → Snapshot, or HubError (stores nothing, counts as a failed poll).
 
-
-def models_from_json(items: object) -> list[ModelInfo]:
-    """Raw `/api/models` JSON → ModelInfo, with the Hub client's own parsing."""
+    An answer is usable when it is a list of objects, each with a model id,
+    no id twice. Optional fields of an unexpected type become unknown, with
+    ONE warning for the whole answer naming them.
+    """
     if not isinstance(items, list):
-        raise HubError(f"expected a JSON list of models, got {type(items).__name__}")
-    models = []
-    for position, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"].strip():
-            raise HubError(f"entry #{position} has no model id")
-        models.append(ModelInfo(**{"siblings": None, **item}))  # type: ignore[no-untyped-call]
-    return models
+        raise HubError("the Hub's answer is not a list of models")
+    if not items:
+        raise HubError("the Hub answered an empty trending list")
+    entries: list[Entry] = []
+    drifted: dict[str, int] = {}
+    seen: set[str] = set()
+    for rank, item in enumerate(items, start=1):
+        model, bad = parse_item(rank, item)
+        if model.id in seen:
+            raise HubError(f"the Hub listed {model.id} twice")
+        seen.add(model.id)
+        for key in bad:
+            drifted[key] = drifted.get(key, 0) + 1
+        entries.append(entry_from_model(rank, model))
+    if drifted:
+        fields = ", ".join(f"{key} ({count} entr{'y' if count == 1 else 'ies'})" for key, count in drifted.items())
+        log.warning("the Hub's answer has fields of an unexpected type, treated as unknown: %s", fields)
+    return Snapshot(taken_at=taken_at, entries=tuple(entries))
 
 
 class HubSource:
@@ -197,9 +262,16 @@ class HubSource:
     def _sleep(self, seconds: float) -> None:
         self._stopping.wait(seconds)
 
-    def _list(self) -> list[ModelInfo]:
+    def _list(self) -> list[Any]:
+        """The raw list, fetched by the Hub client's own pagination; parsing it is ours (`snapshot_from_json`).
+
+        `HfApi.list_models` would build `ModelInfo`s, which fail on a drifting
+        optional field (a bad `createdAt` throws out the whole answer).
+        """
+        params = {"sort": "trendingScore", "limit": self.depth}
         try:
-            return list(self._api.list_models(sort="trending_score", limit=self.depth))
+            headers = self._api._build_hf_headers()
+            return list(islice(paginate(f"{self.endpoint}/api/models", params=params, headers=headers), self.depth))
         except HubError:
             raise
         except ValueError as exc:  # includes JSONDecodeError
@@ -213,7 +285,7 @@ class HubSource:
         except OSError as exc:
             raise HubError(f"cannot reach the Hub: {exc}") from exc
 
-    def _fetch_with_retries(self) -> list[ModelInfo]:
+    def _fetch_with_retries(self) -> list[Any]:
         retrying = Retrying(
             retry=retry_if_exception_type(HubTransient),
             wait=_wait(wait_exponential_jitter(initial=1, max=8, jitter=1)),
@@ -229,8 +301,8 @@ class HubSource:
 
     async def fetch(self, after: datetime | None = None) -> Snapshot:
         started = time.monotonic()
-        models = await asyncio.to_thread(self._fetch_with_retries)
-        snapshot = snapshot_from_models(models, datetime.now(UTC))
+        items = await asyncio.to_thread(self._fetch_with_retries)
+        snapshot = snapshot_from_json(items, datetime.now(UTC))
         log.info("fetched %d trending models in %.1fs", len(snapshot.entries), time.monotonic() - started)
         return snapshot
 

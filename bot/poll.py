@@ -18,7 +18,7 @@ from bot.log import get_logger
 from bot.routing import recipients
 from bot.snapshot import Snapshot
 from store import health, outbox, rules, snapshots
-from store.db import Database
+from store.db import Database, StoreTransient
 from store.destinations import current_routing
 
 log = get_logger(__name__)
@@ -112,16 +112,35 @@ async def poll_once(
     previous = latest[0] if latest else None
     try:
         raw = await source.fetch(previous.snapshot.taken_at if previous else None)
+        if len(raw.entries) < top_n:
+            # Stored, it would read as a real collapse of every share (then a surge at the next good poll).
+            raise HubError(f"the Hub listed only {len(raw.entries)} models, fewer than the top {top_n}")
         attribution_rules = await current_rules(db.conn, settings, table)
         lineage = await learn_lineage(db, source, attribution_rules, raw, settings, clock())
         snapshot = attribute_snapshot(raw, attribution_rules, extra_tags=lineage)
     except HubError as exc:
         error = describe(exc)
-        log.error("poll failed: %s", error)
-        notices = await _record_failure(db, settings, error, clock())
+        log.info("poll failed: %s", error)
+        try:
+            notices = await _record_failure(db, settings, error, clock())
+        except StoreTransient as store_exc:
+            log.error("%s; the failure is not counted", store_exc)
+            notices = []
         return PollResult(None, None, tuple(notices), error)
 
-    now = clock()
+    try:
+        return await _store(db, source, settings, snapshot, previous, clock())
+    except StoreTransient as exc:
+        # The transaction rolled back whole: no snapshot, no rule state, no outbox row. The next poll tries again.
+        log.error("poll not stored: %s; retrying at the next poll", exc)
+        return PollResult(None, None, (), f"not stored: {exc}")
+
+
+async def _store(
+    db: Database, source: Source, settings: Settings, snapshot: Snapshot, previous: snapshots.StoredSnapshot | None,
+    now: datetime,
+) -> PollResult:
+    top_n = settings.hub.top_n
     async with db.transaction() as conn:
         history = await snapshots.model_history(conn, [entry.id for entry in snapshot.top(top_n)])
         all_rules = configured_rules(settings) + await channel_rules(conn)

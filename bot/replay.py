@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bot.hub import HubError, models_from_json, snapshot_from_models
+from bot.hub import HubError, snapshot_from_json
 from bot.snapshot import Snapshot
 from store.db import from_iso
 
@@ -52,7 +52,7 @@ class ReplaySource:
     async def fetch(self, after: datetime | None) -> Snapshot:
         for taken_at, models in self._load():
             if after is None or taken_at > after:
-                return snapshot_from_models(models_from_json(models), taken_at)
+                return snapshot_from_json(models, taken_at)
         raise HubError(f"replay file {self.path} has no snapshot after the last stored one")
 
     async def lookup_tags(self, model_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -2,14 +2,23 @@
 
 Migrations are `store/migrations/NNNN_name.sql`, each applied in its own
 transaction with `PRAGMA user_version` recording the last one applied.
+
+Faults of the file itself become one `StoreError` line, never a raw sqlite3
+traceback: a damaged file, a full disk (`StoreTransient`: the transaction
+rolled back, try again later), or a file deleted or replaced under a running
+process (`StoreGone`: checked before every transaction, because writing on
+into an unlinked inode loses everything and lets a second process start).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import re
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -26,6 +35,40 @@ class StoreError(Exception):
     """The database cannot be used (corrupt, locked, newer than this code)."""
 
 
+class StoreTransient(StoreError):
+    """Nothing was written (disk full, database locked); the same work may succeed later."""
+
+
+class StoreGone(StoreError):
+    """The database file was deleted or replaced while this process had it open."""
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """A sqlite3 fault of the file (not of a statement) → one line saying what to do."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if "full" in lowered:
+        return StoreTransient(f"cannot write {path}: the disk is full ({text}); nothing was written")
+    if "locked" in lowered or "busy" in lowered:
+        return StoreTransient(f"cannot write {path}: the database is locked by another program ({text})")
+    if "malformed" in lowered or "not a database" in lowered or type(exc) is sqlite3.DatabaseError:
+        return StoreError(f"database {path} is damaged ({text}): restore it from a backup or move it aside")
+    return StoreError(f"cannot use database {path}: {text}")
+
+
+def is_file_fault(exc: BaseException) -> bool:
+    """Faults of the file or the disk; constraint and programming errors stay what they are."""
+    return type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 def utc_iso(moment: datetime) -> str:
     """One text form for every stored time, so string order is time order."""
     if moment.tzinfo is None:
@@ -35,6 +78,34 @@ def utc_iso(moment: datetime) -> str:
 
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def stored_int(value: object) -> int | None:
+    """A count read back from the store; garbage written by older versions (likes = 'lots') reads as unknown."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def stored_float(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def stored_text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def stored_tags(value: object) -> list[str]:
+    """A JSON list of tags read back; anything else (older garbage) reads as no tags."""
+    try:
+        tags = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return []
+    return [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -56,6 +127,19 @@ class Database:
         self.conn = conn
         self.path = path
         self._writer = asyncio.Lock()
+        self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
+
+    def check_file(self) -> None:
+        """Raise StoreGone if the path no longer names the file this connection writes to."""
+        if self.identity is None:
+            return
+        now = _identity(self.path)
+        if now is None:
+            raise StoreGone(f"database {self.path} was deleted while trendwatch was running: stopping"
+                            " rather than writing into a file nobody can see (restore it, then restart)")
+        if now != self.identity:
+            raise StoreGone(f"database {self.path} was replaced by another file while trendwatch was running:"
+                            " stopping; restart to use the new file")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -66,13 +150,29 @@ class Database:
         statements would land inside another's transaction.
         """
         async with self._writer:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            self.check_file()
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise (store_error(self.path, exc) if is_file_fault(exc) else exc) from exc
             try:
                 yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
+            except BaseException as exc:
+                await self._rollback()
+                if isinstance(exc, sqlite3.Error) and is_file_fault(exc):
+                    raise store_error(self.path, exc) from exc
                 raise
-            await self.conn.execute("COMMIT")
+            try:
+                await self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._rollback()
+                raise (store_error(self.path, exc) if is_file_fault(exc) else exc) from exc
+
+    async def _rollback(self) -> None:
+        # SQLite may already have rolled back on its own (SQLITE_FULL, I/O errors); then ROLLBACK itself fails.
+        if self.conn.in_transaction:
+            with suppress(sqlite3.Error):
+                await self.conn.execute("ROLLBACK")
 
     async def close(self) -> None:
         await self.conn.close()
@@ -98,10 +198,15 @@ async def _migrate(db: Database) -> None:
 
 
 async def open_database(path: Path) -> Database:
-    """Open (creating if needed) and migrate. Raises StoreError with a readable reason."""
+    """Open (creating the file if needed, never its folder) and migrate. Raises StoreError with a readable reason.
+
+    A missing folder is a mistake in `[store] path` (or a volume not mounted):
+    creating it would quietly start a new, empty history somewhere else.
+    """
     path = Path(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist"
+                         " (create it, mount the volume, or fix [store] path)")
     try:
         conn = await aiosqlite.connect(path, isolation_level=None)
     except Exception as exc:
@@ -113,10 +218,11 @@ async def open_database(path: Path) -> Database:
         await conn.execute("PRAGMA synchronous = NORMAL")
         await conn.execute("PRAGMA foreign_keys = ON")
         await _migrate(db)
-    except aiosqlite.DatabaseError as exc:
+    except sqlite3.Error as exc:
         await conn.close()
-        raise StoreError(f"cannot use database {path}: {exc}") from exc
+        raise store_error(path, exc) from exc
     except BaseException:
         await conn.close()
         raise
+    db.identity = _identity(path)
     return db

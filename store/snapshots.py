@@ -12,7 +12,7 @@ import aiosqlite
 
 from bot.detect import History
 from bot.snapshot import Attribution, Entry, Snapshot
-from store.db import from_iso, utc_iso
+from store.db import from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +172,11 @@ async def load_entries(conn: aiosqlite.Connection, snapshot_id: int) -> tuple[En
         Entry(
             rank=rank,
             id=hub_id,
-            likes=likes,
-            downloads=downloads,
-            trending_score=score,
-            pipeline_tag=pipeline_tag,
-            library_name=library_name,
+            likes=stored_int(likes),
+            downloads=stored_int(downloads),
+            trending_score=stored_float(score),
+            pipeline_tag=stored_text(pipeline_tag),
+            library_name=stored_text(library_name),
             attribution=Attribution(country, method, via),
         )
         for rank, hub_id, likes, downloads, score, pipeline_tag, library_name, country, method, via in rows
@@ -229,7 +229,7 @@ async def known_tags(conn: aiosqlite.Connection, hub_ids: Sequence[str]) -> dict
         return {}
     marks = ",".join("?" * len(hub_ids))
     async with conn.execute(f"SELECT hub_id, tags FROM models WHERE hub_id IN ({marks})", list(hub_ids)) as cur:
-        return {str(hub_id): list(json.loads(tags)) for hub_id, tags in await cur.fetchall()}
+        return {str(hub_id): stored_tags(tags) for hub_id, tags in await cur.fetchall()}
 
 
 async def share_series(

@@ -132,7 +132,7 @@ async def test_trending_json_lists_rank_id_country(fake_hub: FakeHub, tmp_path: 
     config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
     fake_hub.models = [
         hub_model("unsloth/Qwen3-8B-GGUF", 999, tags=["base_model:quantized:Qwen/Qwen3-8B"]),
-        *ranked(US[:5]),
+        *ranked(US[:8]),
         hub_model("jane/thing", 1),
     ]
     assert (await bot("once", "--config", str(config))).code == 0

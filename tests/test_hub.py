@@ -112,3 +112,51 @@ async def test_lineage_lookup_skips_a_failing_answer(fake_hub: FakeHub):
     fake_hub.describe([hub_model("jane/ft", tags=["base_model:finetune:Qwen/Qwen3-8B"])])
     fake_hub.fail(500)
     assert await source(fake_hub).lookup_tags(["jane/ft"]) == {}
+
+
+@pytest.mark.parametrize(
+    ("drift", "field"),
+    [
+        ({"trendingScore": "x"}, "trendingScore"),
+        ({"likes": 2**64}, "likes"),
+        ({"likes": "lots"}, "likes"),
+        ({"downloads": -5}, "downloads"),
+        ({"pipeline_tag": ["text-generation"]}, "pipeline_tag"),
+        ({"createdAt": "last tuesday"}, "createdAt"),
+        ({"tags": "transformers"}, "tags"),
+        ({"tags": [1, 2]}, "tags"),
+        ({"library_name": {"name": "transformers"}}, "library_name"),
+    ],
+)
+async def test_drifting_optional_fields_become_unknown_with_one_warning(
+    fake_hub: FakeHub, caplog: pytest.LogCaptureFixture, drift: dict[str, object], field: str
+):
+    fake_hub.models = ranked(IDS[:20])
+    fake_hub.drift(**drift)
+    with caplog.at_level("WARNING", logger="bot.hub"):
+        snapshot = await source(fake_hub, depth=20).fetch()
+    assert [e.id for e in snapshot.entries] == IDS[:20]
+    attribute = {"trendingScore": "trending_score", "createdAt": "created_at"}.get(field, field)
+    assert {getattr(e, attribute) for e in snapshot.entries} == {() if field == "tags" else None}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and f"{field} (20 entries)" in warnings[0], warnings
+
+
+async def test_fields_of_the_right_type_are_kept_without_warning(fake_hub: FakeHub, caplog: pytest.LogCaptureFixture):
+    fake_hub.models = ranked(IDS[:3], likes=7, downloads=2**62)
+    with caplog.at_level("WARNING", logger="bot.hub"):
+        entry = (await source(fake_hub, depth=3).fetch()).entries[0]
+    assert (entry.likes, entry.downloads, entry.trending_score, entry.pipeline_tag) == (
+        7, 2**62, 1000.0, "text-generation")
+    assert entry.created_at is not None and entry.created_at.year == 2025 and "region:us" in entry.tags
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['[{"id": 5}]', '[{"id": ""}]', '[{"id": "a b"}]', '[{"id": null}]', '["Qwen/m0"]', '[[1]]'],
+)
+async def test_an_answer_without_usable_ids_is_an_error(fake_hub: FakeHub, body: str):
+    fake_hub.answer_raw(body)
+    with pytest.raises(HubError, match="model id|not a list"):
+        await source(fake_hub).fetch()

@@ -286,3 +286,83 @@ async def test_lineage_walks_through_models_the_hub_describes(fake_hub: FakeHub,
         assert (top.country, top.attribution.method, top.attribution.via) == ("CN", "base_model", "Qwen/Qwen3-8B")
     finally:
         await app.close()
+
+
+async def failures(app: Trendwatch) -> int:
+    async with app.db.conn.execute("SELECT failures FROM source_health WHERE id = 1") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_drifting_field_types_are_stored_as_unknown_and_read_back(fake_hub: FakeHub, db_path: Path):
+    from bot.commands import trending_message, trending_view
+
+    app = await open_app(settings_for(fake_hub, db_path))
+    try:
+        fake_hub.models = ranked(CN[:4] + US[:6])
+        fake_hub.drift(trendingScore="x", likes=2**64, downloads="lots", pipeline_tag=["a", "b"], createdAt="?")
+        result = await app.poll()
+        assert result.error is None and result.snapshot_id is not None
+        assert await failures(app) == 0
+        view = await trending_view(app.db.conn)
+        assert [(r.likes, r.downloads, r.trending_score) for r in view.rows] == [(None, None, None)] * 10
+        assert trending_message(view).lines
+    finally:
+        await app.close()
+
+
+@pytest.mark.parametrize("body", ['[{"id": 5, "likes": 1}]', '{"models": []}', '[{"id": "a/b"}, "c/d"]'])
+async def test_an_answer_without_usable_ids_is_a_counted_failure(fake_hub: FakeHub, db_path: Path, body: str):
+    app = await open_app(settings_for(fake_hub, db_path, {"failures_before_notice": 1}))
+    try:
+        fake_hub.answer_raw(body)
+        result = await app.poll()
+        assert result.error and result.snapshot_id is None
+        assert await failures(app) == 1 and await count(app, "snapshots") == 0
+        assert [event.kind for event in result.events] == ["source"]  # "source failing" is told
+    finally:
+        await app.close()
+
+
+async def test_a_list_shorter_than_top_n_is_unusable(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    app = await open_app(settings_for(fake_hub, db_path, {"failures_before_notice": 5}), stream)
+    try:
+        fake_hub.models = ranked(CN[:6] + US[:4])
+        await app.poll()  # baseline: CN holds 60%, the rule fires
+        await app.deliver()
+        before = alerts(stream)
+        fake_hub.short(3)
+        result = await app.poll()
+        assert result.error and "only 3 models" in result.error and "top 10" in result.error
+        assert await count(app, "snapshots") == 1 and await failures(app) == 1
+        await app.poll()  # the full list again: nothing changed since the last GOOD snapshot
+        await app.deliver()
+        assert alerts(stream) == before
+    finally:
+        await app.close()
+
+
+async def test_garbage_stored_by_older_versions_does_not_break_reads(fake_hub: FakeHub, db_path: Path):
+    import sqlite3
+
+    from bot.commands import share_view, trending_message, trending_view
+
+    app = await open_app(settings_for(fake_hub, db_path))
+    try:
+        fake_hub.models = ranked(CN[:4] + US[:6], tags=["base_model:Qwen/Qwen3-8B"])
+        await app.poll()
+    finally:
+        await app.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE entries SET likes = 'lots', downloads = 1.5, trending_score = 'x'")
+        conn.execute("UPDATE models SET pipeline_tag = 7, tags = 'not json'")
+    app = await open_app(settings_for(fake_hub, db_path))
+    try:
+        view = await trending_view(app.db.conn)
+        assert {(r.likes, r.trending_score) for r in view.rows} == {(None, None)}
+        assert trending_message(view).lines and (await share_view(app.db.conn)).countries
+        assert (await app.poll()).error is None  # lineage reads the stored tags
+    finally:
+        await app.close()

@@ -2,7 +2,8 @@
 
 The real `huggingface_hub` client talks to it. Fault switches let tests make it
 fail the ways the real Hub does: an HTTP status (with `Retry-After`), a delay,
-a body that is not JSON, an empty list, entries without ids.
+a body that is not JSON, an empty list, entries without ids, a list shorter
+than asked for, and fields whose type drifts (`trendingScore: "x"`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class Fault:
     body: str | None = None  # raw body instead of JSON
     delay: float = 0.0
     times: int = 1  # how many requests it applies to; -1 = until cleared
+    drift: dict[str, Any] | None = None  # these fields replaced in every served entry
+    only: int | None = None  # serve at most this many entries (a short list)
 
 
 @dataclass
@@ -94,6 +97,14 @@ class FakeHub:
     def slow(self, delay: float, *, times: int = 1) -> None:
         self.faults.append(Fault(delay=delay, times=times))
 
+    def drift(self, times: int = 1, **fields: Any) -> None:
+        """Serve the list with these fields replaced in every entry, e.g. `drift(likes="lots")`."""
+        self.faults.append(Fault(drift=fields, times=times))
+
+    def short(self, count: int, *, times: int = 1) -> None:
+        """Serve only the first `count` entries, whatever `limit` asked for."""
+        self.faults.append(Fault(only=count, times=times))
+
     def _next_fault(self) -> Fault | None:
         if not self.faults:
             return None
@@ -116,7 +127,12 @@ class FakeHub:
             if fault.body is not None:
                 return web.Response(text=fault.body, content_type="application/json")
         limit = int(request.query.get("limit", "1000"))
-        return web.json_response(self.models[:limit])
+        served = self.models[:limit]
+        if fault is not None and fault.only is not None:
+            served = served[:fault.only]
+        if fault is not None and fault.drift:
+            served = [{**model, **fault.drift} for model in served]
+        return web.json_response(served)
 
     @property
     def detail_requests(self) -> list[web.Request]:
