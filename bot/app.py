@@ -92,7 +92,8 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
             from adapters.discord_out import DiscordAdapter
 
             adapters["discord"] = DiscordAdapter(secrets.discord_token.get_secret_value(),
-                                                 api_base=settings.discord.api_base)
+                                                 api_base=settings.discord.api_base,
+                                                 max_wait=settings.delivery.max_wait.total_seconds())
     if settings.slack.enabled:
         if secrets.slack_bot_token is None:
             log.warning("[slack] enabled but SLACK_BOT_TOKEN is not set: not posting to Slack")
@@ -100,7 +101,8 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
             from adapters.slack_out import SlackAdapter
 
             adapters["slack"] = SlackAdapter(secrets.slack_bot_token.get_secret_value(),
-                                             api_url=settings.slack.api_url)
+                                             api_url=settings.slack.api_url,
+                                             max_wait=settings.delivery.max_wait.total_seconds())
     return adapters
 
 
