@@ -36,6 +36,7 @@ log = get_logger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 NONCE_MAX = 25  # Discord rejects longer nonces
 SEND_TIMEOUT = 120.0
+LOGIN_TIMEOUT = 15.0  # start-up does not wait longer on an unreachable Discord: alerts stay queued
 MAX_RATELIMIT_WAIT = 60.0
 REJECTED_STATUSES = frozenset({400, 413})  # Invalid Form Body, Payload Too Large: this message, not the channel
 REQUESTS_PER_SECOND = 48.0  # under Discord's global 50/s, with room for jitter
@@ -148,7 +149,11 @@ class DiscordAdapter:
         """
         use_api_base(self.api_base)
         try:
-            await self.login()
+            async with asyncio.timeout(LOGIN_TIMEOUT):
+                await self.login()
+        except TimeoutError:
+            log.warning("discord: no answer to the login within %.0fs; alerts stay queued until it works",
+                        LOGIN_TIMEOUT)
         except DeliveryError as exc:
             log.warning("discord: cannot log in now (%s); alerts stay queued until it works", exc)
 
