@@ -10,10 +10,13 @@ reach Discord within 3 s, so each is given `defer_after` seconds; if the store
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import aiohttp
 import discord
 import discord.gateway
 import yarl
@@ -23,9 +26,11 @@ from adapters.discord_out import DEFAULT_API_BASE, DiscordAdapter, invite_url
 from adapters.discord_render import render_message
 from bot.channel_settings import SUBSCRIBABLE, Caller, ChannelSettings, parse_country
 from bot.commands import CommandError, model_message, share_message, share_view, trending_message, trending_view
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.delivery import DeliveryError
 from bot.log import get_logger
 from bot.messages import Message, line
+from bot.reconnect import retry_delay
 from store import snapshots
 from store.db import Database
 
@@ -233,7 +238,14 @@ async def sync_if_changed(tree: app_commands.CommandTree[discord.Client], guild_
 
 
 class DiscordGateway:
-    """`run`: the Discord adapter's client on the gateway, answering slash commands (a `Service`)."""
+    """`run`: the Discord adapter's client on the gateway, answering slash commands (a `Service`).
+
+    `start` raises ConfigError only for what cannot work with this token (refused, intents not
+    allowed); anything else (Discord unreachable, a 5xx) raises for `keep_connecting` to retry.
+    A command sync Discord cannot take now does not hold the gateway back: it is retried beside it.
+    """
+
+    name = "discord"
 
     def __init__(self, adapter: DiscordAdapter, db: Database, settings: Settings,
                  next_poll: Callable[[], datetime | None] = lambda: None, defer_after: float = DEFER_AFTER,
@@ -244,25 +256,57 @@ class DiscordGateway:
         self.tree = build_tree(self.client, db, settings, next_poll, defer_after, is_active)
         self.ready_timeout = ready_timeout
         self._task: asyncio.Task[None] | None = None
+        self._sync: asyncio.Task[None] | None = None
+        self._synced = False
 
     async def start(self) -> None:
-        await self.adapter.login()
-        if self.settings.discord.api_base.rstrip("/") != DEFAULT_API_BASE:
-            await self._use_gateway_of_api_base()
-        await sync_if_changed(self.tree, self.settings.discord.guild_ids)
+        try:
+            await self.adapter.login()
+            if self.settings.discord.api_base.rstrip("/") != DEFAULT_API_BASE:
+                await self._use_gateway_of_api_base()
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"cannot reach Discord: {exc}") from None
+        if not self._synced and (self._sync is None or self._sync.done()):
+            try:
+                await sync_if_changed(self.tree, self.settings.discord.guild_ids)
+                self._synced = True
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                self._sync = asyncio.create_task(self._keep_syncing(exc), name="discord-command-sync")
+        if self.client.application_id is not None:
+            log.info("discord: answering slash commands; invite the bot with %s",
+                     invite_url(self.client.application_id))
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, timeout=self.ready_timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
         if self._task in done:
             ready.cancel()
-            self._task.result()  # the gateway refused us (bad intents, token): say so now
+            try:
+                self._task.result()  # the gateway refused us (bad intents, token): say so now
+            except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as exc:
+                raise ConfigError(f"Discord refused the gateway connection: {exc}") from None
         elif ready not in done:
             ready.cancel()
             log.warning("discord: gateway not ready after %.0fs; still trying", self.ready_timeout)
-        if self.client.application_id is not None:
-            log.info("discord: answering slash commands; invite the bot with %s",
-                     invite_url(self.client.application_id))
+
+    async def _keep_syncing(self, first: Exception) -> None:
+        """Retry the command sync with backoff while Discord cannot take it (503, unreachable)."""
+        failures, error = 0, first
+        while True:
+            failures += 1
+            wait = retry_delay(failures)
+            log.log(logging.WARNING if failures == 1 else logging.INFO,
+                    "discord: slash command sync failed (%s); retrying in %.0fs, commands synced before still work",
+                    error, wait)
+            await asyncio.sleep(wait)
+            try:
+                await sync_if_changed(self.tree, self.settings.discord.guild_ids)
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                error = exc
+                continue
+            self._synced = True
+            log.info("discord: slash commands synced after %d failed attempt(s)", failures)
+            return
 
     async def _use_gateway_of_api_base(self) -> None:
         """A proxy or test server in `api_base` also names its gateway (discord.py would dial Discord's)."""
@@ -270,6 +314,10 @@ class DiscordGateway:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
     async def close(self) -> None:
+        if self._sync is not None and not self._sync.done():
+            self._sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync
         await self.client.close()
         if self._task is not None:
             try:

@@ -6,6 +6,13 @@ no gateway; `run` connects the same client to the gateway for slash commands
 `X-RateLimit-*` headers, waits pre-emptively and retries 429s itself; only a
 wait longer than `max_ratelimit_timeout` comes back here, as a DeliveryError
 with `retry_after`, so the outbox retries later instead of blocking a drain.
+
+Pacing: one global pacer (`pace`, called by delivery holding a send slot)
+keeps every channel together just under the global limit; delivery keeps
+`pacing_rate` × answer time sends in flight so that rate is reached at any
+round trip. Resends are safe: every post carries a nonce with
+`enforce_nonce`, so Discord answers a repeat within its window (a few
+minutes) with the message it already created.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ log = get_logger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 NONCE_MAX = 25  # Discord rejects longer nonces
 SEND_TIMEOUT = 120.0
+LOGIN_TIMEOUT = 15.0  # start-up does not wait longer on an unreachable Discord: alerts stay queued
 MAX_RATELIMIT_WAIT = 60.0
 REJECTED_STATUSES = frozenset({400, 413})  # Invalid Form Body, Payload Too Large: this message, not the channel
 REQUESTS_PER_SECOND = 48.0  # under Discord's global 50/s, with room for jitter
@@ -54,8 +62,8 @@ def intents() -> discord.Intents:
     return chosen
 
 
-def make_client(guild_ready_timeout: float = 2.0) -> discord.Client:
-    return discord.Client(intents=intents(), max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+def make_client(guild_ready_timeout: float = 2.0, max_wait: float = MAX_RATELIMIT_WAIT) -> discord.Client:
+    return discord.Client(intents=intents(), max_ratelimit_timeout=max_wait,
                           guild_ready_timeout=guild_ready_timeout)
 
 
@@ -115,15 +123,22 @@ class DiscordAdapter:
     """The `discord` output: posts alerts as embeds with `client.get_partial_messageable(...).send`."""
 
     platform = "discord"
+    idempotent = True  # the nonce: Discord answers a repeat with the message it already made
 
     def __init__(self, token: str, api_base: str = DEFAULT_API_BASE, client: discord.Client | None = None,
-                 send_timeout: float = SEND_TIMEOUT, requests_per_second: float = REQUESTS_PER_SECOND) -> None:
+                 send_timeout: float = SEND_TIMEOUT, requests_per_second: float = REQUESTS_PER_SECOND,
+                 max_wait: float = MAX_RATELIMIT_WAIT) -> None:
         self._token = token
         self.api_base = api_base
-        self.client = client or make_client()
+        self.client = client or make_client(max_wait=max_wait)
         self.send_timeout = send_timeout
         self._login_lock = asyncio.Lock()
         self.pacer = Pacer(requests_per_second)
+        self.pacing_rate = requests_per_second
+
+    async def pace(self) -> None:
+        """Wait for the next global turn (delivery calls it; direct `send` callers are not paced)."""
+        await self.pacer.wait()
 
     async def start(self) -> None:
         """Log in over REST (no gateway): enough to post.
@@ -134,7 +149,11 @@ class DiscordAdapter:
         """
         use_api_base(self.api_base)
         try:
-            await self.login()
+            async with asyncio.timeout(LOGIN_TIMEOUT):
+                await self.login()
+        except TimeoutError:
+            log.warning("discord: no answer to the login within %.0fs; alerts stay queued until it works",
+                        LOGIN_TIMEOUT)
         except DeliveryError as exc:
             log.warning("discord: cannot log in now (%s); alerts stay queued until it works", exc)
 
@@ -169,7 +188,6 @@ class DiscordAdapter:
                 raise PlatformRefused(str(exc)) from exc
         rendered = render_message(alert.message)
         target = self.client.get_partial_messageable(channel_id)
-        await self.pacer.wait()
         try:
             async with asyncio.timeout(self.send_timeout):
                 content = f"<@&{mention}>" if mention else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -215,8 +216,23 @@ def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_r
     return app
 
 
+#: Answers to apps.connections.open that no retry can change: the app token is wrong.
+REFUSED_APP_TOKEN = frozenset({"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked",
+                               "account_inactive", "missing_scope", "token_expired"})
+
+
+class SlackUnreachable(Exception):
+    """Socket Mode cannot connect now (Slack unreachable, 5xx, slow): `keep_connecting` tries again."""
+
+
 class SlackSocketService:
-    """Socket Mode: an outbound websocket, so the bot needs no public URL."""
+    """Socket Mode: an outbound websocket, so the bot needs no public URL.
+
+    A refused app token is a ConfigError (no retry helps: the token comes from the environment at
+    start); anything else that stops the connection now raises SlackUnreachable, to be retried.
+    """
+
+    name = "slack"
 
     def __init__(self, app: AsyncApp, app_token: str, connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.app = app
@@ -229,14 +245,20 @@ class SlackSocketService:
         try:
             await self.app.client.apps_connections_open(app_token=self.app_token)
         except SlackApiError as exc:
-            raise ConfigError(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')}): it must be an"
-                              " app-level token (xapp-…) with the connections:write scope") from None
+            error = exc.response.get("error")
+            if error in REFUSED_APP_TOKEN:
+                raise ConfigError(f"Slack refused SLACK_APP_TOKEN ({error}): it must be an app-level token"
+                                  " (xapp-…) with the connections:write scope") from None
+            raise SlackUnreachable(f"apps.connections.open answered {error or exc.response.status_code}") from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise SlackUnreachable(f"cannot reach Slack: {type(exc).__name__} {exc}".strip()) from None
         self.handler = AsyncSocketModeHandler(self.app, app_token=self.app_token)
         try:
             await asyncio.wait_for(self.handler.connect_async(), self.connect_timeout)  # type: ignore[no-untyped-call]
-        except TimeoutError:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self.close()
-            raise ConfigError(f"Slack Socket Mode did not connect within {self.connect_timeout:g} s") from None
+            raise SlackUnreachable(f"Socket Mode did not connect within {self.connect_timeout:g} s"
+                                   f" ({type(exc).__name__})") from None
         log.info("slack: Socket Mode connected; answering %s", self.app_name)
 
     @property
@@ -251,6 +273,8 @@ class SlackSocketService:
 
 class SlackHttpService:
     """HTTP mode: Slack POSTs signed requests to `http://host:port/slack/events`; bad signatures get 401."""
+
+    name = "slack"
 
     def __init__(self, app: AsyncApp, port: int, host: str = "0.0.0.0") -> None:
         self.app = app

@@ -5,18 +5,23 @@ posts, uploads charts and turns Slack's answers into `DeliveryError` (try
 again later) or `DestinationGone` (pause the channel with the reason).
 
 Rate limits. Slack allows about one message a second per channel and a
-workspace-wide limit it does not publish. The adapter paces each channel to
-one post a second itself, so a 429 almost always means the workspace limit:
-every sender then waits until `Retry-After` has passed (one shared gate per
-workspace), instead of each request sleeping `Retry-After + random()` on its
-own as slack_sdk's stock handler does.
+workspace-wide limit it does not publish. The adapter paces each channel a
+margin slower than that (`ready`, before delivery takes a send slot), so a
+channel's 429 is rare. A 429 holds only its own channel; a second channel
+limited while the first is held means the workspace limit, and then every
+sender waits until `Retry-After` has passed (one shared gate). A wait longer
+than `max_wait` is not waited for: the alert goes back to the outbox with its
+`Retry-After`, so nothing (not `once`, not other channels) sits through it.
 
-Duplicates. Slack has no send nonce. A post whose answer is lost (timeout,
-crash before the outbox row is marked delivered) is sent again on retry;
-checking `conversations.history` first would need read scopes on every
-channel and a tier-3 call per retry, so the adapter does not. Each post
-carries the alert key in its message metadata, so a duplicate can be told
-apart. A chart whose message went out but whose upload failed is retried as
+Duplicates. Slack has no send nonce. Delivery marks each post before it goes
+out, so a post whose answer never came (timeout, dropped connection, a crash)
+is known on the next attempt (`Alert.unconfirmed`). Then the adapter looks for
+the alert key (carried in every post's message metadata) in the channel's
+recent `conversations.history` and posts only if it is not there. Without the
+`channels:history` / `groups:history` scope it cannot look: it posts once more
+and says so, and after a second unanswered post it does not post again. So an
+alert appears at most twice in a channel, and once where the app can read
+history. A chart whose message went out but whose upload failed is retried as
 the upload alone (remembered in memory for this process).
 """
 
@@ -27,6 +32,7 @@ import time
 from typing import Any
 
 import aiohttp
+from aiohttp import ClientConnectorError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
@@ -36,7 +42,14 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
-from bot.delivery import AlertRejected, DeliveryError, DestinationGone, PlatformRefused
+from bot.delivery import (
+    AlertRejected,
+    AssumedDelivered,
+    DeliveryError,
+    DestinationGone,
+    OutcomeUnknown,
+    PlatformRefused,
+)
 from bot.log import get_logger
 from bot.messages import Alert, Image
 
@@ -45,36 +58,46 @@ log = get_logger(__name__)
 #: Answers that will not change by retrying: the channel is gone or closed to the bot.
 GONE_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "restricted_action", "team_access_not_granted",
-    "missing_scope",
 })
-#: The token itself is dead: every channel would answer the same, so none is to blame.
-AUTH_ERRORS = frozenset({"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"})
+#: The token itself is dead or lacks a scope: every channel would answer the same, so none is to blame.
+AUTH_ERRORS = frozenset({"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed",
+                         "missing_scope"})
 #: Answers about the message itself: set it aside so the channel's next alerts are not held behind it.
 REJECTED_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "too_many_attachments",
     "invalid_arguments", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
 })
 METADATA_EVENT = "trendwatch_alert"
+CHANNEL_INTERVAL = 1.1  # seconds between posts to one channel: 10% above Slack's documented one a second
+MAX_WAIT = 60.0  # a longer Retry-After re-queues the alert instead of holding a sender
+HISTORY_LOOKBACK = 200  # recent messages searched for an unconfirmed alert's key (one tier-3 call)
 
 
 class WorkspaceGate:
-    """One Retry-After for the whole workspace: a 429 holds every sender until it has passed."""
+    """One Retry-After for the whole workspace: a workspace-wide 429 holds every sender until it has passed."""
 
-    def __init__(self, clock: Any = time.monotonic) -> None:
+    def __init__(self, clock: Any = time.monotonic, max_wait: float = MAX_WAIT) -> None:
         self.clock = clock
+        self.max_wait = max_wait
         self.until = 0.0
 
     def hold(self, seconds: float) -> None:
         self.until = max(self.until, self.clock() + seconds)
 
     async def wait(self) -> None:
+        """Wait out the hold; one longer than `max_wait` raises instead, so the alert is retried later."""
         # A loop, not an Event: another 429 may move the deadline while we sleep.
-        while (delay := self.until - self.clock()) > 0:  # noqa: ASYNC110
+        while (delay := self.until - self.clock()) > 0:
+            if delay > self.max_wait:
+                raise DeliveryError(f"Slack asked the workspace to wait {delay:.0f}s", retry_after=delay)
             await asyncio.sleep(delay)
 
 
 class GatedRateLimitRetryHandler(AsyncRetryHandler):
-    """slack_sdk's 429 retry, but waiting on the shared gate for exactly `Retry-After`, no extra jitter."""
+    """slack_sdk's 429 retry, but waiting on the shared gate for exactly `Retry-After`, no extra jitter.
+
+    Not for `chat.postMessage`: the adapter handles its 429s, knowing the channel. Not beyond `max_wait`.
+    """
 
     def __init__(self, gate: WorkspaceGate, max_retry_count: int = 5) -> None:
         super().__init__(max_retry_count=max_retry_count)
@@ -82,7 +105,8 @@ class GatedRateLimitRetryHandler(AsyncRetryHandler):
 
     async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
                                response: HttpResponse | None = None, error: Exception | None = None) -> bool:
-        return response is not None and response.status_code == 429
+        return (response is not None and response.status_code == 429
+                and not request.url.endswith("chat.postMessage") and retry_after(response) <= self.gate.max_wait)
 
     async def prepare_for_next_attempt_async(self, *, state: RetryState, request: HttpRequest,
                                              response: HttpResponse | None = None,
@@ -107,9 +131,12 @@ def retry_after(response: HttpResponse | None) -> float:
 
 
 class ChannelPacer:
-    """At most one post a second per channel (Slack's documented pace), so bursts do not earn 429s."""
+    """At most one post per `interval` per channel (a margin under Slack's pace), so bursts do not earn 429s.
 
-    def __init__(self, interval: float = 1.0, clock: Any = time.monotonic) -> None:
+    A channel's own 429 moves only that channel's next turn (`hold`).
+    """
+
+    def __init__(self, interval: float = CHANNEL_INTERVAL, clock: Any = time.monotonic) -> None:
         self.interval = interval
         self.clock = clock
         self._next: dict[str, float] = {}
@@ -123,23 +150,39 @@ class ChannelPacer:
                 await asyncio.sleep(delay)
             self._next[channel] = self.clock() + self.interval
 
+    def hold(self, channel: str, seconds: float) -> None:
+        self._next[channel] = max(self._next.get(channel, 0.0), self.clock() + seconds)
+
+
+class ConnectFailureRetryHandler(AsyncConnectionErrorRetryHandler):
+    """Retry only a connection that never opened: a request cut off later may have been posted already."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=1, error_types=[ClientConnectorError])
+
 
 class SlackAdapter:
     """The Adapter for `platform = "slack"`: one bot token, one workspace."""
 
     platform = "slack"
 
+    idempotent = False  # no send nonce: delivery marks each post, and `send` checks unconfirmed ones
+
     def __init__(self, token: str, api_url: str = "https://slack.com/api/", *, timeout: int = 15,
-                 max_rate_limit_retries: int = 5, channel_interval: float = 1.0) -> None:
+                 max_rate_limit_retries: int = 5, channel_interval: float = CHANNEL_INTERVAL,
+                 max_wait: float = MAX_WAIT) -> None:
         self._token = token
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
         self.timeout = timeout
-        self.gate = WorkspaceGate()
+        self.max_wait = max_wait
+        self.gate = WorkspaceGate(max_wait=max_wait)
         self.pacer = ChannelPacer(channel_interval)
         self.max_rate_limit_retries = max_rate_limit_retries
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
         self._posted: dict[str, str] = {}  # alert key → ts of a message whose chart is still to upload
+        self._turn_taken: set[str] = set()  # channels whose pacing turn `ready` took for the next post
+        self._limited: dict[str, float] = {}  # channel → until when its own 429 holds it
 
     @property
     def client(self) -> AsyncWebClient:
@@ -149,7 +192,7 @@ class SlackAdapter:
             self._client = AsyncWebClient(
                 token=self._token, base_url=self.api_url, timeout=self.timeout, session=self._session,
                 retry_handlers=[
-                    AsyncConnectionErrorRetryHandler(max_retry_count=1),
+                    ConnectFailureRetryHandler(),
                     GatedRateLimitRetryHandler(self.gate, self.max_rate_limit_retries),
                 ],
             )
@@ -160,20 +203,24 @@ class SlackAdapter:
             await self._session.close()
         self._session = self._client = None
 
+    async def ready(self, channel: str) -> None:
+        """Wait for this channel's next turn; delivery calls it before taking a send slot."""
+        await self.pacer.turn(channel)
+        self._turn_taken.add(channel)
+
     async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
         message = alert.message
         try:
             if alert.key not in self._posted:
-                post = render(message, mention)
-                await self.gate.wait()
-                await self.pacer.turn(channel)
-                answer = await self.client.chat_postMessage(
-                    channel=channel, text=post.text, blocks=post.blocks, unfurl_links=False, unfurl_media=False,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": alert.key}},
-                )
-                if message.image is None:
-                    return
-                self._posted[alert.key] = str(answer.get("ts", ""))
+                if alert.unconfirmed and await self._posted_before(channel, alert):
+                    if message.image is None:
+                        return
+                    self._posted[alert.key] = ""
+                else:
+                    answer = await self._post(channel, alert, mention)
+                    if message.image is None:
+                        return
+                    self._posted[alert.key] = str(answer.get("ts", ""))
             if message.image is not None:
                 await self._upload(channel, message.image, message.title)
                 self._posted.pop(alert.key, None)
@@ -181,6 +228,78 @@ class SlackAdapter:
             raise _failure(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryError(f"Slack did not answer: {type(exc).__name__} {exc}".strip()) from None
+
+    async def _post(self, channel: str, alert: Alert, mention: str | None) -> Any:
+        """chat.postMessage in this channel's turn; its 429s are the channel's unless another channel is held too."""
+        post = render(alert.message, mention)
+        if channel in self._turn_taken:
+            self._turn_taken.discard(channel)
+        else:
+            await self.pacer.turn(channel)
+        for attempt in range(self.max_rate_limit_retries + 1):
+            await self.gate.wait()
+            try:
+                return await self.client.chat_postMessage(
+                    channel=channel, text=post.text, blocks=post.blocks, unfurl_links=False, unfurl_media=False,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": alert.key}},
+                )
+            except SlackApiError as exc:
+                if getattr(exc.response, "status_code", 0) != 429:
+                    raise
+                wait = _retry_after_of(exc) or 1.0
+                if wait > self.max_wait or attempt == self.max_rate_limit_retries:
+                    raise
+                self._rate_limited(channel, wait)
+                await self.pacer.turn(channel)
+            except ClientConnectorError:
+                raise  # never connected: nothing was posted, a plain retry later is safe
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise OutcomeUnknown(f"Slack did not answer the post: {type(exc).__name__} {exc}".strip()) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _rate_limited(self, channel: str, wait: float) -> None:
+        """A 429 holds its channel; a second channel held at the same time means the workspace is limited."""
+        now = self.pacer.clock()
+        self._limited = {other: until for other, until in self._limited.items() if until > now}
+        if any(other != channel for other in self._limited):
+            log.info("slack: several channels rate limited at once; holding the workspace for %.0fs", wait)
+            self.gate.hold(wait)
+        self._limited[channel] = now + wait
+        self.pacer.hold(channel, wait)
+
+    async def _posted_before(self, channel: str, alert: Alert) -> bool:
+        """Whether an unconfirmed earlier post of `alert` is in the channel; False means post (again)."""
+        found = await self._find_in_history(channel, alert.key)
+        if found is not None:
+            if found:
+                log.info("slack: alert %s was posted in %s after all (found in its history); not posting it again",
+                         alert.key, channel)
+            return found
+        if alert.unconfirmed >= 2:
+            log.warning("slack: %d posts of alert %s to %s got no answer, and without the channels:history /"
+                        " groups:history scope the bot cannot check them; not posting it a third time",
+                        alert.unconfirmed, alert.key, channel)
+            raise AssumedDelivered(f"{alert.unconfirmed} posts unanswered; no history scope to check")
+        log.warning("slack: a post of alert %s to %s got no answer; without the channels:history / groups:history"
+                    " scope the bot cannot check, so it posts once more (a duplicate is possible)", alert.key, channel)
+        return False
+
+    async def _find_in_history(self, channel: str, key: str) -> bool | None:
+        """True/False: the key is / is not among the channel's recent messages; None: the bot cannot look."""
+        try:
+            await self.gate.wait()
+            answer = await self.client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK,
+                                                             include_all_metadata=True)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if hasattr(exc.response, "get") else None
+            if error in AUTH_ERRORS - {"missing_scope"} or getattr(exc.response, "status_code", 0) >= 429:
+                raise
+            return None  # missing_scope, not_in_channel, …: no way to look here
+        for found in answer.get("messages") or []:
+            metadata = found.get("metadata") or {} if isinstance(found, dict) else {}
+            if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
+                return True
+        return False
 
     async def _upload(self, channel: str, image: Image, title: str) -> None:
         await self.gate.wait()
@@ -197,18 +316,26 @@ def _failure(exc: SlackApiError) -> DeliveryError:
     error = str(response.get("error", "")) if hasattr(response, "get") else ""
     if error in GONE_ERRORS:
         return DestinationGone(f"Slack answered {error}")
+    if error == "missing_scope":
+        needed = str(response.get("needed") or "a scope it does not name")
+        return PlatformRefused(f"Slack answered missing_scope: the bot token lacks {needed}; add it under"
+                               " OAuth & Permissions and reinstall the app")
     if error in AUTH_ERRORS:
         return PlatformRefused(f"Slack answered {error}")
     if error in REJECTED_ERRORS:
         return AlertRejected(f"Slack answered {error}")
     if status == 429 or error == "ratelimited":
-        wait: float | None = None
-        headers = getattr(response, "headers", {}) or {}
-        for name, value in headers.items():
-            if name.lower() == "retry-after":
-                try:
-                    wait = float(value[0] if isinstance(value, list) else value)
-                except ValueError:
-                    wait = None
-        return DeliveryError("Slack kept answering 429 (rate limited)", retry_after=wait)
+        wait = _retry_after_of(exc)
+        return DeliveryError(f"Slack answered 429 (rate limited for {wait or 1:.0f}s)", retry_after=wait)
     return DeliveryError(f"Slack answered HTTP {status} {error or 'error'}".strip())
+
+
+def _retry_after_of(exc: SlackApiError) -> float | None:
+    headers = getattr(exc.response, "headers", {}) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(float(value[0] if isinstance(value, list) else value), 0.0)
+            except ValueError:
+                return None
+    return None

@@ -8,25 +8,26 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.attribution import reattribute_if_changed
-from bot.config import Secrets, Settings
+from bot.config import ConfigError, Secrets, Settings
 from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
 from bot.log import get_logger
 from bot.orgs import iso_country_codes, load_org_table
 from bot.poll import PollResult, poll_once
+from bot.reconnect import Service, keep_connecting, service_name
 from bot.replay import ReplaySource
 from bot.weekly import DigestOutcome, create_due_digest
 from store import lease
@@ -41,14 +42,6 @@ SHUTDOWN_GRACE = timedelta(seconds=5)  # well inside the 10 s most platforms all
 
 class LeaseHeld(Exception):
     """Another live process polls this database."""
-
-
-class Service(Protocol):
-    """An adapter with a connection to keep (gateway, socket): started with `run`, closed at exit."""
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 def demo_replay_path() -> Path:
@@ -93,7 +86,8 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
             from adapters.discord_out import DiscordAdapter
 
             adapters["discord"] = DiscordAdapter(secrets.discord_token.get_secret_value(),
-                                                 api_base=settings.discord.api_base)
+                                                 api_base=settings.discord.api_base,
+                                                 max_wait=settings.delivery.max_wait.total_seconds())
     if settings.slack.enabled:
         if secrets.slack_bot_token is None:
             log.warning("[slack] enabled but SLACK_BOT_TOKEN is not set: not posting to Slack")
@@ -101,7 +95,8 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
             from adapters.slack_out import SlackAdapter
 
             adapters["slack"] = SlackAdapter(secrets.slack_bot_token.get_secret_value(),
-                                             api_url=settings.slack.api_url)
+                                             api_url=settings.slack.api_url,
+                                             max_wait=settings.delivery.max_wait.total_seconds())
     return adapters
 
 
@@ -154,7 +149,10 @@ class Trendwatch:
         iso_country_codes()  # read pycountry's table at start, not inside the first slash command that needs it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.has_lease = False
-        self._work = asyncio.Lock()
+        # Polling and delivery take turns only within themselves: a send waiting out a rate limit
+        # never holds up a poll (each commits in its own transactions on the shared connection).
+        self._polling = asyncio.Lock()
+        self._delivering = asyncio.Lock()
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets,
@@ -188,11 +186,11 @@ class Trendwatch:
         return holder
 
     async def poll(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PollResult:
-        async with self._work:
+        async with self._polling:
             return await poll_once(self.db, self.source, self.settings, self.table, clock)
 
     async def deliver(self) -> DeliveryReport:
-        async with self._work:
+        async with self._delivering:
             return await deliver_due(
                 self.db, self.adapters,
                 concurrency=self.settings.delivery.concurrency,
@@ -201,11 +199,11 @@ class Trendwatch:
 
     async def digest_due(self, now: datetime | None = None) -> DigestOutcome:
         """The scheduled (or missed, within grace) weekly digest, created at most once per week."""
-        async with self._work:
+        async with self._polling:
             return await create_due_digest(self.db, self.settings, now or datetime.now(UTC))
 
     async def close(self) -> None:
-        async with self._work:
+        async with self._polling, self._delivering:
             if self.has_lease:
                 with suppress(Exception):
                     await lease.release(self.db, LEASE_NAME, self.holder)
@@ -254,7 +252,7 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
 
     in_flight: set[asyncio.Task[None]] = set()
 
-    def job(body: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    def job(body: Callable[[], Awaitable[None]]) -> Callable[[], Coroutine[Any, Any, None]]:
         """Track the run so shutdown can let it finish, or cancel it without a traceback."""
 
         @functools.wraps(body)  # APScheduler's log lines name the job after the function
@@ -272,23 +270,48 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
 
         return run
 
+    delivering: asyncio.Task[None] | None = None
+    again = False
+
+    @job
+    async def deliver() -> None:
+        nonlocal again
+        while app.has_lease:
+            again = False
+            try:
+                await app.deliver()
+            except Exception as exc:  # the outbox keeps every alert: the next pass tries again
+                log.error("delivery pass failed (%s: %s); the next pass retries", type(exc).__name__, exc)
+                log.debug("delivery pass failure", exc_info=True)
+                return
+            if not again:
+                return
+
+    def kick_delivery() -> None:
+        """A delivery pass now, or one more right after the pass in progress; nobody waits for it."""
+        nonlocal delivering, again
+        if stop.is_set():
+            return
+        if delivering is not None and not delivering.done():
+            again = True
+            return
+        delivering = asyncio.create_task(deliver(), name="deliver")
+
     @job
     async def poll() -> None:
         if not app.has_lease:
             return
         result = await app.poll()
         if result.events or result.error:
-            await app.deliver()
+            kick_delivery()
 
     @job
     async def digest() -> None:
         if app.has_lease and (await app.digest_due()).created:
-            await app.deliver()
+            kick_delivery()
 
-    @job
     async def delivery() -> None:
-        if app.has_lease:
-            await app.deliver()
+        kick_delivery()
 
     waiting_logged = False
 
@@ -320,30 +343,45 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             digest, digest_trigger(settings), id="digest", next_run_time=now + timedelta(seconds=5),
             max_instances=1, coalesce=True, misfire_grace_time=int(settings.digest.grace.total_seconds()),
         )
-    started: list[Service] = []
-
     await lease_job()
 
     def next_poll() -> datetime | None:
         job = scheduler.get_job("poll")
         return job.next_run_time if job is not None and scheduler.running else None
 
+    fatal: list[ConfigError] = []
+
+    def give_up(exc: ConfigError) -> None:
+        fatal.append(exc)
+        stop.set()
+
+    chosen = [*(services or []), *platform_services(app, next_poll)]
+    connecting: list[asyncio.Task[bool]] = []
     try:
-        for service in [*(services or []), *platform_services(app, next_poll)]:
-            await service.start()
-            started.append(service)
         scheduler.start()
         log.info("trendwatch running: polling every %s, outputs: %s",
                  settings.hub.poll_interval, ", ".join(app.adapters) or "none")
+        # Platforms connect beside the poller: one that cannot be reached now is retried, not waited for.
+        connecting = [asyncio.create_task(keep_connecting(service, give_up), name=f"connect {service_name(service)}")
+                      for service in chosen]
         await stop.wait()
         log.info("shutting down")
     finally:
+        for task in connecting:
+            task.cancel()
+        if connecting:
+            await asyncio.wait(connecting)
         if scheduler.running:
             scheduler.pause()
         await finish_or_cancel(in_flight, app.source)
+        if delivering is not None and not delivering.done():  # started during the grace: not waited for
+            delivering.cancel()
+            await asyncio.wait({delivering})
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        for service in reversed(started):
+        for service in reversed(chosen):
             with suppress(Exception):
                 await service.close()
         await app.close()
+    if fatal:
+        raise fatal[0]

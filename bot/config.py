@@ -178,8 +178,9 @@ class CountrySettings(_Section):
 
 class DeliverySettings(_Section):
     interval: Duration = timedelta(seconds=30)
-    concurrency: int = Field(8, ge=1, le=256)
+    concurrency: int = Field(100, ge=1, le=256)  # most sends in flight per platform (aiohttp's connection limit)
     max_backoff: Duration = timedelta(minutes=30)
+    max_wait: Duration = timedelta(seconds=60)  # a longer Retry-After re-queues the alert instead of holding
 
 
 class DiscordSettings(_Section):

@@ -1,18 +1,33 @@
 """Drain the outbox: send each pending alert once, in order per channel.
 
-Channels are drained concurrently (bounded); within a channel a failure stops
-the drain so later alerts never overtake earlier ones. A transient failure is
-retried with exponential backoff; a permanent one (channel gone, no access)
-pauses the destination with its reason instead of retrying forever. A message
-the platform rejects as such (malformed, too large) is set aside with its
-reason so it cannot block the channel's later alerts.
+Channels are drained concurrently; within a channel a failure stops the drain
+so later alerts never overtake earlier ones. A transient failure is retried
+with exponential backoff; a permanent one (channel gone, no access) pauses the
+destination with its reason instead of retrying forever. A message the
+platform rejects as such (malformed, too large) is set aside with its reason
+so it cannot block the channel's later alerts.
+
+How many sends are in flight: where one rate paces every channel of a
+platform (Discord's global limit), Little's law says the sends waiting for an
+answer must number rate × answer time to keep that rate, so the limit follows
+the observed answer time (with a margin) up to `[delivery] concurrency`. Where
+each channel is paced on its own (Slack), a channel has at most one send in
+flight and waits for its next turn without holding a slot, so every channel
+with work may send at once, up to the same bound.
+
+Posts a platform cannot deduplicate (Slack has no send nonce) are marked in the
+outbox before they go out; a post whose answer never came (timeout, dropped
+connection, crash) is counted, and the adapter checks before posting it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -48,11 +63,70 @@ class AlertRejected(DeliveryError):
     """The platform refuses this one message (400 Invalid Form Body, msg_too_long): resending cannot help."""
 
 
+class OutcomeUnknown(DeliveryError):
+    """The post went out but no answer came (timeout, dropped connection): it may or may not be posted."""
+
+
+class AssumedDelivered(Exception):
+    """The adapter will not post again: earlier posts went unanswered and it cannot check. Marked delivered, noted."""
+
+
 class Adapter(Protocol):
+    """What delivery needs of an output. Optional extras, found with getattr:
+
+    - `idempotent: bool` (default True): a resend cannot post twice (Discord's nonce, the console).
+      False makes delivery mark each post before it goes out and count those left unanswered.
+    - `pacing_rate: float`: sends per second one pacer allows across all channels (sizes in-flight sends).
+    - `async pace()`: wait for that pacer; called holding a send slot, and not counted as answer time.
+    - `async ready(channel)`: wait for this channel's own pacing; called before taking a slot.
+    """
+
     platform: str
 
     async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
         """Post one alert; raise DeliveryError or DestinationGone on failure."""
+
+
+class InFlight:
+    """Send slots sized by Little's law: `rate` × observed answer time × margin, within 1..`most`.
+
+    Without a rate (channels paced on their own), every slot up to `most` is open. The answer
+    time is a moving average, so the limit follows the platform's latency as it drifts.
+    """
+
+    MARGIN = 1.25
+    FIRST_GUESS = 0.25  # seconds; a typical round trip to a chat platform before any was measured
+    WEIGHT = 0.2
+
+    def __init__(self, most: int, rate: float | None = None) -> None:
+        self.most = max(1, most)
+        self.rate = rate
+        self.answer_time = self.FIRST_GUESS
+        self.busy = 0
+        self.peak = 0
+        self._freed = asyncio.Condition()
+
+    @property
+    def limit(self) -> int:
+        if not self.rate:
+            return self.most
+        return max(1, min(self.most, math.ceil(self.rate * self.answer_time * self.MARGIN) + 1))
+
+    def observe(self, seconds: float) -> None:
+        self.answer_time += self.WEIGHT * (seconds - self.answer_time)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._freed:
+            await self._freed.wait_for(lambda: self.busy < self.limit)
+            self.busy += 1
+            self.peak = max(self.peak, self.busy)
+        try:
+            yield
+        finally:
+            async with self._freed:
+                self.busy -= 1
+                self._freed.notify_all()
 
 
 @dataclass
@@ -71,16 +145,18 @@ def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> 
     return timedelta(seconds=min(cap.total_seconds(), base * jitter))
 
 
-def alert_for(item: outbox.OutboxItem) -> Alert:
-    return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload)
+def alert_for(item: outbox.OutboxItem, unconfirmed: int = 0) -> Alert:
+    return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload,
+                 unconfirmed=unconfirmed)
 
 
-async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]]) -> Alert:
+async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]],
+                           unconfirmed: int = 0) -> Alert:
     """`alert_for`, plus the chart of a digest drawn in a child process, once per event however many channels.
 
     A chart that fails to draw is logged and the digest goes out without it rather than not at all.
     """
-    alert = alert_for(item)
+    alert = alert_for(item, unconfirmed)
     event = event_from_payload(item.payload)
     if not isinstance(event, Digest):
         return alert
@@ -100,67 +176,102 @@ async def deliver_due(
     db: Database,
     adapters: Mapping[str, Adapter],
     *,
-    concurrency: int = 8,
+    concurrency: int = 100,
     max_backoff: timedelta = timedelta(minutes=30),
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DeliveryReport:
     report = DeliveryReport()
-    items = await outbox.due_items(db.conn, clock(), list(adapters))
+    # Read in a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
+    async with db.transaction() as conn:
+        items = await outbox.due_items(conn, clock(), list(adapters))
+        unconfirmed = await outbox.unconfirmed_posts(conn, [item.id for item in items]) if items else {}
     by_destination: dict[int, list[outbox.OutboxItem]] = {}
     for item in items:
         by_destination.setdefault(item.destination.id, []).append(item)
-    gate = asyncio.Semaphore(concurrency)
+    slots = {name: InFlight(concurrency, getattr(adapter, "pacing_rate", None)) for name, adapter in adapters.items()}
     images: dict[int, asyncio.Task[Image | None]] = {}
 
-    async def retry_later(item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False) -> None:
+    async def retry_later(item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False, unknown: int = 0) -> None:
         wait = backoff(item.attempts + 1, max_backoff)
         if isinstance(exc, DeliveryError) and exc.retry_after:
             wait = max(wait, timedelta(seconds=exc.retry_after))
         if not quiet:
             log.warning("send to %s:%s failed (%s); retrying in %ds",
                         item.destination.platform, item.destination.channel, exc, wait.total_seconds())
+        reason = outbox.unconfirmed_reason(unknown, str(exc) or type(exc).__name__)
         async with db.transaction() as conn:
-            await outbox.mark_retry(conn, item.id, str(exc) or type(exc).__name__, clock() + wait)
+            await outbox.mark_retry(conn, item.id, reason, clock() + wait)
         report.retried += 1
 
+    async def send_one(item: outbox.OutboxItem) -> bool:
+        """One alert to its channel; False when the channel's later alerts must wait."""
+        destination = item.destination
+        if destination.platform in report.refused:  # one refusal of the token speaks for every channel
+            await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True,
+                              unknown=unconfirmed.get(item.id, 0))
+            return False
+        adapter = adapters[destination.platform]
+        earlier = unconfirmed.get(item.id, 0)
+        tracked = not getattr(adapter, "idempotent", True)
+        alert = await alert_with_image(item, images, earlier)
+        if (pace := getattr(adapter, "pace", None)) is not None:
+            await pace()
+        if tracked:
+            async with db.transaction() as conn:
+                await outbox.mark_sending(conn, item.id, earlier + 1, clock())
+        started = time.monotonic()
+        try:
+            await adapter.send(destination.channel, alert, destination.mention)
+        except OutcomeUnknown as exc:
+            await retry_later(item, exc, unknown=earlier + 1 if tracked else 0)
+            unconfirmed[item.id] = earlier + 1
+            return False
+        except AssumedDelivered as exc:
+            async with db.transaction() as conn:
+                await outbox.mark_assumed_delivered(conn, item.id, clock(), f"unconfirmed: {exc}")
+            report.sent += 1
+            return True
+        except DestinationGone as exc:
+            reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
+            log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
+            async with db.transaction() as conn:
+                await destination_store.pause(conn, destination.id, reason, clock())
+                if tracked:
+                    await outbox.mark_unsent(conn, item.id, earlier, str(exc))
+            report.paused.append(f"{destination.platform}:{destination.channel}")
+            return False
+        except PlatformRefused as exc:
+            if destination.platform not in report.refused:
+                report.refused[destination.platform] = str(exc)
+                log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
+                          " fix the token and restart", destination.platform, exc)
+            await retry_later(item, exc, quiet=True, unknown=earlier)
+            return False
+        except AlertRejected as exc:
+            log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
+                      destination.platform, item.key, destination.channel, exc)
+            async with db.transaction() as conn:
+                await outbox.mark_rejected(conn, item.id, str(exc))
+            report.rejected += 1
+            return True
+        except Exception as exc:  # transient or unexpected: keep the alert, try later
+            await retry_later(item, exc, unknown=earlier)
+            return False
+        slots[destination.platform].observe(time.monotonic() - started)
+        async with db.transaction() as conn:
+            await outbox.mark_delivered(conn, item.id, clock())
+        report.sent += 1
+        return True
+
     async def drain(queue: list[outbox.OutboxItem]) -> None:
-        """In order; the slot is taken per alert, so a channel pacing its next alert does not hold one."""
+        """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
         for item in queue:
-            async with gate:
-                destination = item.destination
-                if destination.platform in report.refused:  # one refusal of the token speaks for every channel
-                    await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True)
+            adapter = adapters[item.destination.platform]
+            if (ready := getattr(adapter, "ready", None)) is not None:
+                await ready(item.destination.channel)
+            async with slots[item.destination.platform].slot():
+                if not await send_one(item):
                     return
-                adapter = adapters[destination.platform]
-                try:
-                    await adapter.send(destination.channel, await alert_with_image(item, images), destination.mention)
-                except DestinationGone as exc:
-                    reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
-                    log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
-                    async with db.transaction() as conn:
-                        await destination_store.pause(conn, destination.id, reason, clock())
-                    report.paused.append(f"{destination.platform}:{destination.channel}")
-                    return
-                except PlatformRefused as exc:
-                    if destination.platform not in report.refused:
-                        report.refused[destination.platform] = str(exc)
-                        log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
-                                  " fix the token and restart", destination.platform, exc)
-                    await retry_later(item, exc, quiet=True)
-                    return
-                except AlertRejected as exc:
-                    log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
-                              destination.platform, item.key, destination.channel, exc)
-                    async with db.transaction() as conn:
-                        await outbox.mark_rejected(conn, item.id, str(exc))
-                    report.rejected += 1
-                    continue
-                except Exception as exc:  # transient or unexpected: keep the alert, try later
-                    await retry_later(item, exc)
-                    return
-                async with db.transaction() as conn:
-                    await outbox.mark_delivered(conn, item.id, clock())
-                report.sent += 1
 
     await asyncio.gather(*(drain(queue) for queue in by_destination.values()))
     return report

@@ -81,8 +81,11 @@ class Alert:
 
     `payload` is the JSON object console `jsonl` prints (it has "kind");
     `key` is unique per (alert, destination) and doubles as a send nonce.
+    `unconfirmed` counts earlier posts of it whose outcome is unknown (sent,
+    no answer): an adapter without a send nonce checks before posting again.
     """
 
     key: str
     message: Message
     payload: dict[str, Any] = field(default_factory=dict)
+    unconfirmed: int = 0

@@ -138,3 +138,53 @@ async def prune(conn: aiosqlite.Connection, older_than: datetime, batch: int = 2
         (cut if cut is not None else utc_iso(older_than), batch),
     )
     return cursor.rowcount
+
+
+# Posts whose outcome is unknown (sent, then no answer: a timeout, a dropped connection, a crash) are
+# recorded in `last_error` of the pending row as "unconfirmed N: why", N counting such posts. A schema
+# column would say it more plainly; the marker keeps this change free of a migration.
+UNCONFIRMED = "unconfirmed "
+
+
+def unconfirmed_reason(count: int, reason: str) -> str:
+    """`last_error` for a row with `count` posts of unknown outcome (0: just the reason)."""
+    return f"{UNCONFIRMED}{count}: {reason}" if count else reason
+
+
+def unconfirmed_count(last_error: str | None) -> int:
+    if not last_error or not last_error.startswith(UNCONFIRMED):
+        return 0
+    number = last_error[len(UNCONFIRMED):].split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
+
+
+async def unconfirmed_posts(conn: aiosqlite.Connection, item_ids: Sequence[int]) -> dict[int, int]:
+    """Pending rows among `item_ids` with posts of unknown outcome → how many such posts."""
+    async with conn.execute(
+        f"SELECT id, last_error FROM outbox WHERE status = 'pending' AND last_error LIKE '{UNCONFIRMED}%'"
+    ) as cursor:
+        rows = await cursor.fetchall()
+    wanted = set(item_ids)
+    return {int(row[0]): n for row in rows if int(row[0]) in wanted and (n := unconfirmed_count(row[1]))}
+
+
+async def mark_sending(conn: aiosqlite.Connection, item_id: int, unconfirmed: int, now: datetime) -> None:
+    """Before a post that cannot be deduplicated by the platform: if the process dies before the answer,
+    the next start knows a copy may be out (`unconfirmed` counts this post)."""
+    await conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?",
+                       (unconfirmed_reason(unconfirmed, f"posted {utc_iso(now)}, no answer yet"), item_id))
+
+
+async def mark_unsent(conn: aiosqlite.Connection, item_id: int, unconfirmed: int, error: str) -> None:
+    """The platform answered that this post did not go out: undo its `mark_sending`, keep earlier unknowns."""
+    await conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?",
+                       (unconfirmed_reason(unconfirmed, error)[:500], item_id))
+
+
+async def mark_assumed_delivered(conn: aiosqlite.Connection, item_id: int, now: datetime, note: str) -> None:
+    """Delivered as far as anyone can tell (posted, never confirmed, not to be posted again); the note says so."""
+    await conn.execute(
+        "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = ?"
+        " WHERE id = ?",
+        (utc_iso(now), note[:500], item_id),
+    )

@@ -312,6 +312,9 @@ class FakeDiscord:
         self._failing: dict[int, tuple[int, int | None]] = {}
         self._forced_429: dict[int, list[float]] = {}
         self._delay = 0.0
+        self._route_faults: list[tuple[str, str, int]] = []  # (method, path suffix, status)
+        self._drops: list[tuple[str, str]] = []  # (method, path suffix)
+        self._token_refused = False
         self._nonces: dict[tuple[int, str], tuple[float, JSON]] = {}
         self._windows: dict[tuple[str, str, str], _Window] = {}
         self._global_window: _Window | None = (
@@ -419,6 +422,21 @@ class FakeDiscord:
     def delay(self, seconds: float) -> None:
         """Delay every HTTP answer by ``seconds`` (0 to stop)."""
         self._delay = seconds
+
+    def fail_route(self, method: str, path_suffix: str, status: int = 503, count: int = 1) -> None:
+        """Answer the next ``count`` ``method`` requests whose path ends with ``path_suffix`` with ``status``.
+
+        E.g. ``fail_route("PUT", "/commands", 503)`` for a command sync Discord cannot take now.
+        """
+        self._route_faults.extend([(method, path_suffix, status)] * count)
+
+    def drop_next(self, method: str = "POST", path_suffix: str = "/messages", count: int = 1) -> None:
+        """Close the connection without an answer for the next ``count`` matching requests (after they took effect)."""
+        self._drops.extend([(method, path_suffix)] * count)
+
+    def refuse_token(self, refused: bool = True) -> None:
+        """Answer 401 to every REST request (a revoked token) until ``refuse_token(False)``."""
+        self._token_refused = refused
 
     # ------------------------------------------------------------------ views
 
@@ -1085,6 +1103,7 @@ class FakeDiscord:
             return await handler(request)
         rec = await self._record(request)
         request[_RECORD] = rec
+        drop = self._take(self._drops, request)
         try:
             response = await self._answer(request, handler)
         except web.HTTPNotFound:
@@ -1093,7 +1112,18 @@ class FakeDiscord:
             response = self._json({"message": "405: Method Not Allowed", "code": 0}, 405)
         rec.status = response.status
         await self._notify()
+        if drop is not None and request.transport is not None:
+            request.transport.close()  # the request took effect; its answer is lost on the way back
         return response
+
+    @staticmethod
+    def _take(faults: list[Any], request: web.Request) -> Any:
+        path = request.path.removeprefix(API_PREFIX)
+        for i, fault in enumerate(faults):
+            if fault[0] == request.method and path.endswith(fault[1]):
+                del faults[i]
+                return fault
+        return None
 
     async def _answer(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -1103,6 +1133,10 @@ class FakeDiscord:
         bucket = self._bucket(request)
         if bucket is None:
             raise web.HTTPNotFound()
+        if self._token_refused:
+            return self._json(ERRORS[401], 401)
+        if (fault := self._take(self._route_faults, request)) is not None:
+            return self._json(ERRORS.get(fault[2], {"message": f"{fault[2]}: Error", "code": 0}), fault[2])
         key, window = bucket
         now = time.monotonic()
         channel = request.match_info.get("channel_id")

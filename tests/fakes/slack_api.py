@@ -70,6 +70,14 @@ from aiohttp import WSMsgType, web
 
 JSON = dict[str, Any]
 
+#: Scopes a bot token needs per method (any one of them); a missing one answers ``missing_scope`` + ``needed``.
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),
+    "conversations.history": ("channels:history", "groups:history"),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
+}
+
 #: Errors ``fail_channel`` knows how Slack spells (any string is accepted).
 CHANNEL_ERRORS = ("channel_not_found", "not_in_channel", "is_archived", "restricted_action")
 
@@ -237,7 +245,9 @@ class FakeSlack:
         self._channel_faults: dict[str, str] = {}
         self._auth_error: str | None = None
         self._rate_limits: list[tuple[str | None, int]] = []  # (method or None=any, retry_after)
-        self._server_errors: list[int] = []
+        self._server_errors: list[tuple[str | None, int]] = []  # (method or None=any, status)
+        self._drops: list[tuple[str | None, bool]] = []  # (method or None=any, after the call took effect)
+        self._delay = 0.0
 
         # Internal state.
         self._files: dict[str, Upload] = {}
@@ -349,9 +359,33 @@ class FakeSlack:
         """The next ``count`` calls of ``method`` (None: any method) answer 429 + ``Retry-After``."""
         self._rate_limits.extend([(method, int(retry_after))] * count)
 
-    def server_error_next(self, count: int = 1, status: int = 500) -> None:
-        """The next ``count`` Web API calls answer ``status`` (500/503) with a JSON error body."""
-        self._server_errors.extend([status] * count)
+    def server_error_next(self, count: int = 1, status: int = 500, method: str | None = None) -> None:
+        """The next ``count`` Web API calls (of ``method``, None: any) answer ``status`` (500/503) with a JSON body."""
+        self._server_errors.extend([(method, status)] * count)
+
+    def delay(self, seconds: float) -> None:
+        """Delay every Web API answer by ``seconds`` (0 to stop): real round trips, or answers past a timeout.
+
+        The call takes effect before the wait, as on a slow Slack: a post whose
+        answer never arrives in time may still have been posted.
+        """
+        self._delay = seconds
+
+    def drop_next(self, method: str | None = "chat.postMessage", count: int = 1, *, after_effect: bool = True) -> None:
+        """Close the connection instead of answering the next ``count`` calls of ``method`` (None: any).
+
+        With ``after_effect`` the call takes effect first (a post is posted), as
+        when a connection dies on the way back; without, it is dropped unread.
+        """
+        self._drops.extend([(method, after_effect)] * count)
+
+    def remove_scope(self, scope: str) -> None:
+        """Take ``scope`` from the bot token: methods needing it answer ``missing_scope`` with ``needed``."""
+        self.oauth_scopes = ",".join(s for s in self.oauth_scopes.split(",") if s and s != scope)
+
+    def add_scope(self, scope: str) -> None:
+        if scope not in self.oauth_scopes.split(","):
+            self.oauth_scopes = ",".join(s for s in [*self.oauth_scopes.split(","), scope] if s)
 
     # ------------------------------------------------------------------ recordings
 
@@ -574,7 +608,18 @@ class FakeSlack:
     def _json(self, body: JSON, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
         return web.json_response(body, status=status, headers=dict(headers or {}))
 
-    async def _api(self, request: web.Request, method: str) -> web.Response:
+    def _take_drop(self, method: str) -> bool | None:
+        """None: answer; else drop the connection (True: after the call took effect)."""
+        for i, (m, after_effect) in enumerate(self._drops):
+            if m is None or m == method:
+                del self._drops[i]
+                return after_effect
+        return None
+
+    async def _api(self, request: web.Request, method: str) -> web.StreamResponse:
+        drop = self._take_drop(method)
+        if drop is False:
+            return await self._drop(request)
         params = await self._read_params(request)
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
@@ -594,7 +639,17 @@ class FakeSlack:
             )
         call.status, call.response = status, body
         await self._notify()
+        if drop:
+            return await self._drop(request)
+        if self._delay:
+            await asyncio.sleep(self._delay)
         return self._json(body, status, headers)
+
+    async def _drop(self, request: web.Request) -> web.StreamResponse:
+        """Close the TCP connection without an answer (the client sees a disconnect)."""
+        if request.transport is not None:
+            request.transport.close()
+        raise ConnectionResetError("fake dropped the connection")
 
     async def _api_answer(self, call: Call) -> tuple[int, JSON, dict[str, str]]:
         method, params, token = call.method, call.params, call.token
@@ -613,13 +668,18 @@ class FakeSlack:
             if m is None or m == method:
                 del self._rate_limits[i]
                 return self._ratelimited(retry_after)
-        if self._server_errors:
-            status = self._server_errors.pop(0)
-            return (
-                status,
-                {"ok": False, "error": "internal_error" if status == 500 else "service_unavailable"},
-                {},
-            )
+        for i, (m, status) in enumerate(self._server_errors):
+            if m is None or m == method:
+                del self._server_errors[i]
+                return (
+                    status,
+                    {"ok": False, "error": "internal_error" if status == 500 else "service_unavailable"},
+                    {},
+                )
+        needed = METHOD_SCOPES.get(method)
+        if needed is not None and not any(s in self.oauth_scopes.split(",") for s in needed):
+            return 200, {"ok": False, "error": "missing_scope", "needed": needed[0],
+                         "provided": self.oauth_scopes}, {}
         if self.limits is not None and method in self.limits.methods:
             wait = self._check_limits(str(params.get("channel", "")))
             if wait > 0:
@@ -661,6 +721,7 @@ class FakeSlack:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "apps.connections.open": self._apps_connections_open,
@@ -741,6 +802,23 @@ class FakeSlack:
                 "is_member": error != "not_in_channel",
             },
         }
+
+    def _conversations_history(self, params: JSON) -> JSON:
+        """Newest first, ``limit`` (default 100) messages; metadata only with ``include_all_metadata``."""
+        channel = str(params.get("channel", ""))
+        error = self._channel_faults.get(channel)
+        if error or not channel:
+            return {"ok": False, "error": error or "channel_not_found"}
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = int(params.get("limit") or 100)
+        messages = []
+        for c in reversed(self.calls):
+            if c.method == "chat.postMessage" and c.response.get("ok") and c.params.get("channel") == channel:
+                message = dict(c.response["message"])
+                if not with_metadata:
+                    message.pop("metadata", None)
+                messages.append(message)
+        return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
 
     def _files_get_upload_url(self, params: JSON) -> JSON:
         filename, length = params.get("filename"), params.get("length")

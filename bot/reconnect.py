@@ -1,0 +1,78 @@
+"""Connect a platform in the background, with backoff, so `run` polls whether or not it is reachable.
+
+A platform that cannot be reached now (DNS, connection refused, a 503 from
+its API, a websocket that does not open) is no reason to stop watching the
+Hub: the poller runs, alerts wait in the outbox, and the connection is tried
+again after 5 s, 10 s, … up to 5 minutes. What is wrong is said once (again
+only when the reason changes), with when the next try is. Only a `ConfigError`
+(a token the platform refuses, a setting that can never work) ends the
+attempt: it is handed to `on_fatal`, which stops the process with that line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+from bot.config import ConfigError
+from bot.log import get_logger
+
+log = get_logger(__name__)
+
+FIRST_RETRY = 5.0
+MAX_RETRY = 300.0
+
+
+class Service(Protocol):
+    """An adapter with a connection to keep (gateway, socket): started with `run`, closed at exit.
+
+    `start` may be called again after it failed, and `close` whether or not it ever started.
+    """
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def retry_delay(failures: int, rng: random.Random | None = None) -> float:
+    """5 s, 10 s, 20 s … up to 5 min, ±20% so several platforms do not retry in lockstep."""
+    base = min(MAX_RETRY, FIRST_RETRY * 2 ** max(failures - 1, 0))
+    return float(min(MAX_RETRY, base * (rng or random).uniform(0.8, 1.2)))
+
+
+def service_name(service: Service) -> str:
+    return str(getattr(service, "name", type(service).__name__))
+
+
+async def keep_connecting(service: Service, on_fatal: Callable[[ConfigError], None],
+                          delay: Callable[[int], float] = retry_delay) -> bool:
+    """Start `service`, retrying transient failures for as long as it takes; True once it started.
+
+    Returns False after a `ConfigError` (passed to `on_fatal`). Cancel the task to give up.
+    """
+    name = service_name(service)
+    failures = 0
+    said = ""
+    while True:
+        try:
+            await service.start()
+        except ConfigError as exc:
+            on_fatal(exc)
+            return False
+        except Exception as exc:  # unreachable, refused connection, 5xx, timeout: try again later
+            failures += 1
+            wait = delay(failures)
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if reason != said:
+                log.warning("%s: cannot connect (%s); retrying in %.0fs and then with backoff up to %.0f min;"
+                            " polling goes on and its alerts stay queued", name, reason, wait, MAX_RETRY / 60)
+                said = reason
+            else:
+                log.info("%s: still cannot connect (attempt %d); next try in %.0fs", name, failures, wait)
+            await asyncio.sleep(wait)  # a failed start cleans up after itself; `close` is for the end
+            continue
+        if failures:
+            log.info("%s: connected after %d failed attempt(s)", name, failures)
+        return True
