@@ -172,11 +172,17 @@ class Rules:
     labels: Mapping[str, str] = field(default_factory=dict)
     derivatives: Derivatives = "standard"
     max_hops: int = MAX_HOPS
+    _labels: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _overrides: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Keys as the Hub resolves them (case-insensitively), lowered once, not at every lookup.
+        object.__setattr__(self, "_labels", {key.lower(): value for key, value in self.labels.items()})
+        object.__setattr__(self, "_overrides", {key.lower(): value for key, value in self.overrides.items()})
 
     def operator(self, model_id: str) -> Attribution | None:
         """A label (the operator's CLI act) or a config override; a model id wins over its namespace."""
-        labels = {key.lower(): value for key, value in self.labels.items()}
-        overrides = {key.lower(): value for key, value in self.overrides.items()}
+        labels, overrides = self._labels, self._overrides
         for key in (model_id.lower(), namespace_of(model_id).lower()):
             if key and key in labels:
                 return Attribution(labels[key], "label", key)
