@@ -282,3 +282,20 @@ async def test_a_database_of_the_old_schema_migrates_and_its_history_follows_the
                 (1, "CN", "base_model", "Qwen/Qwen3.6-27B"), (2, "US", "family", "Gemma")]
     finally:
         await app.close()
+
+
+async def test_reattribute_entries_names_the_snapshots_it_rewrote(fake_hub: FakeHub, db_path: Path):
+    from bot.snapshot import Attribution
+    from store.reattribution import Rewritten, reattribute_entries
+
+    fake_hub.models = ranked(["jane/x", *US[:9]])
+    app = await open_app(settings_for(fake_hub, db_path))
+    try:
+        first, second = await app.poll(), await app.poll()
+        assert first.snapshot_id is not None and second.snapshot_id is not None
+        async with app.db.transaction() as conn:
+            rewritten = await reattribute_entries(conn, {"jane/x": Attribution("FR", "label", "jane"),
+                                                         "meta-llama/l0": Attribution("US", "namespace", "meta-llama")})
+        assert rewritten == Rewritten(2, frozenset({first.snapshot_id, second.snapshot_id}))
+    finally:
+        await app.close()
