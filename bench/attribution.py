@@ -39,14 +39,20 @@ class Measure:
     models: dict[str, str] = field(default_factory=dict)  # model → country (the last decision)
     methods: Counter[str] = field(default_factory=Counter)
     unknown_namespaces: Counter[str] = field(default_factory=Counter)
+    by_month: dict[str, Counter[str]] = field(default_factory=dict)  # "2026-03" → entries per country
 
-    def add(self, model_id: str, attribution: Attribution) -> None:
+    def add(self, model_id: str, attribution: Attribution, month: str = "") -> None:
         self.entries += 1
+        self.by_month.setdefault(month, Counter())[attribution.country] += 1
         self.methods[attribution.method] += 1
         self.models[model_id] = attribution.country
         if attribution.country == UNKNOWN:
             self.unknown_entries += 1
             self.unknown_namespaces[namespace_of(model_id) or model_id] += 1
+
+    def share_by_month(self, country: str) -> dict[str, float]:
+        months = sorted(self.by_month.items())
+        return {month: 100.0 * counts[country] / sum(counts.values()) for month, counts in months}
 
     @property
     def unknown_share(self) -> float:
@@ -115,7 +121,7 @@ def measure_rules(snapshots: Sequence[ArchivedSnapshot], rules: Rules,
     for archived in snapshots:
         snapshot = attribute_snapshot(_snapshot(archived.model_ids[:TOP_N], known), rules, extra_tags=known)
         for entry in snapshot.entries:
-            result.add(entry.id, entry.attribution)
+            result.add(entry.id, entry.attribution, archived.taken_at[:7])
     return result
 
 
@@ -125,7 +131,8 @@ def measure_before(snapshots: Sequence[ArchivedSnapshot], tags: Mapping[str, Seq
     for archived in snapshots:
         for model_id in archived.model_ids[:TOP_N]:
             country = before_attribute(model_id, known.get(model_id, ()), table, known)
-            result.add(model_id, Attribution(country, "before" if country != UNKNOWN else "unknown"))
+            result.add(model_id, Attribution(country, "before" if country != UNKNOWN else "unknown"),
+                       archived.taken_at[:7])
     return result
 
 
@@ -187,7 +194,12 @@ async def main() -> None:
             GOAL_WITH_TAGS)
     through_hub, lookups = await measure_through_hub(records)
     _report("with tags, fake Hub + huggingface_hub   ", through_hub, before_tags, GOAL_WITH_TAGS)
-    print(f"    {lookups} lineage lookup(s) on the Hub over {len(records)} polls (cached in the store)")
+    print(f"    {lookups} Hub lookup(s) of base models over {len(records)} polls (bases in the list or seen in an"
+          " earlier one need none; looked-up ones are cached)")
+    now = measure_rules(snapshots, rules)
+    print("CN share of the top 10 by month, ids only, before → now: " + ", ".join(
+        f"{month} {before:.0f}% → {after:.0f}%" for (month, before), after in
+        zip(before_ids.share_by_month("CN").items(), now.share_by_month("CN").values(), strict=True)))
 
 
 if __name__ == "__main__":

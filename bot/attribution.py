@@ -116,7 +116,7 @@ async def reattribute(db: Database, settings: Settings, now: datetime) -> Reattr
                                            for model_id, bases in (await all_lineage(conn)).items()}
         known.update(model_tags)
         decided = {model_id: rules.attribute(model_id, tags, known) for model_id, tags in model_tags.items()}
-        changed = await reattribution.reattribute_entries(conn, decided)
+        changed = (await reattribution.reattribute_entries(conn, decided)).entries
         version = await data_version(conn, settings)
         await reattribution.set_attribution_version(conn, version, now)
     log.info("re-attributed %d model(s): %d stored entr%s changed (attribution data %s)",

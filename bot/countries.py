@@ -172,11 +172,17 @@ class Rules:
     labels: Mapping[str, str] = field(default_factory=dict)
     derivatives: Derivatives = "standard"
     max_hops: int = MAX_HOPS
+    _labels: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _overrides: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Keys as the Hub resolves them (case-insensitively), lowered once, not at every lookup.
+        object.__setattr__(self, "_labels", {key.lower(): value for key, value in self.labels.items()})
+        object.__setattr__(self, "_overrides", {key.lower(): value for key, value in self.overrides.items()})
 
     def operator(self, model_id: str) -> Attribution | None:
         """A label (the operator's CLI act) or a config override; a model id wins over its namespace."""
-        labels = {key.lower(): value for key, value in self.labels.items()}
-        overrides = {key.lower(): value for key, value in self.overrides.items()}
+        labels, overrides = self._labels, self._overrides
         for key in (model_id.lower(), namespace_of(model_id).lower()):
             if key and key in labels:
                 return Attribution(labels[key], "label", key)
@@ -201,14 +207,15 @@ class Rules:
     ) -> Attribution:
         if (decided := self.operator(model_id)) is not None:
             return decided
-        namespace = namespace_of(model_id)
-        lab = self.table.lab_country(namespace)
+        org = self.table.get(namespace_of(model_id))
+        lab = Attribution(org.country, "namespace", org.namespace) \
+            if org is not None and self.table.lab_country(org.namespace) else None
         bases = lineage(tags)
         reupload = is_reupload(model_id, tags, self.table)
         if lab is not None:
             keeps = self.derivatives == "publisher" or not (reupload or (self.derivatives == "base" and bases))
             if keeps:
-                return Attribution(lab, "namespace", self.table.get(namespace).namespace)  # type: ignore[union-attr]
+                return lab
         for base, _relation in bases:
             if hops <= 0 or base.lower() in visited:
                 continue
@@ -221,9 +228,7 @@ class Rules:
                 return Attribution(found.country, "base_model", found.via if found.method == "base_model" else base)
         if (family := self.families.find(model_id)) is not None:
             return Attribution(family.country, "family", family.name)
-        if lab is not None:
-            return Attribution(lab, "namespace", self.table.get(namespace).namespace)  # type: ignore[union-attr]
-        return Attribution()
+        return lab or Attribution()  # a lab's re-upload of a base we cannot see stays the lab's
 
     def _could_learn(self, model_id: str) -> bool:
         """Would this base's own tags matter? Not when an operator or its lab already decides it."""

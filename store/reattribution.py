@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
@@ -30,23 +31,33 @@ async def stored_model_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
         found[str(hub_id)] = [str(tag) for tag in parsed] if isinstance(parsed, list) else []
     return found
 
-async def reattribute_entries(conn: aiosqlite.Connection, decided: Mapping[str, Attribution]) -> int:
-    """Set every stored entry of each model to its newly decided attribution; returns the entries changed.
+@dataclass(frozen=True, slots=True)
+class Rewritten:
+    entries: int  # stored entries whose attribution changed
+    snapshot_ids: frozenset[int]  # the snapshots they belong to: whatever summarises them must be refreshed
+
+
+async def reattribute_entries(conn: aiosqlite.Connection, decided: Mapping[str, Attribution]) -> Rewritten:
+    """Set every stored entry of each model to its newly decided attribution (the one writer of history's countries).
 
     One statement per model, touching only rows that differ, so an unchanged table costs reads only.
-    (Per-snapshot summaries derived from entries' countries must be refreshed here too.)
+    Anything derived from entries' countries per snapshot must be refreshed for `snapshot_ids`, here.
     """
-    changed = 0
+    snapshot_ids: set[int] = set()
+    entries = 0
     for hub_id, attribution in decided.items():
-        cursor = await conn.execute(
+        async with conn.execute(
             "UPDATE entries SET country = ?, country_method = ?, country_via = ?"
             " WHERE model_id = (SELECT id FROM models WHERE hub_id = ?)"
-            " AND (country IS NOT ? OR country_method IS NOT ? OR country_via IS NOT ?)",
+            " AND (country IS NOT ? OR country_method IS NOT ? OR country_via IS NOT ?) RETURNING snapshot_id",
             (attribution.country, attribution.method, attribution.via, hub_id,
              attribution.country, attribution.method, attribution.via),
-        )
-        changed += max(cursor.rowcount, 0)
-    return changed
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        entries += len(rows)
+        snapshot_ids.update(int(snapshot_id) for (snapshot_id,) in rows)
+    return Rewritten(entries, frozenset(snapshot_ids))
+
 
 async def attribution_version(conn: aiosqlite.Connection) -> str | None:
     async with conn.execute("SELECT version FROM attribution_state WHERE id = 1") as cursor:

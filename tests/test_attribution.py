@@ -15,6 +15,7 @@ from bot.app import Trendwatch
 from bot.commands import share_message, share_view
 from bot.config import Secrets
 from bot.messages import Message
+from bot.poll import PollResult
 from store import labels
 from store.reattribution import set_attribution_version
 from tests.fakes.hub import FakeHub, hub_model, ranked
@@ -22,8 +23,8 @@ from tests.test_cli import bot, write_config
 from tests.test_poll import US, count, open_app, settings_for
 
 
-def top_attribution(app_result: object) -> tuple[str, str, str | None]:
-    snapshot = getattr(app_result, "snapshot")
+def top_attribution(app_result: PollResult) -> tuple[str, str, str | None]:
+    snapshot = app_result.snapshot
     assert snapshot is not None
     top = snapshot.entries[0]
     return top.country, top.attribution.method, top.attribution.via
@@ -126,7 +127,7 @@ async def test_history_is_re_attributed_at_start_when_the_data_changed_and_alert
         async with reopened.db.conn.execute(
             "SELECT DISTINCT country, country_method, country_via FROM entries e JOIN models m ON m.id = e.model_id"
             " WHERE m.hub_id = 'jane/Qwen3-8B-ft'") as cursor:
-            assert await cursor.fetchall() == [("CN", "family", "Qwen")]
+            assert [tuple(row) for row in await cursor.fetchall()] == [("CN", "family", "Qwen")]
         assert await count(reopened, "events") == events
         async with reopened.db.conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'") as cursor:
             assert await cursor.fetchone() == (0,)
@@ -251,3 +252,50 @@ async def test_labels_are_stored_case_insensitively(db_path: Path):
             assert await labels.all_labels(conn) == {}
     finally:
         await db.close()
+
+
+async def test_a_database_of_the_old_schema_migrates_and_its_history_follows_the_new_rule(
+    fake_hub: FakeHub, db_path: Path
+):
+    """A 0002 database written by the old rule (namespace first: nvidia's NVFP4 quant of Qwen was US)."""
+    import sqlite3
+    from importlib import resources
+
+    with sqlite3.connect(db_path) as conn:
+        for name in ("0001_initial.sql", "0002_digest.sql"):
+            conn.executescript(resources.files("store.migrations").joinpath(name).read_text(encoding="utf-8"))
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("INSERT INTO snapshots VALUES (1, '2026-03-02T12:00:00.000000Z', 10, 2, 'hub')")
+        for row_id, hub_id, tags in [(1, "nvidia/Qwen3.6-27B-NVFP4", ["base_model:quantized:Qwen/Qwen3.6-27B"]),
+                                     (2, "unsloth/gemma-4-31B-it-GGUF", [])]:
+            conn.execute("INSERT INTO models (id, hub_id, first_seen, last_seen, best_rank, best_rank_at, tags)"
+                         " VALUES (?, ?, 't', 't', 1, 't', ?)", (row_id, hub_id, json.dumps(tags)))
+        conn.execute("INSERT INTO entries VALUES (1, 1, 1, 0, 0, 0, 'US', 'namespace', 'nvidia')")
+        conn.execute("INSERT INTO entries VALUES (1, 2, 2, 0, 0, 0, 'unknown', 'unknown', NULL)")
+    app = await Trendwatch.open(settings_for(fake_hub, db_path), Secrets.from_env({}), {})
+    try:
+        async with app.db.conn.execute("PRAGMA user_version") as cursor:
+            assert await cursor.fetchone() == (3,)
+        async with app.db.conn.execute(
+            "SELECT rank, country, country_method, country_via FROM entries ORDER BY rank") as cursor:
+            assert [tuple(row) for row in await cursor.fetchall()] == [
+                (1, "CN", "base_model", "Qwen/Qwen3.6-27B"), (2, "US", "family", "Gemma")]
+    finally:
+        await app.close()
+
+
+async def test_reattribute_entries_names_the_snapshots_it_rewrote(fake_hub: FakeHub, db_path: Path):
+    from bot.snapshot import Attribution
+    from store.reattribution import Rewritten, reattribute_entries
+
+    fake_hub.models = ranked(["jane/x", *US[:9]])
+    app = await open_app(settings_for(fake_hub, db_path))
+    try:
+        first, second = await app.poll(), await app.poll()
+        assert first.snapshot_id is not None and second.snapshot_id is not None
+        async with app.db.transaction() as conn:
+            rewritten = await reattribute_entries(conn, {"jane/x": Attribution("FR", "label", "jane"),
+                                                         "meta-llama/l0": Attribution("US", "namespace", "meta-llama")})
+        assert rewritten == Rewritten(2, frozenset({first.snapshot_id, second.snapshot_id}))
+    finally:
+        await app.close()

@@ -278,3 +278,10 @@ async def test_only_the_lease_holder_answers(bot: Bot) -> None:
         await bot.fake.wait_for_callback(int(payload["id"]), timeout=0.5)
     bot.app.has_lease = True
     assert embed(await bot.call("share"))["title"] == "Who holds the trending top 10"
+
+
+async def test_share_shows_the_unknown_count_and_names_them(bot: Bot) -> None:
+    bot.hub.models = ranked(["jane/mystery", *CN[:3], *US[:6]])
+    await bot.app.poll()
+    answer = embed(await bot.call("share"))
+    assert "unknown: 1 of 10 (jane/mystery)" in answer["description"]

@@ -138,6 +138,7 @@ async def test_trending_is_acked_then_answered_in_channel(fake: FakeSlack, socke
 async def test_share_model_and_unknown_model(fake: FakeSlack, socket: SlackSocketService) -> None:
     _, _, body, _ = await command(fake, "share")
     assert title(body) == "Who holds the trending top 10" and "China: 70%" in body_text(body)
+    assert "unknown: 0 of 10" in body_text(body)  # the unknown count is always shown, even when zero
     _, _, body, _ = await command(fake, "model Qwen/q1")
     assert title(body) == "Qwen/q1" and "Now: #2" in body_text(body)
     _, _, body, _ = await command(fake, "model nobody/nothing")
