@@ -21,7 +21,7 @@ from typing import Annotated, Any, Protocol
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phones nobody extra
 
 import httpx2
-from huggingface_hub import HfApi, ModelInfo, set_client_factory
+from huggingface_hub import HfApi, set_client_factory
 from huggingface_hub.errors import RepositoryNotFoundError
 from huggingface_hub.utils._pagination import paginate
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, ValidationError
