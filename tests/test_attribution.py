@@ -299,5 +299,8 @@ async def test_reattribute_entries_names_the_snapshots_it_rewrote(fake_hub: Fake
             rewritten = await reattribute_entries(conn, {"jane/x": Attribution("FR", "label", "jane"),
                                                          "meta-llama/l0": Attribution("US", "namespace", "meta-llama")})
         assert rewritten == Rewritten(2, frozenset({first.snapshot_id, second.snapshot_id}))
+        # The per-snapshot counts that share and charts read follow the rewrite in the same transaction.
+        async with app.db.conn.execute("SELECT DISTINCT top_counts FROM snapshots") as cursor:
+            assert [json.loads(row[0]) for row in await cursor.fetchall()] == [{"FR": 1, "US": 9}]
     finally:
         await app.close()
