@@ -163,8 +163,9 @@ class CountryShare:
 class ShareView:
     taken_at: datetime
     top_n: int
-    snapshots_7d: int
+    snapshots_7d: int  # snapshots in the window (named when the window was always 7 days)
     countries: tuple[CountryShare, ...]
+    days: int = 7  # the look-back window every "then", average and range is over
 
 
 def _pct(count: int, top_n: int) -> float:
@@ -200,28 +201,34 @@ async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
             )
         )
     rows.sort(key=lambda r: (-r.share, -r.average_7d, r.country == UNKNOWN, r.country))
-    return ShareView(current.snapshot.taken_at, current.top_n, len(series), tuple(rows))
+    return ShareView(current.snapshot.taken_at, current.top_n, len(series), tuple(rows), days)
+
+
+def _days_text(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def share_message(view: ShareView, image: Image | None = None) -> Message:
+    """Every figure is labelled by the window it was computed over (`share --days 3` says 3 days, not a week)."""
+    ago = "a week ago" if view.days == 7 else f"{_days_text(view.days)} ago"
     lines = []
     for row in view.countries:
         if row.count == 0 and row.average_7d == 0:
             continue
         change = ""
         if row.change is not None:
-            change = f" ({'+' if row.change > 0 else ''}{row.change:g} pts vs a week ago)" if row.change else " (=)"
+            change = f" ({'+' if row.change > 0 else ''}{row.change:g} pts vs {ago})" if row.change else " (=)"
         lines.append(
             line(
                 f"{flag(row.country)} {row.name}: {row.share:g}% — {row.count} of {view.top_n}{change}"
-                f" · 7-day avg {row.average_7d:g}%, range {row.low_7d:g}–{row.high_7d:g}%"
+                f" · {view.days}-day avg {row.average_7d:g}%, range {row.low_7d:g}–{row.high_7d:g}%"
             )
         )
     return Message(
         kind="share",
         title=f"Who holds the trending top {view.top_n}",
         lines=tuple(lines),
-        fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last 7 days"),)),),
+        fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last {_days_text(view.days)}"),)),),
         footer=snapshot_footer(view.taken_at),
         timestamp=view.taken_at,
         image=image,
