@@ -94,7 +94,7 @@ async def test_a_database_deleted_or_replaced_under_the_process_stops_the_next_t
         fake_hub.models = ranked(US)
         await app.poll()
         if how == "deleted":
-            db_path.unlink()
+            await asyncio.to_thread(db_path.unlink)
         else:
             other = await open_database(tmp_path / "other.db")
             await other.close()
