@@ -118,3 +118,84 @@ async def test_log_level_set_in_the_file_still_wins(fake_hub: FakeHub, tmp_path:
     fake_hub.fail(503, times=-1)
     run = await bot("once", "--config", str(config))
     assert run.code == 1 and "retry" in run.err and run.err.strip().splitlines()[-1].startswith("trendwatch:")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('[hub]\n# café\n'.encode("latin-1"), "not UTF-8"),
+        (b'[hub]\npoll_interval = "99999999999d"\n', "hub.poll_interval"),
+        (b'[share_rules]\ncountry = "CN"\nabove = 50\n', "[[share_rules]]"),
+    ],
+)
+async def test_check_config_says_what_is_wrong_in_one_line(tmp_path: Path, content: bytes, words: str):
+    config = tmp_path / "c.toml"
+    config.write_bytes(content)
+    run = await bot("check-config", "--config", str(config))
+    assert run.code == 2 and words in one_line(run)
+
+
+async def test_a_route_to_a_platform_that_cannot_send_is_flagged(fake_hub: FakeHub, tmp_path: Path):
+    routes = ('\n[[routes]]\nplatform = "slack"\nchannel = "C0123"\n'
+              '\n[[routes]]\nplatform = "discord"\nchannel = "123456789012345678"\n'
+              '\n[discord]\nenabled = true\n')
+    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=routes)
+    checked = await bot("check-config", "--config", str(config))
+    assert checked.code == 0, checked.err
+    warnings = [text for text in checked.out.splitlines() if text.startswith("warning:")]
+    assert len(warnings) == 2
+    assert "slack:C0123" in warnings[0] and "[slack] enabled = false" in warnings[0]
+    assert "discord:123456789012345678" in warnings[1] and "DISCORD_TOKEN is not set" in warnings[1]
+    fine = await bot("check-config", "--config", str(config), env={"DISCORD_TOKEN": "x"})
+    assert [text for text in fine.out.splitlines() if text.startswith("warning:")] == warnings[:1]
+
+    fake_hub.models = ranked(US)
+    assert (await bot("once", "--config", str(config))).code == 0
+    listed = await bot("channels", "--config", str(config))
+    slack = next(text for text in listed.out.splitlines() if text.startswith("slack:C0123"))
+    assert "NOT SENT: [slack] enabled = false" in slack
+    as_json = __import__("json").loads((await bot("channels", "--json", "--config", str(config))).out)
+    assert {row["channel"]: row["not_sent"] for row in as_json if row["platform"] != "console"} == {
+        "C0123": "[slack] enabled = false", "123456789012345678": "DISCORD_TOKEN is not set"}
+
+
+async def run_until(config: Path, wanted: list[str]) -> str:
+    """`run` until every wanted text is in its log, then SIGTERM; the whole log."""
+    from tests.test_run import start, stop
+
+    process = await start(config)
+    assert process.stderr is not None
+    seen = ""
+    try:
+        async with asyncio.timeout(20):
+            while not all(text in seen for text in wanted):
+                line = await process.stderr.readline()
+                if not line:
+                    break
+                seen += line.decode()
+    finally:
+        if process.returncode is None:
+            _, rest = await stop(process)
+            seen += rest
+    return seen
+
+
+async def test_run_warns_once_about_channels_that_get_nothing(fake_hub: FakeHub, tmp_path: Path):
+    routes = '\n[[routes]]\nplatform = "slack"\nchannel = "C0123"\n'
+    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=routes,
+                          hub_extra='poll_interval = "1s"', store_extra='lease = "3s"')
+    fake_hub.models = ranked(US)
+    log = await run_until(config, ["stored snapshot 2"])
+    warnings = [text for text in log.splitlines() if "get nothing" in text]
+    assert len(warnings) == 1 and "1 slack channel(s)" in warnings[0] and "[slack] enabled = false" in warnings[0]
+
+
+async def test_run_logs_which_host_failed_and_when_it_polls_next(fake_hub: FakeHub, tmp_path: Path):
+    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", hub_extra='poll_interval = "2s"',
+                          store_extra='lease = "3s"')
+    fake_hub.fail(503, times=-1)
+    log = await run_until(config, ["next poll at"])
+    assert "Traceback" not in log
+    failed = next(text for text in log.splitlines() if "next poll at" in text)
+    assert f"poll of 127.0.0.1:{fake_hub.port} failed: the Hub answered HTTP 503" in failed
+    assert "WARNING" in failed and " UTC" in failed
