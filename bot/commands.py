@@ -25,6 +25,18 @@ class CommandError(Exception):
     """A user asked for something that cannot be answered; the text says why."""
 
 
+def echo(text: object, limit: int = 40) -> str:
+    """User input quoted back in an answer: one line, bounded, printable (no newline, no lone surrogate)."""
+    raw = str(text)
+    shown = "".join(char if char.isprintable() else "\ufffd" for char in raw[:limit])
+    return shown + ("…" if len(raw) > limit else "")
+
+
+def clean_input(text: str) -> str:
+    """Free text from a platform, safe to bind in SQL: JSON may carry lone surrogates, which UTF-8 cannot."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 @dataclass(frozen=True, slots=True)
 class TrendingRow:
     rank: int
@@ -261,12 +273,12 @@ async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
 
 async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:
     """`/model <id>`: a model's history in the trending list."""
-    model_id = model_id.strip().removeprefix("https://huggingface.co/").strip("/")
+    model_id = clean_input(model_id).strip().removeprefix("https://huggingface.co/").strip("/")
     record = await snapshots.model_record(conn, model_id)
     if record is None:
         hints = await snapshots.search_models(conn, model_id.split("/")[-1][:40], limit=3)
         hint = f" Did you mean {', '.join(hints)}?" if hints else ""
-        raise CommandError(f"{model_id} has not been seen in the trending list.{hint}")
+        raise CommandError(f"{echo(model_id, 120)} has not been seen in the trending list.{hint}")
     latest = await snapshots.latest_snapshots(conn, 1)
     current = latest[0] if latest else None
     rank = current.snapshot.rank_of(record.hub_id) if current else None

@@ -34,7 +34,7 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
 ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

@@ -278,3 +278,13 @@ async def test_only_the_lease_holder_answers(bot: Bot) -> None:
         await bot.fake.wait_for_callback(int(payload["id"]), timeout=0.5)
     bot.app.has_lease = True
     assert embed(await bot.call("share"))["title"] == "Who holds the trending top 10"
+
+
+async def test_unusual_option_values_get_one_ephemeral_line(bot: Bot) -> None:
+    await bot.alerts("subscribe")
+    for body in (await bot.alerts("mute", {"duration": "9999999999d"}),
+                 await bot.call("trending", {"country": "²"}),
+                 await bot.alerts("rule", {"country": "C\nN", "direction": "above", "percent": 2**53}),
+                 await bot.alerts("subscribe", {"kinds": "x" * 500})):
+        assert ephemeral(body) and embed(body)["title"] == "That did not work"
+        assert "\n" not in embed(body)["description"] and len(embed(body)["description"]) < 300
