@@ -294,11 +294,13 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             except StoreTransient as exc:
                 log.error("%s: %s; trying again at its next run", body.__name__, exc)
             except StoreError as exc:
+                log.debug("%s stopped the process", body.__name__, exc_info=True)
                 fatal.append(exc)
                 stop.set()
             except sqlite3.Error as exc:
                 if not is_file_fault(exc):
                     raise
+                log.debug("%s stopped the process", body.__name__, exc_info=True)
                 fatal.append(store_error(settings.store.path, exc))
                 stop.set()
             finally:
