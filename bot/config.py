@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -74,13 +75,25 @@ def _at_least(minimum: str) -> AfterValidator:
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^/\s:]+(:\d{1,5})?(/\S*)?$", value):
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0  # .port raises ValueError beyond 65535
+    except ValueError:
+        port_ok = False
+    if not (port_ok and parts.scheme in ("http", "https") and parts.hostname and not re.search(r"\s", value)):
         raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _usable_path(value: Path) -> Path:
+    if "\x00" in str(value):
+        raise ValueError("a file path cannot contain a NUL character")
     return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+FilePath = Annotated[Path, AfterValidator(_usable_path)]
 
 
 def _country_code(value: str) -> str:
@@ -106,14 +119,12 @@ class HubSettings(_Section):
     retry_budget: Duration = timedelta(seconds=30)
     failures_before_notice: int = Field(3, ge=1)
     lineage_lookups: int = Field(10, ge=0, le=100)
-    replay: Path | None = None
+    replay: FilePath | None = None
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint_is_http(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return _http_url(value).rstrip("/")
 
     @model_validator(mode="after")
     def _depth_covers_top(self) -> Self:
@@ -123,7 +134,7 @@ class HubSettings(_Section):
 
 
 class StoreSettings(_Section):
-    path: Path = Path("trendwatch.db")
+    path: FilePath = Path("trendwatch.db")
     lease: Annotated[Duration, _at_least("3s")] = timedelta(seconds=90)
 
 
