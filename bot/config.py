@@ -227,6 +227,13 @@ class SlackSettings(_Section):
     command: str = "/trending"
     admins: tuple[str, ...] = ()
 
+    @field_validator("command")
+    @classmethod
+    def _slash_name(cls, value: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_-]{1,31}", value):
+            raise ValueError(f"expected a slash command like '/trending' (lowercase, at most 32 characters), got {value!r}")
+        return value
+
 
 class DigestSettings(_Section):
     enabled: bool = True

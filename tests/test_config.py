@@ -112,6 +112,7 @@ def test_example_config_is_valid_and_complete():
         ({"hub": {"endpoint": "http://exa mple"}}, "hub.endpoint: expected an http(s) URL"),
         ({"hub": {"endpoint": "http://127.0.0.1:99999"}}, "hub.endpoint: expected an http(s) URL"),
         ({"store": {"path": "a\x00b.db"}}, "store.path: a file path cannot contain a NUL"),
+        ({"slack": {"command": "trending"}}, "slack.command"),
         ({"hub": {"replay": "x\x00y"}}, "hub.replay: a file path cannot contain a NUL"),
         ({"share_rules": {"country": "CN", "above": 50}}, "share_rules: write each entry as [[share_rules]]"),
         ({"routes": {"platform": "slack", "channel": "C1"}}, "routes: write each entry as [[routes]]"),
