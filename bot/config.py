@@ -231,7 +231,7 @@ class SlackSettings(_Section):
     @classmethod
     def _slash_name(cls, value: str) -> str:
         if not re.fullmatch(r"/[a-z0-9_-]{1,31}", value):
-            raise ValueError(f"expected a slash command like '/trending' (lowercase, at most 32 characters), got {value!r}")
+            raise ValueError(f"expected a slash command like '/trending' (lowercase, up to 32 long), got {value!r}")
         return value
 
 
