@@ -17,9 +17,9 @@ import pytest
 
 from store.db import StoreError, StoreGone, open_database
 from tests.fakes.hub import FakeHub, ranked
-from tests.test_cli import bot, snapshot_count, write_config
+from tests.test_cli import bot, write_config
 from tests.test_poll import CN, US, alerts, count, open_app, settings_for
-from tests.test_run import start, wait_for
+from tests.test_run import snapshots, start, wait_for
 
 
 def one_error_line(stderr: str) -> str:
@@ -114,7 +114,7 @@ async def test_run_stops_with_one_line_when_its_database_is_deleted(fake_hub: Fa
     fake_hub.models = ranked(US)
     process = await start(config)
     try:
-        await wait_for(lambda: snapshot_count(db) >= 1 if db.exists() else False)
+        await wait_for(lambda: snapshots(db) >= 1)  # (0 while the file or its tables do not exist yet)
         db.unlink()
         _, err = await asyncio.wait_for(process.communicate(), timeout=20)
     finally:
