@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import sqlite3
 from pathlib import Path
 
@@ -50,7 +49,7 @@ async def test_a_database_damaged_inside_is_one_line(fake_hub: FakeHub, tmp_path
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     with db.open("r+b") as handle:  # every page after the schema page turns to noise
         handle.seek(page_size)
-        handle.write(os.urandom(db.stat().st_size - page_size))
+        handle.write(b"\xff" * (db.stat().st_size - page_size))
     for command in ("trending", "once"):
         run = await bot(command, "--config", str(config))
         assert run.code == 1, (command, run.err)
