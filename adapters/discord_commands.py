@@ -25,7 +25,15 @@ from discord import app_commands
 from adapters.discord_out import DEFAULT_API_BASE, DiscordAdapter, invite_url
 from adapters.discord_render import render_message
 from bot.channel_settings import SUBSCRIBABLE, Caller, ChannelSettings, parse_country
-from bot.commands import CommandError, model_message, share_message, share_view, trending_message, trending_view
+from bot.commands import (
+    CommandError,
+    clean_input,
+    model_message,
+    share_message,
+    share_view,
+    trending_message,
+    trending_view,
+)
 from bot.config import ConfigError, Settings
 from bot.delivery import DeliveryError
 from bot.log import get_logger
@@ -126,7 +134,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
     @model.autocomplete("model_id")
     async def model_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        found = await snapshots.search_models(db.conn, current.strip()[:100], limit=25)
+        found = await snapshots.search_models(db.conn, clean_input(current).strip()[:100], limit=25)
         return [app_commands.Choice(name=hub_id[:100], value=hub_id[:100]) for hub_id in found]
 
     alerts = app_commands.Group(name="alerts", description="This channel's trending alerts (channel managers)",

@@ -11,6 +11,7 @@ answer (a cold database, a big history) never times out.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
 from bot.channel_settings import Caller, ChannelSettings, parse_country
-from bot.commands import CommandError, model_message, share_message, share_view, trending_message, trending_view
+from bot.commands import CommandError, echo, model_message, share_message, share_view, trending_message, trending_view
 from bot.config import ConfigError, Secrets, Settings
 from bot.log import get_logger
 from bot.messages import Message, line
@@ -62,13 +63,13 @@ def parse_command(text: str) -> ParsedCommand:
         if rest and rest[0].lower() in (*SETTING_CHANGES, "status"):
             return ParsedCommand(rest[0].lower(), rest[1:])
         return ParsedCommand("help", ("alerts",))
-    if len(words) <= 2 and all(word.isdigit() or (len(word) == 2 and word.isalpha()) for word in words):
+    if len(words) <= 2 and all(is_number(word) or (len(word) == 2 and word.isalpha()) for word in words):
         return ParsedCommand("trending", words)
     return ParsedCommand("help", (words[0],))
 
 
 def help_message(command: str, unknown: str | None = None) -> Message:
-    intro = [line(f"I don't know '{unknown}'. Here is what I can do:")] if unknown else []
+    intro = [line(f"I don't know '{echo(unknown)}'. Here is what I can do:")] if unknown else []
     usage = [
         f"{command} [count] [country] — the trending top list now (e.g. `{command} 5 CN`)",
         f"{command} share [days] — each country's share of the top list",
@@ -102,12 +103,20 @@ def parse_mention(target: str) -> str | None:
             return group
     if text.startswith("S") and text.isalnum() and text.isupper():
         return text
-    raise CommandError(f"'{target}' is not a user group: type @ and pick a group, or use here or off.")
+    raise CommandError(f"'{echo(target)}' is not a user group: type @ and pick a group, or use here or off.")
+
+
+_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def is_number(word: str) -> bool:
+    """ASCII digits only: `'²'.isdigit()` and `'①'.isdigit()` are True, yet `int()` refuses both."""
+    return _NUMBER.fullmatch(word) is not None
 
 
 def _number(text: str, what: str, low: int, high: int) -> int:
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise CommandError(f"'{text}' is not a valid {what}: give a whole number from {low} to {high}.")
+    if not is_number(text) or not low <= int(text) <= high:
+        raise CommandError(f"'{echo(text)}' is not a valid {what}: give a whole number from {low} to {high}.")
     return int(text)
 
 
@@ -146,7 +155,7 @@ class SlashCommands:
         if action == "trending":
             count = country = None
             for word in args:
-                if word.isdigit():
+                if is_number(word):
                     count = _number(word, "count", 1, MAX_COUNT)
                 else:
                     country = parse_country(word)

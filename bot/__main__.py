@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from bot.config import ConfigError, Secrets, Settings, load_settings, parse_settings
+from bot.config import ConfigError, Secrets, Settings, load_settings, parse_settings, unavailable_platforms
 from bot.log import setup_logging
 
 if TYPE_CHECKING:
@@ -20,10 +22,58 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # argparse's own code for a bad argument
+MAX_COUNT = 1000
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad argument gets ONE line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = text.strip()
+        if not (value.isascii() and value.lstrip("-").isdigit() and len(value) < 12) or not low <= int(value) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return int(value)
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _country(text: str) -> str:
+    from bot.orgs import iso_country_codes
+
+    code = text.strip().upper()
+    if code != "UNKNOWN" and code not in iso_country_codes():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 3166-1 country code like CN or US (or 'unknown')")
+    return code if code != "UNKNOWN" else "unknown"
+
+
+def _png_file(text: str) -> Path:
+    """Charts are PNG: a .jpg name would get PNG bytes under a lying suffix, so it is refused."""
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"the chart is a PNG image: give a file name ending in .png, not {text!r}")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {text}: folder {path.parent} does not exist")
+    return path
+
+
+def _write_chart(path: Path, data: bytes) -> None:
+    from bot.commands import CommandError
+
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CommandError(f"cannot write the chart to {path}: {exc.strerror or exc}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = _Parser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -35,15 +85,17 @@ def _parser() -> argparse.ArgumentParser:
     command("once", "one poll: fetch, store, detect, deliver; exit 1 if the Hub's answer is unusable")
     trending = command("trending", "show the latest stored top list")
     trending.add_argument("--json", action="store_true", help="print a JSON list instead of text")
-    trending.add_argument("--count", type=int, default=None, help="how many rows (default: top_n)")
-    trending.add_argument("--country", default=None, help="only models of this country (ISO code)")
+    trending.add_argument("--count", type=_whole_number(1, MAX_COUNT), default=None,
+                          help=f"how many rows, 1 to {MAX_COUNT} (default: top_n)")
+    trending.add_argument("--country", type=_country, default=None,
+                          help="only models of this country (ISO code, or 'unknown')")
     share = command("share", "show country shares of the top N now and over the last days")
     share.add_argument("--json", action="store_true", help="print JSON instead of text")
-    share.add_argument("--days", type=int, default=7, help="look-back window (default 7)")
-    share.add_argument("--chart", type=Path, metavar="FILE", help="also write the share chart to this PNG file")
+    share.add_argument("--days", type=_whole_number(1, 366), default=7, help="look-back window, 1 to 366 (default 7)")
+    share.add_argument("--chart", type=_png_file, metavar="FILE.png", help="also write the share chart to this PNG")
     digest = command("digest", "build the weekly digest and post it to subscribed channels (or print it: --dry-run)")
     digest.add_argument("--week", help="ISO week like 2025-W30 (default: the last full week, in [digest] timezone)")
-    digest.add_argument("--out", type=Path, metavar="FILE.png", help="also write its chart to this PNG file")
+    digest.add_argument("--out", type=_png_file, metavar="FILE.png", help="also write its chart to this PNG file")
     digest.add_argument("--dry-run", action="store_true", help="print it here; store and post nothing")
     channels = command("channels", "list the channels that get alerts, and which are paused and why")
     channels.add_argument("--json", action="store_true", help="print a JSON list instead of text")
@@ -54,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     command("check-config", "validate a config file and say which key is wrong")
     demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
     demo.add_argument("--format", choices=("text", "jsonl"), default="text")
+    demo.set_defaults(refuses_config=True)
     return parser
 
 
@@ -114,6 +167,7 @@ async def _cmd_share(args: argparse.Namespace) -> int:
         print(json.dumps({
             "taken_at": view.taken_at.isoformat(),
             "top_n": view.top_n,
+            "days": view.days,
             "snapshots": view.snapshots_7d,
             "countries": [row.to_json() for row in view.countries],
             "unknown": view.unknown_json(),
@@ -124,7 +178,7 @@ async def _cmd_share(args: argparse.Namespace) -> int:
         from bot.commands import share_chart
 
         image = await _read_store(args, lambda conn: share_chart(conn, args.days))
-        args.chart.write_bytes(image.data)
+        _write_chart(args.chart, image.data)
         print(f"chart written to {args.chart}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -172,28 +226,32 @@ async def _cmd_digest(args: argparse.Namespace) -> int:
         if image is None:
             print(f"no chart: no snapshot was stored in {week}", file=sys.stderr)
         else:
-            args.out.write_bytes(image.data)
+            _write_chart(args.out, image.data)
             print(f"chart written to {args.out}")
     return 0
 
 
-def _channel_line(destination: Destination) -> str:
+def _channel_line(destination: Destination, unavailable: dict[str, str]) -> str:
     kinds = ",".join(k for k in destination.kinds if k != "new_leader")
     state = f"PAUSED: {destination.paused_reason}" if destination.paused_at else "active"
+    if destination.platform in unavailable:
+        state = f"NOT SENT: {unavailable[destination.platform]} (alerts queue)"
     return f"{destination.platform}:{destination.channel}  via {destination.origin}  {kinds}  {state}"
 
 
 async def _cmd_channels(args: argparse.Namespace) -> int:
     from store.destinations import active_destinations
 
+    unavailable = unavailable_platforms(_settings(args), Secrets.from_env())
     destinations = await _read_store(args, active_destinations)
     if args.json:
         print(json.dumps([{
             "platform": d.platform, "channel": d.channel, "origin": d.origin, "kinds": list(d.kinds),
             "paused": d.paused_at is not None, "paused_reason": d.paused_reason,
+            "not_sent": unavailable.get(d.platform),
         } for d in destinations], indent=2, ensure_ascii=False))
     else:
-        print("\n".join(_channel_line(d) for d in destinations) or "no channel gets alerts")
+        print("\n".join(_channel_line(d, unavailable) for d in destinations) or "no channel gets alerts")
     return 0
 
 
@@ -340,11 +398,19 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
         outputs.append("discord" + ("" if secrets.discord_token else " (DISCORD_TOKEN missing)"))
     if settings.slack.enabled:
         outputs.append("slack" + ("" if secrets.slack_bot_token else " (SLACK_BOT_TOKEN missing)"))
+    if not settings.store.path.parent.is_dir():
+        raise ConfigError(f"{where}: store.path: folder {settings.store.path.parent} does not exist"
+                          " (create it, mount the volume, or fix the path)")
     print(
         f"config OK ({where}): hub {settings.hub.endpoint}, top {settings.hub.top_n} of {settings.hub.depth},"
         f" every {settings.hub.poll_interval}; store {settings.store.path};"
         f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'}"
     )
+    unavailable = unavailable_platforms(settings, secrets)
+    for route in settings.routes:
+        if route.platform in unavailable:
+            print(f"warning: route {route.platform}:{route.channel} gets nothing while"
+                  f" {unavailable[route.platform]}: its alerts queue unseen")
     return 0
 
 
@@ -407,13 +473,35 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
 }
 
 
+def _log_level(args: argparse.Namespace) -> str:
+    """`[log] level` when the file sets it; else INFO for `run` and WARNING for one-shot commands,
+    so a failing `once` says exactly one line (retries and progress are INFO)."""
+    if args.command == "demo":
+        return "WARNING"
+    settings = _settings(args)
+    if "level" in settings.log.model_fields_set:
+        return settings.log.level
+    return "INFO" if args.command == "run" else "WARNING"
+
+
+def _quiet_broken_pipe() -> int:
+    """`python -m bot trending | head`: the reader left; stop quietly (and keep Python's exit flush quiet too)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     from bot.commands import CommandError
-    from store.db import StoreError
+    from store.db import StoreError, is_file_fault, store_error
 
     args = _parser().parse_args(argv)
+    if getattr(args, "refuses_config", False) and args.config is not None:
+        print(f"trendwatch: {args.command} replays a bundled week with its own built-in settings;"
+              " it does not read --config (try `once --config` or `check-config --config`)", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        level = _settings(args).log.level if args.command != "demo" else "WARNING"
+        level = _log_level(args)
     except ConfigError as exc:
         print(f"trendwatch: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -426,6 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, StoreError) as exc:
         print(f"trendwatch: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except sqlite3.Error as exc:
+        if not is_file_fault(exc):
+            raise
+        print(f"trendwatch: {store_error(_settings(args).store.path, exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except KeyboardInterrupt:
         return 130
 

@@ -7,6 +7,7 @@ import functools
 import os
 import signal
 import socket
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
@@ -20,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.attribution import reattribute_if_changed
-from bot.config import ConfigError, Secrets, Settings
+from bot.config import ConfigError, Secrets, Settings, unavailable_platforms
 from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
@@ -31,8 +32,8 @@ from bot.reconnect import Service, keep_connecting, service_name
 from bot.replay import ReplaySource
 from bot.weekly import DigestOutcome, create_due_digest
 from store import lease
-from store.db import Database, open_database
-from store.destinations import sync_configured
+from store.db import Database, StoreError, StoreTransient, is_file_fault, open_database, store_error
+from store.destinations import active_destinations, sync_configured
 
 log = get_logger(__name__)
 LEASE_NAME = "worker"
@@ -59,6 +60,13 @@ def build_source(settings: Settings, secrets: Secrets) -> Source:
         budget=settings.hub.retry_budget,
         lineage_lookups=settings.hub.lineage_lookups,
     )
+
+
+def source_label(settings: Settings) -> str:
+    """Which host (or file) a poll asked, for the operator reading the log."""
+    if settings.hub.replay is not None:
+        return f"replay file {settings.hub.replay}"
+    return settings.hub.endpoint.split("://", 1)[-1].split("/", 1)[0]
 
 
 def digest_trigger(settings: Settings) -> CronTrigger:
@@ -212,6 +220,18 @@ class Trendwatch:
             await self.db.close()
 
 
+async def warn_unsent(app: Trendwatch) -> None:
+    """One warning per platform whose channels get nothing (disabled, or no token): their alerts pile up unseen."""
+    unavailable = unavailable_platforms(app.settings, app.secrets)
+    waiting: dict[str, list[str]] = {}
+    for destination in await active_destinations(app.db.conn):
+        if destination.platform in unavailable:
+            waiting.setdefault(destination.platform, []).append(destination.channel)
+    for platform, channels in waiting.items():
+        log.warning("%d %s channel(s) get nothing while %s (%s): their alerts stay queued",
+                    len(channels), platform, unavailable[platform], ", ".join(channels[:5]))
+
+
 async def run_once(settings: Settings, secrets: Secrets) -> PollResult:
     """`python -m bot once`: one poll and one delivery pass, under the lease."""
     app = await Trendwatch.open(settings, secrets)
@@ -245,15 +265,22 @@ async def finish_or_cancel(in_flight: set[asyncio.Task[None]], source: Source) -
 async def run_forever(settings: Settings, secrets: Secrets, services: list[Service] | None = None) -> None:
     """`python -m bot run`: poll and deliver on a schedule until SIGINT/SIGTERM."""
     app = await Trendwatch.open(settings, secrets)
+    await warn_unsent(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
     in_flight: set[asyncio.Task[None]] = set()
+    fatal: list[StoreError | ConfigError] = []  # what stops the process: a dead database, a refused token
 
     def job(body: Callable[[], Awaitable[None]]) -> Callable[[], Coroutine[Any, Any, None]]:
-        """Track the run so shutdown can let it finish, or cancel it without a traceback."""
+        """Track the run so shutdown can let it finish, or cancel it without a traceback.
+
+        A database fault worth retrying (disk full) is one log line and the job
+        runs again on schedule; one that is not (damaged, deleted or replaced
+        file) stops the process, which then exits with that line.
+        """
 
         @functools.wraps(body)  # APScheduler's log lines name the job after the function
         async def run() -> None:
@@ -265,6 +292,18 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             except asyncio.CancelledError:
                 # Each poll, digest and delivery commits in one transaction: a cancelled one left nothing half done.
                 log.info("%s interrupted by shutdown; it will run again at the next start", body.__name__)
+            except StoreTransient as exc:
+                log.error("%s: %s; trying again at its next run", body.__name__, exc)
+            except StoreError as exc:
+                log.debug("%s stopped the process", body.__name__, exc_info=True)
+                fatal.append(exc)
+                stop.set()
+            except sqlite3.Error as exc:
+                if not is_file_fault(exc):
+                    raise
+                log.debug("%s stopped the process", body.__name__, exc_info=True)
+                fatal.append(store_error(settings.store.path, exc))
+                stop.set()
             finally:
                 in_flight.discard(task)
 
@@ -302,6 +341,10 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
         if not app.has_lease:
             return
         result = await app.poll()
+        if result.error:
+            upcoming = next_poll()
+            log.warning("poll of %s failed: %s; next poll at %s", source_label(settings), result.error,
+                        f"{upcoming:%Y-%m-%d %H:%M:%S %Z}" if upcoming else "the next start")
         if result.events or result.error:
             kick_delivery()
 
@@ -335,7 +378,7 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
                       next_run_time=now + timedelta(seconds=1), **common)
     scheduler.add_job(delivery, "interval", id="deliver",
                       seconds=settings.delivery.interval.total_seconds(), **common)
-    scheduler.add_job(lease_job, "interval", id="lease",
+    scheduler.add_job(job(lease_job), "interval", id="lease",
                       seconds=max(1.0, settings.store.lease.total_seconds() / 3), **common)
     if settings.digest.enabled:
         # Cron in the configured zone; the first run at start-up sends a digest missed while down (within grace).
@@ -348,8 +391,6 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
     def next_poll() -> datetime | None:
         job = scheduler.get_job("poll")
         return job.next_run_time if job is not None and scheduler.running else None
-
-    fatal: list[ConfigError] = []
 
     def give_up(exc: ConfigError) -> None:
         fatal.append(exc)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.commands import CommandError
+from bot.commands import CommandError, echo
 from bot.config import ALERT_KINDS, Settings, parse_duration
 from bot.countries import COUNTRY_NAMES, country_name, flag
 from bot.messages import Field, Message, line
@@ -47,7 +47,7 @@ def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
         wanted = [kind.strip().lower() for kind in raw if kind.strip()]
     unknown = [kind for kind in wanted if kind not in SUBSCRIBABLE]
     if unknown:
-        raise CommandError(f"Unknown alert kind {', '.join(unknown)}: choose from {', '.join(SUBSCRIBABLE)}.")
+        raise CommandError(f"Unknown alert kind {echo(', '.join(unknown), 80)}: choose from {', '.join(SUBSCRIBABLE)}.")
     kinds = [kind for kind in SUBSCRIBABLE if kind in wanted]
     if "entered" in kinds:
         kinds.insert(kinds.index("entered") + 1, "new_leader")
@@ -57,7 +57,7 @@ def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
 def parse_country(text: str) -> str:
     code = text.strip().upper()
     if code not in iso_country_codes():
-        raise CommandError(f"'{text}' is not a two-letter country code (ISO 3166-1, e.g. CN, US, FR).")
+        raise CommandError(f"'{echo(text)}' is not a two-letter country code (ISO 3166-1, e.g. CN, US, FR).")
     return code
 
 
@@ -65,10 +65,23 @@ def parse_percent(value: int | str) -> int:
     try:
         number = int(str(value).strip().rstrip("%"))
     except ValueError:
-        raise CommandError(f"'{value}' is not a whole percent between 0 and 100.") from None
+        raise CommandError(f"'{echo(value)}' is not a whole percent between 0 and 100.") from None
     if not 0 <= number <= 100:
         raise CommandError(f"{number}% is out of range: give a percent between 0 and 100.")
     return number
+
+
+def parse_mute(text: str) -> timedelta | None:
+    """'30m', '2h', '1d' → how long; 'off' → None. Anything else, or more than 30 days, is a CommandError."""
+    if text.strip().lower() in ("off", "0", "none", "unmute"):
+        return None
+    try:
+        length = parse_duration(text)
+    except ValueError:
+        raise CommandError(f"'{echo(text)}' is not a duration like 30m, 2h, 1d or 'off' (at most 30 days).") from None
+    if length <= timedelta(0) or length > MAX_MUTE:
+        raise CommandError("Mute for more than 0 and at most 30 days (or use unsubscribe).")
+    return length
 
 
 def _ok(title: str, *lines: str) -> Message:
@@ -121,7 +134,7 @@ class ChannelSettings:
         _require_admin(caller)
         code = parse_country(country)
         if direction not in ("above", "below"):
-            raise CommandError(f"'{direction}' must be 'above' or 'below'.")
+            raise CommandError(f"'{echo(direction)}' must be 'above' or 'below'.")
         threshold = parse_percent(percent)
         destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
@@ -156,16 +169,8 @@ class ChannelSettings:
     async def mute(self, caller: Caller, duration: str) -> Message:
         _require_admin(caller)
         destination = await self._subscribed(caller)
-        if duration.strip().lower() in ("off", "0", "none", "unmute"):
-            until = None
-        else:
-            try:
-                length = parse_duration(duration)
-            except ValueError:
-                raise CommandError(f"'{duration}' is not a duration like 30m, 2h, 1d or 'off'.") from None
-            if length <= timedelta(0) or length > MAX_MUTE:
-                raise CommandError("Mute for more than 0 and at most 30 days (or use unsubscribe).")
-            until = self.clock() + length
+        length = parse_mute(duration)
+        until = None if length is None else self.clock() + length
         async with self.db.transaction() as conn:
             await dest_store.set_muted_until(conn, destination.id, until)
         if until is None:

@@ -24,6 +24,18 @@ class CommandError(Exception):
     """A user asked for something that cannot be answered; the text says why."""
 
 
+def echo(text: object, limit: int = 40) -> str:
+    """User input quoted back in an answer: one line, bounded, printable (no newline, no lone surrogate)."""
+    raw = str(text)
+    shown = "".join(char if char.isprintable() else "\ufffd" for char in raw[:limit])
+    return shown + ("…" if len(raw) > limit else "")
+
+
+def clean_input(text: str) -> str:
+    """Free text from a platform, safe to bind in SQL: JSON may carry lone surrogates, which UTF-8 cannot."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 @dataclass(frozen=True, slots=True)
 class TrendingRow:
     rank: int
@@ -162,12 +174,13 @@ class CountryShare:
 class ShareView:
     taken_at: datetime
     top_n: int
-    snapshots_7d: int
+    snapshots_7d: int  # snapshots in the window (named when the window was always 7 days)
     countries: tuple[CountryShare, ...]
     unknown_models: tuple[str, ...] = ()  # the latest top N's models of unknown origin, by rank
 
     def unknown_json(self) -> dict[str, Any]:
         return {"count": len(self.unknown_models), "of": self.top_n, "models": list(self.unknown_models)}
+    days: int = 7  # the look-back window every "then", average and range is over
 
 
 def _pct(count: int, top_n: int) -> float:
@@ -207,7 +220,8 @@ async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
         )
     rows.sort(key=lambda r: (-r.share, -r.average_7d, r.country == UNKNOWN, r.country))
     unknown = tuple(e.id for e in current.snapshot.top(current.top_n) if e.country == UNKNOWN)
-    return ShareView(current.snapshot.taken_at, current.top_n, summary.snapshots, tuple(rows), unknown)
+    return ShareView(current.snapshot.taken_at, current.top_n, summary.snapshots, tuple(rows),
+                     unknown_models=unknown, days=days)
 
 
 UNKNOWN_NAMED = 5  # name at most this many unknown models, so a bad day cannot flood the answer
@@ -220,18 +234,24 @@ def unknown_line(view: ShareView) -> str:
     return f"unknown: {len(view.unknown_models)} of {view.top_n}" + (f" ({named}{more})" if named else "")
 
 
+def _days_text(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
+
+
 def share_message(view: ShareView, image: Image | None = None) -> Message:
+    """Every figure is labelled by the window it was computed over (`share --days 3` says 3 days, not a week)."""
+    ago = "a week ago" if view.days == 7 else f"{_days_text(view.days)} ago"
     lines = []
     for row in view.countries:
         if row.count == 0 and row.average_7d == 0:
             continue
         change = ""
         if row.change is not None:
-            change = f" ({'+' if row.change > 0 else ''}{row.change:g} pts vs a week ago)" if row.change else " (=)"
+            change = f" ({'+' if row.change > 0 else ''}{row.change:g} pts vs {ago})" if row.change else " (=)"
         lines.append(
             line(
                 f"{flag(row.country)} {row.name}: {row.share:g}% — {row.count} of {view.top_n}{change}"
-                f" · 7-day avg {row.average_7d:g}%, range {row.low_7d:g}–{row.high_7d:g}%"
+                f" · {view.days}-day avg {row.average_7d:g}%, range {row.low_7d:g}–{row.high_7d:g}%"
             )
         )
     lines.append(line(unknown_line(view)))
@@ -239,7 +259,7 @@ def share_message(view: ShareView, image: Image | None = None) -> Message:
         kind="share",
         title=f"Who holds the trending top {view.top_n}",
         lines=tuple(lines),
-        fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last 7 days"),)),),
+        fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last {_days_text(view.days)}"),)),),
         footer=snapshot_footer(view.taken_at),
         timestamp=view.taken_at,
         image=image,
@@ -270,12 +290,12 @@ async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
 
 async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:
     """`/model <id>`: a model's history in the trending list."""
-    model_id = model_id.strip().removeprefix("https://huggingface.co/").strip("/")
+    model_id = clean_input(model_id).strip().removeprefix("https://huggingface.co/").strip("/")
     record = await snapshots.model_record(conn, model_id)
     if record is None:
         hints = await snapshots.search_models(conn, model_id.split("/")[-1][:40], limit=3)
         hint = f" Did you mean {', '.join(hints)}?" if hints else ""
-        raise CommandError(f"{model_id} has not been seen in the trending list.{hint}")
+        raise CommandError(f"{echo(model_id, 120)} has not been seen in the trending list.{hint}")
     latest = await snapshots.latest_snapshots(conn, 1)
     current = latest[0] if latest else None
     rank = current.snapshot.rank_of(record.hub_id) if current else None

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,7 +35,7 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
 ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -41,18 +43,57 @@ class ConfigError(Exception):
     """A config problem worth one clear line to the user."""
 
 
+MAX_DURATION = timedelta(days=3650)  # beyond this a schedule or a date sum overflows; nobody means it
+
+
 def parse_duration(value: object) -> timedelta:
-    """'90s', '15m', '24h', '7d', '1w' → timedelta; a bare number means seconds."""
+    """'90s', '15m', '24h', '7d', '1w' → timedelta; a bare number means seconds. Never more than 10 years."""
     if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(f"expected a duration like '15m', '24h' or '7d', got {value!r}")
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        raise ValueError(f"expected a duration of zero or more, got {value!r}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is too long: at most {MAX_DURATION.days}d")
+    return timedelta(seconds=seconds)
+
+
+def _at_least(minimum: str) -> AfterValidator:
+    floor = parse_duration(minimum)
+
+    def check(value: timedelta) -> timedelta:
+        if value < floor:
+            raise ValueError(f"must be at least {minimum}, got {value.total_seconds():g}s")
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    raise ValueError(f"expected a duration like '15m', '24h' or '7d', got {value!r}")
+
+    return AfterValidator(check)
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0  # .port raises ValueError beyond 65535
+    except ValueError:
+        port_ok = False
+    if not (port_ok and parts.scheme in ("http", "https") and parts.hostname and not re.search(r"\s", value)):
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _usable_path(value: Path) -> Path:
+    if "\x00" in str(value):
+        raise ValueError("a file path cannot contain a NUL character")
+    return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+FilePath = Annotated[Path, AfterValidator(_usable_path)]
 
 
 def _country_code(value: str) -> str:
@@ -73,19 +114,17 @@ class HubSettings(_Section):
     endpoint: str = DEFAULT_ENDPOINT
     top_n: int = Field(10, ge=1, le=100)
     depth: int = Field(50, ge=1, le=1000)
-    poll_interval: Duration = timedelta(minutes=15)
-    request_timeout: Duration = timedelta(seconds=10)
+    poll_interval: Annotated[Duration, _at_least("1s")] = timedelta(minutes=15)
+    request_timeout: Annotated[Duration, _at_least("1s")] = timedelta(seconds=10)
     retry_budget: Duration = timedelta(seconds=30)
     failures_before_notice: int = Field(3, ge=1)
     lineage_lookups: int = Field(10, ge=0, le=100)
-    replay: Path | None = None
+    replay: FilePath | None = None
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint_is_http(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"expected an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return _http_url(value).rstrip("/")
 
     @model_validator(mode="after")
     def _depth_covers_top(self) -> Self:
@@ -95,16 +134,9 @@ class HubSettings(_Section):
 
 
 class StoreSettings(_Section):
-    path: Path = Path("trendwatch.db")
-    lease: Duration = timedelta(seconds=90)
-    keep_outbox: Duration = timedelta(days=30)  # delivered/dropped alerts older than this are pruned
-
-    @field_validator("keep_outbox")
-    @classmethod
-    def _keep_outbox_is_positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(hours=1):
-            raise ValueError(f"expected at least '1h', got {value}")
-        return value
+    path: FilePath = Path("trendwatch.db")
+    lease: Annotated[Duration, _at_least("3s")] = timedelta(seconds=90)
+    keep_outbox: Annotated[Duration, _at_least("1h")] = timedelta(days=30)  # sent/dropped alerts older than this go
 
 
 class ConsoleSettings(_Section):
@@ -162,6 +194,13 @@ class Route(_Section):
             raise ValueError(f"unknown alert kind(s) {unknown}; known: {list(ALERT_KINDS)}")
         return kinds
 
+    @model_validator(mode="after")
+    def _discord_ids_are_numbers(self) -> Self:
+        if self.platform == "discord" and not (self.channel.isascii() and self.channel.isdigit()):
+            raise ValueError(f"a Discord channel id is a number like '123456789012345678', got {self.channel!r}"
+                             " (Developer Mode → right-click the channel → Copy Channel ID)")
+        return self
+
 
 class CountrySettings(_Section):
     """`overrides` maps a namespace ("org") or a model id ("org/name") to a country.
@@ -177,32 +216,39 @@ class CountrySettings(_Section):
 
 
 class DeliverySettings(_Section):
-    interval: Duration = timedelta(seconds=30)
+    interval: Annotated[Duration, _at_least("1s")] = timedelta(seconds=30)
     concurrency: int = Field(100, ge=1, le=256)  # most sends in flight per platform (aiohttp's connection limit)
-    max_backoff: Duration = timedelta(minutes=30)
-    max_wait: Duration = timedelta(seconds=60)  # a longer Retry-After re-queues the alert instead of holding
+    max_backoff: Annotated[Duration, _at_least("1s")] = timedelta(minutes=30)
+    max_wait: Annotated[Duration, _at_least("1s")] = timedelta(seconds=60)  # a longer Retry-After re-queues the alert
 
 
 class DiscordSettings(_Section):
     enabled: bool = False
-    api_base: str = "https://discord.com/api/v10"
+    api_base: HttpUrl = "https://discord.com/api/v10"
     guild_ids: tuple[int, ...] = ()
 
 
 class SlackSettings(_Section):
     enabled: bool = False
-    api_url: str = "https://slack.com/api/"
+    api_url: HttpUrl = "https://slack.com/api/"
     mode: Literal["socket", "http"] = "socket"
     port: int = Field(3000, ge=1, le=65535)
     command: str = "/trending"
     admins: tuple[str, ...] = ()
+
+    @field_validator("command")
+    @classmethod
+    def _slash_name(cls, value: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_-]{1,31}", value):
+            raise ValueError(f"expected a slash command like '/trending' (lowercase, up to 32 long), got {value!r}")
+        return value
 
 
 class DigestSettings(_Section):
     enabled: bool = True
     schedule: str = "mon 09:00"
     timezone: str = "UTC"
-    grace: Duration = timedelta(hours=12)
+    grace: Annotated[Duration, _at_least("1m")] = timedelta(hours=12)
 
     @field_validator("timezone")
     @classmethod
@@ -285,6 +331,10 @@ def _describe(error: dict[str, Any]) -> str:
 def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None, origin: str = "config") -> Settings:
     """Validate a parsed TOML document; `HF_ENDPOINT` in the environment wins over `hub.endpoint`."""
     source = os.environ if env is None else env
+    for key in ("share_rules", "routes"):
+        if isinstance(data.get(key), dict):
+            raise ConfigError(f"{origin}: {key}: write each entry as [[{key}]] (double brackets, one per entry),"
+                              f" not [{key}]")
     try:
         settings = Settings.model_validate(data)
         if endpoint := source.get("HF_ENDPOINT", "").strip():
@@ -314,8 +364,30 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse_settings(data, env=dict(source), origin=str(path))
+
+
+def unavailable_platforms(settings: Settings, secrets: Secrets) -> dict[str, str]:
+    """Platforms a route or subscription may name that nothing will send to now, and why.
+
+    Their alerts are queued and wait; saying so (check-config, channels, the
+    `run` log) is the only way an operator learns that a channel hears nothing.
+    """
+    found: dict[str, str] = {}
+    if not settings.console.enabled:
+        found["console"] = "[console] enabled = false"
+    for platform, enabled, token, variable in (
+        ("discord", settings.discord.enabled, secrets.discord_token, "DISCORD_TOKEN"),
+        ("slack", settings.slack.enabled, secrets.slack_bot_token, "SLACK_BOT_TOKEN"),
+    ):
+        if not enabled:
+            found[platform] = f"[{platform}] enabled = false"
+        elif token is None:
+            found[platform] = f"{variable} is not set"
+    return found

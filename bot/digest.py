@@ -90,11 +90,16 @@ def iso_week(moment: datetime, tz: ZoneInfo) -> str:
     return f"{year}-W{week:02d}"
 
 
+MIN_YEAR, MAX_YEAR = 1970, 9998
+
+
 def parse_week(text: str) -> tuple[int, int]:
     match = _WEEK.match(text.strip())
     if not match:
         raise WeekError(f"expected an ISO week like '2025-W30', got {text!r}")
     year, week = int(match.group(1)), int(match.group(2))
+    if not MIN_YEAR <= year <= MAX_YEAR:  # the week before and after must exist too (the digest compares them)
+        raise WeekError(f"expected a week from {MIN_YEAR} to {MAX_YEAR}, got {text.strip()!r}")
     try:
         date.fromisocalendar(year, week, 1)
     except ValueError:

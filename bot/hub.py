@@ -292,7 +292,8 @@ class HubSource:
             stop=stop_before_delay(self.budget) | stop_when_event_set(self._stopping),
             sleep=self._sleep,
             reraise=True,
-            before_sleep=lambda state: log.warning(
+            # INFO: a retry is routine; the poll's final outcome is what gets a warning (or `once`'s one line).
+            before_sleep=lambda state: log.info(
                 "Hub fetch failed (%s); retry %d", state.outcome.exception() if state.outcome else "?",
                 state.attempt_number,
             ),

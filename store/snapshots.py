@@ -314,7 +314,7 @@ async def model_record(conn: aiosqlite.Connection, hub_id: str) -> ModelRecord |
     return ModelRecord(
         hub_id=hub, first_seen=from_iso(first), last_seen=from_iso(last), best_rank=int(best),
         best_rank_at=from_iso(best_at), first_in_top=from_iso(first_top) if first_top else None,
-        last_in_top=from_iso(last_top) if last_top else None, top_polls=int(polls), pipeline_tag=pipeline,
+        last_in_top=from_iso(last_top) if last_top else None, top_polls=int(polls), pipeline_tag=stored_text(pipeline),
     )
 
 

@@ -98,3 +98,55 @@ def test_countries_keys_for_derivatives_and_the_lineage_cache():
     assert (settings.countries.derivatives, settings.countries.lineage_max_age) == ("base", timedelta(days=7))
     assert parse_settings({}, env={}).countries.derivatives == "standard"
     assert "countries.derivatives" in error_for({"countries": {"derivatives": "lab"}})
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"hub": {"poll_interval": "99999999999d"}}, "hub.poll_interval: '99999999999d' is too long"),
+        ({"hub": {"poll_interval": 1e309}}, "hub.poll_interval"),
+        ({"hub": {"poll_interval": 0}}, "hub.poll_interval: must be at least 1s"),
+        ({"hub": {"poll_interval": "-5m"}}, "hub.poll_interval: expected a duration"),
+        ({"hub": {"request_timeout": "0s"}}, "hub.request_timeout: must be at least 1s"),
+        ({"store": {"lease": "0s"}}, "store.lease: must be at least 3s"),
+        ({"digest": {"grace": "0s"}}, "digest.grace: must be at least 1m"),
+        ({"delivery": {"interval": "0s"}}, "delivery.interval: must be at least 1s"),
+        ({"routes": [{"platform": "discord", "channel": "general"}]}, "routes[0]: a Discord channel id is a number"),
+        ({"routes": [{"platform": "discord", "channel": "١٢٣"}]}, "routes[0]: a Discord channel id is a number"),
+        ({"discord": {"api_base": "discord.com/api"}}, "discord.api_base: expected an http(s) URL"),
+        ({"discord": {"api_base": "http://"}}, "discord.api_base: expected an http(s) URL"),
+        ({"slack": {"api_url": "javascript:alert(1)"}}, "slack.api_url: expected an http(s) URL"),
+        ({"hub": {"endpoint": "http://exa mple"}}, "hub.endpoint: expected an http(s) URL"),
+        ({"hub": {"endpoint": "http://127.0.0.1:99999"}}, "hub.endpoint: expected an http(s) URL"),
+        ({"store": {"path": "a\x00b.db"}}, "store.path: a file path cannot contain a NUL"),
+        ({"slack": {"command": "trending"}}, "slack.command"),
+        ({"hub": {"replay": "x\x00y"}}, "hub.replay: a file path cannot contain a NUL"),
+        ({"share_rules": {"country": "CN", "above": 50}}, "share_rules: write each entry as [[share_rules]]"),
+        ({"routes": {"platform": "slack", "channel": "C1"}}, "routes: write each entry as [[routes]]"),
+    ],
+)
+def test_unusable_values_are_refused_naming_the_key(data: dict[str, Any], expected: str):
+    assert expected in error_for(data)
+
+
+def test_sensible_values_at_the_minimums_are_accepted():
+    settings = parse_settings({
+        "hub": {"poll_interval": "1s", "request_timeout": "1s", "retry_budget": "0s"},
+        "store": {"lease": "3s"}, "digest": {"grace": "1m"},
+        "routes": [{"platform": "discord", "channel": "123456789012345678"}, {"platform": "slack", "channel": "C01"}],
+        "discord": {"api_base": "http://127.0.0.1:8080/api/v10"}, "slack": {"api_url": "https://slack.example/api/"},
+    }, env={})
+    assert settings.store.lease == timedelta(seconds=3) and settings.digest.grace == timedelta(minutes=1)
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path):
+    latin = tmp_path / "latin1.toml"
+    latin.write_bytes('[hub]\n# café\ntop_n = 10\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(latin, env={})
+
+
+def test_durations_that_overflow_are_value_errors():
+    for text in ("99999999999d", "9" * 400 + "s", float("inf"), float("nan")):
+        with pytest.raises(ValueError):
+            parse_duration(text)

@@ -285,3 +285,13 @@ async def test_share_shows_the_unknown_count_and_names_them(bot: Bot) -> None:
     await bot.app.poll()
     answer = embed(await bot.call("share"))
     assert "unknown: 1 of 10 (jane/mystery)" in answer["description"]
+
+
+async def test_unusual_option_values_get_one_ephemeral_line(bot: Bot) -> None:
+    await bot.alerts("subscribe")
+    for body in (await bot.alerts("mute", {"duration": "9999999999d"}),
+                 await bot.call("trending", {"country": "²"}),
+                 await bot.alerts("rule", {"country": "C\nN", "direction": "above", "percent": 2**53}),
+                 await bot.alerts("subscribe", {"kinds": "x" * 500})):
+        assert ephemeral(body) and embed(body)["title"] == "That did not work"
+        assert "\n" not in embed(body)["description"] and len(embed(body)["description"]) < 300

@@ -138,11 +138,11 @@ async def test_a_paused_routed_channel_is_listed_and_resumed_from_the_command_li
         fake_hub.models = ranked(CN[:5] + US[:5])
         assert (await bot("once", "--config", str(config), env=env)).code == 0
 
-        listed = await bot("channels", "--json", "--config", str(config))
+        listed = await bot("channels", "--json", "--config", str(config), env=env)
         routed = [row for row in json.loads(listed.out) if row["platform"] == "discord"]
         assert routed == [{"platform": "discord", "channel": channel, "origin": "config",
                            "kinds": ["entered", "new_leader", "share", "digest"], "paused": True,
-                           "paused_reason": routed[0]["paused_reason"]}]
+                           "paused_reason": routed[0]["paused_reason"], "not_sent": None}]
         assert "404" in routed[0]["paused_reason"]
 
         fake.heal_channel(fake.channel_id)

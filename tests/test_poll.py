@@ -200,23 +200,24 @@ class FlakyAdapter:
 
 async def test_transient_failure_keeps_order_and_permanent_failure_pauses(fake_hub: FakeHub, db_path: Path):
     flaky = FlakyAdapter()
-    routes = [{"platform": "discord", "channel": "ok"}, {"platform": "discord", "channel": "flaky"},
-              {"platform": "discord", "channel": "gone"}]
+    ok, flaky_id, gone = "1001", "1002", "1003"  # Discord channel ids are numbers
+    routes = [{"platform": "discord", "channel": ok}, {"platform": "discord", "channel": flaky_id},
+              {"platform": "discord", "channel": gone}]
     app = await open_app(settings_for(fake_hub, db_path, routes=routes), discord=flaky)
     try:
         fake_hub.models = ranked(US)
         await app.poll()
-        flaky.failures = {"flaky": DeliveryError("HTTP 503"), "gone": DestinationGone("403 Missing Access")}
+        flaky.failures = {flaky_id: DeliveryError("HTTP 503"), gone: DestinationGone("403 Missing Access")}
         for batch in (CN[:1] + US[:9], CN[:2] + US[:8]):
             fake_hub.models = ranked(batch)
             await app.poll()
         report = await app.deliver()
-        assert report.paused == ["discord:gone"]
-        assert [channel for channel, _ in flaky.sent].count("ok") == 2  # two polls, one entry alert each
-        assert all(channel == "ok" for channel, _ in flaky.sent)
+        assert report.paused == [f"discord:{gone}"]
+        assert [channel for channel, _ in flaky.sent].count(ok) == 2  # two polls, one entry alert each
+        assert all(channel == ok for channel, _ in flaky.sent)
 
         async with app.db.conn.execute(
-            "SELECT paused_reason FROM destinations WHERE channel = 'gone'") as cursor:
+            "SELECT paused_reason FROM destinations WHERE channel = ?", (gone,)) as cursor:
             row = await cursor.fetchone()
         assert row is not None and row[0].startswith("403 Missing Access")
 
@@ -224,9 +225,9 @@ async def test_transient_failure_keeps_order_and_permanent_failure_pauses(fake_h
         assert (await app.deliver()).sent == 0  # the flaky channel waits for its backoff
         await app.db.conn.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000000Z'")
         await app.deliver()
-        flaky_keys = [key for channel, key in flaky.sent if channel == "flaky"]
+        flaky_keys = [key for channel, key in flaky.sent if channel == flaky_id]
         assert len(flaky_keys) == 2 and flaky_keys == sorted(flaky_keys, key=lambda k: int(k.split("-")[1]))
-        assert not any(channel == "gone" for channel, _ in flaky.sent)
+        assert not any(channel == gone for channel, _ in flaky.sent)
     finally:
         await app.close()
 

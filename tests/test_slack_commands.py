@@ -304,3 +304,18 @@ def test_the_manifest_matches_what_the_code_uses() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "files:write", "users:read"} <= scopes
     assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("²", "How to use /trending"),
+    ("5 ①", "How to use /trending"),
+    ("share ³", "That did not work"),
+    ("alerts mute 9999999999d", "That did not work"),
+    ("alerts rule add CN above ²", "That did not work"),
+    ("model \ud800/x", "That did not work"),
+])
+async def test_unusual_digits_and_huge_durations_are_answered(fake: FakeSlack, socket: SlackSocketService, text: str,
+                                                              expected: str) -> None:
+    await command(fake, "alerts subscribe", user="UADMIN")
+    _, acked, body, _ = await command(fake, text, user="UADMIN")
+    assert acked < 3 and body["response_type"] == "ephemeral" and title(body) == expected
