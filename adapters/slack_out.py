@@ -247,9 +247,9 @@ class SlackAdapter:
                 if getattr(exc.response, "status_code", 0) != 429:
                     raise
                 wait = _retry_after_of(exc) or 1.0
-                if wait > self.max_wait or attempt == self.max_rate_limit_retries:
-                    raise
                 self._rate_limited(channel, wait)
+                if wait > self.max_wait or attempt == self.max_rate_limit_retries:
+                    raise  # the alert goes back to the outbox with its Retry-After; nothing sits through it
                 await self.pacer.turn(channel)
             except ClientConnectorError:
                 raise  # never connected: nothing was posted, a plain retry later is safe

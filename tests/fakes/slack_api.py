@@ -654,7 +654,7 @@ class FakeSlack:
         """Close the TCP connection without an answer (the client sees a disconnect)."""
         if request.transport is not None:
             request.transport.close()
-        raise ConnectionResetError("fake dropped the connection")
+        return web.Response(status=204)  # never reaches the client: the connection is gone
 
     async def _api_answer(self, call: Call) -> tuple[int, JSON, dict[str, str]]:
         method, params, token = call.method, call.params, call.token
