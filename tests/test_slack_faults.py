@@ -249,3 +249,20 @@ async def test_missing_scope_pauses_nothing_keeps_alerts_and_names_the_scope(
     finally:
         await app.close()
     assert len(fake.posts("C1")) == len(fake.posts("C2")) == 3
+
+
+def test_the_workspace_pace_is_learned_from_a_workspace_429() -> None:
+    from adapters.slack_out import WorkspacePace
+
+    assert WorkspacePace().rate is None  # no pacing until the workspace says wait
+    now = [100.0]
+    pace = WorkspacePace(clock=lambda: now[0])
+    for i in range(300):  # 300 posts accepted within 0.6 s, then "wait 6 s" (Retry-After rounded up)
+        now[0] = 100.0 + i * 0.002
+        pace.accepted_post()
+    now[0] = 100.6
+    pace.limited(6)
+    learned = pace.rate
+    assert learned is not None and 49 < learned < 51  # 300 posts per 6 s
+    now[0] += 100
+    assert pace.rate == pytest.approx(learned * 1.2)  # creeping back up, 0.2% a second
