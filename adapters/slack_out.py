@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 import aiohttp
@@ -91,6 +92,61 @@ class WorkspaceGate:
             if delay > self.max_wait:
                 raise DeliveryError(f"Slack asked the workspace to wait {delay:.0f}s", retry_after=delay)
             await asyncio.sleep(delay)
+
+
+class WorkspacePace:
+    """The workspace's limit, learned from its 429s (Slack does not publish it); no pacing until one comes.
+
+    When the workspace says wait, the posts it accepted over the last minute plus that wait are
+    what it allows in that time: posts are paced at that rate from then on, so the senders do not
+    run into the limit again as soon as the wait is over. The pace creeps up 0.2% a second (to at
+    most twice what was learned), and the next workspace 429 learns it again.
+    """
+
+    WINDOW = 60.0
+    GROWTH = 0.002  # per second since the rate was learned
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.accepted: deque[float] = deque()
+        self.learned: float | None = None
+        self.learned_at = 0.0
+        self._next = 0.0
+
+    def _trim(self, now: float) -> None:
+        while self.accepted and self.accepted[0] < now - self.WINDOW:
+            self.accepted.popleft()
+
+    def accepted_post(self) -> None:
+        now = self.clock()
+        self.accepted.append(now)
+        self._trim(now)
+
+    def limited(self, retry_after: float) -> None:
+        now = self.clock()
+        self._trim(now)
+        if not self.accepted:
+            return
+        # Retry-After comes in whole seconds, rounded up: the real wait is half a second shorter on average.
+        self.learned = len(self.accepted) / (now - self.accepted[0] + max(retry_after - 0.5, 0.5))
+        self.learned_at = now
+        log.info("slack: the workspace allows about %.0f posts/s; pacing every channel together at that", self.learned)
+
+    @property
+    def rate(self) -> float | None:
+        if self.learned is None:
+            return None
+        return self.learned * min(2.0, 1.0 + self.GROWTH * (float(self.clock()) - self.learned_at))
+
+    async def wait(self) -> None:
+        rate = self.rate
+        if not rate:
+            return
+        now = self.clock()
+        slot = max(now, self._next)
+        self._next = slot + 1.0 / rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 class GatedRateLimitRetryHandler(AsyncRetryHandler):
@@ -177,6 +233,7 @@ class SlackAdapter:
         self.max_wait = max_wait
         self.gate = WorkspaceGate(max_wait=max_wait)
         self.pacer = ChannelPacer(channel_interval)
+        self.workspace = WorkspacePace()
         self.max_rate_limit_retries = max_rate_limit_retries
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
@@ -238,18 +295,21 @@ class SlackAdapter:
             await self.pacer.turn(channel)
         for attempt in range(self.max_rate_limit_retries + 1):
             await self.gate.wait()
+            await self.workspace.wait()
             try:
-                return await self.client.chat_postMessage(
+                answer = await self.client.chat_postMessage(
                     channel=channel, text=post.text, blocks=post.blocks, unfurl_links=False, unfurl_media=False,
                     metadata={"event_type": METADATA_EVENT, "event_payload": {"key": alert.key}},
                 )
+                self.workspace.accepted_post()
+                return answer
             except SlackApiError as exc:
                 if getattr(exc.response, "status_code", 0) != 429:
                     raise
                 wait = _retry_after_of(exc) or 1.0
-                if wait > self.max_wait or attempt == self.max_rate_limit_retries:
-                    raise
                 self._rate_limited(channel, wait)
+                if wait > self.max_wait or attempt == self.max_rate_limit_retries:
+                    raise  # the alert goes back to the outbox with its Retry-After; nothing sits through it
                 await self.pacer.turn(channel)
             except ClientConnectorError:
                 raise  # never connected: nothing was posted, a plain retry later is safe
@@ -262,7 +322,9 @@ class SlackAdapter:
         now = self.pacer.clock()
         self._limited = {other: until for other, until in self._limited.items() if until > now}
         if any(other != channel for other in self._limited):
-            log.info("slack: several channels rate limited at once; holding the workspace for %.0fs", wait)
+            if self.gate.until <= now:
+                log.info("slack: several channels rate limited at once; holding the workspace for %.0fs", wait)
+                self.workspace.limited(wait)
             self.gate.hold(wait)
         self._limited[channel] = now + wait
         self.pacer.hold(channel, wait)

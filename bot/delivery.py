@@ -110,7 +110,7 @@ class InFlight:
     def limit(self) -> int:
         if not self.rate:
             return self.most
-        return max(1, min(self.most, math.ceil(self.rate * self.answer_time * self.MARGIN) + 1))
+        return max(1, min(self.most, math.ceil(round(self.rate * self.answer_time * self.MARGIN, 3)) + 1))
 
     def observe(self, seconds: float) -> None:
         self.answer_time += self.WEIGHT * (seconds - self.answer_time)

@@ -248,6 +248,7 @@ class FakeSlack:
         self._server_errors: list[tuple[str | None, int]] = []  # (method or None=any, status)
         self._drops: list[tuple[str | None, bool]] = []  # (method or None=any, after the call took effect)
         self._delay = 0.0
+        self._method_delays: dict[str, float] = {}
 
         # Internal state.
         self._files: dict[str, Upload] = {}
@@ -363,13 +364,17 @@ class FakeSlack:
         """The next ``count`` Web API calls (of ``method``, None: any) answer ``status`` (500/503) with a JSON body."""
         self._server_errors.extend([(method, status)] * count)
 
-    def delay(self, seconds: float) -> None:
-        """Delay every Web API answer by ``seconds`` (0 to stop): real round trips, or answers past a timeout.
+    def delay(self, seconds: float, method: str | None = None) -> None:
+        """Delay Web API answers (of ``method``; None: all) by ``seconds`` (0 to stop): round trips, or answers
+        past a timeout.
 
         The call takes effect before the wait, as on a slow Slack: a post whose
         answer never arrives in time may still have been posted.
         """
-        self._delay = seconds
+        if method is None:
+            self._delay, self._method_delays = seconds, {}
+        else:
+            self._method_delays[method] = seconds
 
     def drop_next(self, method: str | None = "chat.postMessage", count: int = 1, *, after_effect: bool = True) -> None:
         """Close the connection instead of answering the next ``count`` calls of ``method`` (None: any).
@@ -641,15 +646,15 @@ class FakeSlack:
         await self._notify()
         if drop:
             return await self._drop(request)
-        if self._delay:
-            await asyncio.sleep(self._delay)
+        if delay := self._method_delays.get(method, self._delay):
+            await asyncio.sleep(delay)
         return self._json(body, status, headers)
 
     async def _drop(self, request: web.Request) -> web.StreamResponse:
         """Close the TCP connection without an answer (the client sees a disconnect)."""
         if request.transport is not None:
             request.transport.close()
-        raise ConnectionResetError("fake dropped the connection")
+        return web.Response(status=204)  # never reaches the client: the connection is gone
 
     async def _api_answer(self, call: Call) -> tuple[int, JSON, dict[str, str]]:
         method, params, token = call.method, call.params, call.token
