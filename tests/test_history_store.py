@@ -90,9 +90,9 @@ def _old_database(path: Path) -> None:
     for i, model in enumerate(IDS):
         conn.execute("INSERT INTO models (hub_id, first_seen, last_seen, best_rank, best_rank_at, top_polls)"
                      " VALUES (?, ?, ?, ?, ?, 1)", (model, utc_iso(T0), utc_iso(T0), i + 1, utc_iso(T0)))
-    for s in range(3):
+    for s in range(4):  # every 15 minutes: 00:00 is the first of its hour, 00:15 is thinned, 00:30 and 00:45 latest
         conn.execute("INSERT INTO snapshots (id, taken_at, top_n, depth, source) VALUES (?, ?, 10, 30, 'hub')",
-                     (s + 1, utc_iso(T0 + hours(s))))
+                     (s + 1, utc_iso(T0 + timedelta(minutes=15 * s))))
         order = IDS[s:] + IDS[:s]
         for rank, model in enumerate(order, start=1):
             conn.execute("INSERT INTO entries (snapshot_id, rank, model_id, country, country_method)"
@@ -117,9 +117,11 @@ async def test_a_0002_database_with_data_migrates_and_reads_the_same(db_path: Pa
         after = [(i + 1, country, n) for i, (_, _, counts) in enumerate(series) for country, n in counts.items()]
         assert sorted(after) == before
         async with db.conn.execute("SELECT snapshot_id, rank, model_id FROM entries ORDER BY 1, 2") as cursor:
-            assert await cursor.fetchall() == ranks_before
-        latest = (await snapshots.latest_snapshots(db.conn, 1))[0]
-        assert [e.id for e in latest.snapshot.entries] == IDS[2:] + IDS[:2]
+            kept = [tuple(row) for row in await cursor.fetchall()]
+        assert kept == [row for row in ranks_before if row[0] != 2 or row[1] <= 10]  # 00:15 keeps its top 10
+        latest = (await snapshots.latest_snapshots(db.conn, 2))
+        assert [e.id for e in latest[0].snapshot.entries] == IDS[3:] + IDS[:3]
+        assert len(latest[1].snapshot.entries) == 30
         record = await snapshots.model_record(db.conn, "QWEN/Q3")
         assert record is not None and record.hub_id == "Qwen/q3"
         assert await snapshots.search_models(db.conn, "LLAMA/L1", limit=3) == ["meta-llama/l1", "meta-llama/l10",
@@ -128,6 +130,8 @@ async def test_a_0002_database_with_data_migrates_and_reads_the_same(db_path: Pa
         async with db.transaction() as conn:  # new snapshots on the migrated file carry their counts
             await snapshots.save_snapshot(conn, snap(IDS, T0 + hours(3), CN), 10, "test")
         assert counted(await snapshots.share_series(db.conn, T0 + hours(3))) == [{"CN": 6, "unknown": 4}]
+        rows = await history.week_rows(db.conn, T0, T0 + hours(4))
+        assert len(rows.snapshots) == 5 and len(rows.first_ranks) == 30
     finally:
         await db.close()
 
