@@ -35,7 +35,7 @@ def verdict(name: str, figure: float, goal: float, baseline: float | None, unit:
     passed = figure < goal
     scale = 1000.0 if unit == "ms" else 1.0
     ratio = f"{figure / baseline:6.2f}x baseline" if baseline else "   (no baseline)"
-    print(f"{name:<34} {figure * scale:9.2f} {unit:<3}  goal < {goal * scale:g} {unit:<3}  {ratio}  "
+    print(f"{name:<40} {figure * scale:9.2f} {unit:<3}  goal < {goal * scale:g} {unit:<3}  {ratio}  "
           f"{'PASS' if passed else 'FAIL'}{'  ' + note if note else ''}")
     VERDICTS.append((name, passed))
     return passed

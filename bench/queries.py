@@ -1,4 +1,5 @@
-"""`trending`, `share` over 7/30/90/365 days and `/model` on a year of hourly snapshots at depth 50.
+"""`trending`, `share` over 7/30/90/365 days and `/model` on a year of hourly snapshots at depth 50,
+and the size of a year's file at the default 15-minute interval (the hourly file is its baseline).
 
 `/model` runs on a copy holding 100,000 models (the year's ~400 plus 99,600 seen once at depth),
 for an id that is stored (found case-insensitively) and one that is not (which also searches
@@ -24,6 +25,7 @@ from store.snapshots import latest_snapshots
 
 MODELS = 100_000
 GOALS = {"trending": 0.030, "share": 0.030, "model": 0.005}
+GOAL_YEAR_MB = 60.0  # decimal megabytes, as the goal is written
 MISSING = "deepseek-ai/DeepSeek-V4-Preview"
 
 
@@ -89,6 +91,10 @@ async def main() -> None:
                     note="(with 'did you mean' hints)")
         finally:
             await db.close()
+    quarterly = await ensure(15)
+    size = quarterly.stat().st_size / 1e6
+    verdict("database, a year every 15 minutes", size, GOAL_YEAR_MB, path.stat().st_size / 1e6, unit="MB",
+            note=f"({quarterly.name}; baseline: the hourly year, {path.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":

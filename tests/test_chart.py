@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from PIL import Image as PILImage
 
 from bot.chart import SIZE_PX, build_share_figure, digest_image, render_png
@@ -61,3 +63,43 @@ def test_the_bot_starts_without_importing_matplotlib():
     code = "import sys, bot.__main__, bot.app, bot.chart, bot.delivery; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_bot_draws_a_digest_chart_without_loading_matplotlib_itself():
+    """The chart worker is a child process: the PNG comes back, matplotlib stays out of the bot."""
+    code = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from bot.chart_worker import digest_image
+from bot.digest import SnapshotRow, share_chart
+from bot.events import Digest
+start = datetime(2025, 7, 21, tzinfo=UTC)
+rows = [SnapshotRow(i, start + timedelta(hours=i), 10) for i in range(3)]
+chart = share_chart(rows, {i: {"CN": 6, "US": 4} for i in range(3)}, ())
+digest = Digest(taken_at=start, week="2025-W30", start=start, end=start + timedelta(days=7), timezone="Europe/Paris",
+                top_n=10, snapshots=3, chart=chart)
+image = asyncio.run(digest_image(digest))
+print(image.filename, image.data[:4] == b"\\x89PNG", len(image.data) > 10_000, "matplotlib" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["trendwatch-2025-W30.png", "True", "True", "False"]
+
+
+async def test_a_chart_the_worker_cannot_draw_is_one_clear_error():
+    from bot.chart_worker import ChartError, draw
+
+    chart = chart_of([{"CN": 6, "US": 4}] * 2)
+    with pytest.raises(ChartError, match=r"^chart: ZoneInfoNotFoundError: .*Mars/Olympus"):
+        await draw(chart, "t", (MON, MON + timedelta(days=1)), "Mars/Olympus")
+
+
+def test_the_worker_reads_json_and_writes_png():
+    chart = chart_of([{"CN": 6, "US": 4}] * 2)
+    request = {"chart": chart.model_dump(mode="json"), "title": "t", "span": None, "timezone": None}
+    result = subprocess.run([sys.executable, "-m", "bot.chart"], input=json.dumps(request).encode(),
+                            capture_output=True, check=True)
+    with PILImage.open(io.BytesIO(result.stdout)) as image:
+        assert image.size == SIZE_PX
+    broken = subprocess.run([sys.executable, "-m", "bot.chart"], input=b"{not json", capture_output=True)
+    assert broken.returncode == 1 and broken.stdout == b""
+    assert broken.stderr.decode().count("\n") == 1 and broken.stderr.startswith(b"chart: JSONDecodeError")

@@ -367,3 +367,23 @@ async def test_garbage_stored_by_older_versions_does_not_break_reads(fake_hub: F
         assert (await app.poll()).error is None  # lineage reads the stored tags
     finally:
         await app.close()
+
+
+async def test_each_poll_prunes_sent_alerts_older_than_keep_outbox(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    app = await open_app(settings_for(fake_hub, db_path, store={"path": str(db_path), "keep_outbox": "2h"}), stream)
+    times = iter([datetime(2025, 7, 21, h, tzinfo=UTC) for h in (0, 1, 5)])
+    try:
+        fake_hub.models = ranked(US)
+        await app.poll(lambda: next(times))
+        fake_hub.models = ranked(CN[:6] + US[:4])  # entries, a new #1, CN above 50%: alerts at 01:00
+        await app.poll(lambda: next(times))
+        await app.deliver()
+        sent = await count(app, "outbox")
+        assert sent >= 2 and len(alerts(stream)) == sent
+        fake_hub.models = ranked(CN[:6] + US[:4])
+        await app.poll(lambda: next(times))  # 05:00: the 01:00 alerts are older than 2 h
+        assert await count(app, "outbox") == 0
+        assert await count(app, "events") == sent  # what happened stays; only the delivery rows go
+    finally:
+        await app.close()

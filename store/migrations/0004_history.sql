@@ -10,8 +10,15 @@ UPDATE snapshots SET top_counts = (
         GROUP BY e.country ORDER BY e.country));
 
 -- How many ranks of a snapshot are still stored: NULL = all `depth` of them. Older snapshots keep only
--- their top N unless they are the first of their UTC hour (see store/snapshots.py, `thin_history`).
+-- their top N unless they are the first of their UTC hour (see store/snapshots.py, `thin_history`);
+-- the history already stored is thinned by the same rule (the two latest snapshots stay whole).
 ALTER TABLE snapshots ADD COLUMN kept_depth INTEGER;
+UPDATE snapshots SET kept_depth = top_n
+WHERE id NOT IN (SELECT id FROM snapshots ORDER BY taken_at DESC, id DESC LIMIT 2)
+  AND EXISTS (SELECT 1 FROM snapshots p
+              WHERE p.taken_at >= substr(snapshots.taken_at, 1, 13) || ':00:00.000000Z'
+                AND (p.taken_at < snapshots.taken_at OR (p.taken_at = snapshots.taken_at AND p.id < snapshots.id)));
+DELETE FROM entries WHERE rank > (SELECT s.kept_depth FROM snapshots s WHERE s.id = entries.snapshot_id);
 
 -- No query looks entries up by model (EXPLAIN QUERY PLAN of every store query): a fifth of the file.
 DROP INDEX entries_by_model;
