@@ -360,7 +360,8 @@ async def _cmd_label(args: argparse.Namespace) -> int:
         if args.remove and before is None:
             print(f"{target} has no label")
             return 0
-        get_logger("bot.label").info("label %s: %s -> %s by %s at %s", target.lower(),
+        # WARNING, not INFO: one-shot commands log at WARNING, and a label changes attribution for everyone.
+        get_logger("bot.label").warning("label %s: %s -> %s by %s at %s", target.lower(),
                                      before.country if before else "none", "removed" if args.remove else country,
                                      who, now.isoformat(timespec="seconds"))
         report = await reattribute(db, settings, now)

@@ -110,26 +110,28 @@ async def poll_once(
     top_n = settings.hub.top_n
     latest = await snapshots.latest_snapshots(db.conn, 1)
     previous = latest[0] if latest else None
+    now: datetime | None = None  # one clock reading per poll: when the answer came in
     try:
         raw = await source.fetch(previous.snapshot.taken_at if previous else None)
         if len(raw.entries) < top_n:
             # Stored, it would read as a real collapse of every share (then a surge at the next good poll).
             raise HubError(f"the Hub listed only {len(raw.entries)} models, fewer than the top {top_n}")
+        now = clock()
         attribution_rules = await current_rules(db.conn, settings, table)
-        lineage = await learn_lineage(db, source, attribution_rules, raw, settings, clock())
+        lineage = await learn_lineage(db, source, attribution_rules, raw, settings, now)
         snapshot = attribute_snapshot(raw, attribution_rules, extra_tags=lineage)
     except HubError as exc:
         error = describe(exc)
         log.info("poll failed: %s", error)
         try:
-            notices = await _record_failure(db, settings, error, clock())
+            notices = await _record_failure(db, settings, error, now or clock())
         except StoreTransient as store_exc:
             log.error("%s; the failure is not counted", store_exc)
             notices = []
         return PollResult(None, None, tuple(notices), error)
 
     try:
-        return await _store(db, source, settings, snapshot, previous, clock())
+        return await _store(db, source, settings, snapshot, previous, now)
     except StoreTransient as exc:
         # The transaction rolled back whole: no snapshot, no rule state, no outbox row. The next poll tries again.
         log.error("poll not stored: %s; retrying at the next poll", exc)
