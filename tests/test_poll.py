@@ -322,9 +322,9 @@ async def test_every_query_of_a_poll_uses_an_index(fake_hub: FakeHub, db_path: P
         await app.db.conn.set_trace_callback(statements.append)
         fake_hub.models = ranked(CN[:7] + US[:3])
         await app.poll()
-        await app.db.conn.set_trace_callback(None)
+        await app.db.conn.set_trace_callback(lambda _: None)
         scans = []
-        for sql in statements:
+        for sql in list(statements):
             if not sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
                 continue
             async with app.db.conn.execute("EXPLAIN QUERY PLAN " + sql) as cursor:
