@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from datetime import datetime, timedelta
 
@@ -23,11 +24,17 @@ log = get_logger(__name__)
 TIMEOUT = timedelta(seconds=60)
 # `python -m bot.chart` at a lower CPU priority, set before its imports: on a small host the
 # child's second of CPU must not take turns with the bot's event loop.
+SECRETS = frozenset({"DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "HF_TOKEN"})
 WORKER = "import os; os.nice(10); from bot.chart import main; raise SystemExit(main())"
 
 
 class ChartError(Exception):
     """The worker could not draw the chart; the message is its one-line reason."""
+
+
+def worker_environment() -> dict[str, str]:
+    """The bot's environment without its secrets: drawing needs no token."""
+    return {name: value for name, value in os.environ.items() if name not in SECRETS}
 
 
 async def draw(
@@ -40,17 +47,22 @@ async def draw(
         "span": [span[0].isoformat(), span[1].isoformat()] if span else None,
         "timezone": timezone,
     }
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", WORKER, env=worker_environment(),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise ChartError(f"cannot start the chart worker: {exc}") from None
     try:
         async with asyncio.timeout(TIMEOUT.total_seconds()):
             png, errors = await child.communicate(json.dumps(request).encode())
-    except BaseException:  # timeout, or the bot shutting down: no orphan left drawing
+    except BaseException as exc:  # timeout, or the bot shutting down: no orphan left drawing
         if child.returncode is None:
             child.kill()
             await child.wait()
+        if isinstance(exc, TimeoutError):
+            raise ChartError(f"the chart worker took longer than {TIMEOUT.total_seconds():g} s") from None
         raise
     if child.returncode != 0 or not png.startswith(b"\x89PNG"):
         lines = errors.decode(errors="replace").strip().splitlines()

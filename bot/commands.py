@@ -282,10 +282,13 @@ async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
     chart = digest.share_chart(rows, {i: counts for i, (_, _, counts) in enumerate(series)}, gaps)
     title = f"Trending top {latest[0].top_n} by country, last {days} days (to {until:%d %b %Y %H:%M} UTC)"
 
-    from bot.chart_worker import draw
+    from bot.chart_worker import ChartError, draw
 
-    return Image(filename=f"trendwatch-share-{days}d.png", data=await draw(chart, title, (since, until)),
-                 description=title)
+    try:
+        png = await draw(chart, title, (since, until))
+    except ChartError as exc:
+        raise CommandError(f"Could not draw the chart: {exc}.") from None
+    return Image(filename=f"trendwatch-share-{days}d.png", data=png, description=title)
 
 
 async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:

@@ -102,25 +102,29 @@ def top_counts(entries: Iterable[Entry], top_n: int) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-async def recount_snapshots(conn: aiosqlite.Connection, snapshot_ids: Iterable[int]) -> None:
-    """Recompute the stored country counts of these snapshots from their entries.
+_RECOUNT = (
+    "UPDATE snapshots SET top_counts = ("
+    " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
+    "  SELECT e.country AS country, COUNT(*) AS n FROM entries e"
+    "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
+    "  GROUP BY e.country ORDER BY e.country))"
+)
+
+
+async def recount_snapshots(conn: aiosqlite.Connection, snapshot_ids: Iterable[int] | None = None) -> None:
+    """Recompute the stored country counts of these snapshots (None: all of them) from their entries.
 
     Whoever changes `entries.country` (re-attribution after the tables or labels changed) calls
-    this in the same transaction, so shares read from `snapshots.top_counts` stay right.
+    this in the same transaction, so shares read from `snapshots.top_counts` stay right. Each
+    snapshot costs a primary-key range of its top N entries: a 15-minute year takes ~0.2 s.
     """
+    if snapshot_ids is None:
+        await conn.execute(_RECOUNT)
+        return
     ids = sorted(set(snapshot_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        await conn.execute(
-            "UPDATE snapshots SET top_counts = ("
-            " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
-            "  SELECT e.country AS country, COUNT(*) AS n FROM entries e"
-            "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
-            "  GROUP BY e.country ORDER BY e.country))"
-            f" WHERE id IN ({marks})",
-            chunk,
-        )
+        await conn.execute(_RECOUNT + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
 
 async def thin_history(conn: aiosqlite.Connection) -> None:

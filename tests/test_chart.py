@@ -103,3 +103,22 @@ def test_the_worker_reads_json_and_writes_png():
     broken = subprocess.run([sys.executable, "-m", "bot.chart"], input=b"{not json", capture_output=True)
     assert broken.returncode == 1 and broken.stdout == b""
     assert broken.stderr.decode().count("\n") == 1 and broken.stderr.startswith(b"chart: JSONDecodeError")
+
+
+async def test_a_worker_that_hangs_is_killed_and_reported(monkeypatch: pytest.MonkeyPatch):
+    import bot.chart_worker as worker
+
+    monkeypatch.setattr(worker, "WORKER", "import time; time.sleep(30)")
+    monkeypatch.setattr(worker, "TIMEOUT", timedelta(seconds=0.5))
+    with pytest.raises(worker.ChartError, match=r"took longer than 0\.5 s"):
+        await worker.draw(chart_of([{"CN": 6, "US": 4}] * 2), "t")
+
+
+def test_the_worker_gets_no_secrets(monkeypatch: pytest.MonkeyPatch):
+    from bot.chart_worker import worker_environment
+
+    monkeypatch.setenv("DISCORD_TOKEN", "secret")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret")
+    monkeypatch.setenv("MPLCONFIGDIR", "/tmp/mpl")
+    env = worker_environment()
+    assert "DISCORD_TOKEN" not in env and "SLACK_BOT_TOKEN" not in env and env["MPLCONFIGDIR"] == "/tmp/mpl"

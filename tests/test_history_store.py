@@ -39,6 +39,9 @@ async def test_counts_are_written_with_the_snapshot_and_recounted_after_reattrib
             await snapshots.recount_snapshots(conn, [first])
         assert counted(await snapshots.share_series(db.conn, T0 - hours(1))) == [
             {"CN": 6, "US": 4}, {"CN": 5, "unknown": 5}]  # only the snapshots named were recounted
+        async with db.transaction() as conn:
+            await snapshots.recount_snapshots(conn)
+        assert counted(await snapshots.share_series(db.conn, T0 - hours(1))) == [{"CN": 6, "US": 4}, {"CN": 5, "US": 5}]
     finally:
         await db.close()
 

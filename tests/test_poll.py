@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -385,5 +386,38 @@ async def test_each_poll_prunes_sent_alerts_older_than_keep_outbox(fake_hub: Fak
         await app.poll(lambda: next(times))  # 05:00: the 01:00 alerts are older than 2 h
         assert await count(app, "outbox") == 0
         assert await count(app, "events") == sent  # what happened stays; only the delivery rows go
+    finally:
+        await app.close()
+
+
+async def test_every_query_of_a_poll_uses_an_index(fake_hub: FakeHub, db_path: Path):
+    """Each statement of a routine poll, replayed under EXPLAIN QUERY PLAN: no scan of a table that grows."""
+    growing = ("snapshots", "entries", "models", "events", "outbox", "destinations")
+    app = await open_app(settings_for(fake_hub, db_path))
+    statements: list[str] = []
+    try:
+        fake_hub.models = ranked(US)
+        await app.poll()
+        fake_hub.models = ranked(CN[:6] + US[:4])
+        await app.poll()  # routing is cached from here on
+        await app.db.conn.set_trace_callback(statements.append)
+        fake_hub.models = ranked(CN[:7] + US[:3])
+        await app.poll()
+        await app.db.conn.set_trace_callback(lambda _: None)
+        scans = []
+        for sql in list(statements):
+            if not sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+                continue
+            async with app.db.conn.execute("EXPLAIN QUERY PLAN " + sql) as cursor:
+                for row in await cursor.fetchall():
+                    detail = str(row[3])
+                    if not detail.startswith("SCAN ") or (table := detail.split()[1]) not in growing:
+                        continue
+                    if not re.search(rf"\b{table}\b", sql):
+                        continue  # a foreign-key subprogram (child rows of an inserted parent): skipped at run time
+                    if "ORDER BY" in sql and "LIMIT" in sql:
+                        continue  # an ordered walk that stops at its first rows
+                    scans.append(f"{detail}: {sql[:120]}")
+        assert statements and scans == [], "\n".join(scans)
     finally:
         await app.close()
