@@ -1,4 +1,4 @@
--- History that stays small and fast (issue 11). On the `perf` branch this is 0003; it lands as 0004.
+-- History that stays small and fast (issue 11).
 
 -- Each snapshot carries its top N's country counts ({"CN": 4, "US": 3, ...}), written with it, so a
 -- share over any window reads one small row per snapshot instead of N entries.
