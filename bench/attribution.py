@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.measure import VERDICTS
 from bench.trending_data import DATA, TAGGED, ArchivedSnapshot, load_snapshots, read_tagged
 from bot.countries import Rules, attribute_snapshot, base_models, namespace_of
 from bot.orgs import load_family_table, load_org_table
@@ -175,6 +176,7 @@ def _report(label: str, measured: Measure, baseline: Measure, goal: float | None
           f" {measured.unknown_model_share:.1f}% of {len(measured.models)} models;"
           f" ratio to baseline {ratio:.2f}x{verdict}")
     if goal is not None:
+        VERDICTS.append((f"attribution: {label.strip()}", measured.unknown_share < goal))
         print("    methods: " + ", ".join(f"{m} {n}" for m, n in measured.methods.most_common()))
         print("    top unknown namespaces: " + (", ".join(
             f"{ns} {n}" for ns, n in measured.unknown_namespaces.most_common(10)) or "none"))
