@@ -115,7 +115,8 @@ async def poll_once(
         raw = await source.fetch(previous.snapshot.taken_at if previous else None)
         if len(raw.entries) < top_n:
             # Stored, it would read as a real collapse of every share (then a surge at the next good poll).
-            raise HubError(f"the Hub listed only {len(raw.entries)} models, fewer than the top {top_n}")
+            listed = f"{len(raw.entries)} model{'s' if len(raw.entries) != 1 else ''}"
+            raise HubError(f"the Hub listed only {listed}, fewer than the top {top_n}")
         now = clock()
         attribution_rules = await current_rules(db.conn, settings, table)
         lineage = await learn_lineage(db, source, attribution_rules, raw, settings, now)
