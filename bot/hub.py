@@ -321,8 +321,8 @@ class HubSource:
             except Exception as exc:  # lineage is best effort: unknown is an honest answer
                 log.debug("lineage lookup of %s failed: %s", model_id, exc)
                 continue
-            found[model_id] = [*(t for t in info.tags or [] if isinstance(t, str)),
-                               *_base_model_tags(info.base_models)]
+            tags = info.tags if isinstance(info.tags, list) else []  # drifted types are no lineage, not a crash
+            found[model_id] = [*(t for t in tags if isinstance(t, str)), *_base_model_tags(info.base_models)]
         return found
 
     async def lookup_tags(self, model_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -115,6 +115,15 @@ async def test_lineage_lookup_skips_a_failing_answer(fake_hub: FakeHub):
     assert await source(fake_hub).lookup_tags(["jane/ft"]) == {}
 
 
+@pytest.mark.parametrize("tags", [5, "base_model:Qwen/Qwen3-8B", [1, None, "gguf"]])
+async def test_lineage_lookup_of_drifted_tags_is_no_lineage_not_a_crash(fake_hub: FakeHub, tags: object):
+    fake_hub.describe([hub_model("jane/ft")])
+    fake_hub.details["jane/ft"]["tags"] = tags
+    found = await source(fake_hub).lookup_tags(["jane/ft"])
+    assert all(isinstance(tag, str) for tag in found.get("jane/ft", []))
+    assert not any(tag.startswith("base_model:") for tag in found.get("jane/ft", []))
+
+
 @pytest.mark.parametrize(
     ("drift", "field"),
     [
