@@ -325,11 +325,13 @@ async def model_record(conn: aiosqlite.Connection, hub_id: str) -> ModelRecord |
 async def search_models(conn: aiosqlite.Connection, text: str, limit: int = 25) -> list[str]:
     """Model ids containing `text` (any case), best-ranked first: autocomplete and "did you mean".
 
-    Three characters or more go through the trigram index `models_search`; its LIKE has no
-    ESCAPE, so `_` and `%` match loosely there and the exact substring test is done here.
+    Three ASCII characters or more go through the trigram index `models_search`; its LIKE has no
+    ESCAPE, so `_` and `%` match loosely there and the exact substring test is done here. Anything
+    else takes the scan: SQLite 3.40's trigram LIKE crashes the process on some non-ASCII patterns
+    (a pattern mixing `_` with non-ASCII letters, found by fuzzing the slash commands); Hub ids are ASCII.
     """
     needle = text.casefold()
-    if len(text) >= 3:
+    if len(text) >= 3 and text.isascii():
         query = (
             "SELECT m.hub_id FROM models_search s JOIN models m ON m.id = s.rowid"
             " WHERE s.hub_id LIKE ? ORDER BY m.best_rank, m.last_seen DESC"

@@ -155,6 +155,10 @@ async def test_model_lookup_and_hints_use_indexes(db_path: Path):
         assert "INDEX 0:L0" in substring, substring  # the LIKE is answered by the trigram index
         assert await snapshots.search_models(db.conn, "my_model") == ["org/My_Model-7B"]  # `_` is not a wildcard
         assert await snapshots.search_models(db.conn, "ti") == ["x/tiny"]
+        # SQLite 3.40's trigram LIKE segfaults on this pattern (found by the slash-command fuzz test):
+        # non-ASCII text never reaches the index.
+        assert await snapshots.search_models(db.conn, "\u01c5?_\u00e9.\\\U0010ffff") == []
+        assert await snapshots.search_models(db.conn, "TİNY") == []
         with pytest.raises(CommandError, match="Did you mean org/My_Model-7B"):
             await model_message(db.conn, "other/my_model")
     finally:
