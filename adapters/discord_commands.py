@@ -22,7 +22,7 @@ import discord.gateway
 import yarl
 from discord import app_commands
 
-from adapters.discord_out import DEFAULT_API_BASE, DiscordAdapter, invite_url
+from adapters.discord_out import DEFAULT_API_BASE, LOGIN_TIMEOUT, DiscordAdapter, invite_url, use_api_base
 from adapters.discord_render import render_message
 from bot.channel_settings import SUBSCRIBABLE, Caller, ChannelSettings, parse_country
 from bot.commands import (
@@ -268,10 +268,14 @@ class DiscordGateway:
         self._synced = False
 
     async def start(self) -> None:
+        use_api_base(self.settings.discord.api_base)
         try:
-            await self.adapter.login()
-            if self.settings.discord.api_base.rstrip("/") != DEFAULT_API_BASE:
-                await self._use_gateway_of_api_base()
+            async with asyncio.timeout(LOGIN_TIMEOUT):
+                await self.adapter.login()
+                if self.settings.discord.api_base.rstrip("/") != DEFAULT_API_BASE:
+                    await self._use_gateway_of_api_base()
+        except TimeoutError:
+            raise DeliveryError(f"no answer from Discord within {LOGIN_TIMEOUT:.0f}s") from None
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             raise DeliveryError(f"cannot reach Discord: {exc}") from None
         if not self._synced and (self._sync is None or self._sync.done()):

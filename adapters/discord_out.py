@@ -159,6 +159,7 @@ class DiscordAdapter:
 
     async def login(self) -> None:
         """Log in unless logged in; raises ConfigError (bad token) or DeliveryError (unreachable)."""
+        use_api_base(self.api_base)  # also when `start` was left to the gateway service (`run`)
         async with self._login_lock:
             if self.client.user is not None:
                 return

@@ -70,6 +70,7 @@ REJECTED_ERRORS = frozenset({
 })
 METADATA_EVENT = "trendwatch_alert"
 CHANNEL_INTERVAL = 1.1  # seconds between posts to one channel: 10% above Slack's documented one a second
+MIN_SPACING = 1.05  # ... and between two requests really leaving, whatever happened between turn and send
 MAX_WAIT = 60.0  # a longer Retry-After re-queues the alert instead of holding a sender
 HISTORY_LOOKBACK = 200  # recent messages searched for an unconfirmed alert's key (one tier-3 call)
 
@@ -189,13 +190,18 @@ def retry_after(response: HttpResponse | None) -> float:
 class ChannelPacer:
     """At most one post per `interval` per channel (a margin under Slack's pace), so bursts do not earn 429s.
 
-    A channel's own 429 moves only that channel's next turn (`hold`).
+    A channel's own 429 moves only that channel's next turn (`hold`). Turns are spaced by
+    `interval`; the wait between a turn and the request leaving (a send slot, the outbox mark)
+    varies, so `spaced` also keeps two requests `spacing` apart where they really leave.
     """
 
-    def __init__(self, interval: float = CHANNEL_INTERVAL, clock: Any = time.monotonic) -> None:
+    def __init__(self, interval: float = CHANNEL_INTERVAL, clock: Any = time.monotonic,
+                 spacing: float | None = None) -> None:
         self.interval = interval
+        self.spacing = min(interval, MIN_SPACING) if spacing is None else spacing
         self.clock = clock
         self._next: dict[str, float] = {}
+        self._sent: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def turn(self, channel: str) -> None:
@@ -205,6 +211,12 @@ class ChannelPacer:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._next[channel] = self.clock() + self.interval
+
+    async def spaced(self, channel: str) -> None:
+        """Right before a request leaves: at least `spacing` after the channel's previous one left."""
+        if (delay := self._sent.get(channel, float("-inf")) + self.spacing - self.clock()) > 0:
+            await asyncio.sleep(delay)
+        self._sent[channel] = self.clock()
 
     def hold(self, channel: str, seconds: float) -> None:
         self._next[channel] = max(self._next.get(channel, 0.0), self.clock() + seconds)
@@ -240,6 +252,7 @@ class SlackAdapter:
         self._posted: dict[str, str] = {}  # alert key → ts of a message whose chart is still to upload
         self._turn_taken: set[str] = set()  # channels whose pacing turn `ready` took for the next post
         self._limited: dict[str, float] = {}  # channel → until when its own 429 holds it
+        self._workspace_limited_at = float("-inf")
 
     @property
     def client(self) -> AsyncWebClient:
@@ -296,6 +309,7 @@ class SlackAdapter:
         for attempt in range(self.max_rate_limit_retries + 1):
             await self.gate.wait()
             await self.workspace.wait()
+            await self.pacer.spaced(channel)
             try:
                 answer = await self.client.chat_postMessage(
                     channel=channel, text=post.text, blocks=post.blocks, unfurl_links=False, unfurl_media=False,
@@ -324,7 +338,10 @@ class SlackAdapter:
         if any(other != channel for other in self._limited):
             if self.gate.until <= now:
                 log.info("slack: several channels rate limited at once; holding the workspace for %.0fs", wait)
-                self.workspace.limited(wait)
+                # Twice within a minute: the workspace limit, not two channels' bad luck; learn its pace.
+                if now - self._workspace_limited_at < WorkspacePace.WINDOW:
+                    self.workspace.limited(wait)
+                self._workspace_limited_at = now
             self.gate.hold(wait)
         self._limited[channel] = now + wait
         self.pacer.hold(channel, wait)

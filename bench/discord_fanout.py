@@ -119,6 +119,7 @@ async def fan_out(channels: int, concurrency: int, latency: float) -> dict[str, 
     served = json.loads(await child.stdout.readline())
     await child.wait()
     return {"elapsed": elapsed, "sent": report.sent, "retried": report.retried, "paused": len(report.paused),
+            "in_flight": report.in_flight.get("discord", 0),
             "rss_before": rss_before, **served}
 
 
@@ -144,6 +145,7 @@ async def main(channels: int = 1000, concurrency: int | None = None, latency: fl
           f" duplicated {figures['duplicated']}, retried later {figures['retried']}, paused {figures['paused']}")
     print(f"429s: {figures['rejected_429']} ({figures['rejected_429_global']} global) of"
           f" {figures['requests']} requests")
+    print(f"most sends in flight at once: {figures['in_flight']} (sized from 48/s × the observed answer time)")
     print(f"peak memory (this process, max RSS): {peak_rss_mib():.1f} MiB"
           f" ({figures['rss_before']:.1f} MiB before delivering)")
     print(f"ratio: {ratio:.3f}x  {'PASS' if passed else 'FAIL'}")

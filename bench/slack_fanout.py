@@ -75,11 +75,12 @@ async def run(channels: int, concurrency: int, limit: int, window: float, latenc
                 queued = (await outbox.counts(app.db.conn)).get("pending", 0)
                 per_channel = queued // channels
                 started = time.perf_counter()
-                passes = retried = 0
+                passes = retried = in_flight = 0
                 while (await outbox.counts(app.db.conn)).get("pending", 0):
                     report = await app.deliver()
                     passes += 1
                     retried += report.retried
+                    in_flight = max(in_flight, report.in_flight.get("slack", 0))
                     if report.retried:  # rows put back with a backoff: a real bot waits for the next pass
                         await asyncio.sleep(1)
                         async with app.db.transaction() as conn:
@@ -103,6 +104,7 @@ async def run(channels: int, concurrency: int, limit: int, window: float, latenc
     print(f"goal: ≤ {GOAL_RATIO}x the bound, nothing lost or duplicated, same order in every channel")
     print(f"time {elapsed:.2f} s   bound {least:.2f} s (limits + one answer)")
     print(f"lost {lost}   duplicated {duplicated}; same order in every channel: {order_ok}")
+    print(f"most sends in flight at once: {in_flight}")
     print(f"429 answers {fake.rejected_429}; deliver passes {passes}, rows put back for later {retried};"
           f" peak RSS {peak:.0f} MiB (bot and fakes in one process)")
     print(f"ratio: {ratio:.2f}x  {'PASS' if passed else 'FAIL'}")

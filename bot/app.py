@@ -164,7 +164,8 @@ class Trendwatch:
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets,
-                   adapters: dict[str, Adapter] | None = None) -> Trendwatch:
+                   adapters: dict[str, Adapter] | None = None, *, start: bool = True) -> Trendwatch:
+        """Open the store and build the outputs; `start=False` leaves logging in to the platform services."""
         db = await open_database(settings.store.path)
         try:
             async with db.transaction() as conn:
@@ -176,7 +177,8 @@ class Trendwatch:
             raise
         chosen = adapters if adapters is not None else build_adapters(settings, secrets)
         try:
-            await start_adapters(chosen)
+            if start:
+                await start_adapters(chosen)
         except BaseException:
             await close_adapters(chosen)
             await db.close()
@@ -264,7 +266,8 @@ async def finish_or_cancel(in_flight: set[asyncio.Task[None]], source: Source) -
 
 async def run_forever(settings: Settings, secrets: Secrets, services: list[Service] | None = None) -> None:
     """`python -m bot run`: poll and deliver on a schedule until SIGINT/SIGTERM."""
-    app = await Trendwatch.open(settings, secrets)
+    # The platform services log in (and retry) in the background; a send before that logs in itself.
+    app = await Trendwatch.open(settings, secrets, start=False)
     await warn_unsent(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

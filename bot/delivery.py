@@ -136,6 +136,7 @@ class DeliveryReport:
     rejected: int = 0
     paused: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # platform → why it refused our credentials
+    in_flight: dict[str, int] = field(default_factory=dict)  # platform → most sends awaiting an answer at once
 
 
 def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> timedelta:
@@ -274,4 +275,5 @@ async def deliver_due(
                     return
 
     await asyncio.gather(*(drain(queue) for queue in by_destination.values()))
+    report.in_flight = {name: limiter.peak for name, limiter in slots.items() if limiter.peak}
     return report
