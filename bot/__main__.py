@@ -340,10 +340,13 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
         outputs.append("discord" + ("" if secrets.discord_token else " (DISCORD_TOKEN missing)"))
     if settings.slack.enabled:
         outputs.append("slack" + ("" if secrets.slack_bot_token else " (SLACK_BOT_TOKEN missing)"))
+    from bot.ops import describe_endpoint
+
     print(
         f"config OK ({where}): hub {settings.hub.endpoint}, top {settings.hub.top_n} of {settings.hub.depth},"
         f" every {settings.hub.poll_interval}; store {settings.store.path};"
-        f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'}"
+        f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'};"
+        f" ops endpoint: {describe_endpoint(settings)}"
     )
     return 0
 
@@ -413,11 +416,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
-        level = _settings(args).log.level if args.command != "demo" else "WARNING"
+        log_settings = _settings(args).log
     except ConfigError as exc:
         print(f"trendwatch: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(level)
+    setup_logging(log_settings.level if args.command != "demo" else "WARNING", log_settings.format)
     try:
         return asyncio.run(COMMANDS[args.command](args))
     except ConfigError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -129,7 +130,7 @@ async def test_lineage_lookup_skips_a_failing_answer(fake_hub: FakeHub):
     ],
 )
 async def test_drifting_optional_fields_become_unknown_with_one_warning(
-    fake_hub: FakeHub, caplog: pytest.LogCaptureFixture, drift: dict[str, object], field: str
+    fake_hub: FakeHub, caplog: pytest.LogCaptureFixture, drift: dict[str, Any], field: str
 ):
     fake_hub.models = ranked(IDS[:20])
     fake_hub.drift(**drift)
@@ -158,5 +159,5 @@ async def test_fields_of_the_right_type_are_kept_without_warning(fake_hub: FakeH
 )
 async def test_an_answer_without_usable_ids_is_an_error(fake_hub: FakeHub, body: str):
     fake_hub.answer_raw(body)
-    with pytest.raises(HubError, match="model id|not a list"):
+    with pytest.raises(HubError, match=r"model id|not a list"):
         await source(fake_hub).fetch()
