@@ -272,5 +272,6 @@ def describe_endpoint(settings: Settings, env: Mapping[str, str] | None = None) 
         return "off"
     if settings.slack.enabled and settings.slack.mode == "http":
         return (f"{HEALTH_PATH} and {METRICS_PATH} on Slack's HTTP server, port {settings.slack.port}"
-                " (when SLACK_SIGNING_SECRET is set; otherwise on their own at " f"{address})")
+                f" (with SLACK_SIGNING_SECRET set; without, Slack's server does not start and they answer on"
+                f" {address})")
     return f"{HEALTH_PATH} and {METRICS_PATH} on {address}"

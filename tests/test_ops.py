@@ -33,7 +33,7 @@ from store.vitals import PendingAlerts, Vitals
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
-from tests.test_cli import REPO, write_config
+from tests.test_cli import REPO, bot, write_config
 from tests.test_discord_delivery import discord_settings, open_discord_app, poll_baseline_then_change
 
 US = [f"meta-llama/l{i}" for i in range(10)]
@@ -175,6 +175,17 @@ async def test_run_stops_with_one_line_on_a_port_that_is_not_a_number(fake_hub: 
     _, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     assert err.decode().strip() == "trendwatch: config error: $PORT: expected a port number, got 'web'"
+
+
+async def test_check_config_says_where_the_endpoint_answers(fake_hub: FakeHub, tmp_path: Path):
+    config = ops_config(tmp_path, fake_hub, tmp_path / "t.db", 9200)
+    on = await bot("check-config", "--config", str(config), env={"PORT": "5055"})
+    assert on.code == 0 and on.out.rstrip().endswith(
+        "ops endpoint: /healthz and /metrics on http://0.0.0.0:5055 (port from $PORT)")
+    off = await bot("check-config", "--config", str(write_config(tmp_path / "off.toml", fake_hub, tmp_path / "t.db")))
+    assert off.code == 0 and off.out.rstrip().endswith("ops endpoint: off")
+    bad = await bot("check-config", "--config", str(config), env={"PORT": "web"})
+    assert bad.code == 2 and bad.err.strip() == "trendwatch: config error: $PORT: expected a port number, got 'web'"
 
 
 # ---------------------------------------------------------------- Slack HTTP mode: one server, one port
