@@ -30,6 +30,7 @@ from bot.config import ConfigError
 from bot.delivery import AlertRejected, DeliveryError, DestinationGone, PlatformRefused
 from bot.log import get_logger
 from bot.messages import Alert
+from bot.metrics import rate_limit_trace
 
 log = get_logger(__name__)
 
@@ -64,7 +65,7 @@ def intents() -> discord.Intents:
 
 def make_client(guild_ready_timeout: float = 2.0, max_wait: float = MAX_RATELIMIT_WAIT) -> discord.Client:
     return discord.Client(intents=intents(), max_ratelimit_timeout=max_wait,
-                          guild_ready_timeout=guild_ready_timeout)
+                          guild_ready_timeout=guild_ready_timeout, http_trace=rate_limit_trace("discord"))
 
 
 def nonce_for(key: str) -> str:

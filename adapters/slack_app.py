@@ -290,6 +290,11 @@ class SlackHttpService:
         self.port = port
         self.host = host
         self.runner: web.AppRunner | None = None
+        self.extra_routes: list[web.RouteDef] = []
+
+    def add_routes(self, routes: list[web.RouteDef]) -> None:
+        """Other routes on this server (`/healthz`, `/metrics`): a host gives a process one port. Before `start`."""
+        self.extra_routes.extend(routes)
 
     async def _handle(self, request: web.Request) -> web.Response:
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
@@ -297,6 +302,7 @@ class SlackHttpService:
     async def start(self) -> None:
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._handle)
+        web_app.add_routes(self.extra_routes)
         self.runner = web.AppRunner(web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)

@@ -53,6 +53,7 @@ from bot.delivery import (
 )
 from bot.log import get_logger
 from bot.messages import Alert, Image
+from bot.metrics import rate_limited
 
 log = get_logger(__name__)
 
@@ -169,6 +170,7 @@ class GatedRateLimitRetryHandler(AsyncRetryHandler):
                                              response: HttpResponse | None = None,
                                              error: Exception | None = None) -> None:
         state.next_attempt_requested = True
+        rate_limited("slack")
         self.gate.hold(retry_after(response))
         await self.gate.wait()
         state.increment_current_attempt()
@@ -320,6 +322,7 @@ class SlackAdapter:
             except SlackApiError as exc:
                 if getattr(exc.response, "status_code", 0) != 429:
                     raise
+                rate_limited("slack")
                 wait = _retry_after_of(exc) or 1.0
                 self._rate_limited(channel, wait)
                 if wait > self.max_wait or attempt == self.max_rate_limit_retries:

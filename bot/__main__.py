@@ -402,10 +402,14 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
     if not settings.store.path.parent.is_dir():
         raise ConfigError(f"{where}: store.path: folder {settings.store.path.parent} does not exist"
                           " (create it, mount the volume, or fix the path)")
+
+    from bot.ops import describe_endpoint
+
     print(
         f"config OK ({where}): hub {settings.hub.endpoint}, top {settings.hub.top_n} of {settings.hub.depth},"
         f" every {settings.hub.poll_interval}; store {settings.store.path};"
-        f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'}"
+        f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'};"
+        f" ops endpoint: {describe_endpoint(settings)}"
     )
     unavailable = unavailable_platforms(settings, secrets)
     for route in settings.routes:
@@ -503,10 +507,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         level = _log_level(args)
+        log_format = _settings(args).log.format
     except ConfigError as exc:
         print(f"trendwatch: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(level)
+    setup_logging(level, log_format)
     try:
         return asyncio.run(COMMANDS[args.command](args))
     except ConfigError as exc:

@@ -26,6 +26,7 @@ from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
 from bot.log import get_logger
+from bot.metrics import count_poll, metered
 from bot.orgs import iso_country_codes, load_org_table
 from bot.poll import PollResult, poll_once
 from bot.reconnect import Service, keep_connecting, service_name
@@ -197,12 +198,14 @@ class Trendwatch:
 
     async def poll(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PollResult:
         async with self._polling:
-            return await poll_once(self.db, self.source, self.settings, self.table, clock)
+            result = await poll_once(self.db, self.source, self.settings, self.table, clock)
+        count_poll(result.error)
+        return result
 
     async def deliver(self) -> DeliveryReport:
         async with self._delivering:
             return await deliver_due(
-                self.db, self.adapters,
+                self.db, metered(self.adapters),
                 concurrency=self.settings.delivery.concurrency,
                 max_backoff=self.settings.delivery.max_backoff,
             )
@@ -266,6 +269,9 @@ async def finish_or_cancel(in_flight: set[asyncio.Task[None]], source: Source) -
 
 async def run_forever(settings: Settings, secrets: Secrets, services: list[Service] | None = None) -> None:
     """`python -m bot run`: poll and deliver on a schedule until SIGINT/SIGTERM."""
+    from bot import ops
+
+    address = ops.ops_address(settings)  # a bad $PORT stops here, before anything is opened
     # The platform services log in (and retry) in the background; a send before that logs in itself.
     app = await Trendwatch.open(settings, secrets, start=False)
     await warn_unsent(app)
@@ -400,11 +406,13 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
         stop.set()
 
     chosen = [*(services or []), *platform_services(app, next_poll)]
+    if address is not None:
+        chosen = ops.place(ops.OpsEndpoint(app.db, settings, lambda: app.holder, LEASE_NAME, address), chosen)
     connecting: list[asyncio.Task[bool]] = []
     try:
         scheduler.start()
-        log.info("trendwatch running: polling every %s, outputs: %s",
-                 settings.hub.poll_interval, ", ".join(app.adapters) or "none")
+        log.info("trendwatch running: polling every %s, outputs: %s; ops endpoint: %s",
+                 settings.hub.poll_interval, ", ".join(app.adapters) or "none", address or "off")
         # Platforms connect beside the poller: one that cannot be reached now is retried, not waited for.
         connecting = [asyncio.create_task(keep_connecting(service, give_up), name=f"connect {service_name(service)}")
                       for service in chosen]

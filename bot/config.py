@@ -269,6 +269,18 @@ class DigestSettings(_Section):
 
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one object a line on stderr, for hosts that index logs
+
+
+class OpsSettings(_Section):
+    """The health and metrics endpoint (bot/ops.py); `$PORT` wins over `port`, as hosts assign it.
+
+    `host` unset: 0.0.0.0 when the port is `$PORT` (the host's router must reach it), else 127.0.0.1.
+    """
+
+    enabled: bool = False
+    port: int = Field(9100, ge=0, le=65535)
+    host: str | None = None
 
 
 class Settings(_Section):
@@ -284,6 +296,7 @@ class Settings(_Section):
     slack: SlackSettings = SlackSettings()
     digest: DigestSettings = DigestSettings()
     log: LogSettings = LogSettings()
+    ops: OpsSettings = OpsSettings()
 
 
 @dataclass(frozen=True)
