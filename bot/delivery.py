@@ -146,18 +146,17 @@ def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> 
     return timedelta(seconds=min(cap.total_seconds(), base * jitter))
 
 
-def alert_for(item: outbox.OutboxItem, unconfirmed: int = 0) -> Alert:
+def alert_for(item: outbox.OutboxItem) -> Alert:
     return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload,
-                 unconfirmed=unconfirmed)
+                 unconfirmed=item.unconfirmed)
 
 
-async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]],
-                           unconfirmed: int = 0) -> Alert:
+async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]]) -> Alert:
     """`alert_for`, plus the chart of a digest drawn in a child process, once per event however many channels.
 
     A chart that fails to draw is logged and the digest goes out without it rather than not at all.
     """
-    alert = alert_for(item, unconfirmed)
+    alert = alert_for(item)
     event = event_from_payload(item.payload)
     if not isinstance(event, Digest):
         return alert
@@ -185,22 +184,26 @@ async def deliver_due(
     # Read in a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
     async with db.transaction() as conn:
         items = await outbox.due_items(conn, clock(), list(adapters))
-        unconfirmed = await outbox.unconfirmed_posts(conn, [item.id for item in items]) if items else {}
     by_destination: dict[int, list[outbox.OutboxItem]] = {}
     for item in items:
         by_destination.setdefault(item.destination.id, []).append(item)
     slots = {name: InFlight(concurrency, getattr(adapter, "pacing_rate", None)) for name, adapter in adapters.items()}
     images: dict[int, asyncio.Task[Image | None]] = {}
 
-    async def retry_later(item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False, unknown: int = 0) -> None:
+    async def retry_later(
+        item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False, unsent: bool = False
+    ) -> None:
+        """Try again after a backoff; `unsent`: the platform answered, so the post marked before it did not go out."""
         wait = backoff(item.attempts + 1, max_backoff)
         if isinstance(exc, DeliveryError) and exc.retry_after:
             wait = max(wait, timedelta(seconds=exc.retry_after))
         if not quiet:
             log.warning("send to %s:%s failed (%s); retrying in %ds",
                         item.destination.platform, item.destination.channel, exc, wait.total_seconds())
-        reason = outbox.unconfirmed_reason(unknown, str(exc) or type(exc).__name__)
+        reason = str(exc) or type(exc).__name__
         async with db.transaction() as conn:
+            if unsent:
+                await outbox.mark_unsent(conn, item.id, reason)
             await outbox.mark_retry(conn, item.id, reason, clock() + wait)
         report.retried += 1
 
@@ -208,24 +211,21 @@ async def deliver_due(
         """One alert to its channel; False when the channel's later alerts must wait."""
         destination = item.destination
         if destination.platform in report.refused:  # one refusal of the token speaks for every channel
-            await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True,
-                              unknown=unconfirmed.get(item.id, 0))
+            await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True)
             return False
         adapter = adapters[destination.platform]
-        earlier = unconfirmed.get(item.id, 0)
         tracked = not getattr(adapter, "idempotent", True)
-        alert = await alert_with_image(item, images, earlier)
+        alert = await alert_with_image(item, images)
         if (pace := getattr(adapter, "pace", None)) is not None:
             await pace()
         if tracked:
             async with db.transaction() as conn:
-                await outbox.mark_sending(conn, item.id, earlier + 1, clock())
+                await outbox.mark_sending(conn, item.id, clock())
         started = time.monotonic()
         try:
             await adapter.send(destination.channel, alert, destination.mention)
         except OutcomeUnknown as exc:
-            await retry_later(item, exc, unknown=earlier + 1 if tracked else 0)
-            unconfirmed[item.id] = earlier + 1
+            await retry_later(item, exc)  # the mark stays: a copy may be out
             return False
         except AssumedDelivered as exc:
             async with db.transaction() as conn:
@@ -238,7 +238,7 @@ async def deliver_due(
             async with db.transaction() as conn:
                 await destination_store.pause(conn, destination.id, reason, clock())
                 if tracked:
-                    await outbox.mark_unsent(conn, item.id, earlier, str(exc))
+                    await outbox.mark_unsent(conn, item.id, str(exc))
             report.paused.append(f"{destination.platform}:{destination.channel}")
             return False
         except PlatformRefused as exc:
@@ -246,7 +246,7 @@ async def deliver_due(
                 report.refused[destination.platform] = str(exc)
                 log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
                           " fix the token and restart", destination.platform, exc)
-            await retry_later(item, exc, quiet=True, unknown=earlier)
+            await retry_later(item, exc, quiet=True, unsent=tracked)
             return False
         except AlertRejected as exc:
             log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
@@ -256,7 +256,7 @@ async def deliver_due(
             report.rejected += 1
             return True
         except Exception as exc:  # transient or unexpected: keep the alert, try later
-            await retry_later(item, exc, unknown=earlier)
+            await retry_later(item, exc, unsent=tracked)
             return False
         slots[destination.platform].observe(time.monotonic() - started)
         async with db.transaction() as conn:

@@ -27,6 +27,7 @@ class OutboxItem:
     attempts: int
     payload: dict[str, Any]
     destination: Destination
+    unconfirmed: int = 0  # earlier posts of this row whose outcome is unknown (sent, no answer)
 
     @property
     def key(self) -> str:
@@ -69,7 +70,7 @@ async def due_items(
         return []
     marks = ",".join("?" * len(platforms))
     query = f"""
-        SELECT o.id, o.event_id, o.attempts, e.payload, {_DESTINATION_COLUMNS}
+        SELECT o.id, o.event_id, o.attempts, o.unconfirmed, e.payload, {_DESTINATION_COLUMNS}
         FROM outbox o
         JOIN events e ON e.id = o.event_id
         JOIN destinations d ON d.id = o.destination_id
@@ -85,8 +86,8 @@ async def due_items(
         rows = await cursor.fetchall()
     return [
         OutboxItem(
-            id=int(row[0]), event_id=int(row[1]), attempts=int(row[2]), payload=json.loads(row[3]),
-            destination=_row(row[4:]),
+            id=int(row[0]), event_id=int(row[1]), attempts=int(row[2]), unconfirmed=int(row[3]),
+            payload=json.loads(row[4]), destination=_row(row[5:]),
         )
         for row in rows
     ]
@@ -141,44 +142,21 @@ async def prune(conn: aiosqlite.Connection, older_than: datetime, batch: int = 2
 
 
 # Posts whose outcome is unknown (sent, then no answer: a timeout, a dropped connection, a crash) are
-# recorded in `last_error` of the pending row as "unconfirmed N: why", N counting such posts. A schema
-# column would say it more plainly; the marker keeps this change free of a migration.
-UNCONFIRMED = "unconfirmed "
+# counted in the row's `unconfirmed` column (migration 0006), so a platform without a send nonce can
+# check before posting again, and never posts a third time.
 
 
-def unconfirmed_reason(count: int, reason: str) -> str:
-    """`last_error` for a row with `count` posts of unknown outcome (0: just the reason)."""
-    return f"{UNCONFIRMED}{count}: {reason}" if count else reason
+async def mark_sending(conn: aiosqlite.Connection, item_id: int, now: datetime) -> None:
+    """Before a post that the platform cannot deduplicate: if the process dies before the answer,
+    the next start knows a copy may be out."""
+    await conn.execute("UPDATE outbox SET unconfirmed = unconfirmed + 1, last_error = ? WHERE id = ?",
+                       (f"posted {utc_iso(now)}, no answer yet", item_id))
 
 
-def unconfirmed_count(last_error: str | None) -> int:
-    if not last_error or not last_error.startswith(UNCONFIRMED):
-        return 0
-    number = last_error[len(UNCONFIRMED):].split(":", 1)[0]
-    return int(number) if number.isdigit() else 0
-
-
-async def unconfirmed_posts(conn: aiosqlite.Connection, item_ids: Sequence[int]) -> dict[int, int]:
-    """Pending rows among `item_ids` with posts of unknown outcome → how many such posts."""
-    async with conn.execute(
-        f"SELECT id, last_error FROM outbox WHERE status = 'pending' AND last_error LIKE '{UNCONFIRMED}%'"
-    ) as cursor:
-        rows = await cursor.fetchall()
-    wanted = set(item_ids)
-    return {int(row[0]): n for row in rows if int(row[0]) in wanted and (n := unconfirmed_count(row[1]))}
-
-
-async def mark_sending(conn: aiosqlite.Connection, item_id: int, unconfirmed: int, now: datetime) -> None:
-    """Before a post that cannot be deduplicated by the platform: if the process dies before the answer,
-    the next start knows a copy may be out (`unconfirmed` counts this post)."""
-    await conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?",
-                       (unconfirmed_reason(unconfirmed, f"posted {utc_iso(now)}, no answer yet"), item_id))
-
-
-async def mark_unsent(conn: aiosqlite.Connection, item_id: int, unconfirmed: int, error: str) -> None:
-    """The platform answered that this post did not go out: undo its `mark_sending`, keep earlier unknowns."""
-    await conn.execute("UPDATE outbox SET last_error = ? WHERE id = ?",
-                       (unconfirmed_reason(unconfirmed, error)[:500], item_id))
+async def mark_unsent(conn: aiosqlite.Connection, item_id: int, error: str) -> None:
+    """The platform answered that this post did not go out: undo its `mark_sending`."""
+    await conn.execute("UPDATE outbox SET unconfirmed = MAX(unconfirmed - 1, 0), last_error = ? WHERE id = ?",
+                       (error[:500], item_id))
 
 
 async def mark_assumed_delivered(conn: aiosqlite.Connection, item_id: int, now: datetime, note: str) -> None:

@@ -179,8 +179,8 @@ async def test_with_history_scope_an_unanswered_post_is_found_and_not_repeated(
         fake.delay(1.5, "chat.postMessage")
         report = await app.deliver()
         assert report.sent == 0 and report.retried == 1
-        [(_, last_error), *_] = await pending_rows(app)
-        assert last_error is not None and last_error.startswith("unconfirmed 1: ")
+        async with app.db.conn.execute("SELECT unconfirmed FROM outbox WHERE status = 'pending' ORDER BY id") as cur:
+            assert [row[0] for row in await cur.fetchall()] == [1, 0, 0]  # one post may be out; the rest wait
         fake.delay(0)
         await due_now(app)
         assert (await app.deliver()).sent == 3
@@ -202,7 +202,7 @@ async def test_a_post_marked_before_a_crash_is_checked_after_the_restart(
         adapter = app.adapters["slack"]
         async with app.db.transaction() as conn:
             [item, *_] = await outbox.due_items(conn, datetime.now(UTC), ["slack"])
-            await outbox.mark_sending(conn, item.id, 1, datetime.now(UTC))
+            await outbox.mark_sending(conn, item.id, datetime.now(UTC))
         from bot.delivery import alert_for
 
         await adapter.send("C1", alert_for(item))  # it went out; then the crash, before mark_delivered
