@@ -1,0 +1,206 @@
+"""Several trending lists (issue 12): config, the Hub's filters, storage per list, alerts naming their list."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import ConfigError, Settings, parse_settings
+from bot.list_specs import configured_lists, requests_per_5_minutes
+from store.db import open_database
+from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked
+from tests.test_poll import alerts, open_app
+
+CN = [f"Qwen/q{i}" for i in range(10)]
+US = [f"meta-llama/l{i}" for i in range(10)]
+SPACES = [f"org{i}/space{i}" for i in range(12)]
+
+
+def spaces(ids: list[str]) -> list[dict[str, Any]]:
+    return [hub_space(space_id, score=1000 - 10 * i) for i, space_id in enumerate(ids)]
+
+
+def lists_settings(hub: FakeHub, db: Path, **extra: Any) -> Settings:
+    data: dict[str, Any] = {
+        "hub": {"endpoint": hub.endpoint, "retry_budget": "2s", "failures_before_notice": 2},
+        "store": {"path": str(db)},
+        "console": {"enabled": True, "format": "jsonl"},
+        "lists": [
+            {"name": "spaces", "kind": "spaces", "top_n": 5},
+            {"name": "text-to-image", "kind": "models", "pipeline_tag": "text-to-image", "top_n": 3},
+            {"name": "data", "kind": "datasets", "top_n": 3, "author": "HuggingFaceFW"},
+        ],
+    }
+    data.update(extra)
+    return parse_settings(data, env={})
+
+
+def test_lists_config_defaults_and_names():
+    settings = parse_settings({"lists": [{"name": "spaces", "kind": "spaces"}]}, env={})
+    assert [(s.name, s.kind, s.top_n, s.depth) for s in configured_lists(settings)] == [
+        ("models", "models", 10, 50), ("spaces", "spaces", 10, 50)]
+    assert parse_settings({}, env={}).lists == ()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"lists": [{"name": "Spaces!", "kind": "spaces"}]}, "lists[0].name"),
+    ({"lists": [{"name": "models"}]}, "'models' is the default list's name"),
+    ({"lists": [{"name": "a"}, {"name": "a"}]}, "'a' is declared twice"),
+    ({"lists": [{"name": "s", "kind": "spaces", "pipeline_tag": "x"}]}, "pipeline_tag filters models only"),
+    ({"lists": [{"name": "s", "kind": "books"}]}, "lists[0].kind"),
+    ({"routes": [{"platform": "console", "channel": "x", "lists": ["spaces"]}]}, "routes[0].lists: unknown list"),
+    ({"share_rules": [{"country": "CN", "above": 50, "list": "nope"}]}, "share_rules[0].list: unknown list"),
+    ({"watch": [{"author": "a", "list": "nope"}]}, "watch[0].list: unknown list"),
+    ({"watch": [{"author": "a", "model": "a/b"}]}, "exactly one of 'author' or 'model'"),
+])
+def test_bad_lists_config_is_one_clear_line(data: dict[str, Any], message: str):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_settings(data, env={})
+
+
+def test_a_config_beyond_the_hub_rate_limit_is_refused():
+    lists = [{"name": "spaces", "kind": "spaces"}, {"name": "t2i", "pipeline_tag": "text-to-image"}]
+    # models: 1 listing + 10 lineage; t2i the same; spaces 1: 23 a poll, one poll in 5 minutes.
+    ok = parse_settings({"lists": lists}, env={})
+    assert requests_per_5_minutes(ok) == 23
+    assert parse_settings({"lists": lists, "hub": {"poll_interval": "15s"}}, env={})  # 23 x 20 = 460
+    with pytest.raises(ConfigError, match="above the Hub's limit of 500"):
+        parse_settings({"lists": lists, "hub": {"poll_interval": "10s"}}, env={})  # 23 x 30 = 690
+    # Without [[lists]] nothing changes: today's configs are not budget-checked.
+    assert parse_settings({"hub": {"poll_interval": "1s"}}, env={}).hub.lineage_lookups == 10
+
+
+async def test_each_list_is_fetched_with_its_filters_stored_and_named_in_alerts(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    fake_hub.models = ranked(US[:8] + CN[:2]) + [
+        hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(4)]
+    fake_hub.spaces = spaces(SPACES[:6])
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/fine{i}", 90 - i) for i in range(4)] + [
+        hub_dataset("other/data", 100)]
+    app = await open_app(lists_settings(fake_hub, db_path), stream)
+    try:
+        first = await app.poll()
+        assert first.error is None and first.events == ()
+        sent = {r.path: dict(r.query) for r in fake_hub.requests}
+        assert sent["/api/spaces"]["sort"] == "trendingScore"
+        assert sent["/api/models"].get("pipeline_tag") in (None, "text-to-image")
+        assert any(r.query.get("pipeline_tag") == "text-to-image" for r in fake_hub.requests_to("/api/models"))
+        assert [r.query.get("author") for r in fake_hub.requests_to("/api/datasets")] == ["HuggingFaceFW"]
+
+        fake_hub.spaces = spaces([SPACES[7], *SPACES[:5]])
+        fake_hub.models = ranked(US[:8] + CN[:2]) + [
+            hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in (3, 0, 1, 2)]
+        second = await app.poll()
+        assert second.error is None
+        await app.deliver()
+        printed = alerts(stream)
+        assert {a["list"] for a in printed} == {"spaces", "text-to-image"}
+        entered = {a["list"]: a for a in printed if a["kind"] == "entered"}
+        assert [m["id"] for m in entered["spaces"]["models"]] == [SPACES[7]]
+        assert entered["spaces"]["list_kind"] == "spaces"
+        assert [m["id"] for m in entered["text-to-image"]["models"]] == ["bfl/flux3"]
+        leaders = [a for a in printed if a["kind"] == "new_leader"]
+        assert leaders == []  # a newcomer at #1 is announced as an entry, not twice
+    finally:
+        await app.close()
+
+    with sqlite3.connect(db_path) as conn:
+        per_list = dict(conn.execute("SELECT list, COUNT(*) FROM snapshots GROUP BY list").fetchall())
+        assert per_list == {"models": 2, "spaces": 2, "text-to-image": 2, "data": 2}
+        sdk = conn.execute("SELECT DISTINCT library_name FROM list_entries e JOIN snapshots s ON s.id = e.snapshot_id"
+                           " WHERE s.list = 'spaces'").fetchall()
+        assert sdk == [("gradio",)]
+        # The default list's per-model memory holds models only: no Space, no list of another kind.
+        assert conn.execute("SELECT COUNT(*) FROM models WHERE hub_id LIKE 'org%'").fetchone() == (0,)
+
+
+async def test_one_list_failing_does_not_stop_the_others_and_has_its_own_notice(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    fake_hub.models = ranked(US[:8] + CN[:2]) + [
+        hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(4)]
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/fine{i}", 90 - i) for i in range(4)]
+    fake_hub.spaces = spaces(SPACES[:2])  # fewer than its top 5: unusable, counted
+    app = await open_app(lists_settings(fake_hub, db_path), stream)
+    try:
+        for _ in range(3):
+            result = await app.poll()
+            assert result.error is not None and "list spaces" in result.error and "fewer than the top 5" in result.error
+        await app.deliver()
+        failing = [a for a in alerts(stream) if a["kind"] == "source"]
+        assert [(a["list"], a["state"]) for a in failing] == [("spaces", "failing")]
+
+        fake_hub.spaces = spaces(SPACES[:6])
+        assert (await app.poll()).error is None
+        await app.deliver()
+        notices = [(a["list"], a["state"]) for a in alerts(stream) if a["kind"] == "source"]
+        assert notices == [("spaces", "failing"), ("spaces", "recovered")]
+    finally:
+        await app.close()
+    with sqlite3.connect(db_path) as conn:
+        per_list = dict(conn.execute("SELECT list, COUNT(*) FROM snapshots GROUP BY list").fetchall())
+        assert per_list == {"models": 4, "text-to-image": 4, "data": 4, "spaces": 1}
+
+
+async def test_share_rules_of_a_list_use_its_own_keys(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    settings = lists_settings(fake_hub, db_path, share_rules=[
+        {"country": "CN", "above": 50}, {"country": "CN", "above": 50, "list": "text-to-image"}])
+    fake_hub.models = ranked(US[:8] + CN[:2]) + [
+        hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(4)]
+    fake_hub.spaces = spaces(SPACES[:6])
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/fine{i}", 90 - i) for i in range(4)]
+    app = await open_app(settings, stream)
+    try:
+        await app.poll()
+        fake_hub.models = ranked(CN[:6] + US[:4]) + [
+            hub_model(f"Qwen/image{i}", score=60 - i, pipeline_tag="text-to-image") for i in range(2)] + [
+            hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(4)]
+        await app.poll()
+        await app.deliver()
+        share = sorted((a["list"], a["state"]) for a in alerts(stream) if a["kind"] == "share")
+        assert share == [("models", "firing"), ("text-to-image", "firing")]
+    finally:
+        await app.close()
+    with sqlite3.connect(db_path) as conn:
+        keys = {key for (key,) in conn.execute("SELECT key FROM rule_state")}
+        assert keys == {"CN:above:50", "text-to-image:CN:above:50"}
+
+
+async def test_an_existing_database_migrates_with_its_history_as_the_models_list(fake_hub: FakeHub, db_path: Path):
+    stream = io.StringIO()
+    single = parse_settings({"hub": {"endpoint": fake_hub.endpoint}, "store": {"path": str(db_path)},
+                             "console": {"enabled": True, "format": "jsonl"}}, env={})
+    fake_hub.models = ranked(US[:8] + CN[:2])
+    app = await open_app(single, stream)
+    try:
+        await app.poll()
+    finally:
+        await app.close()
+    # Roll the file back to before migration 0005, as a database of the previous release.
+    with sqlite3.connect(db_path) as conn:
+        conn.executescript(
+            "DROP TABLE channel_watches; DROP TABLE channel_filters; DROP TABLE list_health; DROP TABLE list_items;"
+            " DROP TABLE list_entries; DROP INDEX snapshots_by_list_time; ALTER TABLE snapshots DROP COLUMN list;"
+            " PRAGMA user_version = 4;")
+    db = await open_database(db_path)
+    await db.close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT list FROM snapshots").fetchall() == [("models",)]
+        plan = " ".join(str(row) for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM snapshots WHERE list = 'models'"
+            " ORDER BY taken_at DESC, id DESC LIMIT 2"))
+        assert "snapshots_by_list_time" in plan
+    fake_hub.models = ranked(US[:6] + CN[:4])
+    app = await open_app(single, stream)
+    try:
+        result = await app.poll()
+        await app.deliver()
+    finally:
+        await app.close()
+    assert result.snapshot_id == 2
+    entered = [a for a in alerts(stream) if a["kind"] == "entered"]
+    assert [m["id"] for m in entered[0]["models"]] == ["Qwen/q2", "Qwen/q3"] and entered[0]["list"] == "models"
