@@ -6,7 +6,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.countries import country_name, flag
-from bot.events import Digest, Entered, EnteredModel, Event, NewLeader, ShareChange, SourceHealth, Watched
+from bot.events import (
+    Digest,
+    Entered,
+    EnteredModel,
+    Event,
+    ListSection,
+    NewLeader,
+    ShareChange,
+    SourceHealth,
+    Watched,
+)
 from bot.list_specs import item_url
 from bot.messages import Field, Line, Message, Span, line
 from bot.snapshot import UNKNOWN
@@ -155,6 +165,19 @@ def digest_period(event: Digest) -> str:
     return f"{first:%d %b} – {last:%d %b %Y}"
 
 
+def list_section_field(section: ListSection) -> Field:
+    """A non-default list's week, short: who held #1, what entered its top N for the first time."""
+    noun = _NOUNS[section.kind][1]
+    if section.snapshots == 0:
+        return Field(f"[{section.name}] trending {noun}", (line("No snapshot of this list that week."),))
+    named = ", ".join(section.newcomers[:5]) + (f" and {len(section.newcomers) - 5} more"
+                                                if len(section.newcomers) > 5 else "")
+    return Field(f"[{section.name}] trending {noun} (top {section.top_n})", (
+        line("#1: " + (", ".join(section.leaders) or "–")),
+        line(f"New in the top {section.top_n}: " + (named or "none")),
+    ))
+
+
 def render_digest(event: Digest) -> Message:
     """The weekly digest as text; its chart is attached at send time (`bot.chart.digest_image`)."""
     tz = ZoneInfo(event.timezone)
@@ -204,6 +227,8 @@ def render_digest(event: Digest) -> Message:
             line(f"{flag(UNKNOWN)} {u.namespace} — {u.entries} entr{'y' if u.entries == 1 else 'ies'}"
                  f" ({', '.join(m.split('/', 1)[-1] for m in u.models[:3])})")
             for u in event.unknown_namespaces)))
+    for section in event.lists:
+        fields.append(list_section_field(section))
     based = [line(f"{event.snapshots} snapshots")]
     for gap in event.gaps:
         length = hours_text((gap.end - gap.start).total_seconds() / 3600)

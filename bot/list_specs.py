@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 ListKind = Literal["models", "datasets", "spaces"]
+RESERVED_NAMES = frozenset({"share", "model", "alerts", "help", "all", "any"})  # words slash commands take
 _REPO_PATH = {"models": "", "datasets": "datasets/", "spaces": "spaces/"}
 
 
@@ -93,6 +94,8 @@ def check_lists(settings: Settings) -> None:
     """
     names = [DEFAULT_LIST]
     for declared in settings.lists:
+        if declared.name in RESERVED_NAMES:
+            raise ValueError(f"lists: {declared.name!r} is a command word; pick another name")
         if declared.name in names:
             what = "is the default list's name" if declared.name == DEFAULT_LIST else "is declared twice"
             raise ValueError(f"lists: {declared.name!r} {what}; every list needs its own name")

@@ -21,7 +21,7 @@ from bot.attribution import current_rules, learn_lineage
 from bot.config import Route, Secrets, Settings
 from bot.countries import OrgTable, attribute_snapshot
 from bot.detect import RuleSpec, detect
-from bot.events import Event, SourceHealth
+from bot.events import Event, ListSection, SourceHealth
 from bot.filters import ChannelFilter, describe_entries, on_list, route_events
 from bot.hub import HubError, HubSource, Source, describe
 from bot.list_specs import ListSpec, configured_lists
@@ -31,7 +31,7 @@ from bot.snapshot import Snapshot
 from bot.watch import WatchSpec, detect_watched
 from store import channel_filters, outbox, rules, watches
 from store import lists as list_store
-from store.db import Database, StoreTransient
+from store.db import Database, StoreTransient, utc_iso
 from store.destinations import current_routing
 
 if TYPE_CHECKING:
@@ -265,3 +265,40 @@ def with_lists(result: PollResult, listed: Sequence[ListPoll]) -> PollResult:
     errors += [f"list {poll.name}: {poll.error}" for poll in listed if poll.error]
     events = result.events + tuple(event for poll in listed for event in poll.events)
     return replace(result, events=events, error="; ".join(errors) or None)
+
+
+# --- the weekly digest's short section per non-default list -------------------------------------------
+
+SECTION_NAMED = 5  # a section names at most this many newcomers
+
+
+async def list_sections(conn: aiosqlite.Connection, settings: Settings, start: datetime, end: datetime
+                        ) -> tuple[ListSection, ...]:
+    """Each non-default list's week in [start, end): what entered its top N for the first time, who led."""
+    sections = []
+    for spec in configured_lists(settings):
+        if spec.is_default:
+            continue
+        async with conn.execute(
+            "SELECT s.id, e.rank, e.item_id FROM snapshots s JOIN list_entries e ON e.snapshot_id = s.id"
+            " WHERE s.list = ? AND s.taken_at >= ? AND s.taken_at < ? AND e.rank <= s.top_n"
+            " ORDER BY s.taken_at, s.id, e.rank",
+            (spec.name, utc_iso(start), utc_iso(end)),
+        ) as cursor:
+            week = [(int(sid), int(rank), str(item)) for sid, rank, item in await cursor.fetchall()]
+        async with conn.execute(
+            "SELECT DISTINCT e.item_id FROM snapshots s JOIN list_entries e ON e.snapshot_id = s.id"
+            " WHERE s.list = ? AND s.taken_at < ? AND e.rank <= s.top_n",
+            (spec.name, utc_iso(start)),
+        ) as cursor:
+            before = {str(item) for (item,) in await cursor.fetchall()}
+        sections.append(list_section(spec, week, before))
+    return tuple(sections)
+
+
+def list_section(spec: ListSpec, week: Sequence[tuple[int, int, str]], before: set[str]) -> ListSection:
+    """Pure: (snapshot id, rank, item) rows of the week's top N, and items in the top N before the week."""
+    newcomers = [item for _, _, item in week if item not in before]
+    leaders = [item for _, rank, item in week if rank == 1]
+    return ListSection(name=spec.name, kind=spec.kind, top_n=spec.top_n, snapshots=len({sid for sid, _, _ in week}),
+                       newcomers=tuple(dict.fromkeys(newcomers)), leaders=tuple(dict.fromkeys(leaders)))

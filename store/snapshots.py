@@ -268,11 +268,13 @@ class ShareSummary:
     distribution: tuple[tuple[int, dict[str, int], int], ...]
 
 
-async def share_summary(conn: aiosqlite.Connection, since: datetime, until: datetime) -> ShareSummary:
-    """Country counts of the snapshots in [since, until]: first, last, and how often each mix occurred."""
-    bounds = (utc_iso(since), utc_iso(until))
+async def share_summary(
+    conn: aiosqlite.Connection, since: datetime, until: datetime, list_name: str = "models"
+) -> ShareSummary:
+    """Country counts of one list's snapshots in [since, until]: first, last, and how often each mix occurred."""
+    bounds = (list_name, utc_iso(since), utc_iso(until))
     async with conn.execute(
-        "SELECT top_n, top_counts, COUNT(*) FROM snapshots WHERE list = 'models' AND taken_at >= ? AND taken_at <= ?"
+        "SELECT top_n, top_counts, COUNT(*) FROM snapshots WHERE list = ? AND taken_at >= ? AND taken_at <= ?"
         " GROUP BY top_n, top_counts",
         bounds,
     ) as cursor:
@@ -282,7 +284,7 @@ async def share_summary(conn: aiosqlite.Connection, since: datetime, until: date
     for order in ("ASC", "DESC"):
         async with conn.execute(
             "SELECT taken_at, top_n, top_counts FROM snapshots"
-            " WHERE list = 'models' AND taken_at >= ? AND taken_at <= ?"
+            " WHERE list = ? AND taken_at >= ? AND taken_at <= ?"
             f" ORDER BY taken_at {order}, id {order} LIMIT 1",
             bounds,
         ) as cursor:

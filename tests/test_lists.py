@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.slack_app import ParsedCommand, parse_command
+from bot.alerts import list_section_field, render
+from bot.channel_lists import parse_filter_words
+from bot.commands import CommandError
 from bot.config import ConfigError, Settings, parse_settings
 from bot.list_specs import configured_lists, requests_per_5_minutes
+from bot.lists import list_section
+from bot.weekly import compute_digest
 from store.db import open_database
 from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked
 from tests.test_poll import alerts, open_app
@@ -204,3 +211,66 @@ async def test_an_existing_database_migrates_with_its_history_as_the_models_list
     assert result.snapshot_id == 2
     entered = [a for a in alerts(stream) if a["kind"] == "entered"]
     assert [m["id"] for m in entered[0]["models"]] == ["Qwen/q2", "Qwen/q3"] and entered[0]["list"] == "models"
+
+
+def test_the_digest_gives_another_list_a_short_section():
+    spec = configured_lists(lists_settings_plain())[1]
+    week = [(1, 1, "a/x"), (1, 2, "b/y"), (2, 1, "c/new"), (2, 2, "a/x")]
+    section = list_section(spec, week, before={"a/x", "b/y"})
+    assert (section.snapshots, section.newcomers, section.leaders) == (2, ("c/new",), ("a/x", "c/new"))
+    field = list_section_field(section)
+    assert field.name == "[spaces] trending Spaces (top 5)"
+    assert ["".join(span.text for span in text) for text in field.value] == [
+        "#1: a/x, c/new", "New in the top 5: c/new"]
+    empty = list_section_field(section.model_copy(update={"snapshots": 0}))
+    assert "No snapshot of this list that week." in empty.value[0][0].text
+
+
+def lists_settings_plain() -> Settings:
+    return parse_settings({"lists": [{"name": "spaces", "kind": "spaces", "top_n": 5}]}, env={})
+
+
+def test_slack_words_name_a_list():
+    names = ("models", "spaces")
+    assert parse_command("spaces 5", names) == ParsedCommand("trending", ("spaces", "5"))
+    assert parse_command("spaces 5 cn", names) == ParsedCommand("trending", ("spaces", "5", "cn"))
+    assert parse_command("spaces", ("models",)) == ParsedCommand("help", ("spaces",))
+    assert parse_command("alerts filter countries=CN", names) == ParsedCommand("filter", ("countries=CN",))
+    assert parse_command("alerts watch deepseek-ai spaces", names) == ParsedCommand(
+        "watch", ("deepseek-ai", "spaces"))
+
+
+def test_slack_filter_words():
+    assert parse_filter_words(["countries=CN,", "US", "derivatives=false"]) == {
+        "countries": "CN,,US", "derivatives": "false"}
+    with pytest.raises(CommandError, match="Unknown filter 'colour'"):
+        parse_filter_words(["colour=red"])
+    with pytest.raises(CommandError, match="Use: alerts filter"):
+        parse_filter_words(["CN"])
+
+
+def test_reserved_list_names_are_refused():
+    with pytest.raises(ConfigError, match="'share' is a command word"):
+        parse_settings({"lists": [{"name": "share", "kind": "spaces"}]}, env={})
+
+
+async def test_the_weekly_digest_carries_the_other_lists(fake_hub: FakeHub, db_path: Path):
+    fake_hub.models = ranked(US[:8] + CN[:2]) + [
+        hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(4)]
+    fake_hub.spaces = spaces(SPACES[:6])
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/fine{i}", 90 - i) for i in range(4)]
+    app = await open_app(lists_settings(fake_hub, db_path))
+    try:
+        await app.poll()
+        fake_hub.spaces = spaces([SPACES[7], *SPACES[:5]])
+        await app.poll()
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        iso = now.isocalendar()
+        digest = await compute_digest(app.db.conn, app.settings, f"{iso.year}-W{iso.week:02d}", now)
+    finally:
+        await app.close()
+    assert [section.name for section in digest.lists] == ["spaces", "text-to-image", "data"]
+    section = digest.lists[0]
+    assert section.snapshots == 2 and section.leaders == (SPACES[0], SPACES[7]) and SPACES[7] in section.newcomers
+    fields = [field.name for field in render(digest).fields]
+    assert "[spaces] trending Spaces (top 5)" in fields and "[data] trending datasets (top 3)" in fields
