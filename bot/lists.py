@@ -8,6 +8,7 @@ Watches and channel filters are applied here and in `bot.filters`, at fan-out, n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 import httpx2
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils._pagination import paginate
 
 from bot.attribution import current_rules, learn_lineage
 from bot.config import Route, Secrets, Settings
@@ -77,13 +80,34 @@ class ListSource(HubSource):
         return self._api.list_models(sort="trending_score", limit=spec.depth, author=spec.author,
                                      pipeline_tag=spec.pipeline_tag, filter=spec.library)
 
+    def _raw_params(self) -> dict[str, Any]:
+        """The query `_listing` sends, for the raw fallback."""
+        spec = self.spec
+        params: dict[str, Any] = {"sort": "trendingScore", "limit": spec.depth}
+        found = {"author": spec.author, "pipeline_tag": spec.pipeline_tag, "filter": spec.library}
+        params.update({key: value for key, value in found.items() if value})
+        return params
+
     def _list(self) -> list[Any]:
         try:
-            return [_info_item(info) for info in islice(self._listing(), self.spec.depth)]
+            try:
+                return [_info_item(info) for info in islice(self._listing(), self.spec.depth)]
+            except (json.JSONDecodeError, HubError, httpx2.HTTPError):
+                raise
+            except (ValueError, TypeError, AttributeError) as exc:
+                # The client could not build its `SpaceInfo`/`DatasetInfo`/`ModelInfo` (a drifting optional
+                # field, e.g. a `createdAt` it cannot parse): read the same page raw, and let our parser turn
+                # that field into unknown with one warning instead of losing the whole answer.
+                log.warning("list %s: the Hub client could not read the answer (%s); reading it raw",
+                            self.spec.name, exc)
+                headers = self._api._build_hf_headers()
+                url = f"{self.endpoint}/api/{self.spec.kind}"
+                return list(islice(paginate(url, params=self._raw_params(), headers=headers), self.spec.depth))
         except HubError:
             raise
-        except httpx2.HTTPStatusError as exc:
-            raise HubError(f"the Hub answered HTTP {exc.response.status_code}") from exc
+        except (httpx2.HTTPStatusError, HfHubHTTPError) as exc:
+            status = getattr(exc.response, "status_code", None)
+            raise HubError(f"the Hub answered HTTP {status}" if status else f"the Hub refused: {exc}") from exc
         except ValueError as exc:  # includes JSONDecodeError and a bad date the client could not parse
             raise HubError(f"the Hub's answer is not the expected JSON ({exc})") from exc
         except (KeyError, TypeError, AttributeError) as exc:

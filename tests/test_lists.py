@@ -15,8 +15,9 @@ from bot.alerts import list_section_field, render
 from bot.channel_lists import parse_filter_words
 from bot.commands import CommandError
 from bot.config import ConfigError, Settings, parse_settings
+from bot.hub import HubError
 from bot.list_specs import configured_lists, requests_per_5_minutes
-from bot.lists import list_section
+from bot.lists import ListSource, list_section
 from bot.weekly import compute_digest
 from store.db import open_database
 from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked
@@ -274,3 +275,35 @@ async def test_the_weekly_digest_carries_the_other_lists(fake_hub: FakeHub, db_p
     assert section.snapshots == 2 and section.leaders == (SPACES[0], SPACES[7]) and SPACES[7] in section.newcomers
     fields = [field.name for field in render(digest).fields]
     assert "[spaces] trending Spaces (top 5)" in fields and "[data] trending datasets (top 3)" in fields
+
+
+def list_source(hub: FakeHub, **spec: Any) -> ListSource:
+    settings = parse_settings({"lists": [{"name": "x", **spec}]}, env={})
+    return ListSource(configured_lists(settings)[1], endpoint=hub.endpoint, budget=timedelta(seconds=3),
+                      lineage_lookups=0)
+
+
+async def test_a_list_source_reads_drifting_fields_as_unknown(fake_hub: FakeHub, caplog: pytest.LogCaptureFixture):
+    fake_hub.spaces = spaces(SPACES[:12])
+    source = list_source(fake_hub, kind="spaces")
+    fake_hub.drift(likes="lots")
+    snapshot = await source.fetch()
+    assert len(snapshot.entries) == 12 and {e.likes for e in snapshot.entries} == {None}
+    fake_hub.drift(times=2, createdAt="yesterday")  # the client cannot parse it: read raw, the field is unknown
+    snapshot = await source.fetch()
+    assert [e.id for e in snapshot.entries] == SPACES[:12] and {e.created_at for e in snapshot.entries} == {None}
+    assert "reading it raw" in caplog.text
+    assert {r.query.get("sort") for r in fake_hub.requests_to("/api/spaces")} == {"trendingScore"}
+
+
+async def test_a_list_source_fails_with_one_line(fake_hub: FakeHub):
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/fine{i}", 90 - i) for i in range(4)]
+    source = list_source(fake_hub, kind="datasets")
+    fake_hub.answer_raw("<html>not json</html>")
+    with pytest.raises(HubError, match="not the expected JSON"):
+        await source.fetch()
+    fake_hub.fail(503)  # retried within the budget
+    assert len((await source.fetch()).entries) == 4
+    fake_hub.fail(404, times=-1)
+    with pytest.raises(HubError, match="HTTP 404"):
+        await source.fetch()
