@@ -360,6 +360,14 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
         f" every {settings.hub.poll_interval}; store {settings.store.path};"
         f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'}"
     )
+    if settings.lists or settings.watch:
+        from bot.list_specs import configured_lists, requests_per_5_minutes
+
+        shown = ", ".join(f"{spec.name} ({spec.kind}, top {spec.top_n} of {spec.depth}"
+                          + "".join(f", {key}={value}" for key, value in spec.filters.items()) + ")"
+                          for spec in configured_lists(settings))
+        print(f"lists: {shown}; {len(settings.watch)} watch(es); at most"
+              f" {requests_per_5_minutes(settings):.0f} Hub requests in 5 minutes (the Hub allows 500)")
     return 0
 
 

@@ -336,6 +336,8 @@ def _describe(error: dict[str, Any]) -> str:
         message = "unknown key (check the spelling against config.example.toml)"
     elif error["type"] != "value_error" and "input" in error and not isinstance(error["input"], dict):
         message += f" (got {error['input']!r})"
+    if not key and re.match(r"^[\w.\[\]]+: ", message):  # a cross-section check names its own key
+        return message
     return f"{key or '(top level)'}: {message}"
 
 

@@ -21,6 +21,7 @@ from bot.lists import ListSource, list_section
 from bot.weekly import compute_digest
 from store.db import open_database
 from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked
+from tests.test_cli import bot
 from tests.test_poll import alerts, open_app
 
 CN = [f"Qwen/q{i}" for i in range(10)]
@@ -307,3 +308,15 @@ async def test_a_list_source_fails_with_one_line(fake_hub: FakeHub):
     fake_hub.fail(404, times=-1)
     with pytest.raises(HubError, match="HTTP 404"):
         await source.fetch()
+
+
+async def test_check_config_shows_the_lists_and_their_hub_budget(tmp_path: Path):
+    config = tmp_path / "c.toml"
+    config.write_text('[[lists]]\nname = "spaces"\nkind = "spaces"\n\n[[watch]]\nauthor = "deepseek-ai"\n')
+    run = await bot("check-config", "--config", str(config))
+    assert run.code == 0 and "lists: models (models, top 10 of 50), spaces (spaces, top 10 of 50)" in run.out
+    assert "1 watch(es); at most 12 Hub requests in 5 minutes" in run.out
+    config.write_text('[hub]\npoll_interval = "5s"\n\n[[lists]]\nname = "spaces"\nkind = "spaces"\n')
+    refused = await bot("check-config", "--config", str(config))
+    assert refused.code == 2 and "lists: 2 lists at hub.poll_interval" in refused.err
+    assert "above the Hub's limit of 500" in refused.err and "Traceback" not in refused.err
