@@ -128,7 +128,7 @@ def route_events(
             variant = variant_for(event, destination, filter_for(destination, filters), previous_snapshot_id, now)
             if variant is None:
                 continue
-            key = variant.model_dump_json()
+            key = "" if variant is event else variant.model_dump_json()  # unfiltered channels share one row
             groups.setdefault(key, (variant, []))[1].append(destination.id)
         routed.extend(groups.values() or [(event, [])])
     return routed

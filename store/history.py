@@ -31,7 +31,7 @@ async def week_rows(conn: aiosqlite.Connection, start: datetime, end: datetime, 
         "SELECT e.snapshot_id, e.rank, m.hub_id, e.country, m.first_in_top FROM snapshots s"
         " JOIN entries e ON e.snapshot_id = s.id AND e.rank <= s.top_n"
         " JOIN models m ON m.id = e.model_id"
-        " WHERE s.taken_at >= ? AND s.taken_at < ? ORDER BY s.taken_at, s.id, e.rank",
+        " WHERE s.list = 'models' AND s.taken_at >= ? AND s.taken_at < ? ORDER BY s.taken_at, s.id, e.rank",
         (utc_iso(start), utc_iso(end)),
     ) as cursor:
         raw = await cursor.fetchall()

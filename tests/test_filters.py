@@ -42,6 +42,13 @@ def test_a_filtered_channel_gets_only_the_entries_that_pass():
     assert 3 not in got  # hears the spaces list only
 
 
+def test_channels_that_see_the_same_alert_share_one_event():
+    other_cn = replace(CN_ONLY, id=6, channel="cn2")
+    groups = route_events([ENTERED], [PLAIN, CN_ONLY, CONSOLE, other_cn], {**FILTERS, 6: ChannelFilter(
+        countries=("CN",))}, 9, T0)
+    assert [(len(e.models), ids) for e, ids in groups if isinstance(e, Entered)] == [(2, [1, 4]), (1, [2, 6])]
+
+
 def test_nothing_is_sent_when_no_entry_passes():
     us_only = ENTERED.model_copy(update={"models": (model("meta-llama/a", 3, "US"),)})
     assert set(routed(us_only)) == {1, 4}
