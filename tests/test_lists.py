@@ -320,3 +320,14 @@ async def test_check_config_shows_the_lists_and_their_hub_budget(tmp_path: Path)
     refused = await bot("check-config", "--config", str(config))
     assert refused.code == 2 and "lists: 2 lists at hub.poll_interval" in refused.err
     assert "above the Hub's limit of 500" in refused.err and "Traceback" not in refused.err
+
+
+async def test_library_and_author_filters_reach_the_hub(fake_hub: FakeHub):
+    fake_hub.models = ranked(US[:8] + CN[:2]) + [
+        hub_model(f"bfl/img{i}", score=50 - i, pipeline_tag="text-to-image", library_name="diffusers")
+        for i in range(3)] + [hub_model("Qwen/image", pipeline_tag="text-to-image", library_name="diffusers")]
+    source = list_source(fake_hub, kind="models", library="diffusers", author="bfl")
+    snapshot = await source.fetch()
+    assert [e.id for e in snapshot.entries] == ["bfl/img0", "bfl/img1", "bfl/img2"]
+    asked = fake_hub.requests_to("/api/models")[-1].query
+    assert asked.getall("filter") == ["diffusers"] and asked["author"] == "bfl" and asked["sort"] == "trendingScore"

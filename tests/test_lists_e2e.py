@@ -211,6 +211,14 @@ async def test_done_when_through_discord_slash_commands(discord_fake: FakeDiscor
         answer = embed(await fake.wait_for_callback(int(payload["id"])))
         assert answer["title"] == "[spaces] Hugging Face trending Spaces"
         assert answer["description"].count("\n") == 4 and f"/spaces/{SPACES[13]})" in answer["description"]
+        payload = fake.autocomplete_payload("trending", {"list": "t"}, focused="list")
+        await fake.dispatch_interaction(payload)
+        choices = (await fake.wait_for_callback(int(payload["id"])))["data"]["choices"]
+        assert [c["value"] for c in choices] == ["text-to-image"]
+        payload = fake.slash_command_payload("share", {"list": "text-to-image"})
+        await fake.dispatch_interaction(payload)
+        assert embed(await fake.wait_for_callback(int(payload["id"])))["title"] == (
+            "[text-to-image] Who holds the trending top 10")
         payload = fake.slash_command_payload("trending", {"list": "nope"})
         await fake.dispatch_interaction(payload)
         assert "No list named 'nope'" in embed(await fake.wait_for_callback(int(payload["id"])))["description"]
