@@ -9,7 +9,7 @@ Watches and channel filters are applied here and in `bot.filters`, at fan-out, n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
@@ -22,7 +22,7 @@ from huggingface_hub.utils._pagination import paginate
 
 from bot.attribution import current_rules, learn_lineage
 from bot.config import Route, Secrets, Settings
-from bot.countries import OrgTable, attribute_snapshot
+from bot.countries import OrgTable, Rules, attribute_snapshot
 from bot.detect import RuleSpec, detect
 from bot.events import Event, ListSection, SourceHealth
 from bot.filters import ChannelFilter, describe_entries, on_list, route_events
@@ -326,3 +326,14 @@ def list_section(spec: ListSpec, week: Sequence[tuple[int, int, str]], before: s
     leaders = [item for _, rank, item in week if rank == 1]
     return ListSection(name=spec.name, kind=spec.kind, top_n=spec.top_n, snapshots=len({sid for sid, _, _ in week}),
                        newcomers=tuple(dict.fromkeys(newcomers)), leaders=tuple(dict.fromkeys(leaders)))
+
+
+async def reattribute_lists(conn: aiosqlite.Connection, rules: Rules, known: Mapping[str, Sequence[str]]) -> int:
+    """The other lists' stored entries re-decided with today's rules (called by `bot.attribution.reattribute`
+    in its transaction); Spaces and datasets go by their namespace, labels and overrides."""
+    items = await list_store.stored_item_tags(conn)
+    decided = {item_id: rules.attribute(item_id, tags, known) for item_id, tags in items.items()}
+    changed = await list_store.reattribute_list_entries(conn, decided)
+    if changed:
+        log.info("re-attributed %d entr%s of the other lists", changed, "y" if changed == 1 else "ies")
+    return changed

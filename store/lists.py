@@ -188,3 +188,46 @@ async def record_list_success(conn: aiosqlite.Connection, list_name: str, now: d
         " failing_announced = 0",
         (list_name, utc_iso(now)),
     )
+
+
+async def stored_item_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
+    """Every item of the other lists with the tags of its latest stored entry: what re-attribution reads."""
+    async with conn.execute(
+        "SELECT e.item_id, e.tags FROM list_entries e JOIN ("
+        " SELECT item_id, MAX(snapshot_id) AS latest FROM list_entries GROUP BY item_id) last"
+        " ON last.item_id = e.item_id AND last.latest = e.snapshot_id"
+    ) as cursor:
+        return {str(item): stored_tags(tags) for item, tags in await cursor.fetchall()}
+
+
+async def reattribute_list_entries(conn: aiosqlite.Connection, decided: dict[str, Attribution]) -> int:
+    """Set every stored entry of the other lists to its item's new attribution; recount the snapshots touched."""
+    changed = 0
+    touched: set[int] = set()
+    for item_id, attribution in decided.items():
+        values = (attribution.country, attribution.method, attribution.via)
+        async with conn.execute(
+            "SELECT DISTINCT snapshot_id FROM list_entries WHERE item_id = ?"
+            " AND (country IS NOT ? OR country_method IS NOT ? OR country_via IS NOT ?)",
+            (item_id, *values),
+        ) as cursor:
+            ids = [int(sid) for (sid,) in await cursor.fetchall()]
+        if not ids:
+            continue
+        cursor = await conn.execute(
+            "UPDATE list_entries SET country = ?, country_method = ?, country_via = ? WHERE item_id = ?"
+            " AND (country IS NOT ? OR country_method IS NOT ? OR country_via IS NOT ?)",
+            (*values, item_id, *values),
+        )
+        changed += max(cursor.rowcount, 0)
+        touched.update(ids)
+    for snapshot_id in sorted(touched):
+        await conn.execute(
+            "UPDATE snapshots SET top_counts = ("
+            " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
+            "  SELECT e.country AS country, COUNT(*) AS n FROM list_entries e"
+            "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
+            "  GROUP BY e.country ORDER BY e.country)) WHERE id = ?",
+            (snapshot_id,),
+        )
+    return changed

@@ -12,13 +12,15 @@ import pytest
 
 from adapters.slack_app import ParsedCommand, parse_command
 from bot.alerts import list_section_field, render
+from bot.attribution import reattribute
 from bot.channel_lists import parse_filter_words
-from bot.commands import CommandError
+from bot.commands import CommandError, share_view, trending_view
 from bot.config import ConfigError, Settings, parse_settings
 from bot.hub import HubError
 from bot.list_specs import configured_lists, requests_per_5_minutes
 from bot.lists import ListSource, list_section
 from bot.weekly import compute_digest
+from store import labels
 from store.db import open_database
 from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked
 from tests.test_cli import bot
@@ -331,3 +333,25 @@ async def test_library_and_author_filters_reach_the_hub(fake_hub: FakeHub):
     assert [e.id for e in snapshot.entries] == ["bfl/img0", "bfl/img1", "bfl/img2"]
     asked = fake_hub.requests_to("/api/models")[-1].query
     assert asked.getall("filter") == ["diffusers"] and asked["author"] == "bfl" and asked["sort"] == "trendingScore"
+
+
+async def test_the_other_lists_history_is_reattributed_with_labels(fake_hub: FakeHub, db_path: Path):
+    fake_hub.models = ranked(US[:8] + CN[:2]) + [
+        hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(4)]
+    fake_hub.spaces = spaces(SPACES[:6])
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/fine{i}", 90 - i) for i in range(4)]
+    app = await open_app(lists_settings(fake_hub, db_path))
+    try:
+        await app.poll()
+        before = await share_view(app.db.conn, 7, "spaces")
+        assert [(row.country, row.count) for row in before.countries] == [("unknown", 5)]
+        async with app.db.transaction() as conn:
+            await labels.set_label(conn, "org0", "FR", "test", datetime.now(UTC))
+        result = await reattribute(app.db, app.settings, datetime.now(UTC))
+        assert result.changed >= 1
+        after = await share_view(app.db.conn, 7, "spaces")
+        assert {row.country: row.count for row in after.countries} == {"unknown": 4, "FR": 1}
+        view = await trending_view(app.db.conn, None, None, "spaces", "spaces")
+        assert (view.rows[0].id, view.rows[0].country, view.rows[0].country_method) == (SPACES[0], "FR", "label")
+    finally:
+        await app.close()
