@@ -2,7 +2,7 @@
 
 The default list (`models`) runs through `bot.poll.poll_once` exactly as before; each
 `[[lists]]` entry runs through `poll_list` here, with its own snapshots, rule state, health
-and "source failing" notice. One list failing never stops the others (`poll_all`).
+and "source failing" notice. One list failing never stops the others (`poll_lists`).
 Watches and channel filters are applied here and in `bot.filters`, at fan-out, never in `detect`.
 """
 
@@ -94,7 +94,7 @@ class ListSource(HubSource):
                 return [_info_item(info) for info in islice(self._listing(), self.spec.depth)]
             except (json.JSONDecodeError, HubError, httpx2.HTTPError):
                 raise
-            except (ValueError, TypeError, AttributeError) as exc:
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
                 # The client could not build its `SpaceInfo`/`DatasetInfo`/`ModelInfo` (a drifting optional
                 # field, e.g. a `createdAt` it cannot parse): read the same page raw, and let our parser turn
                 # that field into unknown with one warning instead of losing the whole answer.

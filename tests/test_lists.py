@@ -355,3 +355,10 @@ async def test_the_other_lists_history_is_reattributed_with_labels(fake_hub: Fak
         assert (view.rows[0].id, view.rows[0].country, view.rows[0].country_method) == (SPACES[0], "FR", "label")
     finally:
         await app.close()
+
+
+async def test_a_list_entry_without_an_id_is_one_clear_line(fake_hub: FakeHub):
+    fake_hub.spaces = spaces(SPACES[:3])
+    del fake_hub.spaces[1]["id"]
+    with pytest.raises(HubError, match="entry #2 is without a usable model id"):
+        await list_source(fake_hub, kind="spaces").fetch()
