@@ -17,7 +17,7 @@ from bot.detect import History
 from bot.snapshot import Attribution, Entry, Snapshot
 from store.db import from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 from store.health import SourceHealth
-from store.snapshots import StoredSnapshot, top_counts
+from store.snapshots import StoredSnapshot, latest_snapshots, top_counts
 
 DEFAULT_LIST = "models"
 
@@ -96,8 +96,6 @@ async def load_list_entries(conn: aiosqlite.Connection, snapshot_id: int) -> tup
 async def latest_list_snapshots(conn: aiosqlite.Connection, list_name: str, count: int = 1) -> list[StoredSnapshot]:
     """The newest `count` snapshots of one list, newest first; the default list reads `entries`."""
     if list_name == DEFAULT_LIST:
-        from store.snapshots import latest_snapshots
-
         return await latest_snapshots(conn, count)
     async with conn.execute(
         "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? ORDER BY taken_at DESC, id DESC LIMIT ?",
@@ -108,18 +106,6 @@ async def latest_list_snapshots(conn: aiosqlite.Connection, list_name: str, coun
         StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_list_entries(conn, int(sid))), int(top_n))
         for sid, taken, top_n in rows
     ]
-
-
-async def list_snapshots_between(
-    conn: aiosqlite.Connection, list_name: str, since: datetime, until: datetime
-) -> list[tuple[int, datetime, int]]:
-    """(id, taken_at, top_n) of one list's snapshots in [since, until), oldest first."""
-    async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND taken_at >= ? AND taken_at < ?"
-        " ORDER BY taken_at, id",
-        (list_name, utc_iso(since), utc_iso(until)),
-    ) as cursor:
-        return [(int(sid), from_iso(taken), int(top_n)) for sid, taken, top_n in await cursor.fetchall()]
 
 
 async def list_history(conn: aiosqlite.Connection, list_name: str, item_ids: Iterable[str]) -> History:
