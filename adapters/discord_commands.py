@@ -24,6 +24,7 @@ from discord import app_commands
 
 from adapters.discord_out import DEFAULT_API_BASE, LOGIN_TIMEOUT, DiscordAdapter, invite_url, use_api_base
 from adapters.discord_render import render_message
+from bot.channel_lists import ChannelLists
 from bot.channel_settings import SUBSCRIBABLE, Caller, ChannelSettings, parse_country
 from bot.commands import (
     CommandError,
@@ -36,6 +37,7 @@ from bot.commands import (
 )
 from bot.config import ConfigError, Settings
 from bot.delivery import DeliveryError
+from bot.list_specs import configured_lists, list_named
 from bot.log import get_logger
 from bot.messages import Message, line
 from bot.reconnect import retry_delay
@@ -105,26 +107,50 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     """The bot's slash commands on `client` (a client has at most one tree)."""
     tree = _Tree(client, is_active)
     channels = ChannelSettings(db, settings, next_poll=next_poll)
+    channel_lists = ChannelLists(db, settings)
+
+    def chosen_list(name: str | None) -> tuple[str, str]:
+        try:
+            spec = list_named(settings, name)
+        except ValueError as exc:
+            raise CommandError(str(exc).replace("no list", "No list", 1) + ".") from None
+        return spec.name, spec.kind
+
+    async def list_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        wanted = current.strip().lower()
+        return [app_commands.Choice(name=spec.name, value=spec.name) for spec in configured_lists(settings)
+                if wanted in spec.name][:25]
 
     async def reply(interaction: discord.Interaction, work: Awaitable[Message], private: bool = False) -> None:
         await answer(interaction, work, private=private, defer_after=defer_after)
 
     @tree.command(name="trending", description="The Hub's trending models now: rank, movement, country")
-    @app_commands.describe(count="how many (default: the top N)", country="only this country (ISO code, e.g. CN)")
+    @app_commands.rename(list_name="list")
+    @app_commands.describe(count="how many (default: the top N)", country="only this country (ISO code, e.g. CN)",
+                           list_name="which trending list (default: models)")
     async def trending(interaction: discord.Interaction, count: app_commands.Range[int, 1, 50] | None = None,
-                       country: str | None = None) -> None:
+                       country: str | None = None, list_name: str | None = None) -> None:
         async def work() -> Message:
             code = parse_country(country) if country else None
-            return trending_message(await trending_view(db.conn, count, code), code)
+            name, kind = chosen_list(list_name)
+            return trending_message(await trending_view(db.conn, count, code, name, kind), code)
 
         await reply(interaction, work())
+
+    trending.autocomplete("list_name")(list_autocomplete)
 
     @tree.command(name="share", description="Each country's share of the trending top N, now vs a week ago")
-    async def share(interaction: discord.Interaction) -> None:
+    @app_commands.rename(list_name="list")
+    @app_commands.describe(list_name="which trending list (default: models)")
+    async def share(interaction: discord.Interaction, list_name: str | None = None) -> None:
         async def work() -> Message:
-            return share_message(await share_view(db.conn))
+            name = chosen_list(list_name)[0]
+            view = share_view(db.conn, list_name=name) if name != "models" else share_view(db.conn)
+            return share_message(await view)
 
         await reply(interaction, work())
+
+    share.autocomplete("list_name")(list_autocomplete)
 
     @tree.command(name="model", description="A model's history in the trending list")
     @app_commands.describe(model_id="e.g. Qwen/Qwen3-8B")
@@ -169,6 +195,36 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     @alerts.command(name="mute", description="Pause alerts here for a while: 30m, 2h, 1d … or off")
     async def mute(interaction: discord.Interaction, duration: str) -> None:
         await reply(interaction, channels.mute(caller_of(interaction), duration), private=True)
+
+    @alerts.command(name="filter", description="Which lists and entries this channel hears about")
+    @app_commands.describe(lists="list names, comma-separated (e.g. models,spaces)",
+                           countries="only these countries (e.g. CN,US; 'any' for all)",
+                           tasks="only these pipeline tags (e.g. text-to-image; 'any' for all)",
+                           authors="only these namespaces (e.g. deepseek-ai,Qwen; 'any' for all)",
+                           derivatives="show re-uploads and quantizations",
+                           clear="back to the models list, unfiltered")
+    async def filter_(interaction: discord.Interaction, lists: str | None = None, countries: str | None = None,
+                      tasks: str | None = None, authors: str | None = None, derivatives: bool | None = None,
+                      clear: bool = False) -> None:
+        changes = {"lists": lists, "countries": countries, "tasks": tasks, "authors": authors,
+                   "derivatives": derivatives}
+        await reply(interaction, channel_lists.set_filter(caller_of(interaction), changes, clear), private=True)
+
+    @alerts.command(name="watch", description="Be told when an author's repository or a model shows up")
+    @app_commands.rename(list_name="list")
+    @app_commands.describe(target="an author (deepseek-ai) or a model (org/name)",
+                           list_name="which trending list (default: models)")
+    async def watch(interaction: discord.Interaction, target: str, list_name: str | None = None) -> None:
+        await reply(interaction, channel_lists.watch(caller_of(interaction), target, list_name), private=True)
+
+    @alerts.command(name="unwatch", description="Stop watching an author or a model here")
+    @app_commands.rename(list_name="list")
+    @app_commands.describe(target="as given to watch", list_name="only on this list (default: every list)")
+    async def unwatch(interaction: discord.Interaction, target: str, list_name: str | None = None) -> None:
+        await reply(interaction, channel_lists.unwatch(caller_of(interaction), target, list_name), private=True)
+
+    watch.autocomplete("list_name")(list_autocomplete)
+    unwatch.autocomplete("list_name")(list_autocomplete)
 
     @alerts.command(name="status", description="This channel's alert settings and the bot's health")
     async def status(interaction: discord.Interaction) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,9 +28,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
+from bot.channel_lists import ChannelLists, parse_filter_words
 from bot.channel_settings import Caller, ChannelSettings, parse_country
 from bot.commands import CommandError, echo, model_message, share_message, share_view, trending_message, trending_view
 from bot.config import ConfigError, Secrets, Settings
+from bot.list_specs import configured_lists, list_named
 from bot.log import get_logger
 from bot.messages import Message, line
 from store.db import Database
@@ -38,7 +40,7 @@ from store.db import Database
 log = get_logger(__name__)
 
 MAX_COUNT = 50
-SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute"})
+SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch"})
 EVENTS_PATH = "/slack/events"
 CONNECT_TIMEOUT = 15.0
 
@@ -51,12 +53,17 @@ class ParsedCommand:
     args: tuple[str, ...] = ()
 
 
-def parse_command(text: str) -> ParsedCommand:
-    """The words after `/trending` → what was asked. Anything unrecognised asks for help."""
+def parse_command(text: str, lists: Collection[str] = ("models",)) -> ParsedCommand:
+    """The words after `/trending` → what was asked. Anything unrecognised asks for help.
+
+    `lists` are the configured list names: `spaces 5` asks for the top 5 of the `spaces` list.
+    """
     words = tuple(text.split())
     if not words:
         return ParsedCommand("trending")
     head, rest = words[0].lower(), words[1:]
+    if head in lists and len(rest) <= 2 and all(w.isdigit() or (len(w) == 2 and w.isalpha()) for w in rest):
+        return ParsedCommand("trending", (head, *rest))
     if head in ("share", "model", "help"):
         return ParsedCommand(head, rest)
     if head == "alerts":
@@ -72,13 +79,18 @@ def help_message(command: str, unknown: str | None = None) -> Message:
     intro = [line(f"I don't know '{echo(unknown)}'. Here is what I can do:")] if unknown else []
     usage = [
         f"{command} [count] [country] — the trending top list now (e.g. `{command} 5 CN`)",
-        f"{command} share [days] — each country's share of the top list",
+        f"{command} [list] [count] [country] — another list (e.g. `{command} spaces 5`)",
+        f"{command} share [days] [list] — each country's share of the top list",
         f"{command} model <org/name> — one model's history in the list",
         f"{command} alerts subscribe [entered,share,digest] — alerts in this channel (admins)",
         f"{command} alerts unsubscribe — stop them (admins)",
         f"{command} alerts rule [add|remove] <CC> above|below <percent> — a share rule here (admins)",
         f"{command} alerts mention @group|here|off — who alerts ping (admins)",
         f"{command} alerts mute <30m|2h|1d|off> — pause alerts for a while (admins)",
+        f"{command} alerts filter lists=models,spaces countries=CN tasks=… authors=… derivatives=false"
+        " — what this channel hears (admins; `filter clear` resets)",
+        f"{command} alerts watch <author|org/name> [list] — be told when it shows up (admins)",
+        f"{command} alerts unwatch <author|org/name> [list] — stop watching (admins)",
         f"{command} alerts status — what this channel gets",
     ]
     return Message(kind="help", title=f"How to use {command}", lines=(*intro, *(line(u) for u in usage)),
@@ -129,6 +141,8 @@ class SlashCommands:
         self.settings = settings
         self.client = client
         self.channel_settings = ChannelSettings(db, settings, next_poll)
+        self.channel_lists = ChannelLists(db, settings)
+        self.list_names = tuple(spec.name for spec in configured_lists(settings))
 
     async def is_admin(self, user: str) -> bool:
         """Workspace admins and owners, and the user ids listed in `[slack] admins`."""
@@ -143,7 +157,7 @@ class SlashCommands:
         return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
 
     async def answer(self, payload: dict[str, Any]) -> Message:
-        parsed = parse_command(str(payload.get("text", "")))
+        parsed = parse_command(str(payload.get("text", "")), self.list_names)
         try:
             return await self._answer(parsed, payload)
         except CommandError as exc:
@@ -154,16 +168,24 @@ class SlashCommands:
         conn = self.db.conn
         if action == "trending":
             count = country = None
+            spec = list_named(self.settings, None)
             for word in args:
                 if is_number(word):
                     count = _number(word, "count", 1, MAX_COUNT)
+                elif word.lower() in self.list_names:
+                    spec = list_named(self.settings, word)
                 else:
                     country = parse_country(word)
-            return trending_message(await trending_view(conn, count, country), country)
+            return trending_message(await trending_view(conn, count, country, spec.name, spec.kind), country)
         if action == "share":
-            if len(args) > 1:
-                raise CommandError("Use: share [days]")
-            return share_message(await share_view(conn, _number(args[0], "number of days", 1, 366) if args else 7))
+            numbers = [word for word in args if word.isdigit()]
+            names = [word.lower() for word in args if not word.isdigit()]
+            if len(numbers) > 1 or len(names) > 1 or (names and names[0] not in self.list_names):
+                raise CommandError(f"Use: share [days] [list]; lists: {', '.join(self.list_names)}")
+            days = _number(numbers[0], "number of days", 1, 366) if numbers else 7
+            if names and names[0] != "models":
+                return share_message(await share_view(conn, days, names[0]))
+            return share_message(await share_view(conn, days))
         if action == "model":
             if len(args) != 1:
                 raise CommandError("Use: model <org/name>, e.g. model Qwen/Qwen3-8B")
@@ -188,6 +210,16 @@ class SlashCommands:
             if len(args) != 1:
                 raise CommandError("Use: alerts mute <30m|2h|1d|off>")
             return await settings.mute(caller, args[0])
+        if action == "filter":
+            if [word.lower() for word in args] == ["clear"]:
+                return await self.channel_lists.set_filter(caller, {}, clear=True)
+            return await self.channel_lists.set_filter(caller, parse_filter_words(list(args)))
+        if action in ("watch", "unwatch"):
+            if len(args) not in (1, 2):
+                raise CommandError(f"Use: alerts {action} <author|org/name> [list]")
+            if action == "watch":
+                return await self.channel_lists.watch(caller, args[0], args[1] if len(args) > 1 else None)
+            return await self.channel_lists.unwatch(caller, args[0], args[1] if len(args) > 1 else None)
         if action == "mention":
             if len(args) != 1:
                 raise CommandError("Use: alerts mention @group|here|off")

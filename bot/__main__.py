@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from bot.config import ConfigError, Secrets, Settings, load_settings, parse_settings, unavailable_platforms
+from bot.list_specs import ListSpec, list_named
 from bot.log import setup_logging
 
 if TYPE_CHECKING:
@@ -89,9 +90,11 @@ def _parser() -> argparse.ArgumentParser:
                           help=f"how many rows, 1 to {MAX_COUNT} (default: top_n)")
     trending.add_argument("--country", type=_country, default=None,
                           help="only models of this country (ISO code, or 'unknown')")
+    trending.add_argument("--list", dest="list_name", default=None, help="a [[lists]] name (default: models)")
     share = command("share", "show country shares of the top N now and over the last days")
     share.add_argument("--json", action="store_true", help="print JSON instead of text")
     share.add_argument("--days", type=_whole_number(1, 366), default=7, help="look-back window, 1 to 366 (default 7)")
+    share.add_argument("--list", dest="list_name", default=None, help="a [[lists]] name (default: models)")
     share.add_argument("--chart", type=_png_file, metavar="FILE.png", help="also write the share chart to this PNG")
     digest = command("digest", "build the weekly digest and post it to subscribed channels (or print it: --dry-run)")
     digest.add_argument("--week", help="ISO week like 2025-W30 (default: the last full week, in [digest] timezone)")
@@ -112,6 +115,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
+
+
+def _list_spec(args: argparse.Namespace) -> ListSpec:
+    """`--list NAME` → the configured list; an unknown name is one line naming the configured ones (exit 1)."""
+    from bot.commands import CommandError
+
+    try:
+        return list_named(_settings(args), args.list_name)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 async def _cmd_once(args: argparse.Namespace) -> int:
@@ -150,7 +163,8 @@ async def _cmd_trending(args: argparse.Namespace) -> int:
     from adapters.console import render_text
     from bot.commands import trending_message, trending_view
 
-    view = await _read_store(args, lambda conn: trending_view(conn, args.count, args.country))
+    spec = _list_spec(args)
+    view = await _read_store(args, lambda conn: trending_view(conn, args.count, args.country, spec.name, spec.kind))
     if args.json:
         print(json.dumps([row.to_json() for row in view.rows], indent=2, ensure_ascii=False))
     else:
@@ -162,7 +176,8 @@ async def _cmd_share(args: argparse.Namespace) -> int:
     from adapters.console import render_text
     from bot.commands import share_message, share_view
 
-    view = await _read_store(args, lambda conn: share_view(conn, args.days))
+    name = _list_spec(args).name
+    view = await _read_store(args, lambda conn: share_view(conn, args.days, name))
     if args.json:
         print(json.dumps({
             "taken_at": view.taken_at.isoformat(),
@@ -416,6 +431,14 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
         if route.platform in unavailable:
             print(f"warning: route {route.platform}:{route.channel} gets nothing while"
                   f" {unavailable[route.platform]}: its alerts queue unseen")
+    if settings.lists or settings.watch:
+        from bot.list_specs import configured_lists, requests_per_5_minutes
+
+        shown = ", ".join(f"{spec.name} ({spec.kind}, top {spec.top_n} of {spec.depth}"
+                          + "".join(f", {key}={value}" for key, value in spec.filters.items()) + ")"
+                          for spec in configured_lists(settings))
+        print(f"lists: {shown}; {len(settings.watch)} watch(es); at most"
+              f" {requests_per_5_minutes(settings):.0f} Hub requests in 5 minutes (the Hub allows 500)")
     return 0
 
 

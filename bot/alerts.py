@@ -6,7 +6,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.countries import country_name, flag
-from bot.events import Digest, Entered, EnteredModel, Event, NewLeader, ShareChange, SourceHealth
+from bot.events import (
+    Digest,
+    Entered,
+    EnteredModel,
+    Event,
+    ListSection,
+    NewLeader,
+    ShareChange,
+    SourceHealth,
+    Watched,
+)
+from bot.list_specs import item_url
 from bot.messages import Field, Line, Message, Span, line
 from bot.snapshot import UNKNOWN
 
@@ -42,10 +53,18 @@ def movement_text(previous_rank: int | None) -> str:
     return f"climbed from #{previous_rank}"
 
 
-def _entered_line(model: EnteredModel) -> Line:
+_NOUNS = {"models": ("model", "models"), "datasets": ("dataset", "datasets"), "spaces": ("Space", "Spaces")}
+
+
+def on_list(list_name: str, title: str) -> str:
+    """The list's name in a title; the default list's titles stay as they always were."""
+    return title if list_name == "models" else f"[{list_name}] {title}"
+
+
+def _entered_line(model: EnteredModel, kind: str = "models") -> Line:
     return line(
         f"#{model.rank} {flag(model.country)} ",
-        Span(model.id, url=model_url(model.id), bold=True),
+        Span(model.id, url=item_url(kind, model.id), bold=True),
         f" — {movement_text(model.previous_rank)};"
         f" {origin_text(model.country, model.country_method, model.country_via)}",
     )
@@ -56,28 +75,29 @@ def render_entered(event: Entered) -> Message:
     title = (
         f"{event.models[0].id} entered the trending top {event.top_n}"
         if count == 1
-        else f"{count} models entered the trending top {event.top_n}"
+        else f"{count} {_NOUNS[event.list_kind][1]} entered the trending top {event.top_n}"
     )
     return Message(
         kind="entered",
-        title=title,
-        lines=tuple(_entered_line(model) for model in event.models),
+        title=on_list(event.list, title),
+        lines=tuple(_entered_line(model, event.list_kind) for model in event.models),
         footer=snapshot_footer(event.taken_at),
         timestamp=event.taken_at,
     )
 
 
 def render_new_leader(event: NewLeader) -> Message:
-    took = line(flag(event.country) + " ", Span(event.id, url=model_url(event.id), bold=True), " is now #1")
+    url = item_url(event.list_kind, event.id)
+    took = line(flag(event.country) + " ", Span(event.id, url=url, bold=True), " is now #1")
     if event.previous_id:
-        took += line(" (ahead of ", Span(event.previous_id, url=model_url(event.previous_id)), ")")
+        took += line(" (ahead of ", Span(event.previous_id, url=item_url(event.list_kind, event.previous_id)), ")")
     return Message(
         kind="new_leader",
-        title=f"New #1 on the Hub's trending list: {event.id}",
+        title=on_list(event.list, f"New #1 on the Hub's trending list: {event.id}"),
         lines=(took,),
         footer=snapshot_footer(event.taken_at),
         timestamp=event.taken_at,
-        url=model_url(event.id),
+        url=url,
     )
 
 
@@ -97,7 +117,7 @@ def render_share(event: ShareChange) -> Message:
         detail = f"{event.count} of the top {event.top_n} models are from {name}; the {rule} alert has resolved."
     return Message(
         kind="share",
-        title=title,
+        title=on_list(event.list, title),
         lines=(line(detail),),
         footer=snapshot_footer(event.taken_at),
         timestamp=event.taken_at,
@@ -108,7 +128,7 @@ def render_source(event: SourceHealth) -> Message:
     if event.state == "failing":
         return Message(
             kind="error",
-            title="The Hub's trending list cannot be read",
+            title=on_list(event.list, "The Hub's trending list cannot be read"),
             lines=(
                 line(f"{event.failures} polls in a row failed; last error: {event.error}"),
                 line("Alerts resume, and compare with the last good snapshot, once the Hub answers again."),
@@ -117,7 +137,7 @@ def render_source(event: SourceHealth) -> Message:
         )
     return Message(
         kind="info",
-        title="The Hub's trending list is readable again",
+        title=on_list(event.list, "The Hub's trending list is readable again"),
         lines=(line(f"Recovered after {event.failures} failed polls."),),
         timestamp=event.taken_at,
     )
@@ -143,6 +163,19 @@ def digest_period(event: Digest) -> str:
     tz = ZoneInfo(event.timezone)
     first, last = event.start.astimezone(tz), event.end.astimezone(tz) - timedelta(days=1)
     return f"{first:%d %b} – {last:%d %b %Y}"
+
+
+def list_section_field(section: ListSection) -> Field:
+    """A non-default list's week, short: who held #1, what entered its top N for the first time."""
+    noun = _NOUNS[section.kind][1]
+    if section.snapshots == 0:
+        return Field(f"[{section.name}] trending {noun}", (line("No snapshot of this list that week."),))
+    named = ", ".join(section.newcomers[:5]) + (f" and {len(section.newcomers) - 5} more"
+                                                if len(section.newcomers) > 5 else "")
+    return Field(f"[{section.name}] trending {noun} (top {section.top_n})", (
+        line("#1: " + (", ".join(section.leaders) or "–")),
+        line(f"New in the top {section.top_n}: " + (named or "none")),
+    ))
 
 
 def render_digest(event: Digest) -> Message:
@@ -194,6 +227,8 @@ def render_digest(event: Digest) -> Message:
             line(f"{flag(UNKNOWN)} {u.namespace} — {u.entries} entr{'y' if u.entries == 1 else 'ies'}"
                  f" ({', '.join(m.split('/', 1)[-1] for m in u.models[:3])})")
             for u in event.unknown_namespaces)))
+    for section in event.lists:
+        fields.append(list_section_field(section))
     based = [line(f"{event.snapshots} snapshots")]
     for gap in event.gaps:
         length = hours_text((gap.end - gap.start).total_seconds() / 3600)
@@ -209,7 +244,29 @@ def render_digest(event: Digest) -> Message:
     )
 
 
+def render_watched(event: Watched) -> Message:
+    noun = _NOUNS[event.list_kind][0]
+    url = item_url(event.list_kind, event.id)
+    if event.reason == "appeared":
+        title = f"Watched: {event.id} appeared at #{event.rank} of the trending {_NOUNS[event.list_kind][1]}"
+        how = f"first time in the top {event.depth}"
+    else:
+        title = f"Watched: {event.id} entered the trending top {event.top_n} at #{event.rank}"
+        how = f"entered the top {event.top_n}"
+    return Message(
+        kind="watched",
+        title=on_list(event.list, title),
+        lines=(line(f"#{event.rank} {flag(event.country)} ", Span(event.id, url=url, bold=True),
+                    f" — {noun}, {how}; matched your watch on {event.watch}"),),
+        footer=snapshot_footer(event.taken_at),
+        timestamp=event.taken_at,
+        url=url,
+    )
+
+
 def render(event: Event) -> Message:
+    if isinstance(event, Watched):
+        return render_watched(event)
     if isinstance(event, Digest):
         return render_digest(event)
     if isinstance(event, Entered):

@@ -25,6 +25,7 @@ from bot.config import ConfigError, Secrets, Settings, unavailable_platforms
 from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
+from bot.lists import build_list_sources, poll_lists, sync_route_filters, with_lists
 from bot.log import get_logger
 from bot.metrics import count_poll, metered
 from bot.orgs import iso_country_codes, load_org_table
@@ -154,6 +155,7 @@ class Trendwatch:
         self.db = db
         self.source = source
         self.adapters = adapters
+        self.list_sources = build_list_sources(settings, secrets)  # `[[lists]]` beside the default list
         self.table = load_org_table()
         iso_country_codes()  # read pycountry's table at start, not inside the first slash command that needs it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -171,6 +173,7 @@ class Trendwatch:
         try:
             async with db.transaction() as conn:
                 await sync_configured(conn, settings.routes, settings.console.enabled, datetime.now(UTC))
+                await sync_route_filters(conn, settings, datetime.now(UTC))
             # History follows the table: new orgs/families/overrides/labels re-attribute stored entries once.
             await reattribute_if_changed(db, settings, datetime.now(UTC))
         except BaseException:
@@ -199,6 +202,8 @@ class Trendwatch:
     async def poll(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PollResult:
         async with self._polling:
             result = await poll_once(self.db, self.source, self.settings, self.table, clock)
+            listed = await poll_lists(self.db, self.list_sources, self.settings, self.table, clock)
+        result = with_lists(result, listed)
         count_poll(result.error)
         return result
 
@@ -222,6 +227,8 @@ class Trendwatch:
                     await lease.release(self.db, LEASE_NAME, self.holder)
                 self.has_lease = False
             await close_adapters(self.adapters)
+            for list_source in self.list_sources.values():
+                list_source.stop()
             await self.db.close()
 
 

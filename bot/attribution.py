@@ -117,6 +117,9 @@ async def reattribute(db: Database, settings: Settings, now: datetime) -> Reattr
         known.update(model_tags)
         decided = {model_id: rules.attribute(model_id, tags, known) for model_id, tags in model_tags.items()}
         changed = (await reattribution.reattribute_entries(conn, decided)).entries
+        from bot.lists import reattribute_lists  # issue 12: the other lists' history follows the table too
+
+        changed += await reattribute_lists(conn, rules, known)
         version = await data_version(conn, settings)
         await reattribution.set_attribution_version(conn, version, now)
     log.info("re-attributed %d model(s): %d stored entr%s changed (attribution data %s)",

@@ -196,6 +196,9 @@ class ChannelSettings:
             rules = await dest_store.channel_rules_of(conn, destination.id)
             for country, direction, threshold in rules:
                 lines.append(line(f"Rule: {flag(country)} {country} {direction} {threshold}%"))
+            from bot.channel_lists import status_lines  # lists, filters and watches (issue 12)
+
+            lines.extend(await status_lines(self.db, self.settings, destination))
         for rule in self.settings.share_rules:
             lines.append(line(f"Bot-wide rule: {flag(rule.country)} {rule.country} {rule.direction} {rule.threshold}%"))
         health = await health_store.get_health(conn)

@@ -12,12 +12,14 @@ from typing import Any
 import aiosqlite
 
 from bot import digest
-from bot.alerts import model_url, origin_text, snapshot_footer
+from bot.alerts import model_url, on_list, origin_text, snapshot_footer
 from bot.countries import country_name, flag
 from bot.digest import SnapshotRow, find_gaps, usual_interval
+from bot.list_specs import item_url
 from bot.messages import Field, Image, Message, Span, line
 from bot.snapshot import UNKNOWN
 from store import snapshots
+from store.lists import latest_list_snapshots
 
 
 class CommandError(Exception):
@@ -61,6 +63,8 @@ class TrendingView:
     previous_taken_at: datetime | None
     top_n: int
     rows: tuple[TrendingRow, ...]
+    list_name: str = "models"
+    list_kind: str = "models"
 
 
 def _no_data() -> CommandError:
@@ -68,9 +72,10 @@ def _no_data() -> CommandError:
 
 
 async def trending_view(
-    conn: aiosqlite.Connection, count: int | None = None, country: str | None = None
+    conn: aiosqlite.Connection, count: int | None = None, country: str | None = None,
+    list_name: str = "models", list_kind: str = "models",
 ) -> TrendingView:
-    latest = await snapshots.latest_snapshots(conn, 2)
+    latest = await latest_list_snapshots(conn, list_name, 2)
     if not latest:
         raise _no_data()
     current, previous = latest[0], (latest[1] if len(latest) > 1 else None)
@@ -94,7 +99,7 @@ async def trending_view(
                 likes=entry.likes,
                 downloads=entry.downloads,
                 trending_score=entry.trending_score,
-                url=model_url(entry.id),
+                url=item_url(list_kind, entry.id),
             )
         )
     limit = count if count is not None else current.top_n
@@ -103,6 +108,8 @@ async def trending_view(
         previous_taken_at=previous.snapshot.taken_at if previous else None,
         top_n=current.top_n,
         rows=tuple(rows[:limit]),
+        list_name=list_name,
+        list_kind=list_kind,
     )
 
 
@@ -131,7 +138,8 @@ def _compact(number: int | float | None) -> str:
 def trending_message(view: TrendingView, country: str | None = None) -> Message:
     if not view.rows:
         where = f" from {country_name(country.upper())}" if country else ""
-        return Message(kind="info", title=f"No model{where} in the latest trending list",
+        noun = "model" if view.list_kind == "models" else view.list_kind.rstrip("s")
+        return Message(kind="info", title=on_list(view.list_name, f"No {noun}{where} in the latest trending list"),
                        footer=snapshot_footer(view.taken_at), timestamp=view.taken_at)
     has_previous = view.previous_taken_at is not None
     lines = tuple(
@@ -144,13 +152,14 @@ def trending_message(view: TrendingView, country: str | None = None) -> Message:
         for row in view.rows
     )
     scope = f" from {country_name(country.upper())}" if country else ""
+    kind_name = {"spaces": "Spaces"}.get(view.list_kind, view.list_kind)
     return Message(
         kind="trending",
-        title=f"Hugging Face trending models{scope}",
+        title=on_list(view.list_name, f"Hugging Face trending {kind_name}{scope}"),
         lines=lines,
         footer=snapshot_footer(view.taken_at),
         timestamp=view.taken_at,
-        url="https://huggingface.co/models?sort=trending",
+        url=f"https://huggingface.co/{view.list_kind}?sort=trending",
     )
 
 
@@ -177,6 +186,7 @@ class ShareView:
     snapshots_7d: int  # snapshots in the window (named when the window was always 7 days)
     countries: tuple[CountryShare, ...]
     unknown_models: tuple[str, ...] = ()  # the latest top N's models of unknown origin, by rank
+    list_name: str = "models"
 
     def unknown_json(self) -> dict[str, Any]:
         return {"count": len(self.unknown_models), "of": self.top_n, "models": list(self.unknown_models)}
@@ -187,13 +197,13 @@ def _pct(count: int, top_n: int) -> float:
     return round(100.0 * count / top_n, 1)
 
 
-async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
-    latest = await snapshots.latest_snapshots(conn, 1)
+async def share_view(conn: aiosqlite.Connection, days: int = 7, list_name: str = "models") -> ShareView:
+    latest = await latest_list_snapshots(conn, list_name, 1)
     if not latest:
         raise _no_data()
     current = latest[0]
     since = current.snapshot.taken_at - timedelta(days=days)
-    summary = await snapshots.share_summary(conn, since, current.snapshot.taken_at)
+    summary = await snapshots.share_summary(conn, since, current.snapshot.taken_at, list_name)
     first = summary.first
     week_ago = first if first and first[0] <= since + timedelta(hours=12) else None
     now_counts = summary.last[2] if summary.last else {}
@@ -221,7 +231,7 @@ async def share_view(conn: aiosqlite.Connection, days: int = 7) -> ShareView:
     rows.sort(key=lambda r: (-r.share, -r.average_7d, r.country == UNKNOWN, r.country))
     unknown = tuple(e.id for e in current.snapshot.top(current.top_n) if e.country == UNKNOWN)
     return ShareView(current.snapshot.taken_at, current.top_n, summary.snapshots, tuple(rows),
-                     unknown_models=unknown, days=days)
+                     unknown_models=unknown, days=days, list_name=list_name)
 
 
 UNKNOWN_NAMED = 5  # name at most this many unknown models, so a bad day cannot flood the answer
@@ -257,7 +267,7 @@ def share_message(view: ShareView, image: Image | None = None) -> Message:
     lines.append(line(unknown_line(view)))
     return Message(
         kind="share",
-        title=f"Who holds the trending top {view.top_n}",
+        title=on_list(view.list_name, f"Who holds the trending top {view.top_n}"),
         lines=tuple(lines),
         fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last {_days_text(view.days)}"),)),),
         footer=snapshot_footer(view.taken_at),

@@ -33,7 +33,10 @@ from bot.orgs import iso_country_codes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
-ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest")
+ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")
+DEFAULT_LIST = "models"  # the Hub's overall trending models: [hub] top_n/depth, today's keys
+LIST_KINDS = ("models", "datasets", "spaces")
+HUB_REQUESTS_PER_5_MIN = 500  # the Hub's anonymous rate limit
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -158,6 +161,7 @@ class ShareRule(_Section):
     for_polls: int = Field(1, ge=1)
     hysteresis: float | None = Field(None, ge=0, le=100)
     notify_resolved: bool = False
+    list: str = DEFAULT_LIST
 
     @model_validator(mode="after")
     def _one_direction(self) -> Self:
@@ -177,14 +181,21 @@ class ShareRule(_Section):
 
     @property
     def key(self) -> str:
-        """Stable identity for stored rule state."""
-        return f"{self.country}:{self.direction}:{self.threshold}"
+        """Stable identity for stored rule state; the default list keeps today's keys."""
+        key = f"{self.country}:{self.direction}:{self.threshold}"
+        return key if self.list == DEFAULT_LIST else f"{self.list}:{key}"
 
 
 class Route(_Section):
     platform: Literal["discord", "slack", "console"]
     channel: str = Field(min_length=1)
     kinds: tuple[str, ...] = ("entered", "new_leader", "share", "digest")
+    # Channel filters (bot/filters.py): which lists, and which entries of them, this channel hears about.
+    lists: tuple[str, ...] = (DEFAULT_LIST,)
+    countries: tuple[CountryCode, ...] = ()
+    tasks: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    derivatives: bool = True
 
     @field_validator("kinds")
     @classmethod
@@ -199,6 +210,43 @@ class Route(_Section):
         if self.platform == "discord" and not (self.channel.isascii() and self.channel.isdigit()):
             raise ValueError(f"a Discord channel id is a number like '123456789012345678', got {self.channel!r}"
                              " (Developer Mode → right-click the channel → Copy Channel ID)")
+        return self
+
+
+_LIST_NAME = r"^[a-z0-9-]+$"
+
+
+class TrendList(_Section):
+    """One more trending list (`[[lists]]`): its own snapshots, rules and alerts. Filters go to the Hub."""
+
+    name: str = Field(pattern=_LIST_NAME, max_length=40)
+    kind: Literal["models", "datasets", "spaces"] = "models"
+    top_n: int | None = Field(None, ge=1, le=100)
+    depth: int | None = Field(None, ge=1, le=1000)
+    pipeline_tag: str | None = Field(None, min_length=1)
+    author: str | None = Field(None, min_length=1)
+    library: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _filters_fit_kind(self) -> Self:
+        if self.pipeline_tag is not None and self.kind != "models":
+            raise ValueError("pipeline_tag filters models only; spaces and datasets have no pipeline tag")
+        if self.library is not None and self.kind != "models":
+            raise ValueError("library filters models only")
+        return self
+
+
+class Watch(_Section):
+    """`[[watch]]`: an author (namespace) or one model to be told about; `list` defaults to the models list."""
+
+    author: str | None = Field(None, min_length=1, pattern=r"^[^/\s]+$")
+    model: str | None = Field(None, min_length=3, pattern=r"^[^/\s]+/[^/\s]+$")
+    list: str = DEFAULT_LIST
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.author is None) == (self.model is None):
+            raise ValueError("give exactly one of 'author' or 'model'")
         return self
 
 
@@ -297,6 +345,15 @@ class Settings(_Section):
     digest: DigestSettings = DigestSettings()
     log: LogSettings = LogSettings()
     ops: OpsSettings = OpsSettings()
+    lists: tuple[TrendList, ...] = ()
+    watch: tuple[Watch, ...] = ()
+
+    @model_validator(mode="after")
+    def _lists_hold_together(self) -> Self:
+        from bot.list_specs import check_lists  # the list rules live with the lists
+
+        check_lists(self)
+        return self
 
 
 @dataclass(frozen=True)
@@ -338,6 +395,8 @@ def _describe(error: dict[str, Any]) -> str:
         message = "unknown key (check the spelling against config.example.toml)"
     elif error["type"] != "value_error" and "input" in error and not isinstance(error["input"], dict):
         message += f" (got {error['input']!r})"
+    if not key and re.match(r"^[\w.\[\]]+: ", message):  # a cross-section check names its own key
+        return message
     return f"{key or '(top level)'}: {message}"
 
 

@@ -16,6 +16,9 @@ class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     taken_at: datetime
+    # Which trending list this is about (issue 12): every alert carries it; `list_kind` makes its links.
+    list: str = "models"
+    list_kind: Literal["models", "datasets", "spaces"] = "models"
 
     def to_payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -30,6 +33,8 @@ class EnteredModel(BaseModel):
     country: str
     country_method: str = "unknown"
     country_via: str | None = None
+    pipeline_tag: str | None = None  # what channel filters read (`tasks`, `derivatives`)
+    derivative: bool = False  # a re-upload or quantization, by the attribution rule's own notion
 
 
 class Entered(_Event):
@@ -45,6 +50,8 @@ class NewLeader(_Event):
     id: str
     country: str
     previous_id: str | None = None
+    pipeline_tag: str | None = None
+    derivative: bool = False
 
 
 class ShareChange(_Event):
@@ -69,6 +76,24 @@ class SourceHealth(_Event):
     state: Literal["failing", "recovered"]
     failures: int
     error: str = ""
+
+
+class Watched(_Event):
+    """A watched author's item appeared in the fetched depth for the first time, or a watched item entered the top N.
+
+    `scope` is None for a `[[watch]]` of the config (every route taking `watched`), or the
+    destination id of the channel that asked with `/alerts watch`.
+    """
+
+    kind: Literal["watched"] = "watched"
+    id: str
+    rank: int
+    country: str = "unknown"
+    watch: str  # 'author deepseek-ai' | 'model org/name'
+    reason: Literal["appeared", "entered"]
+    top_n: int
+    depth: int
+    scope: int | None = None
 
 
 class _Part(BaseModel):
@@ -141,6 +166,17 @@ class ShareChart(_Part):
     gaps: tuple[Gap, ...] = ()
 
 
+class ListSection(_Part):
+    """A non-default list's week in the digest, short: what entered its top N for the first time, and who led."""
+
+    name: str
+    kind: Literal["models", "datasets", "spaces"]
+    top_n: int
+    snapshots: int
+    newcomers: tuple[str, ...] = ()
+    leaders: tuple[str, ...] = ()
+
+
 class Digest(_Event):
     """One ISO week of the trending list, in the configured time zone. `snapshots == 0` means no data."""
 
@@ -159,9 +195,10 @@ class Digest(_Event):
     countries: tuple[CountryAverage, ...] = ()
     chart: ShareChart | None = None
     unknown_namespaces: tuple[UnknownNamespace, ...] = ()
+    lists: tuple[ListSection, ...] = ()
 
 
-Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest, Field(discriminator="kind")]
+Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest | Watched, Field(discriminator="kind")]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 

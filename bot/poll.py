@@ -13,9 +13,12 @@ from bot.config import Settings
 from bot.countries import OrgTable, attribute_snapshot
 from bot.detect import RuleSpec, detect
 from bot.events import Event, SourceHealth
+from bot.filters import describe_entries
 from bot.hub import HubError, Source, describe
+from bot.list_specs import configured_lists
+from bot.lists import fan_out, watched_events
 from bot.log import get_logger
-from bot.routing import recipients
+from bot.orgs import load_org_table
 from bot.snapshot import Snapshot
 from store import health, outbox, rules, snapshots
 from store.db import Database, StoreTransient
@@ -44,6 +47,7 @@ def configured_rules(settings: Settings) -> list[RuleSpec]:
             notify_resolved=rule.notify_resolved,
         )
         for rule in settings.share_rules
+        if rule.list == "models"  # rules of other lists run in bot.lists
     ]
 
 
@@ -69,9 +73,7 @@ async def _fan_out(
     conn: aiosqlite.Connection, events: list[Event], snapshot_id: int | None, previous_id: int | None,
     now: datetime,
 ) -> None:
-    destinations = (await current_routing(conn)).destinations
-    for event in events:
-        await outbox.add_event(conn, event, snapshot_id, recipients(event, destinations, previous_id, now), now)
+    await fan_out(conn, events, snapshot_id, previous_id, now)
 
 
 async def prune_outbox(db: Database, settings: Settings, now: datetime) -> int:
@@ -157,9 +159,12 @@ async def _store(
             cooldown=settings.alerts.reentry_cooldown,
             announce_leader=settings.alerts.new_leader,
         )
+        watched = await watched_events(conn, settings, configured_lists(settings)[0],
+                                       previous.snapshot if previous else None, snapshot)
         snapshot_id = await snapshots.save_snapshot(conn, snapshot, top_n, source.name)
         await rules.save_rule_states(conn, detection.rule_states, now)
-        events: list[Event] = list(detection.events)
+        events: list[Event] = [describe_entries(event, snapshot, load_org_table()) for event in detection.events]
+        events += watched
         before = await health.get_health(conn)
         if before.failing_announced:
             events.append(SourceHealth(taken_at=now, state="recovered", failures=before.failures))

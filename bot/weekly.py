@@ -51,8 +51,13 @@ async def compute_digest(conn: aiosqlite.Connection, settings: Settings, week: s
     rows = await history.week_rows(conn, start, end)
     previous_start, _ = week_bounds(previous_week(start, tz), tz)
     previous = await history.week_rows(conn, previous_start, start, detail=False)
-    return build_digest(week, tz, rows, previous, top_n=settings.hub.top_n,
-                        poll_interval=settings.hub.poll_interval, end=now, created_at=now)
+    digest = build_digest(week, tz, rows, previous, top_n=settings.hub.top_n,
+                          poll_interval=settings.hub.poll_interval, end=now, created_at=now)
+    if settings.lists:  # issue 12: a short section per other list
+        from bot.lists import list_sections
+
+        digest = digest.model_copy(update={"lists": await list_sections(conn, settings, start, min(end, now))})
+    return digest
 
 
 async def create_digest(db: Database, settings: Settings, week: str, now: datetime, trigger: str) -> DigestOutcome:

@@ -19,7 +19,8 @@ from store.db import from_iso, utc_iso
 async def week_rows(conn: aiosqlite.Connection, start: datetime, end: datetime, detail: bool = True) -> WeekRows:
     """Snapshots in [start, end), their top-N entries and, with `detail`, full ranks at both ends."""
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE taken_at >= ? AND taken_at < ? ORDER BY taken_at, id",
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' AND taken_at >= ? AND taken_at < ?"
+        " ORDER BY taken_at, id",
         (utc_iso(start), utc_iso(end)),
     ) as cursor:
         snapshots = tuple(SnapshotRow(int(sid), from_iso(taken), int(top_n)) for sid, taken, top_n in
@@ -30,7 +31,7 @@ async def week_rows(conn: aiosqlite.Connection, start: datetime, end: datetime, 
         "SELECT e.snapshot_id, e.rank, m.hub_id, e.country, m.first_in_top FROM snapshots s"
         " JOIN entries e ON e.snapshot_id = s.id AND e.rank <= s.top_n"
         " JOIN models m ON m.id = e.model_id"
-        " WHERE s.taken_at >= ? AND s.taken_at < ? ORDER BY s.taken_at, s.id, e.rank",
+        " WHERE s.list = 'models' AND s.taken_at >= ? AND s.taken_at < ? ORDER BY s.taken_at, s.id, e.rank",
         (utc_iso(start), utc_iso(end)),
     ) as cursor:
         raw = await cursor.fetchall()
@@ -48,7 +49,7 @@ async def _full_depth_ends(conn: aiosqlite.Connection, start: datetime, end: dat
     found: list[int | None] = []
     for order in ("ASC", "DESC"):
         async with conn.execute(
-            "SELECT id FROM snapshots WHERE taken_at >= ? AND taken_at < ? AND kept_depth IS NULL"
+            "SELECT id FROM snapshots WHERE list = 'models' AND taken_at >= ? AND taken_at < ? AND kept_depth IS NULL"
             f" ORDER BY taken_at {order}, id {order} LIMIT 1",
             (utc_iso(start), utc_iso(end)),
         ) as cursor:

@@ -137,7 +137,7 @@ async def thin_history(conn: aiosqlite.Connection) -> None:
     three rows in five of a year's history.
     """
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE kept_depth IS NULL"
+        "SELECT id, taken_at, top_n FROM snapshots WHERE kept_depth IS NULL AND list = 'models'"
         " ORDER BY taken_at DESC, id DESC LIMIT 1 OFFSET 2"
     ) as cursor:
         row = await cursor.fetchone()
@@ -146,7 +146,8 @@ async def thin_history(conn: aiosqlite.Connection) -> None:
     sid, taken, top_n = int(row[0]), str(row[1]), int(row[2])
     hour_start = utc_iso(from_iso(taken).replace(minute=0, second=0, microsecond=0))
     async with conn.execute(
-        "SELECT 1 FROM snapshots WHERE taken_at >= ? AND (taken_at < ? OR (taken_at = ? AND id < ?)) LIMIT 1",
+        "SELECT 1 FROM snapshots WHERE list = 'models' AND taken_at >= ?"
+        " AND (taken_at < ? OR (taken_at = ? AND id < ?)) LIMIT 1",
         (hour_start, taken, taken, sid),
     ) as cursor:
         earlier_in_hour = await cursor.fetchone() is not None
@@ -190,7 +191,8 @@ async def load_entries(conn: aiosqlite.Connection, snapshot_id: int) -> tuple[En
 async def latest_snapshots(conn: aiosqlite.Connection, count: int = 1) -> list[StoredSnapshot]:
     """The newest `count` snapshots, newest first."""
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots ORDER BY taken_at DESC, id DESC LIMIT ?", (count,)
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' ORDER BY taken_at DESC, id DESC LIMIT ?",
+        (count,),
     ) as cursor:
         rows = await cursor.fetchall()
     return [
@@ -201,7 +203,8 @@ async def latest_snapshots(conn: aiosqlite.Connection, count: int = 1) -> list[S
 
 async def snapshot_at_or_before(conn: aiosqlite.Connection, moment: datetime) -> StoredSnapshot | None:
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE taken_at <= ? ORDER BY taken_at DESC, id DESC LIMIT 1",
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' AND taken_at <= ?"
+        " ORDER BY taken_at DESC, id DESC LIMIT 1",
         (utc_iso(moment),),
     ) as cursor:
         row = await cursor.fetchone()
@@ -245,7 +248,7 @@ async def share_series(
     round trip per 64 rows.
     """
     query = (
-        "SELECT taken_at, top_n, top_counts FROM snapshots WHERE taken_at >= ?"
+        "SELECT taken_at, top_n, top_counts FROM snapshots WHERE list = 'models' AND taken_at >= ?"
         + (" AND taken_at <= ?" if until else "") + " ORDER BY taken_at, id"
     )
     params = [utc_iso(since)] + ([utc_iso(until)] if until else [])
@@ -269,11 +272,13 @@ class ShareSummary:
     distribution: tuple[tuple[int, dict[str, int], int], ...]
 
 
-async def share_summary(conn: aiosqlite.Connection, since: datetime, until: datetime) -> ShareSummary:
-    """Country counts of the snapshots in [since, until]: first, last, and how often each mix occurred."""
-    bounds = (utc_iso(since), utc_iso(until))
+async def share_summary(
+    conn: aiosqlite.Connection, since: datetime, until: datetime, list_name: str = "models"
+) -> ShareSummary:
+    """Country counts of one list's snapshots in [since, until]: first, last, and how often each mix occurred."""
+    bounds = (list_name, utc_iso(since), utc_iso(until))
     async with conn.execute(
-        "SELECT top_n, top_counts, COUNT(*) FROM snapshots WHERE taken_at >= ? AND taken_at <= ?"
+        "SELECT top_n, top_counts, COUNT(*) FROM snapshots WHERE list = ? AND taken_at >= ? AND taken_at <= ?"
         " GROUP BY top_n, top_counts",
         bounds,
     ) as cursor:
@@ -282,7 +287,8 @@ async def share_summary(conn: aiosqlite.Connection, since: datetime, until: date
     ends: list[tuple[datetime, int, dict[str, int]] | None] = []
     for order in ("ASC", "DESC"):
         async with conn.execute(
-            "SELECT taken_at, top_n, top_counts FROM snapshots WHERE taken_at >= ? AND taken_at <= ?"
+            "SELECT taken_at, top_n, top_counts FROM snapshots"
+            " WHERE list = ? AND taken_at >= ? AND taken_at <= ?"
             f" ORDER BY taken_at {order}, id {order} LIMIT 1",
             bounds,
         ) as cursor:
@@ -352,7 +358,9 @@ async def search_models(conn: aiosqlite.Connection, text: str, limit: int = 25) 
 
 async def typical_poll_gap(conn: aiosqlite.Connection, sample: int = 50) -> float | None:
     """Median seconds between the latest snapshots: turns 'snapshots in the top N' into time."""
-    async with conn.execute("SELECT taken_at FROM snapshots ORDER BY taken_at DESC LIMIT ?", (sample,)) as cur:
+    async with conn.execute(
+        "SELECT taken_at FROM snapshots WHERE list = 'models' ORDER BY taken_at DESC LIMIT ?", (sample,)
+    ) as cur:
         times = [from_iso(taken) for (taken,) in await cur.fetchall()]
     gaps = sorted((a - b).total_seconds() for a, b in itertools.pairwise(times))
     return gaps[len(gaps) // 2] if gaps else None

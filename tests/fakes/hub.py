@@ -1,4 +1,6 @@
-"""A fake Hugging Face Hub on 127.0.0.1 answering `/api/models` in the Hub's JSON shape.
+"""A fake Hugging Face Hub on 127.0.0.1 answering `/api/models`, `/api/spaces` and `/api/datasets` in the Hub's
+JSON shape, honouring the `author`, `pipeline_tag` and `filter` query parameters as the Hub does (so tests
+prove a list's filters reach the Hub).
 
 The real `huggingface_hub` client talks to it. Fault switches let tests make it
 fail the ways the real Hub does: an HTTP status (with `Retry-After`), a delay,
@@ -39,6 +41,53 @@ def hub_model(model_id: str, score: int = 100, *, tags: Iterable[str] = (), like
     }
 
 
+def hub_space(space_id: str, score: int = 100, *, sdk: str = "gradio", likes: int = 10,
+              tags: Iterable[str] = (), created_at: str = "2025-07-01T10:00:00.000Z") -> dict[str, Any]:
+    """One Space as `/api/spaces` lists it (no downloads; an `sdk`)."""
+    return {
+        "_id": hashlib.sha1(f"spaces/{space_id}".encode()).hexdigest()[:24],
+        "id": space_id,
+        "author": space_id.split("/", 1)[0],
+        "likes": likes,
+        "trendingScore": score,
+        "private": False,
+        "sdk": sdk,
+        "tags": [sdk, *tags, "region:us"],
+        "createdAt": created_at,
+    }
+
+
+def hub_dataset(dataset_id: str, score: int = 100, *, likes: int = 10, downloads: int = 1000,
+                tags: Iterable[str] = (), created_at: str = "2025-07-01T10:00:00.000Z") -> dict[str, Any]:
+    """One dataset as `/api/datasets` lists it."""
+    return {
+        "_id": hashlib.sha1(f"datasets/{dataset_id}".encode()).hexdigest()[:24],
+        "id": dataset_id,
+        "author": dataset_id.split("/", 1)[0],
+        "likes": likes,
+        "downloads": downloads,
+        "trendingScore": score,
+        "private": False,
+        "gated": False,
+        "disabled": False,
+        "tags": ["format:parquet", *tags, "region:us"],
+        "createdAt": created_at,
+    }
+
+
+def matches_query(item: dict[str, Any], query: Any) -> bool:
+    """The Hub's list filters: `author` (namespace), `pipeline_tag`, and every `filter` among the tags
+    (a library filter also matches `library_name`)."""
+    author = query.get("author")
+    if author and item["id"].split("/", 1)[0].lower() != author.lower():
+        return False
+    pipeline_tag = query.get("pipeline_tag")
+    if pipeline_tag and item.get("pipeline_tag") != pipeline_tag:
+        return False
+    known = {*item.get("tags", []), item.get("library_name")}
+    return all(wanted in known for wanted in query.getall("filter", []))
+
+
 def base_models_answer(tags: Iterable[str]) -> dict[str, Any] | None:
     """What `expand=["baseModels"]` answers for a model with these tags: one relation, its bases."""
     relation: str | None = None
@@ -74,6 +123,8 @@ class Fault:
 @dataclass
 class FakeHub:
     models: list[dict[str, Any]] = field(default_factory=list)
+    spaces: list[dict[str, Any]] = field(default_factory=list)  # GET /api/spaces
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # GET /api/datasets
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /api/models/{id}
     requests: list[web.Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -87,6 +138,10 @@ class FakeHub:
     @property
     def list_requests(self) -> list[web.Request]:
         return [r for r in self.requests if r.path == "/api/models"]
+
+    def requests_to(self, path: str) -> list[web.Request]:
+        """Listing requests of one path (`/api/spaces`, `/api/datasets`, `/api/models`)."""
+        return [r for r in self.requests if r.path == path]
 
     def fail(self, status: int = 503, *, retry_after: float | None = None, times: int = 1) -> None:
         self.faults.append(Fault(status=status, retry_after=retry_after, times=times))
@@ -127,7 +182,8 @@ class FakeHub:
             if fault.body is not None:
                 return web.Response(text=fault.body, content_type="application/json")
         limit = int(request.query.get("limit", "1000"))
-        served = self.models[:limit]
+        listed = {"/api/spaces": self.spaces, "/api/datasets": self.datasets}.get(request.path, self.models)
+        served = [item for item in listed if matches_query(item, request.query)][:limit]
         if fault is not None and fault.only is not None:
             served = served[:fault.only]
         if fault is not None and fault.drift:
@@ -172,6 +228,8 @@ class FakeHub:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/api/models", self._list)
+        app.router.add_get("/api/spaces", self._list)
+        app.router.add_get("/api/datasets", self._list)
         app.router.add_get("/api/models/{org}/{name}", self._detail)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None)
