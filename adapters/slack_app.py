@@ -11,6 +11,7 @@ answer (a cold database, a big history) never times out.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -236,6 +237,30 @@ class SlashCommands:
         return await settings.add_rule(caller, country, direction, percent)
 
 
+class SlackFaultsInOneLine(logging.Filter):
+    """slack_sdk's Socket Mode client logs a failed reconnect with `logger.exception`: a refused token
+    while it is being fixed, or Slack unreachable, would print a traceback every time. Those are
+    platform faults, not bugs: one WARNING line naming the error; anything else keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, SlackApiError):
+            reason = str(error.response.get("error") or error.response.status_code)
+        elif isinstance(error, (aiohttp.ClientError, OSError, TimeoutError)):
+            reason = f"{type(error).__name__} {error}".strip()
+        else:
+            return True
+        record.msg = f"slack: Socket Mode could not reconnect ({reason}); slack_sdk tries again"
+        record.args = None
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+SOCKET_LOG = get_logger("adapters.slack_app.socket")
+SOCKET_LOG.addFilter(SlackFaultsInOneLine())
+
+
 def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_requests: bool) -> AsyncApp:
     """One listener for the configured command; ack first, answer through the response URL."""
     app = AsyncApp(client=commands.client, signing_secret=signing_secret or "",
@@ -293,7 +318,7 @@ class SlackSocketService:
             raise SlackUnreachable(f"apps.connections.open answered {error or exc.response.status_code}") from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SlackUnreachable(f"cannot reach Slack: {type(exc).__name__} {exc}".strip()) from None
-        self.handler = AsyncSocketModeHandler(self.app, app_token=self.app_token)
+        self.handler = AsyncSocketModeHandler(self.app, app_token=self.app_token, logger=SOCKET_LOG)
         try:
             await asyncio.wait_for(self.handler.connect_async(), self.connect_timeout)  # type: ignore[no-untyped-call]
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:

@@ -191,11 +191,12 @@ async def test_an_existing_database_migrates_with_its_history_as_the_models_list
         await app.poll()
     finally:
         await app.close()
-    # Roll the file back to before migration 0005, as a database of the previous release.
+    # Roll the file back to before migration 0005, as a database of the previous release (0006 undone too).
     with sqlite3.connect(db_path) as conn:
         conn.executescript(
             "DROP TABLE channel_watches; DROP TABLE channel_filters; DROP TABLE list_health; DROP TABLE list_items;"
             " DROP TABLE list_entries; DROP INDEX snapshots_by_list_time; ALTER TABLE snapshots DROP COLUMN list;"
+            " ALTER TABLE outbox DROP COLUMN unconfirmed;"
             " PRAGMA user_version = 4;")
     db = await open_database(db_path)
     await db.close()

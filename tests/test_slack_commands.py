@@ -319,3 +319,19 @@ async def test_unusual_digits_and_huge_durations_are_answered(fake: FakeSlack, s
     await command(fake, "alerts subscribe", user="UADMIN")
     _, acked, body, _ = await command(fake, text, user="UADMIN")
     assert acked < 3 and body["response_type"] == "ephemeral" and title(body) == expected
+
+
+async def test_a_refused_reconnect_is_one_warning_not_a_traceback(
+    fake: FakeSlack, socket: SlackSocketService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack rotates the connection while the token is refused: slack_sdk logs it with logger.exception."""
+    fake.fail_auth("invalid_auth")
+    with caplog.at_level("WARNING"):
+        await fake.send_disconnect()
+        await fake.wait_until(lambda: bool(fake.calls_to("apps.connections.open")
+                                           and fake.calls_to("apps.connections.open")[-1].response.get("ok") is False))
+        await asyncio.sleep(0.2)
+    refused = [r for r in caplog.records if "could not reconnect" in r.getMessage()]
+    assert refused and refused[0].levelname == "WARNING" and "invalid_auth" in refused[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    fake.heal_auth()
