@@ -153,7 +153,8 @@ def hub_fault(hub: FakeHub, rng: random.Random, tally: Tally) -> None:
 def platform_fault(discord: FakeDiscord, slack: FakeSlack, rng: random.Random, tally: Tally) -> Callable[[], None]:
     """Start one platform fault; returns what heals it."""
     kind = rng.choice(["discord-429", "discord-5xx", "discord-slow", "slack-429", "slack-5xx", "slack-auth",
-                       "discord-auth", "slack-reconnect", "discord-gone"])
+                       "discord-auth", "slack-reconnect", "discord-gone", "slack-scope", "slack-drop",
+                       "slack-slow", "discord-drop", "discord-token"])
     tally.platform[kind] += 1
     channel = rng.choice(DISCORD_CHANNELS)
     if kind == "discord-429":
@@ -169,6 +170,19 @@ def platform_fault(discord: FakeDiscord, slack: FakeSlack, rng: random.Random, t
         return lambda: discord.heal_channel(channel)
     elif kind == "discord-gone":
         discord.fail_channel(DISCORD_CHANNELS[-1], rng.choice([403, 404]))  # paused for good: queued, with a reason
+    elif kind == "discord-drop":
+        discord.drop_next()  # the message is created, the answer never comes: the nonce must dedupe the resend
+    elif kind == "discord-token":
+        discord.refuse_token(True)
+        return lambda: discord.refuse_token(False)
+    elif kind == "slack-scope":
+        slack.remove_scope("chat:write")  # missing_scope: pause nothing, keep alerts queued
+        return lambda: slack.add_scope("chat:write")
+    elif kind == "slack-drop":
+        slack.drop_next("chat.postMessage")  # posted, no answer: unconfirmed, resent at most once
+    elif kind == "slack-slow":
+        slack.delay(0.5, "chat.postMessage")
+        return lambda: slack.delay(0)
     elif kind == "slack-429":
         slack.rate_limit_next("chat.postMessage", retry_after=1, count=2)
     elif kind == "slack-5xx":
@@ -218,6 +232,7 @@ async def test_months_unattended_in_minutes(fake_hub: FakeHub, platforms: tuple[
     rng = random.Random(SEED)
     print(f"soak seed {SEED}: SOAK_SEED={SEED} replays these faults")
     fake_hub.models = ranked(POOL[:20])
+    discord.fail_route("PUT", "/commands", 503, count=2)  # command sync Discord cannot take at start
     db = tmp_path / "soak.db"
     path = config(tmp_path / "soak.toml", fake_hub, discord, slack, db)
     env = {**os.environ, "DISCORD_TOKEN": "soak-discord", "SLACK_BOT_TOKEN": "xoxb-soak",
