@@ -215,7 +215,15 @@ async def deliver_due(
             return False
         adapter = adapters[destination.platform]
         tracked = not getattr(adapter, "idempotent", True)
-        alert = await alert_with_image(item, images)
+        try:
+            alert = await alert_with_image(item, images)
+        except Exception as exc:  # a payload this version cannot read or render: retrying will not help
+            log.error("alert %s for %s:%s cannot be rendered (%s); set aside, the channel's next alerts go on",
+                      item.key, destination.platform, destination.channel, exc)
+            async with db.transaction() as conn:
+                await outbox.mark_rejected(conn, item.id, f"cannot render: {type(exc).__name__}: {exc}")
+            report.rejected += 1
+            return True
         if (pace := getattr(adapter, "pace", None)) is not None:
             await pace()
         if tracked:
@@ -274,6 +282,12 @@ async def deliver_due(
                 if not await send_one(item):
                     return
 
-    await asyncio.gather(*(drain(queue) for queue in by_destination.values()))
+    # Every channel's queue ends within this pass, even when one fails (a database fault): a drain left
+    # running would overlap the next pass and could send its alerts twice.
+    failures = [result for result in await asyncio.gather(*(drain(queue) for queue in by_destination.values()),
+                                                          return_exceptions=True)
+                if isinstance(result, BaseException)]
+    if failures:
+        raise failures[0]
     report.in_flight = {name: limiter.peak for name, limiter in slots.items() if limiter.peak}
     return report

@@ -334,3 +334,22 @@ async def test_a_digest_chart_travels_as_an_attachment_shown_in_the_embed(fake: 
     assert record.files[0].filename == "shares.png" and record.files[0].data == png
     assert record.payload["embeds"][0]["image"]["url"] == "attachment://shares.png"
     assert record.payload["attachments"][0]["description"] == "country shares"
+
+
+async def test_an_alert_this_version_cannot_render_is_set_aside_and_the_channel_goes_on(
+    fake_hub: FakeHub, fake: FakeDiscord, db_path: Path
+) -> None:
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        await poll_baseline_then_change(app, fake_hub)
+        await app.db.conn.execute(
+            "UPDATE events SET payload = '{\"kind\": \"entered\", \"models\": \"not a list\"}'"
+            " WHERE id = (SELECT MIN(event_id) FROM outbox)")
+        report = await app.deliver()  # no exception out of the pass
+        assert (report.sent, report.rejected) == (2, 1)
+        async with app.db.conn.execute("SELECT status, last_error FROM outbox ORDER BY id") as cur:
+            rows = list(await cur.fetchall())
+        assert rows[0][0] == "dropped" and rows[0][1].startswith("rejected: cannot render"), rows
+        assert [row[0] for row in rows[1:]] == ["delivered", "delivered"]
+    finally:
+        await app.close()
