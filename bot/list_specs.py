@@ -100,6 +100,11 @@ def check_lists(settings: Settings) -> None:
             what = "is the default list's name" if declared.name == DEFAULT_LIST else "is declared twice"
             raise ValueError(f"lists: {declared.name!r} {what}; every list needs its own name")
         names.append(declared.name)
+    for index, declared in enumerate(settings.lists):
+        top_n, depth = declared.top_n or settings.hub.top_n, declared.depth or settings.hub.depth
+        if depth < top_n:  # every poll would be a short answer, a counted failure, forever
+            raise ValueError(f"lists[{index}].depth: {depth} is less than its top_n {top_n}"
+                             " (top_n and depth default to [hub]'s)")
     known = ", ".join(names)
     for index, route in enumerate(settings.routes):
         unknown = [name for name in route.lists if name not in names]

@@ -59,6 +59,7 @@ def test_lists_config_defaults_and_names():
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"lists": [{"name": "Spaces!", "kind": "spaces"}]}, "lists[0].name"),
+    ({"lists": [{"name": "spaces", "kind": "spaces", "depth": 5}]}, "lists[0].depth: 5 is less than its top_n 10"),
     ({"lists": [{"name": "models"}]}, "'models' is the default list's name"),
     ({"lists": [{"name": "a"}, {"name": "a"}]}, "'a' is declared twice"),
     ({"lists": [{"name": "s", "kind": "spaces", "pipeline_tag": "x"}]}, "pipeline_tag filters models only"),
@@ -363,3 +364,18 @@ async def test_a_list_entry_without_an_id_is_one_clear_line(fake_hub: FakeHub):
     del fake_hub.spaces[1]["id"]
     with pytest.raises(HubError, match="entry #2 is without a usable model id"):
         await list_source(fake_hub, kind="spaces").fetch()
+
+
+async def test_a_filtered_list_may_hold_fewer_than_its_top_n(fake_hub: FakeHub, db_path: Path):
+    """One author's datasets: two is a real answer, not a Hub glitch (the overall lists stay strict)."""
+    fake_hub.models = ranked(US[:8] + CN[:2]) + [
+        hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(4)]
+    fake_hub.spaces = spaces(SPACES[:6])
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/fine{i}", 90 - i) for i in range(2)]  # top_n is 3
+    app = await open_app(lists_settings(fake_hub, db_path))
+    try:
+        assert (await app.poll()).error is None
+    finally:
+        await app.close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM snapshots WHERE list = 'data'").fetchone() == (1,)
