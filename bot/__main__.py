@@ -177,6 +177,9 @@ async def _cmd_share(args: argparse.Namespace) -> int:
     from bot.commands import share_message, share_view
 
     name = _list_spec(args).name
+    if args.chart and name != "models":
+        print(f"trendwatch share: --chart draws the models list only, not {name!r}", file=sys.stderr)
+        return EXIT_USAGE
     view = await _read_store(args, lambda conn: share_view(conn, args.days, name))
     if args.json:
         print(json.dumps({

@@ -18,7 +18,6 @@ from bot.hub import HubError, Source, describe
 from bot.list_specs import configured_lists
 from bot.lists import fan_out, watched_events
 from bot.log import get_logger
-from bot.orgs import load_org_table
 from bot.snapshot import Snapshot
 from store import health, outbox, rules, snapshots
 from store.db import Database, StoreTransient
@@ -134,16 +133,21 @@ async def poll_once(
         return PollResult(None, None, tuple(notices), error)
 
     try:
-        return await _store(db, source, settings, snapshot, previous, now)
+        result = await _store(db, source, settings, table, snapshot, previous, now)
     except StoreTransient as exc:
         # The transaction rolled back whole: no snapshot, no rule state, no outbox row. The next poll tries again.
         log.error("poll not stored: %s; retrying at the next poll", exc)
         return PollResult(None, None, (), f"not stored: {exc}")
+    try:  # housekeeping after the poll's commit: its failure must not make a stored poll look lost
+        await prune_outbox(db, settings, now)
+    except StoreTransient as exc:
+        log.warning("outbox not pruned this time: %s", exc)
+    return result
 
 
 async def _store(
-    db: Database, source: Source, settings: Settings, snapshot: Snapshot, previous: snapshots.StoredSnapshot | None,
-    now: datetime,
+    db: Database, source: Source, settings: Settings, table: OrgTable, snapshot: Snapshot,
+    previous: snapshots.StoredSnapshot | None, now: datetime,
 ) -> PollResult:
     top_n = settings.hub.top_n
     async with db.transaction() as conn:
@@ -163,7 +167,7 @@ async def _store(
                                        previous.snapshot if previous else None, snapshot)
         snapshot_id = await snapshots.save_snapshot(conn, snapshot, top_n, source.name)
         await rules.save_rule_states(conn, detection.rule_states, now)
-        events: list[Event] = [describe_entries(event, snapshot, load_org_table()) for event in detection.events]
+        events: list[Event] = [describe_entries(event, snapshot, table) for event in detection.events]
         events += watched
         before = await health.get_health(conn)
         if before.failing_announced:
@@ -171,5 +175,4 @@ async def _store(
         await health.record_success(conn, now)
         await _fan_out(conn, events, snapshot_id, previous.id if previous else None, now)
     log.info("stored snapshot %d (%d entries), %d event(s)", snapshot_id, len(snapshot.entries), len(events))
-    await prune_outbox(db, settings, now)
     return PollResult(snapshot_id, snapshot, tuple(events))

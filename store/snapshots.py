@@ -112,14 +112,16 @@ _RECOUNT = (
 
 
 async def recount_snapshots(conn: aiosqlite.Connection, snapshot_ids: Iterable[int] | None = None) -> None:
-    """Recompute the stored country counts of these snapshots (None: all of them) from their entries.
+    """Recompute the stored country counts of these snapshots (None: all of the models list's) from `entries`.
+
+    Other lists keep their entries in `list_entries` and recount themselves (store/lists.py).
 
     Whoever changes `entries.country` (re-attribution after the tables or labels changed) calls
     this in the same transaction, so shares read from `snapshots.top_counts` stay right. Each
     snapshot costs a primary-key range of its top N entries: a 15-minute year takes ~0.2 s.
     """
     if snapshot_ids is None:
-        await conn.execute(_RECOUNT)
+        await conn.execute(_RECOUNT + " WHERE list = 'models'")
         return
     ids = sorted(set(snapshot_ids))
     for start in range(0, len(ids), 500):

@@ -143,6 +143,9 @@ kinds = ["entered", "new_leader", "share", "digest", "watched"]
         assert rows[0]["url"] == f"https://huggingface.co/spaces/{SPACES[13]}" and rows[0]["movement"] is None
         share = await bot("share", "--config", str(config), "--list", "text-to-image")
         assert share.code == 0 and "[text-to-image] Who holds the trending top 10" in share.out
+        chart = await bot("share", "--config", str(config), "--list", "text-to-image", "--chart",
+                          str(tmp_path / "c.png"))
+        assert chart.code == 2 and "models list only" in chart.err and not (tmp_path / "c.png").exists()
         unknown = await bot("trending", "--config", str(config), "--list", "nope")
         assert unknown.code == 1 and "no list named 'nope'" in unknown.err and "Traceback" not in unknown.err
 
