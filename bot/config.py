@@ -191,7 +191,7 @@ class Route(_Section):
     channel: str = Field(min_length=1)
     kinds: tuple[str, ...] = ("entered", "new_leader", "share", "digest")
     # Channel filters (bot/filters.py): which lists, and which entries of them, this channel hears about.
-    lists: tuple[str, ...] = (DEFAULT_LIST,)
+    lists: tuple[str, ...] = Field((DEFAULT_LIST,), min_length=1)  # an empty list would hear nothing
     countries: tuple[CountryCode, ...] = ()
     tasks: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()

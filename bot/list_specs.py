@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from bot.config import DEFAULT_LIST, HUB_REQUESTS_PER_5_MIN
+from bot.orgs import iso_country_codes
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -96,6 +97,9 @@ def check_lists(settings: Settings) -> None:
     for declared in settings.lists:
         if declared.name in RESERVED_NAMES:
             raise ValueError(f"lists: {declared.name!r} is a command word; pick another name")
+        if declared.name.isdigit() or declared.name.upper() in iso_country_codes():
+            # `/trending cn 5` must keep meaning the country and the count on Slack
+            raise ValueError(f"lists: {declared.name!r} reads as a count or a country code; pick another name")
         if declared.name in names:
             what = "is the default list's name" if declared.name == DEFAULT_LIST else "is declared twice"
             raise ValueError(f"lists: {declared.name!r} {what}; every list needs its own name")

@@ -60,6 +60,9 @@ def test_lists_config_defaults_and_names():
 @pytest.mark.parametrize(("data", "message"), [
     ({"lists": [{"name": "Spaces!", "kind": "spaces"}]}, "lists[0].name"),
     ({"lists": [{"name": "spaces", "kind": "spaces", "depth": 5}]}, "lists[0].depth: 5 is less than its top_n 10"),
+    ({"lists": [{"name": "cn", "kind": "spaces"}]}, "'cn' reads as a count or a country code"),
+    ({"routes": [{"platform": "console", "channel": "x", "lists": []}]}, "routes[0].lists"),
+    ({"lists": [{"name": "10", "kind": "spaces"}]}, "'10' reads as a count or a country code"),
     ({"lists": [{"name": "models"}]}, "'models' is the default list's name"),
     ({"lists": [{"name": "a"}, {"name": "a"}]}, "'a' is declared twice"),
     ({"lists": [{"name": "s", "kind": "spaces", "pipeline_tag": "x"}]}, "pipeline_tag filters models only"),
