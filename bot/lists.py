@@ -32,7 +32,7 @@ from bot.log import get_logger
 from bot.orgs import load_org_table
 from bot.snapshot import Snapshot
 from bot.watch import WatchSpec, detect_watched
-from store import channel_filters, outbox, rules, watches
+from store import channel_filters, outbox, reattribution, rules, watches
 from store import lists as list_store
 from store.db import Database, StoreTransient, utc_iso
 from store.destinations import current_routing
@@ -334,7 +334,7 @@ async def reattribute_lists(conn: aiosqlite.Connection, rules: Rules, known: Map
     in its transaction); Spaces and datasets go by their namespace, labels and overrides."""
     items = await list_store.stored_item_tags(conn)
     decided = {item_id: rules.attribute(item_id, tags, known) for item_id, tags in items.items()}
-    changed = await list_store.reattribute_list_entries(conn, decided)
+    changed = (await reattribution.reattribute_list_entries(conn, decided)).entries
     if changed:
         log.info("re-attributed %d entr%s of the other lists", changed, "y" if changed == 1 else "ies")
     return changed

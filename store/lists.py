@@ -184,38 +184,3 @@ async def stored_item_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
         " ON last.item_id = e.item_id AND last.latest = e.snapshot_id"
     ) as cursor:
         return {str(item): stored_tags(tags) for item, tags in await cursor.fetchall()}
-
-
-async def reattribute_list_entries(conn: aiosqlite.Connection, decided: dict[str, Attribution]) -> int:
-    """Set every stored entry of the other lists to its item's new attribution; recount the snapshots touched.
-
-    One pass over `list_entries` (decisions in a temporary table), as `store.reattribution` does for the
-    models list: no index leads from an item to its entries, and one scan per item took a minute a year.
-    """
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS decided_items (item_id TEXT PRIMARY KEY, country TEXT NOT NULL,"
-        " method TEXT NOT NULL, via TEXT)"
-    )
-    await conn.execute("DELETE FROM temp.decided_items")
-    await conn.executemany(
-        "INSERT OR REPLACE INTO temp.decided_items (item_id, country, method, via) VALUES (?, ?, ?, ?)",
-        [(item_id, a.country, a.method, a.via) for item_id, a in decided.items()],
-    )
-    async with conn.execute(
-        "UPDATE list_entries SET country = d.country, country_method = d.method, country_via = d.via"
-        " FROM temp.decided_items AS d WHERE list_entries.item_id = d.item_id"
-        " AND (list_entries.country IS NOT d.country OR list_entries.country_method IS NOT d.method"
-        " OR list_entries.country_via IS NOT d.via) RETURNING list_entries.snapshot_id"
-    ) as cursor:
-        rows = list(await cursor.fetchall())
-    await conn.execute("DELETE FROM temp.decided_items")
-    for snapshot_id in sorted({int(sid) for (sid,) in rows}):
-        await conn.execute(
-            "UPDATE snapshots SET top_counts = ("
-            " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
-            "  SELECT e.country AS country, COUNT(*) AS n FROM list_entries e"
-            "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
-            "  GROUP BY e.country ORDER BY e.country)) WHERE id = ?",
-            (snapshot_id,),
-        )
-    return len(rows)

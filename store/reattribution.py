@@ -5,7 +5,6 @@ Events and outbox rows are not touched: alerts already sent stay as sent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +12,10 @@ from datetime import datetime
 import aiosqlite
 
 from bot.snapshot import Attribution
-from store.db import utc_iso
-from store.snapshots import recount_snapshots
+from store.db import stored_tags, utc_iso
+from store.snapshots import EntryTable, recount_snapshots
+
+_KEY = {"entries": "model_id", "list_entries": "item_id"}  # what an entry row names its model by
 
 
 async def stored_model_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
@@ -23,14 +24,7 @@ async def stored_model_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
         "SELECT hub_id, tags FROM models WHERE id IN (SELECT DISTINCT model_id FROM entries)"
     ) as cursor:
         rows = await cursor.fetchall()
-    found: dict[str, list[str]] = {}
-    for hub_id, tags in rows:
-        try:
-            parsed = json.loads(tags)
-        except ValueError:
-            parsed = []
-        found[str(hub_id)] = [str(tag) for tag in parsed] if isinstance(parsed, list) else []
-    return found
+    return {str(hub_id): stored_tags(tags) for hub_id, tags in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,33 +34,52 @@ class Rewritten:
 
 
 async def reattribute_entries(conn: aiosqlite.Connection, decided: Mapping[str, Attribution]) -> Rewritten:
-    """Set every stored entry of each model to its newly decided attribution (the one writer of history's countries).
-
-    The decisions go into a temporary table and entries are rewritten in ONE statement touching only rows
-    that differ: no index leads from a model to its entries (it would cost a fifth of the file), so one
-    pass over `entries` beats one per model. The per-snapshot country counts of every snapshot touched
-    are recomputed in the same transaction, so shares and charts read the corrected story.
-    """
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS decided (model_id INTEGER PRIMARY KEY, country TEXT NOT NULL,"
-        " method TEXT NOT NULL, via TEXT)"
-    )
-    await conn.execute("DELETE FROM temp.decided")
+    """Set every stored entry of each model to its newly decided attribution (the one writer of history's countries)."""
+    await _decisions_table(conn)
     await conn.executemany(
-        "INSERT OR REPLACE INTO temp.decided (model_id, country, method, via)"
+        "INSERT OR REPLACE INTO temp.decided (key, country, method, via)"
         " SELECT id, ?, ?, ? FROM models WHERE hub_id = ?",
         [(a.country, a.method, a.via, hub_id) for hub_id, a in decided.items()],
     )
+    return await _rewrite(conn, "entries")
+
+
+async def reattribute_list_entries(conn: aiosqlite.Connection, decided: Mapping[str, Attribution]) -> Rewritten:
+    """The same for the other lists' entries (`list_entries`, keyed by the item's id)."""
+    await _decisions_table(conn)
+    await conn.executemany(
+        "INSERT OR REPLACE INTO temp.decided (key, country, method, via) VALUES (?, ?, ?, ?)",
+        [(item_id, a.country, a.method, a.via) for item_id, a in decided.items()],
+    )
+    return await _rewrite(conn, "list_entries")
+
+
+async def _decisions_table(conn: aiosqlite.Connection) -> None:
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS decided"
+        " (key PRIMARY KEY, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT)"
+    )
+    await conn.execute("DELETE FROM temp.decided")
+
+
+async def _rewrite(conn: aiosqlite.Connection, table: EntryTable) -> Rewritten:
+    """Rewrite `table`'s countries from `temp.decided` in ONE statement touching only rows that differ.
+
+    No index leads from a model to its entries (it would cost a fifth of the file), so one pass beats
+    one per model. The per-snapshot country counts of every snapshot touched are recomputed in the same
+    transaction, so shares and charts read the corrected story.
+    """
+    key = _KEY[table]
     async with conn.execute(
-        "UPDATE entries SET country = d.country, country_method = d.method, country_via = d.via"
-        " FROM temp.decided AS d WHERE entries.model_id = d.model_id"
-        " AND (entries.country IS NOT d.country OR entries.country_method IS NOT d.method"
-        " OR entries.country_via IS NOT d.via) RETURNING entries.snapshot_id"
+        f"UPDATE {table} SET country = d.country, country_method = d.method, country_via = d.via"
+        f" FROM temp.decided AS d WHERE {table}.{key} = d.key"
+        f" AND ({table}.country IS NOT d.country OR {table}.country_method IS NOT d.method"
+        f" OR {table}.country_via IS NOT d.via) RETURNING {table}.snapshot_id"
     ) as cursor:
         rows = list(await cursor.fetchall())
     await conn.execute("DELETE FROM temp.decided")
     snapshot_ids = frozenset(int(snapshot_id) for (snapshot_id,) in rows)
-    await recount_snapshots(conn, snapshot_ids)
+    await recount_snapshots(conn, snapshot_ids, table)
     return Rewritten(len(rows), snapshot_ids)
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import aiosqlite
 
@@ -102,31 +103,36 @@ def top_counts(entries: Iterable[Entry], top_n: int) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-_RECOUNT = (
-    "UPDATE snapshots SET top_counts = ("
-    " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
-    "  SELECT e.country AS country, COUNT(*) AS n FROM entries e"
-    "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
-    "  GROUP BY e.country ORDER BY e.country))"
-)
+EntryTable = Literal["entries", "list_entries"]  # the default list's entries, and the other lists'
 
 
-async def recount_snapshots(conn: aiosqlite.Connection, snapshot_ids: Iterable[int] | None = None) -> None:
-    """Recompute the stored country counts of these snapshots (None: all of the models list's) from `entries`.
+def _recount(table: EntryTable) -> str:
+    return (
+        "UPDATE snapshots SET top_counts = ("
+        " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
+        f"  SELECT e.country AS country, COUNT(*) AS n FROM {table} e"
+        "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
+        "  GROUP BY e.country ORDER BY e.country))"
+    )
 
-    Other lists keep their entries in `list_entries` and recount themselves (store/lists.py).
 
-    Whoever changes `entries.country` (re-attribution after the tables or labels changed) calls
+async def recount_snapshots(
+    conn: aiosqlite.Connection, snapshot_ids: Iterable[int] | None = None, table: EntryTable = "entries"
+) -> None:
+    """Recompute the stored country counts of these snapshots from their entries in `table`
+    (None: every snapshot of the models list, whose entries are `entries`).
+
+    Whoever changes an entry's country (re-attribution after the tables or labels changed) calls
     this in the same transaction, so shares read from `snapshots.top_counts` stay right. Each
     snapshot costs a primary-key range of its top N entries: a 15-minute year takes ~0.2 s.
     """
     if snapshot_ids is None:
-        await conn.execute(_RECOUNT + " WHERE list = 'models'")
+        await conn.execute(_recount("entries") + " WHERE list = 'models'")
         return
     ids = sorted(set(snapshot_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        await conn.execute(_RECOUNT + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        await conn.execute(_recount(table) + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
 
 async def thin_history(conn: aiosqlite.Connection) -> None:
