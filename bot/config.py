@@ -30,11 +30,11 @@ from pydantic import (
 )
 
 from bot.orgs import iso_country_codes
+from bot.snapshot import DEFAULT_LIST
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
 ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")
-DEFAULT_LIST = "models"  # the Hub's overall trending models: [hub] top_n/depth, today's keys
 LIST_KINDS = ("models", "datasets", "spaces")
 HUB_REQUESTS_PER_5_MIN = 500  # the Hub's anonymous rate limit
 

@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from bot.config import DEFAULT_LIST, HUB_REQUESTS_PER_5_MIN
+from bot.config import HUB_REQUESTS_PER_5_MIN
 from bot.orgs import iso_country_codes
+from bot.snapshot import DEFAULT_LIST
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 UNKNOWN = "unknown"
+DEFAULT_LIST = "models"  # the Hub's overall trending models: the list every alert was about before [[lists]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,10 @@ from datetime import datetime
 import aiosqlite
 
 from bot.detect import History
-from bot.snapshot import Attribution, Entry, Snapshot
+from bot.snapshot import DEFAULT_LIST, Attribution, Entry, Snapshot
 from store.db import from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 from store.health import SourceHealth
 from store.snapshots import StoredSnapshot, latest_snapshots, top_counts
-
-DEFAULT_LIST = "models"
 
 _UPSERT_ITEM = """
 INSERT INTO list_items (list, item_id, first_seen, last_seen, best_rank, last_in_top, last_led)
