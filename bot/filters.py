@@ -15,10 +15,10 @@ from bot.countries import OrgTable, is_reupload
 from bot.events import Digest, Entered, EnteredModel, Event, NewLeader, ShareChange, SourceHealth, Watched
 from bot.list_specs import ListSpec
 from bot.routing import wants
-from bot.snapshot import Snapshot
+from bot.snapshot import DEFAULT_LIST, Snapshot
 from store.destinations import Destination
 
-DEFAULT_LISTS = ("models",)
+DEFAULT_LISTS = (DEFAULT_LIST,)
 
 
 @dataclass(frozen=True, slots=True)
