@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import aiosqlite
+
 from store.db import Database, from_iso, utc_iso
 
 
@@ -31,17 +33,20 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+async def current_holder(conn: aiosqlite.Connection, name: str) -> LeaseHolder | None:
+    """Who holds the lease now (it may have expired), or None when nobody ever took it."""
+    async with conn.execute("SELECT holder, host, pid, expires_at FROM lease WHERE name = ?", (name,)) as cursor:
+        row = await cursor.fetchone()
+    return LeaseHolder(str(row[0]), str(row[1]), int(row[2]), from_iso(str(row[3]))) if row else None
+
+
 async def try_acquire(
     db: Database, name: str, holder: str, host: str, pid: int, ttl: timedelta, now: datetime
 ) -> LeaseHolder | None:
     """Take or renew the lease. Returns None on success, else who holds it."""
     async with db.transaction() as conn:
-        async with conn.execute(
-            "SELECT holder, host, pid, expires_at FROM lease WHERE name = ?", (name,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is not None:
-            current = LeaseHolder(str(row[0]), str(row[1]), int(row[2]), from_iso(str(row[3])))
+        current = await current_holder(conn, name)
+        if current is not None:
             ours = current.holder == holder
             expired = current.expires_at <= now
             orphaned = current.host == host and not _process_alive(current.pid)

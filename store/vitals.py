@@ -14,7 +14,7 @@ import aiosqlite
 
 from store.db import from_iso
 from store.health import SourceHealth, get_health
-from store.lease import LeaseHolder
+from store.lease import LeaseHolder, current_holder
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +32,7 @@ class Vitals:
 
 
 async def read_vitals(conn: aiosqlite.Connection, lease_name: str) -> Vitals:
-    async with conn.execute(
-        "SELECT holder, host, pid, expires_at FROM lease WHERE name = ?", (lease_name,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    holder = LeaseHolder(str(row[0]), str(row[1]), int(row[2]), from_iso(str(row[3]))) if row else None
+    holder = await current_holder(conn, lease_name)
     pending: dict[str, PendingAlerts] = {}
     async with conn.execute(
         "SELECT d.platform, COUNT(*), MIN(o.created_at) FROM outbox o"
