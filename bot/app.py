@@ -25,11 +25,11 @@ from bot.config import ConfigError, Secrets, Settings, unavailable_platforms
 from bot.delivery import Adapter, DeliveryReport, deliver_due
 from bot.digest import parse_schedule
 from bot.hub import HubSource, Source
-from bot.lists import build_list_sources, poll_lists, sync_route_filters, with_lists
+from bot.lists import build_list_sources, sync_route_filters
 from bot.log import get_logger
 from bot.metrics import count_poll, metered
 from bot.orgs import iso_country_codes, load_org_table
-from bot.poll import PollResult, poll_once
+from bot.poll import PollResult, poll_lists, poll_once, with_lists
 from bot.reconnect import Service, keep_connecting, service_name
 from bot.replay import ReplaySource
 from bot.weekly import DigestOutcome, create_due_digest

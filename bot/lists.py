@@ -1,17 +1,16 @@
 """Several trending lists in one bot: fetch each with the official client, store and detect per list.
 
-The default list (`models`) runs through `bot.poll.poll_once` exactly as before; each
-`[[lists]]` entry runs through `poll_list` here, with its own snapshots, rule state, health
-and "source failing" notice. One list failing never stops the others (`poll_lists`).
-Watches and channel filters are applied here and in `bot.filters`, at fan-out, never in `detect`.
+Every list, the default one included, is polled by `bot.poll.poll_list` over its own series in
+the store (`store.series`): its own snapshots, rule state, health and "source failing" notice.
+This module fetches the other lists, finds watched items and fans events out through the
+channel filters (`bot.filters`), never in `detect`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -20,25 +19,22 @@ import httpx2
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils._pagination import paginate
 
-from bot.attribution import current_rules, learn_lineage
 from bot.config import Route, Secrets, Settings
-from bot.countries import OrgTable, Rules, attribute_snapshot
-from bot.detect import RuleSpec, detect
-from bot.events import Event, ListSection, SourceHealth
-from bot.filters import ChannelFilter, describe_entries, on_list, route_events
-from bot.hub import HubError, HubSource, Source, describe
+from bot.countries import Rules
+from bot.events import Event, ListSection
+from bot.filters import ChannelFilter, on_list, route_events
+from bot.hub import HubError, HubSource, Source
 from bot.list_specs import ListSpec, configured_lists
 from bot.log import get_logger
-from bot.orgs import load_org_table
 from bot.snapshot import Snapshot
 from bot.watch import WatchSpec, detect_watched
-from store import channel_filters, outbox, reattribution, rules, watches
+from store import channel_filters, outbox, reattribution, watches
 from store import lists as list_store
-from store.db import Database, StoreTransient, utc_iso
+from store.db import utc_iso
 from store.destinations import current_routing
 
 if TYPE_CHECKING:
-    from bot.poll import PollResult
+    pass
 
 log = get_logger(__name__)
 
@@ -186,110 +182,6 @@ async def fan_out(
     filters = await channel_filter_map(conn)
     for event, ids in route_events(events, destinations, filters, previous_id, now):
         await outbox.add_event(conn, event, snapshot_id, ids, now)
-
-
-# --- polling one non-default list ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ListPoll:
-    name: str
-    snapshot_id: int | None
-    events: tuple[Event, ...]
-    error: str | None = None
-
-
-def list_rules(settings: Settings, spec: ListSpec) -> list[RuleSpec]:
-    return [
-        RuleSpec(key=rule.key, country=rule.country, direction=rule.direction, threshold=rule.threshold,
-                 for_polls=rule.for_polls, hysteresis=rule.hysteresis, notify_resolved=rule.notify_resolved)
-        for rule in settings.share_rules if rule.list == spec.name
-    ]
-
-
-async def _list_failure(db: Database, settings: Settings, spec: ListSpec, error: str, now: datetime) -> list[Event]:
-    async with db.transaction() as conn:
-        state = await list_store.record_list_failure(conn, spec.name, error, now)
-        if state.failures < settings.hub.failures_before_notice or state.failing_announced:
-            return []
-        notice = on_list(SourceHealth(taken_at=now, state="failing", failures=state.failures, error=error), spec)
-        await list_store.set_list_failing_announced(conn, spec.name, True)
-        await fan_out(conn, [notice], None, None, now)
-        return [notice]
-
-
-async def poll_list(
-    db: Database, source: Source, settings: Settings, table: OrgTable, spec: ListSpec,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> ListPoll:
-    """One poll of one non-default list; never raises for a bad Hub answer (recorded, counted, reported)."""
-    latest = await list_store.latest_list_snapshots(db.conn, spec.name, 1)
-    previous = latest[0] if latest else None
-    try:
-        raw = await source.fetch(previous.snapshot.taken_at if previous else None)
-        if len(raw.entries) < spec.top_n and not spec.filters:
-            # A filtered list (one author, a narrow task) may really hold fewer; the overall lists never do.
-            raise HubError(f"the Hub listed only {len(raw.entries)} {spec.kind}, fewer than the top {spec.top_n}")
-        attribution_rules = await current_rules(db.conn, settings, table)
-        lineage = (await learn_lineage(db, source, attribution_rules, raw, settings, clock())
-                   if spec.kind == "models" else {})
-        snapshot = attribute_snapshot(raw, attribution_rules, extra_tags=lineage)
-    except HubError as exc:
-        error = describe(exc)
-        log.info("poll of list %s failed: %s", spec.name, error)
-        try:
-            notices = await _list_failure(db, settings, spec, error, clock())
-        except StoreTransient as store_exc:
-            log.error("%s; the failure is not counted", store_exc)
-            notices = []
-        return ListPoll(spec.name, None, tuple(notices), error)
-    now = clock()
-    async with db.transaction() as conn:
-        history = await list_store.list_history(conn, spec.name, [entry.id for entry in snapshot.top(spec.top_n)])
-        detection = detect(
-            previous.snapshot if previous else None, snapshot, top_n=spec.top_n, rules=list_rules(settings, spec),
-            states=await rules.load_rule_states(conn), history=history, cooldown=settings.alerts.reentry_cooldown,
-            announce_leader=settings.alerts.new_leader,
-        )
-        events: list[Event] = [on_list(describe_entries(event, snapshot, table), spec) for event in detection.events]
-        events += await watched_events(conn, settings, spec, previous.snapshot if previous else None, snapshot)
-        snapshot_id = await list_store.save_list_snapshot(conn, spec.name, snapshot, spec.top_n, source.name)
-        await rules.save_rule_states(conn, detection.rule_states, now)
-        before = await list_store.list_health(conn, spec.name)
-        if before.failing_announced:
-            events.append(on_list(SourceHealth(taken_at=now, state="recovered", failures=before.failures), spec))
-        await list_store.record_list_success(conn, spec.name, now)
-        await fan_out(conn, events, snapshot_id, previous.id if previous else None, now)
-    log.info("stored snapshot %d of list %s (%d entries), %d event(s)", snapshot_id, spec.name,
-             len(snapshot.entries), len(events))
-    return ListPoll(spec.name, snapshot_id, tuple(events))
-
-
-async def poll_lists(
-    db: Database, sources: dict[str, Source], settings: Settings, table: OrgTable | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> list[ListPoll]:
-    """Every non-default list once, in config order; one failing (even the store) does not stop the next."""
-    table = table or load_org_table()
-    results = []
-    for spec in configured_lists(settings):
-        source = sources.get(spec.name)
-        if spec.is_default or source is None:
-            continue
-        try:
-            results.append(await poll_list(db, source, settings, table, spec, clock))
-        except StoreTransient as exc:
-            log.error("list %s not stored: %s; retrying at the next poll", spec.name, exc)
-            results.append(ListPoll(spec.name, None, (), f"not stored: {exc}"))
-    return results
-
-
-def with_lists(result: PollResult, listed: Sequence[ListPoll]) -> PollResult:
-    """The default list's result with the other lists' events; their failures named in `error`."""
-    errors = [result.error] if result.error else []
-    errors += [f"list {poll.name}: {poll.error}" for poll in listed if poll.error]
-    events = result.events + tuple(event for poll in listed for event in poll.events)
-    return replace(result, events=events, error="; ".join(errors) or None)
 
 
 # --- the weekly digest's short section per non-default list -------------------------------------------
