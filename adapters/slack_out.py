@@ -176,17 +176,22 @@ class GatedRateLimitRetryHandler(AsyncRetryHandler):
         state.increment_current_attempt()
 
 
+def header_seconds(headers: Any) -> float | None:
+    """Seconds from a `Retry-After` header (slack_sdk keeps header values as lists); None when absent or odd."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            try:
+                return max(float(str(raw)), 0.0)
+            except ValueError:
+                return None
+    return None
+
+
 def retry_after(response: HttpResponse | None) -> float:
-    """Seconds from a `Retry-After` header (slack_sdk keeps header values as lists); 1 when absent or odd."""
-    if response is not None:
-        for name, value in response.headers.items():
-            if name.lower() == "retry-after":
-                raw = value[0] if isinstance(value, list) and value else value
-                try:
-                    return max(float(str(raw)), 0.0)
-                except ValueError:
-                    break
-    return 1.0
+    """A 429 answer's wait; 1 s when it names none."""
+    seconds = header_seconds(response.headers) if response is not None else None
+    return 1.0 if seconds is None else seconds
 
 
 class ChannelPacer:
@@ -413,11 +418,4 @@ def _failure(exc: SlackApiError) -> DeliveryError:
 
 
 def _retry_after_of(exc: SlackApiError) -> float | None:
-    headers = getattr(exc.response, "headers", {}) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(float(value[0] if isinstance(value, list) else value), 0.0)
-            except ValueError:
-                return None
-    return None
+    return header_seconds(getattr(exc.response, "headers", None))
