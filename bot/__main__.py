@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import json
 import os
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
@@ -152,7 +151,7 @@ async def _read_store(args: argparse.Namespace, read: Callable[[Any], Awaitable[
     from store.db import open_database
 
     settings = _settings(args)
-    db = await open_database(settings.store.path)
+    db = await open_database(settings.store.location)
     try:
         return await read(db.conn)
     finally:
@@ -281,7 +280,7 @@ async def _cmd_resume(args: argparse.Namespace) -> int:
     from store.db import open_database
     from store.destinations import get_destination, resume
 
-    db = await open_database(_settings(args).store.path)
+    db = await open_database(_settings(args).store.location)
     try:
         async with db.transaction() as conn:
             found = await get_destination(conn, args.platform, args.channel)
@@ -368,7 +367,7 @@ async def _cmd_label(args: argparse.Namespace) -> int:
         raise CommandError(f"expected a two-letter ISO 3166-1 country code like 'CN', got {args.country!r}")
     settings = _settings(args)
     who, now = _operator(), datetime.now(UTC)
-    db = await open_database(settings.store.path)
+    db = await open_database(settings.store.location)
     try:
         async with db.transaction() as conn:
             if args.remove:
@@ -397,7 +396,7 @@ async def _cmd_reattribute(args: argparse.Namespace) -> int:
     from store.db import open_database
 
     settings = _settings(args)
-    db = await open_database(settings.store.path)
+    db = await open_database(settings.store.location)
     try:
         report = await reattribute(db, settings, datetime.now(UTC))
     finally:
@@ -417,7 +416,7 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
         outputs.append("discord" + ("" if secrets.discord_token else " (DISCORD_TOKEN missing)"))
     if settings.slack.enabled:
         outputs.append("slack" + ("" if secrets.slack_bot_token else " (SLACK_BOT_TOKEN missing)"))
-    if not settings.store.path.parent.is_dir():
+    if settings.store.url is None and not settings.store.path.parent.is_dir():
         raise ConfigError(f"{where}: store.path: folder {settings.store.path.parent} does not exist"
                           " (create it, mount the volume, or fix the path)")
 
@@ -425,7 +424,7 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
 
     print(
         f"config OK ({where}): hub {settings.hub.endpoint}, top {settings.hub.top_n} of {settings.hub.depth},"
-        f" every {settings.hub.poll_interval}; store {settings.store.path};"
+        f" every {settings.hub.poll_interval}; store {settings.store.location.describe};"
         f" {len(settings.share_rules)} share rule(s); outputs: {', '.join(outputs) or 'none'};"
         f" ops endpoint: {describe_endpoint(settings)}"
     )
@@ -524,7 +523,7 @@ def _quiet_broken_pipe() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from bot.commands import CommandError
-    from store.db import StoreError, is_file_fault, store_error
+    from store.db import StoreError
 
     args = _parser().parse_args(argv)
     if getattr(args, "refuses_config", False) and args.config is not None:
@@ -545,11 +544,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except (CommandError, StoreError) as exc:
         print(f"trendwatch: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except sqlite3.Error as exc:
-        if not is_file_fault(exc):
-            raise
-        print(f"trendwatch: {store_error(_settings(args).store.path, exc)}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:
         return _quiet_broken_pipe()

@@ -7,7 +7,6 @@ import functools
 import os
 import signal
 import socket
-import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
@@ -34,7 +33,7 @@ from bot.reconnect import Service, keep_connecting, service_name
 from bot.replay import ReplaySource
 from bot.weekly import DigestOutcome, create_due_digest
 from store import lease
-from store.db import Database, StoreError, StoreTransient, is_file_fault, open_database, store_error
+from store.db import Database, StoreError, StoreTransient, open_database
 from store.destinations import active_destinations, sync_configured
 
 log = get_logger(__name__)
@@ -169,7 +168,7 @@ class Trendwatch:
     async def open(cls, settings: Settings, secrets: Secrets,
                    adapters: dict[str, Adapter] | None = None, *, start: bool = True) -> Trendwatch:
         """Open the store and build the outputs; `start=False` leaves logging in to the platform services."""
-        db = await open_database(settings.store.path)
+        db = await open_database(settings.store.location)
         try:
             async with db.transaction() as conn:
                 await sync_configured(conn, settings.routes, settings.console.enabled, datetime.now(UTC))
@@ -195,7 +194,7 @@ class Trendwatch:
             self.settings.store.lease, datetime.now(UTC),
         )
         if holder is None and not self.has_lease:
-            log.info("holding the worker lease on %s", self.settings.store.path)
+            log.info("holding the worker lease on %s", self.settings.store.location.describe)
         self.has_lease = holder is None
         return holder
 
@@ -251,7 +250,8 @@ async def run_once(settings: Settings, secrets: Secrets) -> PollResult:
         holder = await app.acquire_lease()
         if holder is not None:
             raise LeaseHeld(
-                f"another trendwatch process (pid {holder.pid} on {holder.host}) is polling {settings.store.path}"
+                f"another trendwatch process (pid {holder.pid} on {holder.host})"
+                f" is polling {settings.store.location.describe}"
             )
         result = await app.poll()
         report = await app.deliver()
@@ -313,12 +313,6 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             except StoreError as exc:
                 log.debug("%s stopped the process", body.__name__, exc_info=True)
                 fatal.append(exc)
-                stop.set()
-            except sqlite3.Error as exc:
-                if not is_file_fault(exc):
-                    raise
-                log.debug("%s stopped the process", body.__name__, exc_info=True)
-                fatal.append(store_error(settings.store.path, exc))
                 stop.set()
             finally:
                 in_flight.discard(task)

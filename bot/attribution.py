@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.config import Settings
 from bot.countries import (
     MAX_HOPS,
@@ -33,7 +31,7 @@ from bot.log import get_logger
 from bot.orgs import attribution_version, load_family_table, load_org_table
 from bot.snapshot import UNKNOWN, Attribution, Snapshot
 from store import labels, reattribution, snapshots
-from store.db import Database, utc_iso
+from store.db import Conn, Database, utc_iso
 from store.lineage import all_lineage, cached_lineage, remember_lineage
 
 log = get_logger(__name__)
@@ -50,7 +48,7 @@ def rules_for(settings: Settings, operator_labels: dict[str, str], table: OrgTab
     )
 
 
-async def current_rules(conn: aiosqlite.Connection, settings: Settings, table: OrgTable | None = None) -> Rules:
+async def current_rules(conn: Conn, settings: Settings, table: OrgTable | None = None) -> Rules:
     return rules_for(settings, await labels.all_labels(conn), table)
 
 
@@ -102,7 +100,7 @@ class Reattribution:
     changed: int
 
 
-async def data_version(conn: aiosqlite.Connection, settings: Settings) -> str:
+async def data_version(conn: Conn, settings: Settings) -> str:
     return attribution_version(settings.countries.overrides, await labels.all_labels(conn),
                                settings.countries.derivatives)
 
@@ -160,7 +158,7 @@ def _confidence(attribution: Attribution, table: OrgTable) -> str:
     return "-"
 
 
-async def audit(conn: aiosqlite.Connection, since: datetime, table: OrgTable | None = None) -> list[AuditRow]:
+async def audit(conn: Conn, since: datetime, table: OrgTable | None = None) -> list[AuditRow]:
     """Top-N appearances since `since` per (namespace, country, method), unknowns first, then most seen."""
     table = table or load_org_table()
     async with conn.execute(

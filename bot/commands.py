@@ -9,8 +9,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot import digest
 from bot.alerts import model_url, on_list, origin_text, snapshot_footer
 from bot.countries import country_name, flag
@@ -19,6 +17,7 @@ from bot.list_specs import item_url
 from bot.messages import Field, Image, Message, Span, line
 from bot.snapshot import UNKNOWN
 from store import snapshots
+from store.db import Conn
 from store.lists import latest_list_snapshots
 
 
@@ -72,7 +71,7 @@ def _no_data() -> CommandError:
 
 
 async def trending_view(
-    conn: aiosqlite.Connection, count: int | None = None, country: str | None = None,
+    conn: Conn, count: int | None = None, country: str | None = None,
     list_name: str = "models", list_kind: str = "models",
 ) -> TrendingView:
     latest = await latest_list_snapshots(conn, list_name, 2)
@@ -197,7 +196,7 @@ def _pct(count: int, top_n: int) -> float:
     return round(100.0 * count / top_n, 1)
 
 
-async def share_view(conn: aiosqlite.Connection, days: int = 7, list_name: str = "models") -> ShareView:
+async def share_view(conn: Conn, days: int = 7, list_name: str = "models") -> ShareView:
     latest = await latest_list_snapshots(conn, list_name, 1)
     if not latest:
         raise _no_data()
@@ -276,7 +275,7 @@ def share_message(view: ShareView, image: Image | None = None) -> Message:
     )
 
 
-async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
+async def share_chart(conn: Conn, days: int = 7) -> Image:
     """`/share` as a picture: each country's share of the top N over the last `days` days, drawn out of process."""
     if not 1 <= days <= 366:
         raise CommandError(f"Pick between 1 and 366 days (7 and 30 make the most readable charts), not {days}.")
@@ -301,7 +300,7 @@ async def share_chart(conn: aiosqlite.Connection, days: int = 7) -> Image:
     return Image(filename=f"trendwatch-share-{days}d.png", data=png, description=title)
 
 
-async def model_message(conn: aiosqlite.Connection, model_id: str) -> Message:
+async def model_message(conn: Conn, model_id: str) -> Message:
     """`/model <id>`: a model's history in the trending list."""
     model_id = clean_input(model_id).strip().removeprefix("https://huggingface.co/").strip("/")
     record = await snapshots.model_record(conn, model_id)

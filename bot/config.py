@@ -31,6 +31,7 @@ from pydantic import (
 
 from bot.orgs import iso_country_codes
 from bot.snapshot import DEFAULT_LIST
+from store.db import StoreLocation, postgres_url
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
@@ -137,9 +138,28 @@ class HubSettings(_Section):
 
 
 class StoreSettings(_Section):
+    """SQLite at `path` (the default), or PostgreSQL at `url`; `DATABASE_URL` in the environment wins over both."""
+
     path: FilePath = Path("trendwatch.db")
+    url: str | None = None
     lease: Annotated[Duration, _at_least("3s")] = timedelta(seconds=90)
     keep_outbox: Annotated[Duration, _at_least("1h")] = timedelta(days=30)  # sent/dropped alerts older than this go
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            postgres_url(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (the URL is not repeated here: it may hold a password)") from None
+        return value.strip()
+
+    @property
+    def location(self) -> StoreLocation:
+        """The store to open: the PostgreSQL URL when one is set, else the SQLite file."""
+        return StoreLocation.of(self.url if self.url else self.path)
 
 
 class ConsoleSettings(_Section):
@@ -401,7 +421,7 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None, origin: str = "config") -> Settings:
-    """Validate a parsed TOML document; `HF_ENDPOINT` in the environment wins over `hub.endpoint`."""
+    """Validate a parsed TOML document; `HF_ENDPOINT` and `DATABASE_URL` in the environment win over the file."""
     source = os.environ if env is None else env
     for key in ("share_rules", "routes"):
         if isinstance(data.get(key), dict):
@@ -412,6 +432,13 @@ def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None, orig
         if endpoint := source.get("HF_ENDPOINT", "").strip():
             hub = HubSettings.model_validate({**settings.hub.model_dump(), "endpoint": endpoint})
             settings = settings.model_copy(update={"hub": hub})
+        if database_url := source.get("DATABASE_URL", "").strip():
+            try:
+                store = StoreSettings.model_validate({**settings.store.model_dump(), "url": database_url})
+            except ValidationError as exc:
+                raise ConfigError(f"environment: DATABASE_URL: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
+                                  ) from None
+            settings = settings.model_copy(update={"store": store})
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1

@@ -14,7 +14,6 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils._pagination import paginate
@@ -30,7 +29,7 @@ from bot.snapshot import Snapshot
 from bot.watch import WatchSpec, detect_watched
 from store import channel_filters, outbox, reattribution, watches
 from store import lists as list_store
-from store.db import utc_iso
+from store.db import Conn, utc_iso
 from store.destinations import current_routing
 
 if TYPE_CHECKING:
@@ -138,14 +137,14 @@ def config_watches(settings: Settings) -> list[WatchSpec]:
     return found
 
 
-async def all_watches(conn: aiosqlite.Connection, settings: Settings) -> list[WatchSpec]:
+async def all_watches(conn: Conn, settings: Settings) -> list[WatchSpec]:
     stored = [WatchSpec("author" if w.target_kind == "author" else "model", w.target, w.list, w.destination_id)
               for w in await watches.all_watches(conn)]
     return config_watches(settings) + stored
 
 
 async def watched_events(
-    conn: aiosqlite.Connection, settings: Settings, spec: ListSpec, previous: Snapshot | None, current: Snapshot,
+    conn: Conn, settings: Settings, spec: ListSpec, previous: Snapshot | None, current: Snapshot,
 ) -> list[Event]:
     """Call before the snapshot is stored: 'first appearance' reads which ids the list held so far."""
     wanted = [w for w in await all_watches(conn, settings) if w.list == spec.name]
@@ -163,18 +162,18 @@ def route_filter(route: Route) -> channel_filters.StoredFilter | None:
     return channel_filters.StoredFilter(route.lists, route.countries, route.tasks, route.authors, route.derivatives)
 
 
-async def sync_route_filters(conn: aiosqlite.Connection, settings: Settings, now: datetime) -> None:
+async def sync_route_filters(conn: Conn, settings: Settings, now: datetime) -> None:
     await channel_filters.sync_route_filters(
         conn, [(route.platform, route.channel, route_filter(route)) for route in settings.routes], now)
 
 
-async def channel_filter_map(conn: aiosqlite.Connection) -> dict[int, ChannelFilter]:
+async def channel_filter_map(conn: Conn) -> dict[int, ChannelFilter]:
     return {dest: ChannelFilter(f.lists, f.countries, f.tasks, f.authors, f.derivatives)
             for dest, f in (await channel_filters.all_filters(conn)).items()}
 
 
 async def fan_out(
-    conn: aiosqlite.Connection, events: Sequence[Event], snapshot_id: int | None, previous_id: int | None,
+    conn: Conn, events: Sequence[Event], snapshot_id: int | None, previous_id: int | None,
     now: datetime,
 ) -> None:
     """Outbox rows per destination, through the channel filters: a filtered channel may get its own copy."""
@@ -189,7 +188,7 @@ async def fan_out(
 SECTION_NAMED = 5  # a section names at most this many newcomers
 
 
-async def list_sections(conn: aiosqlite.Connection, settings: Settings, start: datetime, end: datetime
+async def list_sections(conn: Conn, settings: Settings, start: datetime, end: datetime
                         ) -> tuple[ListSection, ...]:
     """Each non-default list's week in [start, end): what entered its top N for the first time, who led."""
     sections = []
@@ -221,7 +220,7 @@ def list_section(spec: ListSpec, week: Sequence[tuple[int, int, str]], before: s
                        newcomers=tuple(dict.fromkeys(newcomers)), leaders=tuple(dict.fromkeys(leaders)))
 
 
-async def reattribute_lists(conn: aiosqlite.Connection, rules: Rules, known: Mapping[str, Sequence[str]]) -> int:
+async def reattribute_lists(conn: Conn, rules: Rules, known: Mapping[str, Sequence[str]]) -> int:
     """The other lists' stored entries re-decided with today's rules (called by `bot.attribution.reattribute`
     in its transaction); Spaces and datasets go by their namespace, labels and overrides."""
     items = await list_store.stored_item_tags(conn)

@@ -10,8 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import aiosqlite
-
 from bot.attribution import current_rules, learn_lineage
 from bot.config import Settings
 from bot.countries import OrgTable, attribute_snapshot
@@ -25,7 +23,7 @@ from bot.log import get_logger
 from bot.orgs import load_org_table
 from bot.snapshot import Snapshot
 from store import outbox, rules
-from store.db import Database, StoreTransient
+from store.db import Conn, Database, StoreTransient
 from store.destinations import current_routing
 from store.series import Series, series_of
 
@@ -63,7 +61,7 @@ def channel_rule_specs(rows: tuple[tuple[int, str, str, int], ...]) -> list[Rule
     ]
 
 
-async def channel_rules(conn: aiosqlite.Connection) -> list[RuleSpec]:
+async def channel_rules(conn: Conn) -> list[RuleSpec]:
     return channel_rule_specs((await current_routing(conn)).channel_rules)
 
 

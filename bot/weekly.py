@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from bot.config import Settings
 from bot.digest import build_digest, last_fire, previous_week, week_bounds
 from bot.events import Digest
 from bot.log import get_logger
 from bot.routing import recipients
 from store import history, outbox
-from store.db import Database
+from store.db import Conn, Database
 from store.destinations import active_destinations
 
 log = get_logger(__name__)
@@ -44,7 +42,7 @@ class _AlreadyCreated(Exception):
     """Another writer recorded the week first: roll the transaction back."""
 
 
-async def compute_digest(conn: aiosqlite.Connection, settings: Settings, week: str, now: datetime) -> Digest:
+async def compute_digest(conn: Conn, settings: Settings, week: str, now: datetime) -> Digest:
     """The digest of `week` from stored snapshots (a week still running is cut at `now`)."""
     tz = ZoneInfo(settings.digest.timezone)
     start, end = week_bounds(week, tz)

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from store.db import utc_iso
+from store.db import Conn, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +27,7 @@ def _strings(text: object) -> tuple[str, ...]:
     return tuple(item for item in found if isinstance(item, str)) if isinstance(found, list) else ()
 
 
-async def all_filters(conn: aiosqlite.Connection) -> dict[int, StoredFilter]:
+async def all_filters(conn: Conn) -> dict[int, StoredFilter]:
     async with conn.execute(
         "SELECT destination_id, lists, countries, tasks, authors, derivatives FROM channel_filters"
     ) as cursor:
@@ -40,11 +38,11 @@ async def all_filters(conn: aiosqlite.Connection) -> dict[int, StoredFilter]:
     }
 
 
-async def filter_of(conn: aiosqlite.Connection, destination_id: int) -> StoredFilter | None:
+async def filter_of(conn: Conn, destination_id: int) -> StoredFilter | None:
     return (await all_filters(conn)).get(destination_id)
 
 
-async def set_filter(conn: aiosqlite.Connection, destination_id: int, stored: StoredFilter, now: datetime) -> None:
+async def set_filter(conn: Conn, destination_id: int, stored: StoredFilter, now: datetime) -> None:
     await conn.execute(
         "INSERT INTO channel_filters (destination_id, lists, countries, tasks, authors, derivatives, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (destination_id) DO UPDATE SET lists = excluded.lists,"
@@ -55,13 +53,13 @@ async def set_filter(conn: aiosqlite.Connection, destination_id: int, stored: St
     )
 
 
-async def clear_filter(conn: aiosqlite.Connection, destination_id: int) -> bool:
+async def clear_filter(conn: Conn, destination_id: int) -> bool:
     cursor = await conn.execute("DELETE FROM channel_filters WHERE destination_id = ?", (destination_id,))
     return cursor.rowcount == 1
 
 
 async def sync_route_filters(
-    conn: aiosqlite.Connection, routes: Sequence[tuple[str, str, StoredFilter | None]], now: datetime
+    conn: Conn, routes: Sequence[tuple[str, str, StoredFilter | None]], now: datetime
 ) -> None:
     """Config routes that set filter keys write them at start; routes that set none keep what commands set."""
     for platform, channel, stored in routes:

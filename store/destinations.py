@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.config import ALERT_KINDS, Route
-from store.db import from_iso, utc_iso
+from store.db import Conn, from_iso, utc_iso
 
 CONSOLE_CHANNEL = "stdout"
 _COLUMNS = (
@@ -54,7 +52,7 @@ def _row(row: Sequence[object]) -> Destination:
     )
 
 
-async def get_destination(conn: aiosqlite.Connection, platform: str, channel: str) -> Destination | None:
+async def get_destination(conn: Conn, platform: str, channel: str) -> Destination | None:
     async with conn.execute(
         f"SELECT {_COLUMNS} FROM destinations WHERE platform = ? AND channel = ?", (platform, channel)
     ) as cursor:
@@ -62,7 +60,7 @@ async def get_destination(conn: aiosqlite.Connection, platform: str, channel: st
     return _row(row) if row else None
 
 
-async def active_destinations(conn: aiosqlite.Connection) -> list[Destination]:
+async def active_destinations(conn: Conn) -> list[Destination]:
     async with conn.execute(f"SELECT {_COLUMNS} FROM destinations WHERE active = 1 ORDER BY id") as cursor:
         return [_row(row) for row in await cursor.fetchall()]
 
@@ -79,16 +77,16 @@ class Routing:
     channel_rules: tuple[tuple[int, str, str, int], ...]
 
 
-_routing: weakref.WeakKeyDictionary[aiosqlite.Connection, Routing] = weakref.WeakKeyDictionary()
+_routing: weakref.WeakKeyDictionary[Conn, Routing] = weakref.WeakKeyDictionary()
 
 
-async def routing_version(conn: aiosqlite.Connection) -> int:
+async def routing_version(conn: Conn) -> int:
     async with conn.execute("SELECT version FROM store_versions WHERE name = 'destinations'") as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row else -1
 
 
-async def current_routing(conn: aiosqlite.Connection) -> Routing:
+async def current_routing(conn: Conn) -> Routing:
     """Active destinations and channel rules, parsed once and reused until either table changes.
 
     Triggers on `destinations` and `channel_rules` bump the version in whichever process writes
@@ -110,7 +108,7 @@ async def current_routing(conn: aiosqlite.Connection) -> Routing:
 
 
 async def upsert_destination(
-    conn: aiosqlite.Connection, platform: str, channel: str, kinds: Sequence[str], origin: str, now: datetime
+    conn: Conn, platform: str, channel: str, kinds: Sequence[str], origin: str, now: datetime
 ) -> Destination:
     """Activate (or re-kind) a destination. Becoming active again starts a new baseline."""
     await conn.execute(
@@ -132,7 +130,7 @@ async def upsert_destination(
     return found
 
 
-async def deactivate(conn: aiosqlite.Connection, destination_id: int) -> None:
+async def deactivate(conn: Conn, destination_id: int) -> None:
     """Stop sending; undelivered alerts for it are dropped rather than sent much later."""
     await conn.execute("UPDATE destinations SET active = 0 WHERE id = ?", (destination_id,))
     await conn.execute(
@@ -143,7 +141,7 @@ async def deactivate(conn: aiosqlite.Connection, destination_id: int) -> None:
 
 
 async def sync_configured(
-    conn: aiosqlite.Connection, routes: Sequence[Route], console_enabled: bool, now: datetime
+    conn: Conn, routes: Sequence[Route], console_enabled: bool, now: datetime
 ) -> None:
     """Make the table match the config: console on/off, routes added, removed routes deactivated."""
     wanted: set[tuple[str, str]] = set()
@@ -159,14 +157,14 @@ async def sync_configured(
             await deactivate(conn, destination.id)
 
 
-async def pause(conn: aiosqlite.Connection, destination_id: int, reason: str, now: datetime) -> None:
+async def pause(conn: Conn, destination_id: int, reason: str, now: datetime) -> None:
     await conn.execute(
         "UPDATE destinations SET paused_at = ?, paused_reason = ? WHERE id = ?",
         (utc_iso(now), reason, destination_id),
     )
 
 
-async def resume(conn: aiosqlite.Connection, destination_id: int, now: datetime) -> None:
+async def resume(conn: Conn, destination_id: int, now: datetime) -> None:
     """Unpause after the cause was fixed: a fresh baseline, and what piled up meanwhile is dropped, not flooded."""
     await conn.execute(
         "UPDATE destinations SET paused_at = NULL, paused_reason = NULL, subscribed_at = ?,"
@@ -180,18 +178,18 @@ async def resume(conn: aiosqlite.Connection, destination_id: int, now: datetime)
     )
 
 
-async def set_muted_until(conn: aiosqlite.Connection, destination_id: int, until: datetime | None) -> None:
+async def set_muted_until(conn: Conn, destination_id: int, until: datetime | None) -> None:
     await conn.execute(
         "UPDATE destinations SET muted_until = ? WHERE id = ?", (utc_iso(until) if until else None, destination_id)
     )
 
 
-async def set_mention(conn: aiosqlite.Connection, destination_id: int, mention: str | None) -> None:
+async def set_mention(conn: Conn, destination_id: int, mention: str | None) -> None:
     await conn.execute("UPDATE destinations SET mention = ? WHERE id = ?", (mention, destination_id))
 
 
 async def add_channel_rule(
-    conn: aiosqlite.Connection, destination_id: int, country: str, direction: str, threshold: int, now: datetime
+    conn: Conn, destination_id: int, country: str, direction: str, threshold: int, now: datetime
 ) -> bool:
     """False when the channel already has that exact rule."""
     cursor = await conn.execute(
@@ -203,7 +201,7 @@ async def add_channel_rule(
 
 
 async def remove_channel_rule(
-    conn: aiosqlite.Connection, destination_id: int, country: str, direction: str, threshold: int
+    conn: Conn, destination_id: int, country: str, direction: str, threshold: int
 ) -> bool:
     cursor = await conn.execute(
         "DELETE FROM channel_rules WHERE destination_id = ? AND country = ? AND direction = ? AND threshold = ?",
@@ -212,7 +210,7 @@ async def remove_channel_rule(
     return cursor.rowcount == 1
 
 
-async def channel_rules_of(conn: aiosqlite.Connection, destination_id: int) -> list[tuple[str, str, int]]:
+async def channel_rules_of(conn: Conn, destination_id: int) -> list[tuple[str, str, int]]:
     async with conn.execute(
         "SELECT country, direction, threshold FROM channel_rules WHERE destination_id = ? ORDER BY id",
         (destination_id,),

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from store.db import from_iso, utc_iso
+from store.db import Conn, from_iso, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +17,7 @@ class SourceHealth:
     failing_announced: bool
 
 
-async def get_health(conn: aiosqlite.Connection) -> SourceHealth:
+async def get_health(conn: Conn) -> SourceHealth:
     async with conn.execute(
         "SELECT failures, last_error, last_failure_at, last_success_at, failing_announced"
         " FROM source_health WHERE id = 1"
@@ -36,7 +34,7 @@ async def get_health(conn: aiosqlite.Connection) -> SourceHealth:
     )
 
 
-async def record_failure(conn: aiosqlite.Connection, error: str, now: datetime) -> SourceHealth:
+async def record_failure(conn: Conn, error: str, now: datetime) -> SourceHealth:
     await conn.execute(
         "UPDATE source_health SET failures = failures + 1, last_error = ?, last_failure_at = ? WHERE id = 1",
         (error[:500], utc_iso(now)),
@@ -44,11 +42,11 @@ async def record_failure(conn: aiosqlite.Connection, error: str, now: datetime) 
     return await get_health(conn)
 
 
-async def set_failing_announced(conn: aiosqlite.Connection, announced: bool) -> None:
+async def set_failing_announced(conn: Conn, announced: bool) -> None:
     await conn.execute("UPDATE source_health SET failing_announced = ? WHERE id = 1", (int(announced),))
 
 
-async def record_success(conn: aiosqlite.Connection, now: datetime) -> None:
+async def record_success(conn: Conn, now: datetime) -> None:
     await conn.execute(
         "UPDATE source_health SET failures = 0, last_success_at = ?, failing_announced = 0 WHERE id = 1",
         (utc_iso(now),),

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.digest import SnapshotRow, TopRow, WeekRows
-from store.db import from_iso, utc_iso
+from store.db import Conn, from_iso, utc_iso
 
 
-async def week_rows(conn: aiosqlite.Connection, start: datetime, end: datetime, detail: bool = True) -> WeekRows:
+async def week_rows(conn: Conn, start: datetime, end: datetime, detail: bool = True) -> WeekRows:
     """Snapshots in [start, end), their top-N entries and, with `detail`, full ranks at both ends."""
     async with conn.execute(
         "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' AND taken_at >= ? AND taken_at < ?"
@@ -44,7 +42,7 @@ async def week_rows(conn: aiosqlite.Connection, start: datetime, end: datetime, 
                     await ranks(conn, last or snapshots[-1].id), first_in_top)
 
 
-async def _full_depth_ends(conn: aiosqlite.Connection, start: datetime, end: datetime) -> tuple[int | None, int | None]:
+async def _full_depth_ends(conn: Conn, start: datetime, end: datetime) -> tuple[int | None, int | None]:
     """The first and last snapshots in [start, end) that kept every rank (see `snapshots.thin_history`)."""
     found: list[int | None] = []
     for order in ("ASC", "DESC"):
@@ -58,7 +56,7 @@ async def _full_depth_ends(conn: aiosqlite.Connection, start: datetime, end: dat
     return found[0], found[1]
 
 
-async def ranks(conn: aiosqlite.Connection, snapshot_id: int) -> dict[str, int]:
+async def ranks(conn: Conn, snapshot_id: int) -> dict[str, int]:
     """Every model's rank in one snapshot, at full depth."""
     async with conn.execute(
         "SELECT m.hub_id, e.rank FROM entries e JOIN models m ON m.id = e.model_id WHERE e.snapshot_id = ?",
@@ -67,13 +65,13 @@ async def ranks(conn: aiosqlite.Connection, snapshot_id: int) -> dict[str, int]:
         return {str(hub_id): int(rank) for hub_id, rank in await cursor.fetchall()}
 
 
-async def digest_created(conn: aiosqlite.Connection, week: str) -> datetime | None:
+async def digest_created(conn: Conn, week: str) -> datetime | None:
     async with conn.execute("SELECT created_at FROM digests WHERE week = ?", (week,)) as cursor:
         row = await cursor.fetchone()
     return from_iso(row[0]) if row else None
 
 
-async def record_digest(conn: aiosqlite.Connection, week: str, event_id: int, trigger: str, now: datetime) -> bool:
+async def record_digest(conn: Conn, week: str, event_id: int, trigger: str, now: datetime) -> bool:
     """False when that week already has a digest: the caller's transaction must then be rolled back."""
     cursor = await conn.execute(
         "INSERT OR IGNORE INTO digests (week, event_id, trigger, created_at) VALUES (?, ?, ?, ?)",

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from store.db import from_iso, utc_iso
+from store.db import Conn, from_iso, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +16,7 @@ class Label:
     labelled_at: datetime
 
 
-async def set_label(conn: aiosqlite.Connection, target: str, country: str, who: str, now: datetime) -> Label | None:
+async def set_label(conn: Conn, target: str, country: str, who: str, now: datetime) -> Label | None:
     """Store (or replace) a label; returns the one it replaced, if any."""
     before = await get_label(conn, target)
     await conn.execute(
@@ -30,13 +28,13 @@ async def set_label(conn: aiosqlite.Connection, target: str, country: str, who: 
     return before
 
 
-async def remove_label(conn: aiosqlite.Connection, target: str) -> Label | None:
+async def remove_label(conn: Conn, target: str) -> Label | None:
     before = await get_label(conn, target)
     await conn.execute("DELETE FROM attribution_labels WHERE target = ?", (target.lower(),))
     return before
 
 
-async def get_label(conn: aiosqlite.Connection, target: str) -> Label | None:
+async def get_label(conn: Conn, target: str) -> Label | None:
     async with conn.execute(
         "SELECT target, country, labelled_by, labelled_at FROM attribution_labels WHERE target = ?",
         (target.lower(),),
@@ -45,7 +43,7 @@ async def get_label(conn: aiosqlite.Connection, target: str) -> Label | None:
     return Label(row[0], row[1], row[2], from_iso(row[3])) if row else None
 
 
-async def all_labels(conn: aiosqlite.Connection) -> dict[str, str]:
+async def all_labels(conn: Conn) -> dict[str, str]:
     """target → country, as `Rules.labels` reads them."""
     async with conn.execute("SELECT target, country FROM attribution_labels ORDER BY target") as cursor:
         return {str(target): str(country) for target, country in await cursor.fetchall()}

@@ -10,9 +10,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
-from store.db import Database, from_iso, utc_iso
+from store.db import Conn, Database, from_iso, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +31,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-async def current_holder(conn: aiosqlite.Connection, name: str) -> LeaseHolder | None:
+async def current_holder(conn: Conn, name: str) -> LeaseHolder | None:
     """Who holds the lease now (it may have expired), or None when nobody ever took it."""
     async with conn.execute("SELECT holder, host, pid, expires_at FROM lease WHERE name = ?", (name,)) as cursor:
         row = await cursor.fetchone()

@@ -6,15 +6,13 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-import aiosqlite
-
-from store.db import from_iso, utc_iso
+from store.db import Conn, from_iso, utc_iso
 
 Bases = list[tuple[str, str | None]]
 
 
 async def cached_lineage(
-    conn: aiosqlite.Connection, hub_ids: Sequence[str], fresh_since: datetime | None = None
+    conn: Conn, hub_ids: Sequence[str], fresh_since: datetime | None = None
 ) -> dict[str, Bases]:
     """Cached bases of `hub_ids` looked up at or after `fresh_since` (all of them when None)."""
     found: dict[str, Bases] = {}
@@ -34,12 +32,12 @@ async def cached_lineage(
     return found
 
 
-async def all_lineage(conn: aiosqlite.Connection) -> dict[str, Bases]:
+async def all_lineage(conn: Conn) -> dict[str, Bases]:
     async with conn.execute("SELECT hub_id, bases FROM lineage") as cursor:
         return {str(hub_id): _parse(bases) for hub_id, bases in await cursor.fetchall()}
 
 
-async def remember_lineage(conn: aiosqlite.Connection, learned: Mapping[str, Bases], now: datetime) -> None:
+async def remember_lineage(conn: Conn, learned: Mapping[str, Bases], now: datetime) -> None:
     await conn.executemany(
         "INSERT INTO lineage (hub_id, bases, looked_up_at) VALUES (?, ?, ?)"
         " ON CONFLICT (hub_id) DO UPDATE SET bases = excluded.bases, looked_up_at = excluded.looked_up_at",

@@ -11,11 +11,9 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-import aiosqlite
-
 from bot.detect import History
 from bot.snapshot import DEFAULT_LIST, Attribution, Entry, Snapshot
-from store.db import from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
+from store.db import Conn, from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 from store.health import SourceHealth
 from store.snapshots import StoredSnapshot, latest_snapshots, top_counts
 
@@ -31,16 +29,18 @@ ON CONFLICT (list, item_id) DO UPDATE SET
 
 
 async def save_list_snapshot(
-    conn: aiosqlite.Connection, list_name: str, snapshot: Snapshot, top_n: int, source: str
+    conn: Conn, list_name: str, snapshot: Snapshot, top_n: int, source: str
 ) -> int:
     """Insert one snapshot of a non-default list; call inside the poll's transaction."""
     taken = utc_iso(snapshot.taken_at)
     cursor = await conn.execute(
-        "INSERT INTO snapshots (taken_at, top_n, depth, source, top_counts, list) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO snapshots (taken_at, top_n, depth, source, top_counts, list) VALUES (?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
         (taken, top_n, len(snapshot.entries), source, json.dumps(top_counts(snapshot.entries, top_n)), list_name),
     )
-    snapshot_id = cursor.lastrowid
-    assert snapshot_id is not None
+    row = await cursor.fetchone()
+    assert row is not None
+    snapshot_id = int(row[0])
     await conn.executemany(
         "INSERT INTO list_entries (snapshot_id, rank, item_id, likes, downloads, trending_score, pipeline_tag,"
         " library_name, tags, country, country_method, country_via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -62,7 +62,7 @@ async def save_list_snapshot(
     return snapshot_id
 
 
-async def _thin(conn: aiosqlite.Connection, list_name: str) -> None:
+async def _thin(conn: Conn, list_name: str) -> None:
     """Like `snapshots.thin_history`, per list: older snapshots keep their top N, the two latest everything."""
     async with conn.execute(
         "SELECT id, top_n FROM snapshots WHERE list = ? AND kept_depth IS NULL"
@@ -76,7 +76,7 @@ async def _thin(conn: aiosqlite.Connection, list_name: str) -> None:
     await conn.execute("UPDATE snapshots SET kept_depth = ? WHERE id = ?", (int(row[1]), int(row[0])))
 
 
-async def load_list_entries(conn: aiosqlite.Connection, snapshot_id: int) -> tuple[Entry, ...]:
+async def load_list_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
     async with conn.execute(
         "SELECT rank, item_id, likes, downloads, trending_score, pipeline_tag, library_name, tags, country,"
         " country_method, country_via FROM list_entries WHERE snapshot_id = ? ORDER BY rank",
@@ -91,7 +91,7 @@ async def load_list_entries(conn: aiosqlite.Connection, snapshot_id: int) -> tup
     )
 
 
-async def latest_list_snapshots(conn: aiosqlite.Connection, list_name: str, count: int = 1) -> list[StoredSnapshot]:
+async def latest_list_snapshots(conn: Conn, list_name: str, count: int = 1) -> list[StoredSnapshot]:
     """The newest `count` snapshots of one list, newest first; the default list reads `entries`."""
     if list_name == DEFAULT_LIST:
         return await latest_snapshots(conn, count)
@@ -106,7 +106,7 @@ async def latest_list_snapshots(conn: aiosqlite.Connection, list_name: str, coun
     ]
 
 
-async def list_history(conn: aiosqlite.Connection, list_name: str, item_ids: Iterable[str]) -> History:
+async def list_history(conn: Conn, list_name: str, item_ids: Iterable[str]) -> History:
     """When each item was last in this list's top N and last #1."""
     ids = list(item_ids)
     if not ids:
@@ -123,7 +123,7 @@ async def list_history(conn: aiosqlite.Connection, list_name: str, item_ids: Ite
     )
 
 
-async def seen_before(conn: aiosqlite.Connection, list_name: str, item_ids: Sequence[str]) -> set[str]:
+async def seen_before(conn: Conn, list_name: str, item_ids: Sequence[str]) -> set[str]:
     """Which of these ids any stored snapshot of this list held (at any rank): a watch's 'first appearance'."""
     if not item_ids:
         return set()
@@ -137,7 +137,7 @@ async def seen_before(conn: aiosqlite.Connection, list_name: str, item_ids: Sequ
         return {str(found) for (found,) in await cursor.fetchall()}
 
 
-async def list_health(conn: aiosqlite.Connection, list_name: str) -> SourceHealth:
+async def list_health(conn: Conn, list_name: str) -> SourceHealth:
     async with conn.execute(
         "SELECT failures, last_error, last_failure_at, last_success_at, failing_announced"
         " FROM list_health WHERE list = ?",
@@ -151,7 +151,7 @@ async def list_health(conn: aiosqlite.Connection, list_name: str) -> SourceHealt
                         from_iso(success_at) if success_at else None, bool(announced))
 
 
-async def record_list_failure(conn: aiosqlite.Connection, list_name: str, error: str, now: datetime) -> SourceHealth:
+async def record_list_failure(conn: Conn, list_name: str, error: str, now: datetime) -> SourceHealth:
     await conn.execute(
         "INSERT INTO list_health (list, failures, last_error, last_failure_at) VALUES (?, 1, ?, ?)"
         " ON CONFLICT (list) DO UPDATE SET failures = failures + 1, last_error = excluded.last_error,"
@@ -161,11 +161,11 @@ async def record_list_failure(conn: aiosqlite.Connection, list_name: str, error:
     return await list_health(conn, list_name)
 
 
-async def set_list_failing_announced(conn: aiosqlite.Connection, list_name: str, announced: bool) -> None:
+async def set_list_failing_announced(conn: Conn, list_name: str, announced: bool) -> None:
     await conn.execute("UPDATE list_health SET failing_announced = ? WHERE list = ?", (int(announced), list_name))
 
 
-async def record_list_success(conn: aiosqlite.Connection, list_name: str, now: datetime) -> None:
+async def record_list_success(conn: Conn, list_name: str, now: datetime) -> None:
     await conn.execute(
         "INSERT INTO list_health (list, last_success_at) VALUES (?, ?)"
         " ON CONFLICT (list) DO UPDATE SET failures = 0, last_success_at = excluded.last_success_at,"
@@ -174,7 +174,7 @@ async def record_list_success(conn: aiosqlite.Connection, list_name: str, now: d
     )
 
 
-async def stored_item_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
+async def stored_item_tags(conn: Conn) -> dict[str, list[str]]:
     """Every item of the other lists with the tags of its latest stored entry: what re-attribution reads."""
     async with conn.execute(
         "SELECT e.item_id, e.tags FROM list_entries e JOIN ("

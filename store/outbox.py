@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.events import Event
-from store.db import utc_iso
+from store.db import Conn, utc_iso
 from store.destinations import _COLUMNS, Destination, _row
 
 
@@ -36,14 +34,15 @@ class OutboxItem:
 
 
 async def add_event(
-    conn: aiosqlite.Connection, event: Event, snapshot_id: int | None, destination_ids: Sequence[int], now: datetime
+    conn: Conn, event: Event, snapshot_id: int | None, destination_ids: Sequence[int], now: datetime
 ) -> int:
     cursor = await conn.execute(
-        "INSERT INTO events (snapshot_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO events (snapshot_id, kind, payload, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         (snapshot_id, event.kind, json.dumps(event.to_payload()), utc_iso(now)),
     )
-    event_id = cursor.lastrowid
-    assert event_id is not None
+    row = await cursor.fetchone()
+    assert row is not None
+    event_id = int(row[0])
     if destination_ids:
         # One statement for every channel (ids as one JSON array): 10,000 rows cost one round trip.
         stamp = utc_iso(now)
@@ -59,7 +58,7 @@ _DESTINATION_COLUMNS = ", ".join(f"d.{column.strip()}" for column in _COLUMNS.sp
 
 
 async def due_items(
-    conn: aiosqlite.Connection, now: datetime, platforms: Sequence[str], limit: int = 5000
+    conn: Conn, now: datetime, platforms: Sequence[str], limit: int = 5000
 ) -> list[OutboxItem]:
     """Pending rows of active, unpaused destinations on the given platforms, oldest first.
 
@@ -93,7 +92,7 @@ async def due_items(
     ]
 
 
-async def mark_delivered(conn: aiosqlite.Connection, item_id: int, now: datetime) -> None:
+async def mark_delivered(conn: Conn, item_id: int, now: datetime) -> None:
     await conn.execute(
         "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL"
         " WHERE id = ?",
@@ -101,14 +100,14 @@ async def mark_delivered(conn: aiosqlite.Connection, item_id: int, now: datetime
     )
 
 
-async def mark_retry(conn: aiosqlite.Connection, item_id: int, error: str, next_attempt: datetime) -> None:
+async def mark_retry(conn: Conn, item_id: int, error: str, next_attempt: datetime) -> None:
     await conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
         (error[:500], utc_iso(next_attempt), item_id),
     )
 
 
-async def mark_rejected(conn: aiosqlite.Connection, item_id: int, error: str) -> None:
+async def mark_rejected(conn: Conn, item_id: int, error: str) -> None:
     """Kept, not deleted: the row and its reason stay for whoever investigates the rendering."""
     await conn.execute(
         "UPDATE outbox SET status = 'dropped', attempts = attempts + 1, last_error = ? WHERE id = ?",
@@ -116,12 +115,12 @@ async def mark_rejected(conn: aiosqlite.Connection, item_id: int, error: str) ->
     )
 
 
-async def counts(conn: aiosqlite.Connection) -> dict[str, int]:
+async def counts(conn: Conn) -> dict[str, int]:
     async with conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cursor:
         return {str(status): int(n) for status, n in await cursor.fetchall()}
 
 
-async def prune(conn: aiosqlite.Connection, older_than: datetime, batch: int = 2000) -> int:
+async def prune(conn: Conn, older_than: datetime, batch: int = 2000) -> int:
     """Delete up to `batch` delivered or dropped rows created before `older_than`; pending rows stay.
 
     Rows are written in time order, so the rows to prune are those below the first id created
@@ -146,20 +145,20 @@ async def prune(conn: aiosqlite.Connection, older_than: datetime, batch: int = 2
 # check before posting again, and never posts a third time.
 
 
-async def mark_sending(conn: aiosqlite.Connection, item_id: int, now: datetime) -> None:
+async def mark_sending(conn: Conn, item_id: int, now: datetime) -> None:
     """Before a post that the platform cannot deduplicate: if the process dies before the answer,
     the next start knows a copy may be out."""
     await conn.execute("UPDATE outbox SET unconfirmed = unconfirmed + 1, last_error = ? WHERE id = ?",
                        (f"posted {utc_iso(now)}, no answer yet", item_id))
 
 
-async def mark_unsent(conn: aiosqlite.Connection, item_id: int, error: str) -> None:
+async def mark_unsent(conn: Conn, item_id: int, error: str) -> None:
     """The platform answered that this post did not go out: undo its `mark_sending`."""
     await conn.execute("UPDATE outbox SET unconfirmed = MAX(unconfirmed - 1, 0), last_error = ? WHERE id = ?",
                        (error[:500], item_id))
 
 
-async def mark_assumed_delivered(conn: aiosqlite.Connection, item_id: int, now: datetime, note: str) -> None:
+async def mark_assumed_delivered(conn: Conn, item_id: int, now: datetime, note: str) -> None:
     """Delivered as far as anyone can tell (posted, never confirmed, not to be posted again); the note says so."""
     await conn.execute(
         "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = ?"

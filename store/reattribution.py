@@ -9,16 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.snapshot import Attribution
-from store.db import stored_tags, utc_iso
+from store.db import Conn, stored_tags, utc_iso
 from store.snapshots import EntryTable, recount_snapshots
 
 _KEY = {"entries": "model_id", "list_entries": "item_id"}  # what an entry row names its model by
 
 
-async def stored_model_tags(conn: aiosqlite.Connection) -> dict[str, list[str]]:
+async def stored_model_tags(conn: Conn) -> dict[str, list[str]]:
     """Every model that has entries, with its latest stored tags."""
     async with conn.execute(
         "SELECT hub_id, tags FROM models WHERE id IN (SELECT DISTINCT model_id FROM entries)"
@@ -33,7 +31,7 @@ class Rewritten:
     snapshot_ids: frozenset[int]  # the snapshots they belong to: whatever summarises them must be refreshed
 
 
-async def reattribute_entries(conn: aiosqlite.Connection, decided: Mapping[str, Attribution]) -> Rewritten:
+async def reattribute_entries(conn: Conn, decided: Mapping[str, Attribution]) -> Rewritten:
     """Set every stored entry of each model to its newly decided attribution (the one writer of history's countries)."""
     await _decisions_table(conn)
     await conn.executemany(
@@ -44,7 +42,7 @@ async def reattribute_entries(conn: aiosqlite.Connection, decided: Mapping[str, 
     return await _rewrite(conn, "entries")
 
 
-async def reattribute_list_entries(conn: aiosqlite.Connection, decided: Mapping[str, Attribution]) -> Rewritten:
+async def reattribute_list_entries(conn: Conn, decided: Mapping[str, Attribution]) -> Rewritten:
     """The same for the other lists' entries (`list_entries`, keyed by the item's id)."""
     await _decisions_table(conn)
     await conn.executemany(
@@ -54,7 +52,7 @@ async def reattribute_list_entries(conn: aiosqlite.Connection, decided: Mapping[
     return await _rewrite(conn, "list_entries")
 
 
-async def _decisions_table(conn: aiosqlite.Connection) -> None:
+async def _decisions_table(conn: Conn) -> None:
     await conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS decided"
         " (key PRIMARY KEY, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT)"
@@ -62,7 +60,7 @@ async def _decisions_table(conn: aiosqlite.Connection) -> None:
     await conn.execute("DELETE FROM temp.decided")
 
 
-async def _rewrite(conn: aiosqlite.Connection, table: EntryTable) -> Rewritten:
+async def _rewrite(conn: Conn, table: EntryTable) -> Rewritten:
     """Rewrite `table`'s countries from `temp.decided` in ONE statement touching only rows that differ.
 
     No index leads from a model to its entries (it would cost a fifth of the file), so one pass beats
@@ -83,13 +81,13 @@ async def _rewrite(conn: aiosqlite.Connection, table: EntryTable) -> Rewritten:
     return Rewritten(len(rows), snapshot_ids)
 
 
-async def attribution_version(conn: aiosqlite.Connection) -> str | None:
+async def attribution_version(conn: Conn) -> str | None:
     async with conn.execute("SELECT version FROM attribution_state WHERE id = 1") as cursor:
         row = await cursor.fetchone()
     return str(row[0]) if row and row[0] is not None else None
 
 
-async def set_attribution_version(conn: aiosqlite.Connection, version: str, now: datetime) -> None:
+async def set_attribution_version(conn: Conn, version: str, now: datetime) -> None:
     await conn.execute(
         "UPDATE attribution_state SET version = ?, reattributed_at = ? WHERE id = 1", (version, utc_iso(now))
     )

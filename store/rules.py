@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-import aiosqlite
-
 from bot.detect import RuleState
-from store.db import utc_iso
+from store.db import Conn, utc_iso
 
 
-async def load_rule_states(conn: aiosqlite.Connection) -> dict[str, RuleState]:
+async def load_rule_states(conn: Conn) -> dict[str, RuleState]:
     async with conn.execute("SELECT key, streak, firing FROM rule_state") as cursor:
         return {str(key): RuleState(int(streak), bool(firing)) for key, streak, firing in await cursor.fetchall()}
 
 
-async def save_rule_states(conn: aiosqlite.Connection, states: Mapping[str, RuleState], now: datetime) -> None:
+async def save_rule_states(conn: Conn, states: Mapping[str, RuleState], now: datetime) -> None:
     await conn.executemany(
         "INSERT INTO rule_state (key, streak, firing, updated_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (key) DO UPDATE SET streak = excluded.streak, firing = excluded.firing,"

@@ -11,55 +11,54 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-import aiosqlite
-
 from bot.detect import History
 from bot.snapshot import DEFAULT_LIST, Snapshot
 from store import health, snapshots
 from store import lists as list_store
+from store.db import Conn
 from store.health import SourceHealth
 from store.snapshots import StoredSnapshot
 
 
 class Series(Protocol):
-    async def latest(self, conn: aiosqlite.Connection) -> StoredSnapshot | None: ...
+    async def latest(self, conn: Conn) -> StoredSnapshot | None: ...
 
-    async def history(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> History: ...
+    async def history(self, conn: Conn, ids: Sequence[str]) -> History: ...
 
-    async def save(self, conn: aiosqlite.Connection, snapshot: Snapshot, top_n: int, source: str) -> int: ...
+    async def save(self, conn: Conn, snapshot: Snapshot, top_n: int, source: str) -> int: ...
 
-    async def health(self, conn: aiosqlite.Connection) -> SourceHealth: ...
+    async def health(self, conn: Conn) -> SourceHealth: ...
 
-    async def record_failure(self, conn: aiosqlite.Connection, error: str, now: datetime) -> SourceHealth: ...
+    async def record_failure(self, conn: Conn, error: str, now: datetime) -> SourceHealth: ...
 
-    async def set_failing_announced(self, conn: aiosqlite.Connection, announced: bool) -> None: ...
+    async def set_failing_announced(self, conn: Conn, announced: bool) -> None: ...
 
-    async def record_success(self, conn: aiosqlite.Connection, now: datetime) -> None: ...
+    async def record_success(self, conn: Conn, now: datetime) -> None: ...
 
 
 class DefaultSeries:
     """The Hub's overall trending models: the tables the bot had before `[[lists]]`."""
 
-    async def latest(self, conn: aiosqlite.Connection) -> StoredSnapshot | None:
+    async def latest(self, conn: Conn) -> StoredSnapshot | None:
         latest = await snapshots.latest_snapshots(conn, 1)
         return latest[0] if latest else None
 
-    async def history(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> History:
+    async def history(self, conn: Conn, ids: Sequence[str]) -> History:
         return await snapshots.model_history(conn, ids)
 
-    async def save(self, conn: aiosqlite.Connection, snapshot: Snapshot, top_n: int, source: str) -> int:
+    async def save(self, conn: Conn, snapshot: Snapshot, top_n: int, source: str) -> int:
         return await snapshots.save_snapshot(conn, snapshot, top_n, source)
 
-    async def health(self, conn: aiosqlite.Connection) -> SourceHealth:
+    async def health(self, conn: Conn) -> SourceHealth:
         return await health.get_health(conn)
 
-    async def record_failure(self, conn: aiosqlite.Connection, error: str, now: datetime) -> SourceHealth:
+    async def record_failure(self, conn: Conn, error: str, now: datetime) -> SourceHealth:
         return await health.record_failure(conn, error, now)
 
-    async def set_failing_announced(self, conn: aiosqlite.Connection, announced: bool) -> None:
+    async def set_failing_announced(self, conn: Conn, announced: bool) -> None:
         await health.set_failing_announced(conn, announced)
 
-    async def record_success(self, conn: aiosqlite.Connection, now: datetime) -> None:
+    async def record_success(self, conn: Conn, now: datetime) -> None:
         await health.record_success(conn, now)
 
 
@@ -69,26 +68,26 @@ class OtherSeries:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    async def latest(self, conn: aiosqlite.Connection) -> StoredSnapshot | None:
+    async def latest(self, conn: Conn) -> StoredSnapshot | None:
         latest = await list_store.latest_list_snapshots(conn, self.name, 1)
         return latest[0] if latest else None
 
-    async def history(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> History:
+    async def history(self, conn: Conn, ids: Sequence[str]) -> History:
         return await list_store.list_history(conn, self.name, ids)
 
-    async def save(self, conn: aiosqlite.Connection, snapshot: Snapshot, top_n: int, source: str) -> int:
+    async def save(self, conn: Conn, snapshot: Snapshot, top_n: int, source: str) -> int:
         return await list_store.save_list_snapshot(conn, self.name, snapshot, top_n, source)
 
-    async def health(self, conn: aiosqlite.Connection) -> SourceHealth:
+    async def health(self, conn: Conn) -> SourceHealth:
         return await list_store.list_health(conn, self.name)
 
-    async def record_failure(self, conn: aiosqlite.Connection, error: str, now: datetime) -> SourceHealth:
+    async def record_failure(self, conn: Conn, error: str, now: datetime) -> SourceHealth:
         return await list_store.record_list_failure(conn, self.name, error, now)
 
-    async def set_failing_announced(self, conn: aiosqlite.Connection, announced: bool) -> None:
+    async def set_failing_announced(self, conn: Conn, announced: bool) -> None:
         await list_store.set_list_failing_announced(conn, self.name, announced)
 
-    async def record_success(self, conn: aiosqlite.Connection, now: datetime) -> None:
+    async def record_success(self, conn: Conn, now: datetime) -> None:
         await list_store.record_list_success(conn, self.name, now)
 
 

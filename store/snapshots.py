@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-import aiosqlite
-
 from bot.detect import History
 from bot.snapshot import Attribution, Entry, Snapshot
-from store.db import from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
+from store.db import Conn, from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +42,16 @@ ON CONFLICT (hub_id) DO UPDATE SET
 """
 
 
-async def save_snapshot(conn: aiosqlite.Connection, snapshot: Snapshot, top_n: int, source: str) -> int:
+async def save_snapshot(conn: Conn, snapshot: Snapshot, top_n: int, source: str) -> int:
     """Insert one snapshot with its entries; call inside the poll's transaction."""
     taken = utc_iso(snapshot.taken_at)
     cursor = await conn.execute(
-        "INSERT INTO snapshots (taken_at, top_n, depth, source, top_counts) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO snapshots (taken_at, top_n, depth, source, top_counts) VALUES (?, ?, ?, ?, ?) RETURNING id",
         (taken, top_n, len(snapshot.entries), source, json.dumps(top_counts(snapshot.entries, top_n))),
     )
-    snapshot_id = cursor.lastrowid
-    assert snapshot_id is not None
+    row = await cursor.fetchone()
+    assert row is not None
+    snapshot_id = int(row[0])
     await conn.executemany(
         _UPSERT_MODEL,
         [
@@ -117,7 +116,7 @@ def _recount(table: EntryTable) -> str:
 
 
 async def recount_snapshots(
-    conn: aiosqlite.Connection, snapshot_ids: Iterable[int] | None = None, table: EntryTable = "entries"
+    conn: Conn, snapshot_ids: Iterable[int] | None = None, table: EntryTable = "entries"
 ) -> None:
     """Recompute the stored country counts of these snapshots from their entries in `table`
     (None: every snapshot of the models list, whose entries are `entries`).
@@ -135,7 +134,7 @@ async def recount_snapshots(
         await conn.execute(_recount(table) + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
 
-async def thin_history(conn: aiosqlite.Connection) -> None:
+async def thin_history(conn: Conn) -> None:
     """Keep ranks below the top N only where something reads them; called with each new snapshot.
 
     Detection and `trending` compare the two latest snapshots at full depth, and the digest's
@@ -165,7 +164,7 @@ async def thin_history(conn: aiosqlite.Connection) -> None:
     await conn.execute("UPDATE snapshots SET kept_depth = ? WHERE id = ?", (top_n, sid))
 
 
-async def model_row_ids(conn: aiosqlite.Connection, hub_ids: Sequence[str]) -> dict[str, int]:
+async def model_row_ids(conn: Conn, hub_ids: Sequence[str]) -> dict[str, int]:
     if not hub_ids:
         return {}
     marks = ",".join("?" * len(hub_ids))
@@ -173,7 +172,7 @@ async def model_row_ids(conn: aiosqlite.Connection, hub_ids: Sequence[str]) -> d
         return {str(hub_id): int(row_id) for hub_id, row_id in await cur.fetchall()}
 
 
-async def load_entries(conn: aiosqlite.Connection, snapshot_id: int) -> tuple[Entry, ...]:
+async def load_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
     async with conn.execute(
         "SELECT e.rank, m.hub_id, e.likes, e.downloads, e.trending_score, m.pipeline_tag, m.library_name,"
         " e.country, e.country_method, e.country_via"
@@ -196,7 +195,7 @@ async def load_entries(conn: aiosqlite.Connection, snapshot_id: int) -> tuple[En
     )
 
 
-async def latest_snapshots(conn: aiosqlite.Connection, count: int = 1) -> list[StoredSnapshot]:
+async def latest_snapshots(conn: Conn, count: int = 1) -> list[StoredSnapshot]:
     """The newest `count` snapshots, newest first."""
     async with conn.execute(
         "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' ORDER BY taken_at DESC, id DESC LIMIT ?",
@@ -209,7 +208,7 @@ async def latest_snapshots(conn: aiosqlite.Connection, count: int = 1) -> list[S
     ]
 
 
-async def snapshot_at_or_before(conn: aiosqlite.Connection, moment: datetime) -> StoredSnapshot | None:
+async def snapshot_at_or_before(conn: Conn, moment: datetime) -> StoredSnapshot | None:
     async with conn.execute(
         "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' AND taken_at <= ?"
         " ORDER BY taken_at DESC, id DESC LIMIT 1",
@@ -222,7 +221,7 @@ async def snapshot_at_or_before(conn: aiosqlite.Connection, moment: datetime) ->
     return StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_entries(conn, sid)), int(top_n))
 
 
-async def model_history(conn: aiosqlite.Connection, hub_ids: Iterable[str]) -> History:
+async def model_history(conn: Conn, hub_ids: Iterable[str]) -> History:
     """When each model was last in the top N and last #1, as of the latest stored snapshot."""
     ids = list(hub_ids)
     if not ids:
@@ -238,7 +237,7 @@ async def model_history(conn: aiosqlite.Connection, hub_ids: Iterable[str]) -> H
     )
 
 
-async def known_tags(conn: aiosqlite.Connection, hub_ids: Sequence[str]) -> dict[str, list[str]]:
+async def known_tags(conn: Conn, hub_ids: Sequence[str]) -> dict[str, list[str]]:
     """Latest stored tags of models we have seen, for walking lineage without asking the Hub."""
     if not hub_ids:
         return {}
@@ -248,7 +247,7 @@ async def known_tags(conn: aiosqlite.Connection, hub_ids: Sequence[str]) -> dict
 
 
 async def share_series(
-    conn: aiosqlite.Connection, since: datetime, until: datetime | None = None
+    conn: Conn, since: datetime, until: datetime | None = None
 ) -> list[tuple[datetime, int, dict[str, int]]]:
     """(taken_at, top_n, {country: models in top N}) per snapshot in [since, until], oldest first.
 
@@ -281,7 +280,7 @@ class ShareSummary:
 
 
 async def share_summary(
-    conn: aiosqlite.Connection, since: datetime, until: datetime, list_name: str = "models"
+    conn: Conn, since: datetime, until: datetime, list_name: str = "models"
 ) -> ShareSummary:
     """Country counts of one list's snapshots in [since, until]: first, last, and how often each mix occurred."""
     bounds = (list_name, utc_iso(since), utc_iso(until))
@@ -318,7 +317,7 @@ class ModelRecord:
     pipeline_tag: str | None
 
 
-async def model_record(conn: aiosqlite.Connection, hub_id: str) -> ModelRecord | None:
+async def model_record(conn: Conn, hub_id: str) -> ModelRecord | None:
     """One model's summary; the id is matched case-insensitively, as the Hub does."""
     async with conn.execute(
         "SELECT hub_id, first_seen, last_seen, best_rank, best_rank_at, first_in_top, last_in_top, top_polls,"
@@ -336,7 +335,7 @@ async def model_record(conn: aiosqlite.Connection, hub_id: str) -> ModelRecord |
     )
 
 
-async def search_models(conn: aiosqlite.Connection, text: str, limit: int = 25) -> list[str]:
+async def search_models(conn: Conn, text: str, limit: int = 25) -> list[str]:
     """Model ids containing `text` (any case), best-ranked first: autocomplete and "did you mean".
 
     Three ASCII characters or more go through the trigram index `models_search`; its LIKE has no
@@ -364,7 +363,7 @@ async def search_models(conn: aiosqlite.Connection, text: str, limit: int = 25) 
     return found
 
 
-async def typical_poll_gap(conn: aiosqlite.Connection, sample: int = 50) -> float | None:
+async def typical_poll_gap(conn: Conn, sample: int = 50) -> float | None:
     """Median seconds between the latest snapshots: turns 'snapshots in the top N' into time."""
     async with conn.execute(
         "SELECT taken_at FROM snapshots WHERE list = 'models' ORDER BY taken_at DESC LIMIT ?", (sample,)

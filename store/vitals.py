@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import aiosqlite
-
-from store.db import from_iso
+from store.db import Conn, from_iso
 from store.health import SourceHealth, get_health
 from store.lease import LeaseHolder, current_holder
 
@@ -31,7 +29,7 @@ class Vitals:
     paused: dict[str, int] = field(default_factory=dict)  # platform → active channels paused
 
 
-async def read_vitals(conn: aiosqlite.Connection, lease_name: str) -> Vitals:
+async def read_vitals(conn: Conn, lease_name: str) -> Vitals:
     holder = await current_holder(conn, lease_name)
     pending: dict[str, PendingAlerts] = {}
     async with conn.execute(

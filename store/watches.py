@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from store.db import utc_iso
+from store.db import Conn, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +16,7 @@ class StoredWatch:
     list: str
 
 
-async def all_watches(conn: aiosqlite.Connection) -> list[StoredWatch]:
+async def all_watches(conn: Conn) -> list[StoredWatch]:
     """Watches of active destinations, oldest first."""
     async with conn.execute(
         "SELECT w.destination_id, w.target_kind, w.target, w.list FROM channel_watches w"
@@ -27,11 +25,11 @@ async def all_watches(conn: aiosqlite.Connection) -> list[StoredWatch]:
         return [StoredWatch(int(d), str(k), str(t), str(li)) for d, k, t, li in await cursor.fetchall()]
 
 
-async def watches_of(conn: aiosqlite.Connection, destination_id: int) -> list[StoredWatch]:
+async def watches_of(conn: Conn, destination_id: int) -> list[StoredWatch]:
     return [w for w in await all_watches(conn) if w.destination_id == destination_id]
 
 
-async def add_watch(conn: aiosqlite.Connection, destination_id: int, target_kind: str, target: str, list_name: str,
+async def add_watch(conn: Conn, destination_id: int, target_kind: str, target: str, list_name: str,
                     now: datetime) -> bool:
     """False when the channel already watches it."""
     cursor = await conn.execute(
@@ -42,7 +40,7 @@ async def add_watch(conn: aiosqlite.Connection, destination_id: int, target_kind
     return cursor.rowcount == 1
 
 
-async def remove_watch(conn: aiosqlite.Connection, destination_id: int, target: str, list_name: str | None) -> int:
+async def remove_watch(conn: Conn, destination_id: int, target: str, list_name: str | None) -> int:
     """Remove the channel's watches of `target` (on one list, or on all); how many were removed."""
     if list_name is None:
         cursor = await conn.execute(

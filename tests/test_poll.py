@@ -400,10 +400,10 @@ async def test_every_query_of_a_poll_uses_an_index(fake_hub: FakeHub, db_path: P
         await app.poll()
         fake_hub.models = ranked(CN[:6] + US[:4])
         await app.poll()  # routing is cached from here on
-        await app.db.conn.set_trace_callback(statements.append)
+        await (await app.db.driver_connection()).set_trace_callback(statements.append)
         fake_hub.models = ranked(CN[:7] + US[:3])
         await app.poll()
-        await app.db.conn.set_trace_callback(lambda _: None)
+        await (await app.db.driver_connection()).set_trace_callback(lambda _: None)
         scans = []
         for sql in list(statements):
             if not sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
