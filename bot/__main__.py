@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("platform", choices=("discord", "slack"))
     resume.add_argument("channel", help="the channel id, as in [[routes]] or `channels`")
     _attribution_commands(command)
+    db = command("db", "move the store: `db copy --to postgresql://…` copies the SQLite file into PostgreSQL")
+    db.add_argument("action", choices=("copy",))
+    db.add_argument("--to", required=True, metavar="URL", help="an empty PostgreSQL database: postgresql://…")
+    db.add_argument("--from", dest="source", type=Path, default=None, metavar="FILE",
+                    help="the SQLite file (default: [store] path)")
     command("check-config", "validate a config file and say which key is wrong")
     demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
     demo.add_argument("--format", choices=("text", "jsonl"), default="text")
@@ -407,6 +412,43 @@ async def _cmd_reattribute(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _cmd_db(args: argparse.Namespace) -> int:
+    """`db copy`: the SQLite store → an empty PostgreSQL database, counted both sides, then what to change."""
+    from datetime import UTC, datetime
+
+    from bot.log import get_logger
+    from store.copy import copy_store
+    from store.db import StoreError, StoreLocation, open_database
+
+    log = get_logger("bot.db")
+
+    source_path = args.source or _settings(args).store.path
+    if not source_path.is_file():
+        raise StoreError(f"no SQLite store at {source_path} to copy (give --from FILE or fix [store] path)")
+    try:
+        target_location = StoreLocation.of(args.to)
+    except ValueError as exc:
+        raise StoreError(f"--to {exc}") from None
+    source = await open_database(source_path)
+    try:
+        target = await open_database(target_location)
+        try:
+            report = await copy_store(source, target, datetime.now(UTC),
+                                      lambda table, rows: log.info("copied %s: %d rows", table, rows))
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    total = sum(report.counts.values())
+    print(f"copied {total} rows in {len(report.counts)} tables from {source_path} to"
+          f" {target_location.describe}; every table's count checked:")
+    for table, rows in report.counts.items():
+        print(f"  {table:20} {rows}")
+    print("Next: set DATABASE_URL to that URL (or [store] url in the config), start `python -m bot run`,"
+          f" and keep {source_path} as a backup: nothing reads it any more.")
+    return 0
+
+
 async def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     where = args.config or "embedded defaults"
@@ -500,6 +542,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "reattribute": _cmd_reattribute,
     "check-config": _cmd_check_config,
     "demo": _cmd_demo,
+    "db": _cmd_db,
 }
 
 

@@ -180,7 +180,8 @@ async def audit(conn: Conn, since: datetime, table: OrgTable | None = None) -> l
         audit_rows.append(AuditRow(
             namespace=namespace, country=country, method=method, via=top_via,
             confidence=_confidence(Attribution(country, method, top_via), table),
-            appearances=sum(models.values()), models=tuple(m for m, _ in models.most_common()),
+            appearances=sum(models.values()),
+            models=tuple(m for m, _ in sorted(models.items(), key=lambda item: (-item[1], item[0]))),
         ))
     audit_rows.sort(key=lambda r: (r.country != UNKNOWN, -r.appearances, r.namespace.lower(), r.country))
     return audit_rows

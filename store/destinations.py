@@ -193,8 +193,8 @@ async def add_channel_rule(
 ) -> bool:
     """False when the channel already has that exact rule."""
     cursor = await conn.execute(
-        "INSERT OR IGNORE INTO channel_rules (destination_id, country, direction, threshold, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO channel_rules (destination_id, country, direction, threshold, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (destination_id, country, direction, threshold, utc_iso(now)),
     )
     return cursor.rowcount == 1

@@ -74,7 +74,7 @@ async def digest_created(conn: Conn, week: str) -> datetime | None:
 async def record_digest(conn: Conn, week: str, event_id: int, trigger: str, now: datetime) -> bool:
     """False when that week already has a digest: the caller's transaction must then be rolled back."""
     cursor = await conn.execute(
-        "INSERT OR IGNORE INTO digests (week, event_id, trigger, created_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO digests (week, event_id, trigger, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (week, event_id, trigger, utc_iso(now)),
     )
     return cursor.rowcount == 1

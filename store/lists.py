@@ -22,7 +22,8 @@ INSERT INTO list_items (list, item_id, first_seen, last_seen, best_rank, last_in
 VALUES (:list, :id, :t, :t, :rank, :in_top_at, :led_at)
 ON CONFLICT (list, item_id) DO UPDATE SET
     last_seen   = excluded.last_seen,
-    best_rank   = MIN(list_items.best_rank, excluded.best_rank),
+    best_rank   = CASE WHEN excluded.best_rank < list_items.best_rank THEN excluded.best_rank
+                  ELSE list_items.best_rank END,
     last_in_top = COALESCE(excluded.last_in_top, list_items.last_in_top),
     last_led    = COALESCE(excluded.last_led, list_items.last_led)
 """

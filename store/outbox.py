@@ -48,7 +48,9 @@ async def add_event(
         stamp = utc_iso(now)
         await conn.execute(
             "INSERT INTO outbox (event_id, destination_id, next_attempt_at, created_at)"
-            " SELECT ?, CAST(value AS INTEGER), ?, ? FROM json_each(?) ORDER BY key",
+            " SELECT CAST(? AS BIGINT), CAST(value AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT)"
+            + (" FROM json_each(?) ORDER BY key" if conn.dialect == "sqlite" else
+               " FROM json_array_elements_text(CAST(? AS json)) WITH ORDINALITY AS ids (value, key) ORDER BY key"),
             (event_id, stamp, stamp, json.dumps(list(destination_ids))),
         )
     return event_id
@@ -154,8 +156,9 @@ async def mark_sending(conn: Conn, item_id: int, now: datetime) -> None:
 
 async def mark_unsent(conn: Conn, item_id: int, error: str) -> None:
     """The platform answered that this post did not go out: undo its `mark_sending`."""
-    await conn.execute("UPDATE outbox SET unconfirmed = MAX(unconfirmed - 1, 0), last_error = ? WHERE id = ?",
-                       (error[:500], item_id))
+    await conn.execute(
+        "UPDATE outbox SET unconfirmed = CASE WHEN unconfirmed > 0 THEN unconfirmed - 1 ELSE 0 END, last_error = ?"
+        " WHERE id = ?", (error[:500], item_id))
 
 
 async def mark_assumed_delivered(conn: Conn, item_id: int, now: datetime, note: str) -> None:

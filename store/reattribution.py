@@ -33,10 +33,10 @@ class Rewritten:
 
 async def reattribute_entries(conn: Conn, decided: Mapping[str, Attribution]) -> Rewritten:
     """Set every stored entry of each model to its newly decided attribution (the one writer of history's countries)."""
-    await _decisions_table(conn)
+    await _decisions_table(conn, "entries")
     await conn.executemany(
-        "INSERT OR REPLACE INTO temp.decided (key, country, method, via)"
-        " SELECT id, ?, ?, ? FROM models WHERE hub_id = ?",
+        "INSERT INTO decided_entries (key, country, method, via)"
+        " SELECT id, ?, ?, ? FROM models WHERE hub_id = ?" + _REPLACE,
         [(a.country, a.method, a.via, hub_id) for hub_id, a in decided.items()],
     )
     return await _rewrite(conn, "entries")
@@ -44,24 +44,30 @@ async def reattribute_entries(conn: Conn, decided: Mapping[str, Attribution]) ->
 
 async def reattribute_list_entries(conn: Conn, decided: Mapping[str, Attribution]) -> Rewritten:
     """The same for the other lists' entries (`list_entries`, keyed by the item's id)."""
-    await _decisions_table(conn)
+    await _decisions_table(conn, "list_entries")
     await conn.executemany(
-        "INSERT OR REPLACE INTO temp.decided (key, country, method, via) VALUES (?, ?, ?, ?)",
+        "INSERT INTO decided_list_entries (key, country, method, via) VALUES (?, ?, ?, ?)" + _REPLACE,
         [(item_id, a.country, a.method, a.via) for item_id, a in decided.items()],
     )
     return await _rewrite(conn, "list_entries")
 
 
-async def _decisions_table(conn: Conn) -> None:
+_REPLACE = (" ON CONFLICT (key) DO UPDATE SET country = excluded.country, method = excluded.method,"
+            " via = excluded.via")
+_KEY_TYPE = {"entries": "BIGINT", "list_entries": "TEXT"}
+
+
+async def _decisions_table(conn: Conn, table: EntryTable) -> None:
+    """A temporary table of this connection (SQLite and PostgreSQL alike) holding the decisions to apply."""
     await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS decided"
-        " (key PRIMARY KEY, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT)"
+        f"CREATE TEMP TABLE IF NOT EXISTS decided_{table}"
+        f" (key {_KEY_TYPE[table]} PRIMARY KEY, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT)"
     )
-    await conn.execute("DELETE FROM temp.decided")
+    await conn.execute(f"DELETE FROM decided_{table}")
 
 
 async def _rewrite(conn: Conn, table: EntryTable) -> Rewritten:
-    """Rewrite `table`'s countries from `temp.decided` in ONE statement touching only rows that differ.
+    """Rewrite `table`'s countries from its decisions table in ONE statement touching only rows that differ.
 
     No index leads from a model to its entries (it would cost a fifth of the file), so one pass beats
     one per model. The per-snapshot country counts of every snapshot touched are recomputed in the same
@@ -70,12 +76,12 @@ async def _rewrite(conn: Conn, table: EntryTable) -> Rewritten:
     key = _KEY[table]
     async with conn.execute(
         f"UPDATE {table} SET country = d.country, country_method = d.method, country_via = d.via"
-        f" FROM temp.decided AS d WHERE {table}.{key} = d.key"
-        f" AND ({table}.country IS NOT d.country OR {table}.country_method IS NOT d.method"
-        f" OR {table}.country_via IS NOT d.via) RETURNING {table}.snapshot_id"
+        f" FROM decided_{table} AS d WHERE {table}.{key} = d.key"
+        f" AND ({table}.country IS DISTINCT FROM d.country OR {table}.country_method IS DISTINCT FROM d.method"
+        f" OR {table}.country_via IS DISTINCT FROM d.via) RETURNING {table}.snapshot_id"
     ) as cursor:
         rows = list(await cursor.fetchall())
-    await conn.execute("DELETE FROM temp.decided")
+    await conn.execute(f"DELETE FROM decided_{table}")
     snapshot_ids = frozenset(int(snapshot_id) for (snapshot_id,) in rows)
     await recount_snapshots(conn, snapshot_ids, table)
     return Rewritten(len(rows), snapshot_ids)

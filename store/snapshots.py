@@ -30,7 +30,8 @@ ON CONFLICT (hub_id) DO UPDATE SET
     last_seen    = excluded.last_seen,
     best_rank_at = CASE WHEN excluded.best_rank < models.best_rank THEN excluded.best_rank_at
                         ELSE models.best_rank_at END,
-    best_rank    = MIN(models.best_rank, excluded.best_rank),
+    best_rank    = CASE WHEN excluded.best_rank < models.best_rank THEN excluded.best_rank
+                   ELSE models.best_rank END,
     first_in_top = COALESCE(models.first_in_top, excluded.first_in_top),
     last_in_top  = COALESCE(excluded.last_in_top, models.last_in_top),
     last_led     = COALESCE(excluded.last_led, models.last_led),
@@ -105,13 +106,14 @@ def top_counts(entries: Iterable[Entry], top_n: int) -> dict[str, int]:
 EntryTable = Literal["entries", "list_entries"]  # the default list's entries, and the other lists'
 
 
-def _recount(table: EntryTable) -> str:
+def _recount(conn: Conn, table: EntryTable) -> str:
+    as_object = "json_group_object(country, n)" if conn.dialect == "sqlite" else "json_object_agg(country, n)::text"
     return (
         "UPDATE snapshots SET top_counts = ("
-        " SELECT COALESCE(json_group_object(country, n), '{}') FROM ("
+        f" SELECT COALESCE({as_object}, '{{}}') FROM ("
         f"  SELECT e.country AS country, COUNT(*) AS n FROM {table} e"
         "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
-        "  GROUP BY e.country ORDER BY e.country))"
+        "  GROUP BY e.country ORDER BY e.country) AS counts)"
     )
 
 
@@ -126,12 +128,12 @@ async def recount_snapshots(
     snapshot costs a primary-key range of its top N entries: a 15-minute year takes ~0.2 s.
     """
     if snapshot_ids is None:
-        await conn.execute(_recount("entries") + " WHERE list = 'models'")
+        await conn.execute(_recount(conn, "entries") + " WHERE list = 'models'")
         return
     ids = sorted(set(snapshot_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        await conn.execute(_recount(table) + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        await conn.execute(_recount(conn, table) + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
 
 async def thin_history(conn: Conn) -> None:
@@ -321,7 +323,8 @@ async def model_record(conn: Conn, hub_id: str) -> ModelRecord | None:
     """One model's summary; the id is matched case-insensitively, as the Hub does."""
     async with conn.execute(
         "SELECT hub_id, first_seen, last_seen, best_rank, best_rank_at, first_in_top, last_in_top, top_polls,"
-        " pipeline_tag FROM models WHERE hub_id = ? COLLATE NOCASE LIMIT 1",
+        " pipeline_tag FROM models WHERE "
+        + ("hub_id = ? COLLATE NOCASE" if conn.dialect == "sqlite" else "lower(hub_id) = lower(?)") + " LIMIT 1",
         (hub_id,),
     ) as cursor:
         row = await cursor.fetchone()
@@ -344,12 +347,15 @@ async def search_models(conn: Conn, text: str, limit: int = 25) -> list[str]:
     (a pattern mixing `_` with non-ASCII letters, found by fuzzing the slash commands); Hub ids are ASCII.
     """
     needle = text.casefold()
-    if len(text) >= 3 and text.isascii():
+    if conn.dialect == "postgresql":  # pg_trgm's GIN index on lower(hub_id) serves LIKE, any text
+        query = "SELECT hub_id FROM models WHERE lower(hub_id) LIKE ? ORDER BY best_rank, last_seen DESC"
+        params: tuple[object, ...] = (f"%{text.lower()}%",)
+    elif len(text) >= 3 and text.isascii():
         query = (
             "SELECT m.hub_id FROM models_search s JOIN models m ON m.id = s.rowid"
             " WHERE s.hub_id LIKE ? ORDER BY m.best_rank, m.last_seen DESC"
         )
-        params: tuple[object, ...] = (f"%{text}%",)
+        params = (f"%{text}%",)
     else:
         query = "SELECT hub_id FROM models WHERE instr(lower(hub_id), ?) > 0 ORDER BY best_rank, last_seen DESC"
         params = (text.lower(),)

@@ -33,8 +33,8 @@ async def add_watch(conn: Conn, destination_id: int, target_kind: str, target: s
                     now: datetime) -> bool:
     """False when the channel already watches it."""
     cursor = await conn.execute(
-        "INSERT OR IGNORE INTO channel_watches (destination_id, target_kind, target, list, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO channel_watches (destination_id, target_kind, target, list, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (destination_id, target_kind, target, list_name, utc_iso(now)),
     )
     return cursor.rowcount == 1

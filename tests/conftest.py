@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from bot.snapshot import Attribution, Entry, Snapshot
 from tests.fakes.hub import FakeHub
+from tests.postgres import PostgresServer, start_server
 
 T0 = datetime(2025, 7, 21, 0, 0, tzinfo=UTC)
 
@@ -18,7 +20,7 @@ T0 = datetime(2025, 7, 21, 0, 0, tzinfo=UTC)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test reads the developer's tokens or config, or writes to their HF cache."""
     for name in ("HF_ENDPOINT", "HF_TOKEN", "TRENDWATCH_CONFIG", "DISCORD_TOKEN", "SLACK_BOT_TOKEN",
-                 "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PORT"):
+                 "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PORT", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -48,6 +50,43 @@ async def fake_hub() -> AsyncIterator[FakeHub]:
         yield hub
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a store runs on both backends, unless it is about the SQLite file itself."""
+    if "store_backend" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("store_backend", ["sqlite"] if sqlite_only else ["sqlite", "postgresql"],
+                             indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server per test run. Missing: skipped with how to get it, except in CI (`CI` set)."""
+    try:
+        server = start_server()
+    except LookupError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (CI must run the PostgreSQL half of the tests: see .ci/run)")
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`sqlite`, or `postgresql` with `DATABASE_URL` naming a fresh, empty database of the test server.
+
+    The bot reads `DATABASE_URL` over `[store] path`, so the same test body,
+    config files and `python -m bot` subprocesses run on PostgreSQL unchanged.
+    """
+    backend = str(request.param)
+    if backend == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        monkeypatch.setenv("DATABASE_URL", server.fresh_url())
+    return backend
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, store_backend: str) -> Path:
+    """The SQLite file, on the SQLite run; on the PostgreSQL run only its folder matters (charts go there)."""
     return tmp_path / "trendwatch.db"
+

@@ -21,6 +21,7 @@ from bot.messages import Alert
 from store import lease, outbox
 from store.destinations import upsert_destination
 from tests.fakes.hub import FakeHub, hub_model, ranked
+from tests.stores import store_env
 
 CN = [f"Qwen/q{i}" for i in range(10)]
 US = [f"meta-llama/l{i}" for i in range(10)]
@@ -34,7 +35,7 @@ def settings_for(hub: FakeHub, db: Path, hub_settings: dict[str, Any] | None = N
         "share_rules": [{"country": "CN", "above": 50, "notify_resolved": True}],
     }
     data.update(extra)
-    return parse_settings(data, env={})
+    return parse_settings(data, env=store_env())
 
 
 async def open_app(settings: Settings, stream: io.StringIO | None = None, **adapters: Any) -> Trendwatch:
@@ -346,6 +347,7 @@ async def test_a_list_shorter_than_top_n_is_unusable(fake_hub: FakeHub, db_path:
         await app.close()
 
 
+@pytest.mark.sqlite_only  # SQLite keeps any type in any column and has EXPLAIN QUERY PLAN
 async def test_garbage_stored_by_older_versions_does_not_break_reads(fake_hub: FakeHub, db_path: Path):
     import sqlite3
 
@@ -390,6 +392,7 @@ async def test_each_poll_prunes_sent_alerts_older_than_keep_outbox(fake_hub: Fak
         await app.close()
 
 
+@pytest.mark.sqlite_only  # SQLite keeps any type in any column and has EXPLAIN QUERY PLAN
 async def test_every_query_of_a_poll_uses_an_index(fake_hub: FakeHub, db_path: Path):
     """Each statement of a routine poll, replayed under EXPLAIN QUERY PLAN: no scan of a table that grows."""
     growing = ("snapshots", "entries", "models", "events", "outbox", "destinations")
