@@ -40,7 +40,7 @@ BASES = {"CN": "Qwen/Qwen3-30B-A3B-Instruct-2507", "US": "meta-llama/Llama-3.1-8
          "FR": "mistralai/Mistral-Small-3.2-24B-Instruct-2506", "KR": "LGAI-EXAONE/EXAONE-4.0-32B",
          "JP": "SakanaAI/TinySwallow-1.5B", "GB": "google/gemma-3-27b-it", "DE": "aleph-alpha/Pharia-1-LLM-7B",
          "AE": "tiiuae/Falcon-H1-34B-Instruct", "CA": "CohereLabs/command-a-03-2025", "unknown": ""}
-VERSION = 2  # bump when the simulation itself changes
+VERSION = 3  # bump when the simulation itself changes
 
 
 def schema_key() -> str:
@@ -97,7 +97,8 @@ async def build(path: Path, every_minutes: int) -> None:
                 for k in range(first, min(first + per_transaction, steps)):
                     entries = tuple(
                         Entry(rank=rank, id=ids[m], trending_score=float(int(scores[k, m] * 400)),
-                              likes=int(scores[k, m] * 900) + m, downloads=int(scores[k, m] * 250_000) + 37 * m,
+                              likes=int(scores[k, m] * 900) + int(m),
+                              downloads=int(scores[k, m] * 250_000) + 37 * int(m),
                               attribution=attributions[m])
                         for rank, m in enumerate(order[k], start=1)
                     )

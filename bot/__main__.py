@@ -444,6 +444,9 @@ async def _cmd_db(args: argparse.Namespace) -> int:
           f" {target_location.describe}; every table's count checked:")
     for table, rows in report.counts.items():
         print(f"  {table:20} {rows}")
+    for table, values in report.unknown.items():
+        print(f"note: {values} value(s) in {table} were not numbers (written by an older version); the bot read"
+              " them as unknown and PostgreSQL stores them as NULL, read the same way")
     print("Next: set DATABASE_URL to that URL (or [store] url in the config), start `python -m bot run`,"
           f" and keep {source_path} as a backup: nothing reads it any more.")
     return 0

@@ -33,8 +33,9 @@ def echo(text: object, limit: int = 40) -> str:
 
 
 def clean_input(text: str) -> str:
-    """Free text from a platform, safe to bind in SQL: JSON may carry lone surrogates, which UTF-8 cannot."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """Free text from a platform, safe to bind in SQL: JSON may carry lone surrogates, which UTF-8 cannot,
+    and NUL, which PostgreSQL's text cannot (SQLite could)."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ was. Ids are copied as they are, then each identity sequence moves past them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,7 @@ class CopyRefused(StoreError):
 @dataclass(frozen=True, slots=True)
 class CopyReport:
     counts: dict[str, int]  # table → rows copied (equal in source and target, checked)
+    unknown: dict[str, int]  # table → values no column type could hold (the bot read them as unknown): now NULL
 
 
 async def _tables_in_order(source: Database) -> list[str]:
@@ -73,16 +75,34 @@ async def _target_types(target: Database, table: str) -> dict[str, str]:
 
 
 def _as(kind: str, value: object) -> object:
-    """A SQLite value in the type of its PostgreSQL column (SQLite keeps 3.0 in an INTEGER column, 7 in TEXT)."""
+    """A SQLite value in the type of its PostgreSQL column.
+
+    SQLite keeps any value in any column: 3.0 or '3' in an INTEGER column, 7 in
+    TEXT, or garbage an older version wrote (likes = 'lots', a numpy integer
+    stored as 8 bytes). What the bot reads as a number stays that number; what
+    it reads as unknown (`stored_int`, `stored_float`) is copied as NULL, which
+    it reads the same way. Anything else raises ValueError with the value.
+    """
     if value is None:
         return None
-    if kind == "bigint" and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if kind == "double precision" and isinstance(value, int):
-        return float(value)
-    if kind == "text" and not isinstance(value, str):
-        return str(value)
+    if kind == "bigint":
+        if isinstance(value, int | float | str):
+            with suppress(ValueError, OverflowError):
+                number = float(value)
+                if number.is_integer():
+                    return int(number)
+        return _UNKNOWN
+    if kind == "double precision":
+        if isinstance(value, int | float | str):
+            with suppress(ValueError, OverflowError):
+                return float(value)
+        return _UNKNOWN
+    if kind == "text":
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return value
+
+
+_UNKNOWN = object()  # a value the bot reads as unknown: copied as NULL, and counted
 
 
 async def _count(db: Database, table: str) -> int:
@@ -115,6 +135,7 @@ async def copy_store(source: Database, target: Database, now: datetime,
         raise CopyRefused(f"{target.where} is not empty: {', '.join(holding[:5])}; copy into an empty database"
                           " (a copy over data would mix two bots' histories)")
     counts: dict[str, int] = {}
+    unknown: dict[str, int] = {}
     # The source's write lock for the whole copy: a `run` started meanwhile waits, and sees nothing half-read.
     async with source.transaction() as reading, target.transaction() as writing:
         for table in reversed(tables):
@@ -135,8 +156,14 @@ async def copy_store(source: Database, target: Database, now: datetime,
                 rows = await (await reading.execute(select + (after if last else "") + order, last or ())).fetchall()
                 if not rows:
                     break
-                values = [tuple(_as(types[column], value) for column, value in zip(columns, row[len(key):],
-                                                                                   strict=True)) for row in rows]
+                values = []
+                for row in rows:
+                    converted = [_as(types[column], value)
+                                 for column, value in zip(columns, row[len(key):], strict=True)]
+                    if _UNKNOWN in converted:
+                        unknown[table] = unknown.get(table, 0) + converted.count(_UNKNOWN)
+                        converted = [None if value is _UNKNOWN else value for value in converted]
+                    values.append(tuple(converted))
                 try:
                     await writing.executemany(insert, values)
                 except DBAPIError as exc:
@@ -156,4 +183,4 @@ async def copy_store(source: Database, target: Database, now: datetime,
             if in_target != counts[table]:
                 raise StoreError(f"copy check failed: {table} has {counts[table]} rows in the source but {in_target}"
                                  f" in the target; nothing was kept")
-    return CopyReport(counts)
+    return CopyReport(counts, unknown)

@@ -48,6 +48,7 @@ class PostgresServer:
     process_dir: Path | None = None
     user: str | None = None
     bindir: Path | None = None
+    options: str = ""
     _numbers: count[int] = field(default_factory=lambda: count(1))
 
     def psql(self, url: str, sql: str) -> str:
@@ -62,6 +63,17 @@ class PostgresServer:
         name = f"tw_{os.getpid()}_{next(self._numbers)}"
         self.psql(self.admin_url, f"CREATE DATABASE {name}")
         return f"{self.base}/{name}"
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data: what a managed database's maintenance restart looks like."""
+        assert self.process_dir is not None and self.bindir is not None, "only a server these tests started"
+        _as_owner(self.user, [str(self.bindir / "pg_ctl"), "-D", str(self.process_dir / "data"),
+                              "-m", "fast", "-w", "stop"])
+
+    def resume(self) -> None:
+        assert self.process_dir is not None and self.bindir is not None and self.options
+        _as_owner(self.user, [str(self.bindir / "pg_ctl"), "-D", str(self.process_dir / "data"), "-o",
+                              self.options, "-l", str(self.process_dir / "server.log"), "-w", "-t", "60", "start"])
 
     def stop(self) -> None:
         if self.process_dir is None or self.bindir is None:
@@ -110,7 +122,7 @@ def start_server() -> PostgresServer:
                      "-l", str(folder / "server.log"), "-w", "-t", "60", "start"])
     base = f"postgresql://postgres@127.0.0.1:{port}"
     server = PostgresServer(admin_url=f"{base}/postgres", base=base, process_dir=folder, user=user,
-                            bindir=bindir)
+                            bindir=bindir, options=options)
     deadline = time.monotonic() + 30
     while True:
         try:

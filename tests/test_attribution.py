@@ -254,6 +254,7 @@ async def test_labels_are_stored_case_insensitively(db_path: Path):
         await db.close()
 
 
+@pytest.mark.sqlite_only
 async def test_a_database_of_the_old_schema_migrates_and_its_history_follows_the_new_rule(
     fake_hub: FakeHub, db_path: Path
 ):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fakes.hub import FakeHub, hub_model, ranked, write_replay
+from tests.stores import query, store_of
 
 REPO = Path(__file__).resolve().parent.parent
 CN = [f"Qwen/q{i}" for i in range(10)]
@@ -68,12 +70,20 @@ above = 50
 
 
 def snapshot_count(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0])
+    return int(query(db, "SELECT COUNT(*) FROM snapshots")[0][0])
 
 
-async def test_once_prints_the_contract_jsonl(fake_hub: FakeHub, tmp_path: Path):
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
+def stored_bytes(db: Path) -> bytes:
+    """Everything the store holds: the SQLite file, or every row of every table of the PostgreSQL database."""
+    if store_of(db) == db:
+        return db.read_bytes()
+    tables = [row[0] for row in query(db, "SELECT table_name FROM information_schema.tables"
+                                          " WHERE table_schema = current_schema()")]
+    return "\n".join(repr(query(db, f'SELECT * FROM "{table}"')) for table in tables).encode()
+
+
+async def test_once_prints_the_contract_jsonl(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path)
     fake_hub.models = ranked(CN[:4] + US[:6])
     first = await bot("once", "--config", str(config))
     assert (first.code, first.out) == (0, "")  # the baseline says nothing
@@ -94,8 +104,8 @@ async def test_once_prints_the_contract_jsonl(fake_hub: FakeHub, tmp_path: Path)
     assert (third.code, third.out) == (0, "")  # quiet when nothing changed
 
 
-async def test_once_fails_with_one_line_and_stores_nothing(fake_hub: FakeHub, tmp_path: Path):
-    db = tmp_path / "t.db"
+async def test_once_fails_with_one_line_and_stores_nothing(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    db = db_path
     config = write_config(tmp_path / "c.toml", fake_hub, db)
     fake_hub.models = ranked(US)
     assert (await bot("once", "--config", str(config))).code == 0
@@ -120,6 +130,7 @@ async def test_once_fails_with_one_line_and_stores_nothing(fake_hub: FakeHub, tm
     assert [(n["kind"], n["state"], n["failures"]) for n in notices] == [("source", "failing", 3)]
 
 
+@pytest.mark.sqlite_only  # the embedded default is a SQLite file in the working directory
 async def test_hf_endpoint_from_the_environment_is_honoured(fake_hub: FakeHub, tmp_path: Path):
     fake_hub.models = ranked(US)
     run = await bot("once", env={"HF_ENDPOINT": fake_hub.endpoint}, cwd=tmp_path)
@@ -128,8 +139,8 @@ async def test_hf_endpoint_from_the_environment_is_honoured(fake_hub: FakeHub, t
     assert fake_hub.list_requests and fake_hub.list_requests[0].query["sort"] == "trendingScore"
 
 
-async def test_trending_json_lists_rank_id_country(fake_hub: FakeHub, tmp_path: Path):
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
+async def test_trending_json_lists_rank_id_country(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path)
     fake_hub.models = [
         hub_model("unsloth/Qwen3-8B-GGUF", 999, tags=["base_model:quantized:Qwen/Qwen3-8B"]),
         *ranked(US[:8]),
@@ -147,8 +158,8 @@ async def test_trending_json_lists_rank_id_country(fake_hub: FakeHub, tmp_path: 
     assert "via base model Qwen/Qwen3-8B" in text.out and "🇨🇳" in text.out
 
 
-async def test_share_reports_current_shares(fake_hub: FakeHub, tmp_path: Path):
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
+async def test_share_reports_current_shares(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path)
     fake_hub.models = ranked(CN[:3] + US[:7])
     assert (await bot("once", "--config", str(config))).code == 0
     run = await bot("share", "--config", str(config), "--json")
@@ -156,8 +167,8 @@ async def test_share_reports_current_shares(fake_hub: FakeHub, tmp_path: Path):
     assert shares == {"US": 70.0, "CN": 30.0}
 
 
-async def test_trending_before_any_poll_says_what_to_do(tmp_path: Path, fake_hub: FakeHub):
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
+async def test_trending_before_any_poll_says_what_to_do(tmp_path: Path, db_path: Path, fake_hub: FakeHub):
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path)
     run = await bot("trending", "--config", str(config))
     assert run.code == 1 and "python -m bot once" in run.err
 
@@ -181,26 +192,26 @@ async def test_check_config_names_the_bad_key(tmp_path: Path):
     assert example.code == 0, example.err
 
 
-async def test_secrets_never_reach_logs_or_the_database(fake_hub: FakeHub, tmp_path: Path):
-    db = tmp_path / "t.db"
+async def test_secrets_never_reach_logs_or_the_database(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    db = db_path
     config = write_config(tmp_path / "c.toml", fake_hub, db)
     fake_hub.models = ranked(US)
     secret = "hf_SECRETtokenVALUE123"
     run = await bot("once", "--config", str(config), env={"HF_TOKEN": secret, "DISCORD_TOKEN": "d-" + secret})
     assert run.code == 0
     assert secret not in run.out + run.err
-    assert secret.encode() not in db.read_bytes()
+    assert secret.encode() not in stored_bytes(db)
     auth = fake_hub.list_requests[-1].headers.get("authorization", "")
     assert auth == f"Bearer {secret}"  # used for the Hub, and only there
 
 
-async def test_replay_source_walks_a_recorded_file_across_runs(tmp_path: Path, fake_hub: FakeHub):
+async def test_replay_source_walks_a_recorded_file_across_runs(db_path: Path, tmp_path: Path, fake_hub: FakeHub):
     replay = tmp_path / "week.jsonl"
     write_replay(replay, [
         ("2025-07-21T00:00:00Z", ranked(US)),
         ("2025-07-21T01:00:00Z", ranked(CN[:1] + US[:9])),
     ])
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", hub_extra=f'replay = "{replay}"')
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path, hub_extra=f'replay = "{replay}"')
     assert (await bot("once", "--config", str(config))).out == ""
     second = await bot("once", "--config", str(config))
     assert [a["kind"] for a in second.lines()] == ["entered"]

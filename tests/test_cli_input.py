@@ -21,8 +21,8 @@ def one_line(run: Run) -> str:
 
 
 @pytest.fixture
-async def polled(fake_hub: FakeHub, tmp_path: Path) -> Path:
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
+async def polled(fake_hub: FakeHub, db_path: Path, tmp_path: Path) -> Path:
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path)
     fake_hub.models = ranked(CN[:4] + US[:6])
     assert (await bot("once", "--config", str(config))).code == 0
     return config
@@ -100,8 +100,10 @@ async def test_a_reader_that_leaves_early_ends_the_command_quietly(polled: Path,
     assert err.decode() == "" and process.returncode == 1
 
 
-async def test_once_fails_with_exactly_one_line_at_the_default_log_level(fake_hub: FakeHub, tmp_path: Path):
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db")
+async def test_once_fails_with_exactly_one_line_at_the_default_log_level(
+    fake_hub: FakeHub, db_path: Path, tmp_path: Path
+):
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path)
     fake_hub.fail(503, times=-1)
     run = await bot("once", "--config", str(config))
     assert run.code == 1
@@ -113,8 +115,8 @@ async def test_once_fails_with_exactly_one_line_at_the_default_log_level(fake_hu
     assert run.code == 1 and "fewer than the top 10" in one_line(run)
 
 
-async def test_log_level_set_in_the_file_still_wins(fake_hub: FakeHub, tmp_path: Path):
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra='\n[log]\nlevel = "INFO"\n')
+async def test_log_level_set_in_the_file_still_wins(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path, extra='\n[log]\nlevel = "INFO"\n')
     fake_hub.fail(503, times=-1)
     run = await bot("once", "--config", str(config))
     assert run.code == 1 and "retry" in run.err and run.err.strip().splitlines()[-1].startswith("trendwatch:")
@@ -135,11 +137,11 @@ async def test_check_config_says_what_is_wrong_in_one_line(tmp_path: Path, conte
     assert run.code == 2 and words in one_line(run)
 
 
-async def test_a_route_to_a_platform_that_cannot_send_is_flagged(fake_hub: FakeHub, tmp_path: Path):
+async def test_a_route_to_a_platform_that_cannot_send_is_flagged(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
     routes = ('\n[[routes]]\nplatform = "slack"\nchannel = "C0123"\n'
               '\n[[routes]]\nplatform = "discord"\nchannel = "123456789012345678"\n'
               '\n[discord]\nenabled = true\n')
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=routes)
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path, extra=routes)
     checked = await bot("check-config", "--config", str(config))
     assert checked.code == 0, checked.err
     warnings = [text for text in checked.out.splitlines() if text.startswith("warning:")]
@@ -180,9 +182,9 @@ async def run_until(config: Path, wanted: list[str]) -> str:
     return seen
 
 
-async def test_run_warns_once_about_channels_that_get_nothing(fake_hub: FakeHub, tmp_path: Path):
+async def test_run_warns_once_about_channels_that_get_nothing(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
     routes = '\n[[routes]]\nplatform = "slack"\nchannel = "C0123"\n'
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=routes,
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path, extra=routes,
                           hub_extra='poll_interval = "1s"', store_extra='lease = "3s"')
     fake_hub.models = ranked(US)
     log = await run_until(config, ["stored snapshot 2"])
@@ -190,8 +192,8 @@ async def test_run_warns_once_about_channels_that_get_nothing(fake_hub: FakeHub,
     assert len(warnings) == 1 and "1 slack channel(s)" in warnings[0] and "[slack] enabled = false" in warnings[0]
 
 
-async def test_run_logs_which_host_failed_and_when_it_polls_next(fake_hub: FakeHub, tmp_path: Path):
-    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", hub_extra='poll_interval = "2s"',
+async def test_run_logs_which_host_failed_and_when_it_polls_next(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    config = write_config(tmp_path / "c.toml", fake_hub, db_path, hub_extra='poll_interval = "2s"',
                           store_extra='lease = "3s"')
     fake_hub.fail(503, times=-1)
     log = await run_until(config, ["next poll at"])

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -45,13 +47,22 @@ class Store:
     settings: Settings
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One store per module and backend (the fuzzing shares it): `db_path`'s two runs, at module scope."""
     path = tmp_path_factory.mktemp("fuzz") / "t.db"
+    env: dict[str, str] = {}
+    target: Path | str = path
+    if request.param == "postgresql":
+        from tests.postgres import PostgresServer
+
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        target = server.fresh_url()
+        env = {"DATABASE_URL": target}
     with asyncio.Runner() as runner:
-        runner.run(store_week(path))
-        db = runner.run(open_database(path))
-        config = parse_settings({"store": {"path": str(path)}, "slack": {"admins": ["UADMIN"]}}, env={})
+        runner.run(store_week(cast(Path, target)))  # store_week opens what it is given: a URL too
+        db = runner.run(open_database(target))
+        config = parse_settings({"store": {"path": str(path)}, "slack": {"admins": ["UADMIN"]}}, env=env)
         try:
             yield Store(runner, db, config)
         finally:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.fakes.hub import FakeHub, ranked
+from tests.stores import query, store_of
 from tests.test_cli import REPO, write_config
 
 US = [f"meta-llama/l{i}" for i in range(10)]
@@ -23,13 +24,15 @@ async def start(config: Path) -> asyncio.subprocess.Process:
 
 
 def snapshots(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
+    """Snapshots stored so far in the test's store (0 while the file or its tables do not exist yet)."""
+    if store_of(db) == db:
+        if not db.exists():
+            return 0
         try:
-            return int(conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0])
+            return int(query(db, "SELECT COUNT(*) FROM snapshots")[0][0])
         except sqlite3.OperationalError:
             return 0
+    return int(query(db, "SELECT COUNT(*) FROM snapshots")[0][0])  # (query migrates: the table is there)
 
 
 async def wait_for(predicate) -> None:
@@ -45,8 +48,10 @@ async def stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
     return process.returncode, err.decode()
 
 
-async def test_run_polls_on_schedule_and_a_second_process_waits_for_the_lease(fake_hub: FakeHub, tmp_path: Path):
-    db = tmp_path / "t.db"
+async def test_run_polls_on_schedule_and_a_second_process_waits_for_the_lease(
+    fake_hub: FakeHub, db_path: Path, tmp_path: Path
+):
+    db = db_path
     config = write_config(tmp_path / "c.toml", fake_hub, db, hub_extra='poll_interval = "1s"',
                           store_extra='lease = "3s"')
     fake_hub.models = ranked(US)
@@ -67,8 +72,8 @@ async def test_run_polls_on_schedule_and_a_second_process_waits_for_the_lease(fa
     assert "holds the lease; waiting" in err
 
 
-async def test_sigterm_lets_a_poll_in_flight_finish(fake_hub: FakeHub, tmp_path: Path):
-    db = tmp_path / "t.db"
+async def test_sigterm_lets_a_poll_in_flight_finish(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    db = db_path
     config = write_config(tmp_path / "c.toml", fake_hub, db)
     fake_hub.models = ranked(US)
     fake_hub.slow(2.0)
@@ -82,8 +87,8 @@ async def test_sigterm_lets_a_poll_in_flight_finish(fake_hub: FakeHub, tmp_path:
     assert snapshots(db) == 1  # the answer came within the shutdown grace and was stored
 
 
-async def test_sigterm_cuts_a_long_retry_short_without_a_traceback(fake_hub: FakeHub, tmp_path: Path):
-    db = tmp_path / "t.db"
+async def test_sigterm_cuts_a_long_retry_short_without_a_traceback(fake_hub: FakeHub, db_path: Path, tmp_path: Path):
+    db = db_path
     config = write_config(tmp_path / "c.toml", fake_hub, db)
     config.write_text(config.read_text().replace('retry_budget = "2s"', 'retry_budget = "5m"'))
     fake_hub.fail(503, retry_after=120, times=100)

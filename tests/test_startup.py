@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
+from tests.stores import query
 from tests.test_cli import bot, write_config
 from tests.test_run import snapshots, start, stop, wait_for
 
@@ -28,12 +28,11 @@ def closed_port() -> int:
 
 
 def pending(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
+    return int(query(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0])
 
 
-def discord_config(tmp_path: Path, hub: FakeHub, api_base: str) -> Path:
-    return write_config(tmp_path / "c.toml", hub, tmp_path / "t.db", hub_extra='poll_interval = "1s"', extra=(
+def discord_config(tmp_path: Path, db: Path, hub: FakeHub, api_base: str) -> Path:
+    return write_config(tmp_path / "c.toml", hub, db, hub_extra='poll_interval = "1s"', extra=(
         f'[discord]\nenabled = true\napi_base = "{api_base}"\n\n'
         f'[[routes]]\nplatform = "discord"\nchannel = "{CHANNEL}"\n'))
 
@@ -49,12 +48,12 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     "http://trendwatch-test.invalid/api/v10",  # DNS failure
 ], ids=["refused", "dns"])
 async def test_an_unreachable_discord_does_not_stop_polling_and_its_alerts_stay_queued(
-    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_base: str
+    fake_hub: FakeHub, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api_base: str
 ) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "fake-token")
-    db = tmp_path / "t.db"
+    db = db_path
     fake_hub.models = ranked(US[:10])
-    process = await start(discord_config(tmp_path, fake_hub, api_base))
+    process = await start(discord_config(tmp_path, db_path, fake_hub, api_base))
     try:
         await wait_for(lambda: snapshots(db) >= 1)
         fake_hub.models = ranked(US[:9] + US[10:])  # one model enters: an alert for the Discord channel
@@ -69,13 +68,13 @@ async def test_an_unreachable_discord_does_not_stop_polling_and_its_alerts_stay_
 
 
 async def test_a_command_sync_answered_503_is_retried_beside_the_gateway(
-    fake_hub: FakeHub, fake_discord: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_hub: FakeHub, fake_discord: FakeDiscord, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "fake-token")
     fake_discord.fail_route("PUT", "/commands", 503)
     fake_hub.models = ranked(US[:10])
-    db = tmp_path / "t.db"
-    process = await start(discord_config(tmp_path, fake_hub, fake_discord.api_base))
+    db = db_path
+    process = await start(discord_config(tmp_path, db_path, fake_hub, fake_discord.api_base))
     try:
         await fake_discord.wait_until_connected(timeout=15)  # the gateway does not wait for the sync
         assert fake_discord.synced_commands() == []
@@ -89,33 +88,33 @@ async def test_a_command_sync_answered_503_is_retried_beside_the_gateway(
 
 
 async def test_a_refused_discord_token_at_start_is_one_config_error(
-    fake_hub: FakeHub, fake_discord: FakeDiscord, tmp_path: Path
+    fake_hub: FakeHub, fake_discord: FakeDiscord, db_path: Path, tmp_path: Path
 ) -> None:
     """The token comes from the environment: only a restart can change it, so retrying cannot help."""
     fake_discord.refuse_token()
-    config = discord_config(tmp_path, fake_hub, fake_discord.api_base)
+    config = discord_config(tmp_path, db_path, fake_hub, fake_discord.api_base)
     run = await bot("run", "--config", str(config), env={"DISCORD_TOKEN": "revoked"})
     assert run.code == 2, run.err
     assert "DISCORD_TOKEN was refused by Discord" in run.err
     assert "Traceback" not in run.err and "revoked" not in run.err
 
 
-def slack_config(tmp_path: Path, hub: FakeHub, api_url: str) -> Path:
-    return write_config(tmp_path / "c.toml", hub, tmp_path / "t.db", hub_extra='poll_interval = "1s"', extra=(
+def slack_config(tmp_path: Path, db: Path, hub: FakeHub, api_url: str) -> Path:
+    return write_config(tmp_path / "c.toml", hub, db, hub_extra='poll_interval = "1s"', extra=(
         f'[slack]\nenabled = true\napi_url = "{api_url}"\n\n'
         '[[routes]]\nplatform = "slack"\nchannel = "C1"\n'))
 
 
 async def test_socket_mode_failing_for_a_while_is_retried_not_a_config_error(
-    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_hub: FakeHub, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
     fake_hub.models = ranked(US[:10])
-    db = tmp_path / "t.db"
+    db = db_path
     async with FakeSlack() as fake:
         fake.server_error_next(count=1, status=503, method="apps.connections.open")
-        process = await start(slack_config(tmp_path, fake_hub, fake.api_url))
+        process = await start(slack_config(tmp_path, db_path, fake_hub, fake.api_url))
         try:
             await wait_for(lambda: snapshots(db) >= 1)
             await fake.wait_until(lambda: fake.socket_connections >= 1, timeout=15)
@@ -128,13 +127,13 @@ async def test_socket_mode_failing_for_a_while_is_retried_not_a_config_error(
 
 
 async def test_an_unreachable_slack_does_not_stop_polling(
-    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_hub: FakeHub, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
     fake_hub.models = ranked(US[:10])
-    db = tmp_path / "t.db"
-    process = await start(slack_config(tmp_path, fake_hub, f"http://127.0.0.1:{closed_port()}/api/"))
+    db = db_path
+    process = await start(slack_config(tmp_path, db_path, fake_hub, f"http://127.0.0.1:{closed_port()}/api/"))
     try:
         await wait_for(lambda: snapshots(db) >= 2)
         await asyncio.sleep(0.5)

@@ -56,6 +56,7 @@ async def test_a_database_damaged_inside_is_one_line(fake_hub: FakeHub, tmp_path
         assert "is damaged" in one_error_line(run.err)
 
 
+@pytest.mark.sqlite_only
 async def test_a_full_disk_rolls_the_poll_back_and_the_next_poll_stores_it(
     fake_hub: FakeHub, db_path: Path, caplog: pytest.LogCaptureFixture
 ):
@@ -84,6 +85,7 @@ async def test_a_full_disk_rolls_the_poll_back_and_the_next_poll_stores_it(
         await app.close()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
 async def test_a_database_deleted_or_replaced_under_the_process_stops_the_next_transaction(
     fake_hub: FakeHub, db_path: Path, tmp_path: Path, how: str
