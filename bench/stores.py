@@ -50,8 +50,7 @@ class BenchStore:
                 self._server = start_server()
                 self._admin, self._base = self._server.admin_url, self._server.base
             else:
-                url = postgres_url(self.spec)  # ValueError names what is wrong
-                self._admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._admin = postgres_url(self.spec)  # ValueError names what is wrong
                 self._base = self._admin.rsplit("/", 1)[0]
         return self
 

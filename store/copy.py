@@ -15,9 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import DBAPIError
-
-from store.db import Database, StoreError, utc_iso
+from store.db import Database, StoreError, is_driver_error, utc_iso
 
 BATCH = 2000
 SKIPPED = frozenset({"lease", "sqlite_sequence", "schema_version"})
@@ -166,8 +164,10 @@ async def copy_store(source: Database, target: Database, now: datetime,
                     values.append(tuple(converted))
                 try:
                     await writing.executemany(insert, values)
-                except DBAPIError as exc:
-                    reason = str(exc.orig or exc).splitlines()[0]
+                except Exception as exc:
+                    if not is_driver_error(exc):
+                        raise
+                    reason = (str(exc) or type(exc).__name__).splitlines()[0]
                     raise StoreError(f"PostgreSQL refused a row of {table} ({reason}); nothing was kept") from exc
                 last = tuple(rows[-1][:len(key)])
                 copied += len(rows)

@@ -1,14 +1,16 @@
 """The store's one connection: SQLite (a file, the default) or PostgreSQL (a server), same statements, same rules.
 
 Everything in `store/` and the bot talks to a `Conn`: `execute`, `executemany`,
-`transaction`. SQLAlchemy Core's async engine (over aiosqlite and asyncpg) does
-the parts that differ by driver (binding parameters, connecting, URLs, error
-classes), so statements are written once in the SQL both dialects share; the
-few that cannot be (search, JSON aggregation) ask `conn.dialect`.
+`transaction`, over the drivers themselves (aiosqlite, asyncpg). Statements are
+written once in the SQL both dialects share, with SQLite's `?` or `:name`
+placeholders; on PostgreSQL they are numbered into asyncpg's `$1`… (the only
+rewriting done, outside quotes and `::` casts). The few statements that
+cannot be shared (search, JSON aggregation) ask `conn.dialect`.
 
-Statements keep SQLite's `?` placeholders or `:name` ones: `?` are numbered
-into SQLAlchemy binds (`:p1`, `:p2`…), which SQLAlchemy then renders in each
-driver's own parameter style.
+SQLAlchemy Core's async engine did this job first and was measured out: it
+added 35 MiB to the idle process (the memory goal is 90 MiB), about 100 µs to
+every statement (twice a poll's own work on SQLite), and its expression
+language, ORM and pool go unused by a bot that keeps one connection.
 
 Migrations are numbered files, one folder per dialect (`store/migrations/`
 for SQLite, `store/migrations/postgresql/` for PostgreSQL), the same number
@@ -21,7 +23,7 @@ two workers (two hosts) see the same serial order SQLite gives two processes.
 Faults of the store itself become one `StoreError` line, never a driver
 traceback: a damaged file, a full disk (`StoreTransient`: the transaction
 rolled back, try again later), a PostgreSQL server that went away
-(`StoreTransient`, and the next transaction reconnects), or a SQLite file
+(`StoreTransient`, and the next statement reconnects), or a SQLite file
 deleted or replaced under a running process (`StoreGone`: checked before
 every transaction, because writing on into an unlinked inode loses everything
 and lets a second process start).
@@ -42,11 +44,9 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-import sqlalchemy as sa
-from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+import aiosqlite
 
 from bot.log import get_logger
 
@@ -59,9 +59,9 @@ Params = Sequence[Any] | Mapping[str, Any]
 
 # Any constant works; every trendwatch process on one PostgreSQL database must use the same one.
 WRITER_LOCK_KEY = 0x7472656E64  # "trend"
-# SQLSTATE classes of a server that is (for now) unable, not of a wrong statement: disk full, out of
-# memory or connections, shutting down, serialization failures.
-_PG_TRANSIENT = ("53", "57", "08", "40")
+# SQLSTATE classes of a server that is (for now) unable, not of a wrong statement: connection
+# exceptions, serialization failures, disk full or out of memory or connections, shutting down.
+_PG_TRANSIENT = ("08", "40", "53", "57")
 
 
 class StoreError(Exception):
@@ -78,10 +78,10 @@ class StoreGone(StoreError):
 
 @dataclass(frozen=True, slots=True)
 class StoreLocation:
-    """Where the store lives: a SQLite file or a PostgreSQL URL. `where` is safe to print (no password)."""
+    """Where the store lives: a SQLite file or a PostgreSQL URL. `where` and `describe` never show a password."""
 
-    url: sa.URL
     path: Path | None = None
+    url: str | None = None  # postgresql://…, as asyncpg reads it (libpq's syntax, sslmode included)
 
     @property
     def dialect(self) -> Dialect:
@@ -89,82 +89,98 @@ class StoreLocation:
 
     @property
     def where(self) -> str:
-        """How error lines name the store: the file's path, or the server and database."""
+        """How error lines name the store: the file's path, or the database and its server."""
         if self.path is not None:
             return str(self.path)
-        return f"PostgreSQL database {self.url.database} on {self.url.host}:{self.url.port or 5432}"
+        parts = urlsplit(self.url or "")
+        return f"PostgreSQL database {parts.path.lstrip('/')} on {parts.hostname}:{parts.port or 5432}"
 
     @property
     def describe(self) -> str:
         """How the log and `check-config` name the store: the whole URL, its password masked."""
         if self.path is not None:
             return f"SQLite file {self.path}"
-        return f"PostgreSQL {self.url.set(drivername='postgresql').render_as_string(hide_password=True)}"
+        return f"PostgreSQL {masked(self.url or '')}"
 
     @classmethod
     def of(cls, target: Path | str | StoreLocation) -> StoreLocation:
         if isinstance(target, StoreLocation):
             return target
         if isinstance(target, Path):
-            return cls(sa.URL.create("sqlite+aiosqlite", database=str(target)), target)
-        return cls(postgres_url(target))
+            return cls(path=target)
+        return cls(url=postgres_url(target))
 
 
-def postgres_url(text: str) -> sa.URL:
-    """`postgresql://…` or Heroku's `postgres://…` → the asyncpg URL.
+def masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
+
+
+def postgres_url(text: str) -> str:
+    """`postgresql://…` or Heroku's `postgres://…` → the URL asyncpg connects with.
 
     A ValueError names what is wrong, never the URL itself (it may hold a password).
     """
     scheme, sep, rest = text.strip().partition("://")
-    if not sep or scheme.lower() not in ("postgres", "postgresql", "postgresql+asyncpg"):
+    if not sep or scheme.lower() not in ("postgres", "postgresql"):
         raise ValueError("must start with postgresql:// or postgres:// (SQLite is [store] path)")
     try:
-        url = sa.make_url(f"postgresql+asyncpg://{rest}")
-    except ArgumentError as exc:
-        raise ValueError("is not a URL SQLAlchemy can read") from exc
-    if not url.host and not url.query.get("host"):
+        parts = urlsplit(f"postgresql://{rest}")
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        raise ValueError("is not a URL: postgresql://user:password@host:port/database") from None
+    if not parts.hostname and not dict(parse_qsl(parts.query)).get("host"):
         raise ValueError("names no host")
-    if not url.database:
+    if not parts.path.strip("/"):
         raise ValueError("names no database (…/dbname at the end)")
-    if "sslmode" in url.query:  # libpq's spelling (Heroku adds it); asyncpg calls it ssl
-        query = dict(url.query)
-        query["ssl"] = query.pop("sslmode")
-        url = url.set(query=query)
-    return url
+    return urlunsplit(parts)
 
 
 def store_error(where: str, exc: BaseException) -> StoreError:
     """A driver fault of the store (not of a statement) → one line saying what to do."""
-    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    text = (str(orig) or type(orig).__name__).splitlines()[0]
+    text = (str(exc) or type(exc).__name__).splitlines()[0]
     lowered = text.lower()
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if _connection_lost(exc):
         return StoreTransient(f"lost the connection to {where} ({text}); nothing was written, reconnecting")
-    sqlstate = str(getattr(orig, "sqlstate", "") or getattr(orig, "pgcode", "") or "")
-    if sqlstate[:2] in _PG_TRANSIENT:
-        return StoreTransient(f"cannot write {where} now ({text}); nothing was written")
-    if isinstance(orig, OSError | ConnectionError | TimeoutError):
+    if isinstance(exc, OSError | TimeoutError):
         return StoreTransient(f"cannot reach {where} ({text}); nothing was written")
+    if str(getattr(exc, "sqlstate", "") or "")[:2] in _PG_TRANSIENT:
+        return StoreTransient(f"cannot write {where} now ({text}); nothing was written")
     if "full" in lowered:
         return StoreTransient(f"cannot write {where}: the disk is full ({text}); nothing was written")
     if "locked" in lowered or "busy" in lowered:
         return StoreTransient(f"cannot write {where}: the database is locked by another program ({text})")
-    if "malformed" in lowered or "not a database" in lowered or type(orig) is sqlite3.DatabaseError:
+    if "malformed" in lowered or "not a database" in lowered or type(exc) is sqlite3.DatabaseError:
         return StoreError(f"database {where} is damaged ({text}): restore it from a backup or move it aside")
     return StoreError(f"cannot use database {where}: {text}")
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    if type(exc).__module__.split(".")[0] != "asyncpg":
+        return False
+    import asyncpg  # type: ignore[import-untyped]  # only a PostgreSQL store loads the driver
+
+    return isinstance(exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InterfaceError) or (
+        isinstance(exc, asyncpg.PostgresError) and str(getattr(exc, "sqlstate", ""))[:2] == "08")
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """An error raised by asyncpg (of the server or of the statement)."""
+    return type(exc).__module__.split(".")[0] == "asyncpg"
+
+
 def is_store_fault(exc: BaseException) -> bool:
     """Faults of the file, the disk or the server; constraint and programming errors stay what they are."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        orig = exc.orig
-        if type(orig) in (sqlite3.DatabaseError, sqlite3.OperationalError):
-            return True
-        sqlstate = str(getattr(orig, "sqlstate", "") or "")
-        return sqlstate[:2] in _PG_TRANSIENT or isinstance(orig, OSError)
-    return isinstance(exc, OSError | ConnectionError | TimeoutError)
+    if type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError):
+        return True
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    if not is_driver_error(exc):
+        return False
+    return _connection_lost(exc) or str(getattr(exc, "sqlstate", "") or "")[:2] in _PG_TRANSIENT
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -227,39 +243,50 @@ def migrations(dialect: Dialect = "sqlite") -> list[tuple[int, str, str]]:
     return found
 
 
-_LITERAL_OR_MARK = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|:")
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|:[A-Za-z_]\w*")
 
 
 @functools.lru_cache(maxsize=2048)
-def statement(sql: str, positional: bool) -> sa.TextClause:
-    """SQL as written in store/ → a SQLAlchemy text clause (cached: the same few hundred statements recur).
+def numbered(sql: str) -> tuple[str, tuple[str, ...] | int]:
+    """A statement with `?` or `:name` placeholders → asyncpg's `$1`… and how to order its parameters.
 
-    `?` outside quotes become `:p1`, `:p2`…; a colon inside quotes is escaped so
-    SQLAlchemy does not read `'…T10:00…'` as a bind.
+    Returns the statement and either the count of `?` (positional) or the
+    names in `$` order (a name used twice is one parameter). Quoted text and
+    `::type` casts are left alone. Cached: the same few hundred statements recur.
     """
-    counter = 0
+    names: list[str] = []
+    positional = 0
 
     def swap(match: re.Match[str]) -> str:
-        nonlocal counter
+        nonlocal positional
         token = match.group(0)
         if token == "?":
-            if not positional:
-                return token
-            counter += 1
-            return f":p{counter}"
-        if token == ":":
-            return token
-        return token.replace(":", "\\:")
+            positional += 1
+            return f"${positional}"
+        if token.startswith(":") and token != "::":
+            name = token[1:]
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+        return token
 
-    return sa.text(_LITERAL_OR_MARK.sub(swap, sql))
+    converted = _TOKEN.sub(swap, sql)
+    if positional and names:
+        raise ValueError(f"a statement mixes ? and :name placeholders: {sql[:80]}")
+    return converted, tuple(names) if names else positional
 
 
-def _binds(params: Params | None) -> tuple[bool, dict[str, Any]]:
+def _ordered(shape: tuple[str, ...] | int, params: Params | None) -> tuple[Any, ...]:
     if params is None:
-        return False, {}
+        return ()
     if isinstance(params, Mapping):
-        return False, dict(params)
-    return True, {f"p{index}": value for index, value in enumerate(params, start=1)}
+        if isinstance(shape, int):
+            raise ValueError("named parameters given to a statement with ? placeholders")
+        return tuple(params[name] for name in shape)
+    return tuple(params)
+
+
+_RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES|SHOW|EXPLAIN|PRAGMA)\b|\bRETURNING\b", re.IGNORECASE)
 
 
 class Cursor:
@@ -323,16 +350,13 @@ class Conn:
 
 
 class Database:
-    """One connection in autocommit mode with explicit transactions, over either dialect."""
+    """One connection with explicit transactions; `SqliteDatabase` and `PostgresDatabase` differ below it."""
 
-    def __init__(self, engine: AsyncEngine, location: StoreLocation) -> None:
-        self.engine = engine
+    def __init__(self, location: StoreLocation) -> None:
         self.location = location
         self.conn = Conn(self)
-        self._connection: AsyncConnection | None = None
         self._writer = asyncio.Lock()
         self.in_transaction = False
-        self.identity: tuple[int, int] | None = None  # SQLite: (st_dev, st_ino) of the file we opened
 
     @property
     def path(self) -> Path | None:
@@ -346,51 +370,104 @@ class Database:
     def dialect(self) -> Dialect:
         return self.location.dialect
 
-    async def _live(self) -> AsyncConnection:
-        if self._connection is None or self._connection.closed or self._connection.invalidated:
-            if self._connection is not None:
-                with suppress(Exception):
-                    await self._connection.close()
-                self._connection = None
-            try:
-                self._connection = await self.engine.connect()
-            except DBAPIError as exc:
-                raise store_error(self.where, exc) from exc
-            except (OSError, TimeoutError) as exc:
-                raise StoreTransient(f"cannot reach {self.where} ({exc}); nothing was written") from exc
-        return self._connection
-
     async def run(self, sql: str, params: Params | None = None) -> Cursor:
-        positional, binds = _binds(params)
-        connection = await self._live()
-        try:
-            result = await connection.execute(statement(sql, positional), binds)
-        except DBAPIError as exc:
-            if is_store_fault(exc):
-                raise store_error(self.where, exc) from exc
-            raise
-        rows = [tuple(row) for row in result.all()] if result.returns_rows else []
-        return Cursor(rows, result.rowcount)
+        raise NotImplementedError
 
     async def run_many(self, sql: str, rows: list[Params]) -> None:
-        positional = not isinstance(rows[0], Mapping)
-        binds = [_binds(row)[1] for row in rows]
-        connection = await self._live()
+        raise NotImplementedError
+
+    async def script(self, sql: str) -> None:
+        """Several statements at once (a migration file), by the driver's own script call."""
+        raise NotImplementedError
+
+    async def driver_connection(self) -> Any:
+        """The driver's own connection (aiosqlite or asyncpg), for what only it can do: tracing in tests."""
+        raise NotImplementedError
+
+    def check_file(self) -> None:
+        """Before each transaction: is the store still the one opened? (SQLite: the file under its path.)"""
+
+    async def _begin(self) -> None:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """BEGIN … COMMIT: all of it lands, or none of it; one writer at a time across every process.
+
+        One connection is shared by every task (poller, delivery, lease, slash
+        commands), so transactions take turns: without the lock one task's
+        statements would land inside another's transaction.
+        """
+        async with self._writer:
+            self.check_file()
+            try:
+                await self._begin()
+            except StoreError:
+                await self._rollback()
+                raise
+            try:
+                yield self.conn
+            except BaseException as exc:
+                await self._rollback()
+                if is_store_fault(exc):
+                    raise store_error(self.where, exc) from exc
+                raise
+            try:
+                await self.run("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+            self.in_transaction = False
+
+    async def _rollback(self) -> None:
+        # SQLite may already have rolled back on its own (SQLITE_FULL, I/O errors); then ROLLBACK itself fails.
+        if not self.in_transaction:
+            return
+        self.in_transaction = False
+        with suppress(Exception):
+            await self.run("ROLLBACK")
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class SqliteDatabase(Database):
+    """aiosqlite in autocommit mode; `?` and `:name` are SQLite's own placeholders."""
+
+    def __init__(self, location: StoreLocation, connection: aiosqlite.Connection) -> None:
+        super().__init__(location)
+        self.connection = connection
+        self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
+
+    async def run(self, sql: str, params: Params | None = None) -> Cursor:
         try:
-            await connection.execute(statement(sql, positional), binds)
-        except DBAPIError as exc:
+            async with self.connection.execute(sql, params if params is not None else ()) as cursor:
+                rows = [tuple(row) for row in await cursor.fetchall()]
+                return Cursor(rows, cursor.rowcount)
+        except sqlite3.Error as exc:
             if is_store_fault(exc):
                 raise store_error(self.where, exc) from exc
             raise
 
-    async def driver_connection(self) -> Any:
-        """The driver's own connection (aiosqlite or asyncpg), for what only it can do: scripts, tracing in tests."""
-        raw = await (await self._live()).get_raw_connection()
-        return raw.driver_connection
+    async def run_many(self, sql: str, rows: list[Params]) -> None:
+        try:
+            await self.connection.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            if is_store_fault(exc):
+                raise store_error(self.where, exc) from exc
+            raise
 
-    async def _raw(self, sql: str) -> None:
-        connection = await self._live()
-        await connection.exec_driver_sql(sql)
+    async def script(self, sql: str) -> None:
+        await self.connection.executescript(sql)
+
+    async def driver_connection(self) -> aiosqlite.Connection:
+        return self.connection
 
     def check_file(self) -> None:
         """Raise StoreGone if the path no longer names the file this connection writes to."""
@@ -404,86 +481,104 @@ class Database:
             raise StoreGone(f"database {self.path} was replaced by another file while trendwatch was running:"
                             " stopping; restart to use the new file")
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Conn]:
-        """BEGIN … COMMIT: all of it lands, or none of it; one writer at a time across every process.
-
-        One connection is shared by every task (poller, delivery, lease, slash
-        commands), so transactions take turns: without the lock one task's
-        statements would land inside another's transaction.
-        """
-        async with self._writer:
-            self.check_file()
-            await self._begin()
-            try:
-                yield self.conn
-            except BaseException as exc:
-                await self._rollback()
-                if isinstance(exc, DBAPIError) and is_store_fault(exc):
-                    raise store_error(self.where, exc) from exc
-                raise
-            try:
-                await self._raw("COMMIT")
-                self.in_transaction = False
-            except DBAPIError as exc:
-                await self._rollback()
-                raise (store_error(self.where, exc) if is_store_fault(exc) else exc) from exc
-
     async def _begin(self) -> None:
-        try:
-            if self.dialect == "sqlite":
-                await self._raw("BEGIN IMMEDIATE")
-                self.in_transaction = True
-            else:
-                await self._raw("BEGIN")
-                self.in_transaction = True
-                await self._raw(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
-        except DBAPIError as exc:
-            await self._rollback()
-            raise (store_error(self.where, exc) if is_store_fault(exc) else exc) from exc
+        await self.run("BEGIN IMMEDIATE")
+        self.in_transaction = True
 
     async def _rollback(self) -> None:
-        # SQLite may already have rolled back on its own (SQLITE_FULL, I/O errors); then ROLLBACK itself fails.
-        if not self.in_transaction:
-            return
+        if self.connection.in_transaction:
+            self.in_transaction = True  # SQLite's own state decides: it may have rolled back already
+        await super()._rollback()
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class PostgresDatabase(Database):
+    """One asyncpg connection, opened again after the server went away; statements take turns on it."""
+
+    def __init__(self, location: StoreLocation) -> None:
+        super().__init__(location)
+        self._connection: Any = None  # asyncpg.Connection (the driver ships no type hints)
+        self._turn = asyncio.Lock()  # asyncpg runs one operation at a time per connection
+
+    async def _live(self) -> Any:
+        import asyncpg
+
+        if self._connection is not None and not self._connection.is_closed():
+            return self._connection
+        if self.in_transaction:  # the transaction died with its connection: nothing of it was written
+            raise StoreTransient(f"lost the connection to {self.where}; nothing was written, reconnecting")
+        try:
+            self._connection = await asyncpg.connect(
+                self.location.url, timeout=10, statement_cache_size=512,
+                server_settings={"application_name": "trendwatch"})
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise store_error(self.where, exc) from exc
+        return self._connection
+
+    async def _call(self, call: str, sql: str, *args: Any) -> Any:
+        async with self._turn:
+            connection = await self._live()
+            try:
+                return await getattr(connection, call)(sql, *args)
+            except Exception as exc:
+                if is_store_fault(exc):
+                    if _connection_lost(exc) or isinstance(exc, OSError | TimeoutError):
+                        self._connection = None
+                        with suppress(Exception):
+                            connection.terminate()
+                    raise store_error(self.where, exc) from exc
+                raise
+
+    async def run(self, sql: str, params: Params | None = None) -> Cursor:
+        text, shape = numbered(sql)
+        args = _ordered(shape, params)
+        if _RETURNS_ROWS.search(sql):
+            records = await self._call("fetch", text, *args)
+            return Cursor([tuple(record) for record in records], len(records))
+        status = await self._call("execute", text, *args) if args else await self._call("execute", text)
+        tail = str(status).rsplit(" ", 1)[-1]
+        return Cursor([], int(tail) if tail.isdigit() else -1)
+
+    async def run_many(self, sql: str, rows: list[Params]) -> None:
+        text, shape = numbered(sql)
+        await self._call("executemany", text, [_ordered(shape, row) for row in rows])
+
+    async def script(self, sql: str) -> None:
+        await self._call("execute", sql)  # no arguments: the simple protocol, several statements at once
+
+    async def driver_connection(self) -> Any:
+        async with self._turn:
+            return await self._live()
+
+    async def _begin(self) -> None:
         self.in_transaction = False
-        connection = self._connection
-        if connection is None or connection.closed or connection.invalidated:
+        await self.run("BEGIN")
+        self.in_transaction = True
+        await self.run(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+
+    async def _rollback(self) -> None:
+        if self._connection is None or self._connection.is_closed():
+            self.in_transaction = False  # the server rolled it back when the connection went
             return
-        with suppress(Exception):
-            await connection.exec_driver_sql("ROLLBACK")
+        await super()._rollback()
 
     async def close(self) -> None:
         if self._connection is not None:
             with suppress(Exception):
-                await self._connection.close()
+                await asyncio.wait_for(self._connection.close(), timeout=5)
             self._connection = None
-        await self.engine.dispose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 async def _schema_version(db: Database) -> int:
     if db.dialect == "sqlite":
         row = await (await db.conn.execute("PRAGMA user_version")).fetchone()
         return int(row[0]) if row else 0
-    await _script(db, f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY});"
-                      " CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); COMMIT;")
+    await db.script(f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY});"
+                    " CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); COMMIT;")
     row = await (await db.conn.execute("SELECT MAX(version) FROM schema_version")).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
-
-
-async def _script(db: Database, sql: str) -> None:
-    """A migration file as one script, by the driver itself (SQLAlchemy runs one statement at a time)."""
-    driver = await db.driver_connection()
-    if db.dialect == "sqlite":
-        await driver.executescript(sql)
-    else:
-        await driver.execute(sql)
 
 
 async def _migrate(db: Database) -> None:
@@ -494,43 +589,40 @@ async def _migrate(db: Database) -> None:
             f"{db.where} is at schema version {current}, newer than this code ({len(known)}): upgrade trendwatch"
         )
     for number, name, sql in known[current:]:
-        log.info("applying migration %s", name)
         if db.dialect == "sqlite":
+            log.info("applying migration %s", name)
             script = f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
         else:
-            # The advisory lock makes two workers starting together apply each migration once.
+            log.info("applying migration postgresql/%s", name)
+            # Two workers starting together: the lock makes one wait, and the check makes it skip what is done.
             script = (f"BEGIN;\nSELECT pg_advisory_xact_lock({WRITER_LOCK_KEY});\n"
                       f"DO $$ BEGIN IF (SELECT COALESCE(MAX(version), 0) FROM schema_version) >= {number}"
                       f" THEN RAISE EXCEPTION 'trendwatch: migration {number} already applied'; END IF; END $$;\n"
                       f"{sql}\nINSERT INTO schema_version (version) VALUES ({number});\nCOMMIT;")
         try:
-            await _script(db, script)
+            await db.script(script)
         except Exception as exc:
             with suppress(Exception):
-                await _script(db, "ROLLBACK")
+                await db.script("ROLLBACK")
             if "already applied" in str(exc):
                 continue
             raise
 
 
-def _connect_sqlite(dbapi_connection: Any, _record: object) -> None:
-    """Per connection: autocommit at the driver (transactions are ours), WAL, foreign keys."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
+async def _open_sqlite(location: StoreLocation) -> SqliteDatabase:
+    path = location.path
+    assert path is not None
+    if not path.parent.is_dir():
+        raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist"
+                         " (create it, mount the volume, or fix [store] path)")
+    try:
+        connection = await aiosqlite.connect(path, isolation_level=None)
+    except Exception as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
+    db = SqliteDatabase(location, connection)
     for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def make_engine(location: StoreLocation) -> AsyncEngine:
-    if location.dialect == "sqlite":
-        engine = create_async_engine(location.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        sa.event.listen(engine.sync_engine, "connect", _connect_sqlite)
-        return engine
-    return create_async_engine(
-        location.url, isolation_level="AUTOCOMMIT", pool_pre_ping=True, pool_size=2, max_overflow=2,
-        connect_args={"timeout": 10, "server_settings": {"application_name": "trendwatch"}},
-    )
+        await db.run(f"PRAGMA {pragma}")
+    return db
 
 
 async def open_database(target: Path | str | StoreLocation) -> Database:
@@ -544,22 +636,20 @@ async def open_database(target: Path | str | StoreLocation) -> Database:
         location = StoreLocation.of(target)
     except ValueError as exc:
         raise StoreError(f"[store] url {exc}") from exc
-    if location.path is not None and not location.path.parent.is_dir():
-        raise StoreError(f"cannot open database {location.path}: folder {location.path.parent} does not exist"
-                         " (create it, mount the volume, or fix [store] path)")
-    db = Database(make_engine(location), location)
+    db: Database = await _open_sqlite(location) if location.path is not None else PostgresDatabase(location)
     try:
-        await db._live()
         await _migrate(db)
-    except DBAPIError as exc:
+    except StoreError:
         await db.close()
-        raise store_error(db.where, exc) from exc
-    except (OSError, TimeoutError) as exc:
+        raise
+    except Exception as exc:
         await db.close()
-        raise StoreTransient(f"cannot reach {db.where} ({exc})") from exc
+        if isinstance(exc, sqlite3.Error) or is_driver_error(exc):  # e.g. a migration the server refuses
+            raise store_error(db.where, exc) from exc
+        raise
     except BaseException:
         await db.close()
         raise
-    if location.path is not None:
+    if isinstance(db, SqliteDatabase) and location.path is not None:
         db.identity = _identity(location.path)
     return db

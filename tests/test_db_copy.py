@@ -8,8 +8,8 @@ from pathlib import Path
 from tests.fakes.hub import FakeHub, ranked
 from tests.postgres import PostgresServer
 from tests.test_cli import CN, US, bot, write_config
-from tests.test_run import start, stop, wait_for
 from tests.test_run import snapshots as sqlite_snapshots
+from tests.test_run import start, stop, wait_for
 
 ROUTES = '[[routes]]\nplatform = "slack"\nchannel = "C0001"\n'  # no Slack token: its alerts stay pending
 
@@ -27,7 +27,7 @@ async def sqlite_bot_with_history(fake_hub: FakeHub, tmp_path: Path) -> tuple[Pa
 async def test_copy_moves_everything_and_the_bot_goes_on_on_postgresql(
     fake_hub: FakeHub, tmp_path: Path, postgres_server: PostgresServer
 ):
-    db, config = await sqlite_bot_with_history(fake_hub, tmp_path)
+    _, config = await sqlite_bot_with_history(fake_hub, tmp_path)
     before = {command: (await bot(command, "--json", "--config", str(config))).out
               for command in ("trending", "channels", "share", "attribution")}
     url = postgres_server.fresh_url()
