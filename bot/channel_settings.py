@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.commands import CommandError, echo
-from bot.config import ALERT_KINDS, Settings, parse_duration
+from bot.config import Settings, parse_duration
 from bot.countries import COUNTRY_NAMES, country_name, flag
+from bot.events import ALERT_KINDS
 from bot.messages import Field, Message, line
 from bot.orgs import iso_country_codes
 from store import destinations as dest_store

@@ -12,10 +12,11 @@ from typing import Any
 from bot import digest
 from bot.alerts import model_url, on_list, origin_text, snapshot_footer
 from bot.countries import country_name, flag
-from bot.digest import SnapshotRow, find_gaps, usual_interval
+from bot.digest import find_gaps, usual_interval
 from bot.list_specs import item_url
 from bot.messages import Field, Image, Message, Span, line
 from bot.snapshot import UNKNOWN
+from bot.week_rows import SnapshotRow
 from store import snapshots
 from store.db import Conn
 from store.lists import latest_list_snapshots

@@ -29,13 +29,13 @@ from pydantic import (
     model_validator,
 )
 
+from bot.events import ALERT_KINDS
 from bot.orgs import iso_country_codes
 from bot.snapshot import DEFAULT_LIST
 from store.db import StoreLocation, postgres_url
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
-ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")
 LIST_KINDS = ("models", "datasets", "spaces")
 HUB_REQUESTS_PER_5_MIN = 500  # the Hub's anonymous rate limit
 

@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+# What a route or a subscription can ask for.
+ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -7,9 +7,21 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from bot.config import ALERT_KINDS, Route
+from bot.events import ALERT_KINDS
 from store.db import Conn, from_iso, utc_iso
+
+
+class ConfiguredRoute(Protocol):
+    """A `[[routes]]` entry as the store needs it (config's `Route` is one; the store does not import config)."""
+
+    @property
+    def platform(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
 
 CONSOLE_CHANNEL = "stdout"
 _COLUMNS = (
@@ -141,7 +153,7 @@ async def deactivate(conn: Conn, destination_id: int) -> None:
 
 
 async def sync_configured(
-    conn: Conn, routes: Sequence[Route], console_enabled: bool, now: datetime
+    conn: Conn, routes: Sequence[ConfiguredRoute], console_enabled: bool, now: datetime
 ) -> None:
     """Make the table match the config: console on/off, routes added, removed routes deactivated."""
     wanted: set[tuple[str, str]] = set()

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image as PILImage
 
 from bot.chart import SIZE_PX, build_share_figure, digest_image, render_png
-from bot.digest import SnapshotRow, share_chart
+from bot.digest import share_chart
 from bot.events import Digest, Gap
+from bot.week_rows import SnapshotRow
 
 MON = datetime(2025, 7, 21, tzinfo=UTC)
 
@@ -71,7 +72,8 @@ def test_the_bot_draws_a_digest_chart_without_loading_matplotlib_itself():
 import asyncio, sys
 from datetime import UTC, datetime, timedelta
 from bot.chart_worker import digest_image
-from bot.digest import SnapshotRow, share_chart
+from bot.digest import share_chart
+from bot.week_rows import SnapshotRow
 from bot.events import Digest
 start = datetime(2025, 7, 21, tzinfo=UTC)
 rows = [SnapshotRow(i, start + timedelta(hours=i), 10) for i in range(3)]

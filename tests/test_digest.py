@@ -9,10 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.digest import (
-    SnapshotRow,
-    TopRow,
     WeekError,
-    WeekRows,
     build_digest,
     last_fire,
     previous_week,
@@ -20,6 +17,7 @@ from bot.digest import (
     week_bounds,
 )
 from bot.events import Gap
+from bot.week_rows import SnapshotRow, TopRow, WeekRows
 
 UTC_ZONE = ZoneInfo("UTC")
 PARIS = ZoneInfo("Europe/Paris")
