@@ -620,8 +620,12 @@ async def _open_sqlite(location: StoreLocation) -> SqliteDatabase:
     except Exception as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from exc
     db = SqliteDatabase(location, connection)
-    for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
-        await db.run(f"PRAGMA {pragma}")
+    try:
+        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+            await db.run(f"PRAGMA {pragma}")
+    except BaseException:
+        await db.close()  # aiosqlite's thread would otherwise keep the process alive
+        raise
     return db
 
 

@@ -17,10 +17,14 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
+from store.db import postgres_url
 from tests.fakes.hub import FakeHub, ranked
+from tests.postgres import PostgresServer
 from tests.test_cli import REPO
 from tests.test_ops import free_port, health
 
@@ -29,7 +33,7 @@ IMAGE = "localhost/trendwatch:test"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")  # a TLS-intercepting proxy's CA, where there is one
 US = [f"meta-llama/l{i}" for i in range(10)]
 
-pytestmark = pytest.mark.skipif(shutil.which("buildah") is None,
+NO_BUILDER = pytest.mark.skipif(shutil.which("buildah") is None,
                                 reason="no container builder: `apt-get install buildah` to build the Dockerfile")
 
 
@@ -53,6 +57,20 @@ def ensure_base() -> None:
         assert imported.returncode == 0, imported.stderr
 
 
+def test_compose_wires_the_bot_to_its_database() -> None:
+    """compose.yaml cannot be started here (no compose tool runs): check what the bot needs of it."""
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))
+    db, bot = compose["services"]["db"], compose["services"]["bot"]
+    assert db["image"].startswith("postgres:15")
+    url = urlsplit(postgres_url(bot["environment"]["DATABASE_URL"]))
+    assert url.hostname == "db" and url.port == 5432
+    assert (url.username, url.password, url.path.lstrip("/")) == (
+        db["environment"]["POSTGRES_USER"], db["environment"]["POSTGRES_PASSWORD"], db["environment"]["POSTGRES_DB"])
+    assert bot["depends_on"]["db"]["condition"] == "service_healthy" and "pg_isready" in db["healthcheck"]["test"]
+    assert bot["build"] == "." and (REPO / "Dockerfile").is_file()
+    assert "/data" not in str(bot.get("volumes")), "the bot keeps no state when its store is PostgreSQL"
+
+
 @pytest.fixture(scope="module")
 def image() -> str:
     ensure_base()
@@ -73,13 +91,18 @@ def container(image: str) -> Iterator[str]:
     buildah("rm", name)
 
 
+@NO_BUILDER
 def test_the_image_runs_as_a_user_without_privileges(container: str) -> None:
     ran = buildah("run", "--isolation", "chroot", container, "--", "id", "-u")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() != "0"
 
 
-async def test_the_image_runs_the_bot_and_answers_healthz(container: str, fake_hub: FakeHub, tmp_path: Path) -> None:
+@NO_BUILDER
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+async def test_the_image_runs_the_bot_and_answers_healthz(container: str, fake_hub: FakeHub, tmp_path: Path,
+                                                         store: str, request: pytest.FixtureRequest) -> None:
+    """The image as compose.yaml runs it too: on PostgreSQL through DATABASE_URL (the test's server, host network)."""
     port = free_port()
     fake_hub.models = ranked(US)
     config_dir = tmp_path / "cfg"
@@ -88,8 +111,14 @@ async def test_the_image_runs_the_bot_and_answers_healthz(container: str, fake_h
         f'[hub]\nendpoint = "{fake_hub.endpoint}"\npoll_interval = "1s"\nretry_budget = "2s"\n\n'
         f'[store]\npath = "/data/t.db"\n\n[console]\nformat = "jsonl"\n\n'
         f'[ops]\nenabled = true\nport = {port}\n\n[log]\nformat = "json"\n', encoding="utf-8")
+    environment: list[str] = []
+    url = ""
+    if store == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.fresh_url()
+        environment = ["--env", f"DATABASE_URL={url}"]
     process = await asyncio.create_subprocess_exec(
-        "buildah", "run", "--isolation", "chroot", "--volume", f"{config_dir}:/cfg:ro", container, "--",
+        "buildah", "run", "--isolation", "chroot", *environment, "--volume", f"{config_dir}:/cfg:ro", container, "--",
         "timeout", "--preserve-status", "-s", "TERM", "20", "python", "-m", "bot", "run", "--config", "/cfg/c.toml",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
@@ -108,3 +137,6 @@ async def test_the_image_runs_the_bot_and_answers_healthz(container: str, fake_h
     messages = [json.loads(line)["message"] for line in err.decode().splitlines()]
     assert "shutting down" in messages
     assert fake_hub.list_requests
+    if store == "postgresql":
+        assert any(message.startswith("holding the worker lease on PostgreSQL") for message in messages), messages
+        assert int(server.psql(url, "SELECT COUNT(*) FROM snapshots")) >= 1
