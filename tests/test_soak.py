@@ -15,7 +15,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +27,7 @@ import pytest
 from tests.fakes.discord_api import FakeDiscord, FakeGuild
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
+from tests.stores import query
 from tests.test_cli import REPO
 
 pytestmark = pytest.mark.soak
@@ -214,26 +214,24 @@ async def platforms() -> AsyncIterator[tuple[FakeDiscord, FakeSlack]]:
 
 
 def outbox_rows(db: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT o.event_id, o.destination_id, o.status, o.last_error, d.platform, d.channel, d.paused_reason"
-            " FROM outbox o JOIN destinations d ON d.id = o.destination_id"
-        ).fetchall()
+    return query(
+        db, "SELECT o.event_id, o.destination_id, o.status, o.last_error, d.platform, d.channel, d.paused_reason"
+        " FROM outbox o JOIN destinations d ON d.id = o.destination_id")
 
 
 def count(db: Path, sql: str) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+    return int(query(db, sql)[0][0])
 
 
 async def test_months_unattended_in_minutes(fake_hub: FakeHub, platforms: tuple[FakeDiscord, FakeSlack],
-                                            tmp_path: Path) -> None:
+                                            tmp_path: Path, db_path: Path) -> None:
+    """On both stores: the same faults, through a SQLite file or a PostgreSQL database."""
     discord, slack = platforms
     rng = random.Random(SEED)
     print(f"soak seed {SEED}: SOAK_SEED={SEED} replays these faults")
     fake_hub.models = ranked(POOL[:20])
     discord.fail_route("PUT", "/commands", 503, count=2)  # command sync Discord cannot take at start
-    db = tmp_path / "soak.db"
+    db = db_path
     path = config(tmp_path / "soak.toml", fake_hub, discord, slack, db)
     env = {**os.environ, "DISCORD_TOKEN": "soak-discord", "SLACK_BOT_TOKEN": "xoxb-soak",
            "SLACK_APP_TOKEN": "xapp-soak"}
