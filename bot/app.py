@@ -412,8 +412,9 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
     connecting: list[asyncio.Task[bool]] = []
     try:
         scheduler.start()
-        log.info("trendwatch running: polling every %s, outputs: %s; ops endpoint: %s",
-                 settings.hub.poll_interval, ", ".join(app.adapters) or "none", address or "off")
+        log.info("trendwatch running: polling every %s, store: %s, outputs: %s; ops endpoint: %s",
+                 settings.hub.poll_interval, settings.store.location.describe, ", ".join(app.adapters) or "none",
+                 address or "off")
         # Platforms connect beside the poller: one that cannot be reached now is retried, not waited for.
         connecting = [asyncio.create_task(keep_connecting(service, give_up), name=f"connect {service_name(service)}")
                       for service in chosen]

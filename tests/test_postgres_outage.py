@@ -19,6 +19,7 @@ from tests.fakes.hub import FakeHub, ranked
 from tests.postgres import PostgresServer, start_server
 from tests.test_cli import bot, write_config
 from tests.test_poll import CN, US, alerts, count, open_app, settings_for
+from tests.test_run import start, stop, wait_for
 
 
 @pytest.fixture
@@ -100,3 +101,17 @@ async def test_a_store_error_never_shows_the_url_password():
     with pytest.raises(StoreError) as caught:
         await open_database("postgresql://bot:s3cret@127.0.0.1:1/tw")
     assert "s3cret" not in str(caught.value)
+
+
+async def test_the_run_log_names_the_store_with_its_password_masked(
+    fake_hub: FakeHub, tmp_path: Path, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+):
+    url = postgres_server.fresh_url().replace("postgresql://postgres@", "postgresql://postgres:s3cret@")
+    monkeypatch.setenv("DATABASE_URL", url)  # the test server trusts loopback: the password is only carried
+    config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", hub_extra='poll_interval = "1s"')
+    fake_hub.models = ranked(US)
+    running = await start(config)
+    await wait_for(lambda: bool(fake_hub.list_requests))
+    code, err = await stop(running)
+    assert code == 0, err
+    assert "store: PostgreSQL postgresql://postgres:***@127.0.0.1" in err and "s3cret" not in err, err
