@@ -409,7 +409,7 @@ class Database:
                 yield self.conn
             except BaseException as exc:
                 await self._rollback()
-                if is_store_fault(exc):
+                if (isinstance(exc, sqlite3.Error) or is_driver_error(exc)) and is_store_fault(exc):
                     raise store_error(self.where, exc) from exc
                 raise
             try:
@@ -486,8 +486,7 @@ class SqliteDatabase(Database):
         self.in_transaction = True
 
     async def _rollback(self) -> None:
-        if self.connection.in_transaction:
-            self.in_transaction = True  # SQLite's own state decides: it may have rolled back already
+        self.in_transaction = self.connection.in_transaction  # SQLite may have rolled back on its own (disk full)
         await super()._rollback()
 
     async def close(self) -> None:
