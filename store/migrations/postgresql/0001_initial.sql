@@ -1,7 +1,9 @@
 -- PostgreSQL twin of the SQLite migrations 0001-0006 (store/migrations/0001_initial.sql ...
 -- 0006_unconfirmed.sql): a fresh PostgreSQL database migrated with this file has the schema a SQLite
--- file has after all six. From now on every migration is added to BOTH folders, with the same number
--- meaning the same change (store/migrations/NNNN_x.sql and store/migrations/postgresql/NNNN_x.sql).
+-- file has after all six; 0002-0006 here are placeholders, so version N is the same schema on both.
+-- From now on every migration is added to BOTH folders, with the same number meaning the same change
+-- (store/migrations/NNNN_x.sql and store/migrations/postgresql/NNNN_x.sql); tests/test_schema_twins.py
+-- checks that both end with the same tables, columns and keys.
 --
 -- The loader wraps this file in one transaction and records the version itself: no BEGIN/COMMIT and
 -- no version bookkeeping here.
