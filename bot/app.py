@@ -173,8 +173,6 @@ class Trendwatch:
             async with db.transaction() as conn:
                 await sync_configured(conn, settings.routes, settings.console.enabled, datetime.now(UTC))
                 await sync_route_filters(conn, settings, datetime.now(UTC))
-            # History follows the table: new orgs/families/overrides/labels re-attribute stored entries once.
-            await reattribute_if_changed(db, settings, datetime.now(UTC))
         except BaseException:
             await db.close()
             raise
@@ -193,9 +191,13 @@ class Trendwatch:
             self.db, LEASE_NAME, self.holder, socket.gethostname(), os.getpid(),
             self.settings.store.lease, datetime.now(UTC),
         )
-        if holder is None and not self.has_lease:
-            log.info("holding the worker lease on %s", self.settings.store.location.describe)
+        newly = holder is None and not self.has_lease
         self.has_lease = holder is None
+        if newly:
+            log.info("holding the worker lease on %s", self.settings.store.location.describe)
+            # History follows the tables: new orgs/families/overrides/labels re-attribute stored entries once,
+            # by the worker that writes history (a standby started with newer tables waits for its turn).
+            await reattribute_if_changed(self.db, self.settings, datetime.now(UTC))
         return holder
 
     async def poll(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PollResult:

@@ -105,10 +105,20 @@ async def test_a_labs_quantization_counts_for_the_base_through_the_hubs_tags(fak
 async def test_history_is_re_attributed_at_start_when_the_data_changed_and_alerts_are_not_resent(
     fake_hub: FakeHub, db_path: Path
 ):
+    """By the worker that holds the lease: a standby started with newer tables waits for its turn."""
     stream = io.StringIO()
     settings = settings_for(fake_hub, db_path)
     fake_hub.models = ranked(["jane/Qwen3-8B-ft", *US[:9]])
     app = await open_app(settings, stream)
+    standby: Trendwatch | None = None
+
+    async def stored() -> list[tuple[object, ...]]:
+        assert standby is not None
+        async with standby.db.conn.execute(
+            "SELECT DISTINCT country, country_method, country_via FROM entries e JOIN models m ON m.id = e.model_id"
+            " WHERE m.hub_id = 'jane/Qwen3-8B-ft'") as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
     try:
         await app.poll()
         fake_hub.models = ranked(["jane/Qwen3-8B-ft", "Qwen/new", *US[:8]])
@@ -120,19 +130,20 @@ async def test_history_is_re_attributed_at_start_when_the_data_changed_and_alert
                                " WHERE model_id = (SELECT id FROM models WHERE hub_id = 'jane/Qwen3-8B-ft')")
             await set_attribution_version(conn, "old", datetime.now(UTC))
         events, sent = await count(app, "events"), stream.getvalue()
+        standby = await Trendwatch.open(settings, Secrets.from_env({}), {})
+        assert await standby.acquire_lease() is not None
+        assert await stored() == [("unknown", "unknown", None)]  # not the standby's to rewrite
     finally:
         await app.close()
-    reopened = await Trendwatch.open(settings, Secrets.from_env({}), {})
+    assert standby is not None
     try:
-        async with reopened.db.conn.execute(
-            "SELECT DISTINCT country, country_method, country_via FROM entries e JOIN models m ON m.id = e.model_id"
-            " WHERE m.hub_id = 'jane/Qwen3-8B-ft'") as cursor:
-            assert [tuple(row) for row in await cursor.fetchall()] == [("CN", "family", "Qwen")]
-        assert await count(reopened, "events") == events
-        async with reopened.db.conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'") as cursor:
+        assert await standby.acquire_lease() is None
+        assert await stored() == [("CN", "family", "Qwen")]
+        assert await count(standby, "events") == events
+        async with standby.db.conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'") as cursor:
             assert await cursor.fetchone() == (0,)
     finally:
-        await reopened.close()
+        await standby.close()
     assert stream.getvalue() == sent
 
 
@@ -148,6 +159,7 @@ async def test_an_unchanged_version_does_not_re_attribute(fake_hub: FakeHub, db_
         await app.close()
     reopened = await Trendwatch.open(settings, Secrets.from_env({}), {})
     try:
+        assert await reopened.acquire_lease() is None
         async with reopened.db.conn.execute("SELECT country FROM entries WHERE rank = 1") as cursor:
             assert await cursor.fetchone() == ("FR",)
     finally:
@@ -277,6 +289,7 @@ async def test_a_database_of_the_old_schema_migrates_and_its_history_follows_the
         conn.execute("INSERT INTO entries VALUES (1, 2, 2, 0, 0, 0, 'unknown', 'unknown', NULL)")
     app = await Trendwatch.open(settings_for(fake_hub, db_path), Secrets.from_env({}), {})
     try:
+        assert await app.acquire_lease() is None  # the worker that writes history re-attributes it
         async with app.db.conn.execute("PRAGMA user_version") as cursor:
             assert await cursor.fetchone() == (len(migrations()),)
         async with app.db.conn.execute(
