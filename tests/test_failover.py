@@ -85,6 +85,9 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_is_lost_or_sent_t
         _, err = await asyncio.wait_for(standby.communicate(), timeout=30)
 
     log = err.decode()
+    print(f"failover: took over {took_over:.1f} s after the kill (lease {LEASE:g} s),"
+          f" {unconfirmed_at_kill} alert(s) unconfirmed at the kill, {len(slack.posts())} posts for"
+          f" {len(CHANNELS)} channels")
     assert "Traceback" not in log, log
     assert "holds the lease; waiting" in log
     assert took_over <= LEASE + max(1.0, LEASE / 3) + 1.0, f"took over after {took_over:.1f} s"
