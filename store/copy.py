@@ -141,7 +141,10 @@ async def copy_store(source: Database, target: Database, now: datetime,
                 await writing.execute(f"DELETE FROM {table}")
         for table in tables:
             types = await _target_types(target, table)
-            columns = [column for column in await _columns(source, table) if column in types]
+            columns = await _columns(source, table)
+            if lost := [column for column in columns if column not in types]:
+                raise CopyRefused(f"{target.where} has no column {table}.{', '.join(lost)}: the two schemas differ"
+                                  " (upgrade trendwatch where they were made); nothing was kept")
             key = await _key(source, table)
             names = ", ".join(columns)
             insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
@@ -179,8 +182,8 @@ async def copy_store(source: Database, target: Database, now: datetime,
             if progress:
                 progress(table, copied)
         for table in tables:
-            in_target = await _count(target, table)
-            if in_target != counts[table]:
-                raise StoreError(f"copy check failed: {table} has {counts[table]} rows in the source but {in_target}"
-                                 f" in the target; nothing was kept")
+            in_source, in_target = await _count(source, table), await _count(target, table)
+            if not in_source == counts[table] == in_target:
+                raise StoreError(f"copy check failed: {table} has {in_source} rows in the source, {counts[table]}"
+                                 f" were read and {in_target} are in the target; nothing was kept")
     return CopyReport(counts, unknown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 from tests.fakes.hub import FakeHub, ranked
@@ -94,3 +95,17 @@ async def test_a_bad_target_url_is_one_line_without_the_password(fake_hub: FakeH
         assert refused.code == 1, refused.err
         assert refused.err.count("\n") == 1 and says in refused.err, refused.err
         assert "hunter2" not in refused.err
+
+
+async def test_values_an_older_version_stored_in_the_wrong_type_arrive_as_unknown_and_are_counted(
+    fake_hub: FakeHub, tmp_path: Path, postgres_server: PostgresServer
+):
+    db, config = await sqlite_bot_with_history(fake_hub, tmp_path)
+    with sqlite3.connect(db) as conn:  # SQLite keeps any value in any column; the bot reads these as unknown
+        conn.execute("UPDATE entries SET likes = 'lots', trending_score = x'00' WHERE rank = 1")
+    url = postgres_server.fresh_url()
+    copied = await bot("db", "copy", "--to", url, "--config", str(config))
+    assert copied.code == 0, copied.err
+    assert "note: 6 value(s) in entries were not numbers" in copied.out, copied.out
+    assert postgres_server.psql(url, "SELECT COUNT(*) FROM entries WHERE rank = 1 AND likes IS NULL"
+                                " AND trending_score IS NULL").strip() == "3"
