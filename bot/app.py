@@ -378,6 +378,12 @@ async def run_forever(settings: Settings, secrets: Secrets, services: list[Servi
             log.warning("another trendwatch process (pid %d on %s) holds the lease; waiting",
                         holder.pid, holder.host)
             waiting_logged = True
+        if holder is not None and scheduler.running and (lease_check := scheduler.get_job("lease")) is not None:
+            # Look again the moment the holder's lease lapses, not up to a check interval later: a standby
+            # takes over within [store] lease of the holder's last renewal.
+            lapse = holder.expires_at + timedelta(milliseconds=50)
+            if lease_check.next_run_time is not None and lapse < lease_check.next_run_time:
+                scheduler.modify_job("lease", next_run_time=lapse)
         if holder is None and not had and scheduler.running:
             scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
             if scheduler.get_job("digest"):
