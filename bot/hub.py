@@ -130,10 +130,12 @@ def _wait(base: Callable[[RetryCallState], float]) -> Callable[[RetryCallState],
 
 
 _MAX_INT64 = 2**63 - 1
-_HubId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300, pattern=r"^\S+$")]
+# No spaces or control characters in an id, and no NUL anywhere: PostgreSQL's text cannot hold it.
+_HubId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300,
+                                          pattern=r"^[^\s\x00-\x1f\x7f]+$")]
 _Count = Annotated[int, Strict(), Field(ge=0, le=_MAX_INT64)]
 _Score = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
-_Label = Annotated[str, Strict(), StringConstraints(max_length=200)]
+_Label = Annotated[str, Strict(), StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
 
 
 def _hub_time(value: object) -> datetime | None:

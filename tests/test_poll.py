@@ -304,7 +304,8 @@ async def test_drifting_field_types_are_stored_as_unknown_and_read_back(fake_hub
     app = await open_app(settings_for(fake_hub, db_path))
     try:
         fake_hub.models = ranked(CN[:4] + US[:6])
-        fake_hub.drift(trendingScore="x", likes=2**64, downloads="lots", pipeline_tag=["a", "b"], createdAt="?")
+        fake_hub.drift(trendingScore="x", likes=2**64, downloads="lots", pipeline_tag=["a", "b"], createdAt="?",
+                       library_name="trans\x00formers", tags=["ok", "n\x00ul"])  # PostgreSQL text cannot hold NUL
         result = await app.poll()
         assert result.error is None and result.snapshot_id is not None
         assert await failures(app) == 0
@@ -315,7 +316,12 @@ async def test_drifting_field_types_are_stored_as_unknown_and_read_back(fake_hub
         await app.close()
 
 
-@pytest.mark.parametrize("body", ['[{"id": 5, "likes": 1}]', '{"models": []}', '[{"id": "a/b"}, "c/d"]'])
+NUL_IN_AN_ID = json.dumps([{"id": f"a/m{i}"} for i in range(2)] + [{"id": "a/b\x00c"}]
+                          + [{"id": f"a/m{i}"} for i in range(3, 10)])  # PostgreSQL text cannot hold NUL
+
+
+@pytest.mark.parametrize("body", ['[{"id": 5, "likes": 1}]', '{"models": []}', '[{"id": "a/b"}, "c/d"]',
+                                  NUL_IN_AN_ID])
 async def test_an_answer_without_usable_ids_is_a_counted_failure(fake_hub: FakeHub, db_path: Path, body: str):
     app = await open_app(settings_for(fake_hub, db_path, {"failures_before_notice": 1}))
     try:
