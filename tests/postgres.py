@@ -110,7 +110,8 @@ def start_server() -> PostgresServer:
     if bindir is None:
         raise LookupError(HOW_TO_GET_IT)
     user = _owner()
-    folder = Path(tempfile.mkdtemp(prefix="trendwatch-pg-"))
+    # As root the server runs as another user, who must reach the folder: /tmp, not a TMPDIR under /root.
+    folder = Path(tempfile.mkdtemp(prefix="trendwatch-pg-", dir="/tmp" if user else None))
     if user:
         shutil.chown(folder, user)
     port = _free_port()
