@@ -42,9 +42,17 @@ def query(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[A
             await db.close()
 
     found: list[list[tuple[Any, ...]]] = []
-    worker = threading.Thread(target=lambda: found.append(asyncio.run(read())))
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            found.append(asyncio.run(read()))
+        except BaseException as exc:  # handed to the caller's thread, where the test sees it
+            failed.append(exc)
+
+    worker = threading.Thread(target=run)
     worker.start()
     worker.join()
-    if not found:
-        raise RuntimeError(f"query failed on {target}: {sql}")
+    if failed:
+        raise failed[0]
     return found[0]
