@@ -56,3 +56,16 @@ def query(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[A
     if failed:
         raise failed[0]
     return found[0]
+
+
+def count(db_path: Path, sql: str) -> int:
+    """One number read from the store; 0 while a `run` starting up has not made its file or tables yet."""
+    target = store_of(db_path)
+    if isinstance(target, Path) and not target.exists():
+        return 0  # sqlite3.connect would create the file the bot is about to make
+    try:
+        return int(query(db_path, sql)[0][0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return 0

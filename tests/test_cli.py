@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.hub import FakeHub, hub_model, ranked, write_replay
-from tests.stores import query, store_of
+from tests.stores import count, query, store_of
 
 REPO = Path(__file__).resolve().parent.parent
 CN = [f"Qwen/q{i}" for i in range(10)]
@@ -70,7 +70,7 @@ above = 50
 
 
 def snapshot_count(db: Path) -> int:
-    return int(query(db, "SELECT COUNT(*) FROM snapshots")[0][0])
+    return count(db, "SELECT COUNT(*) FROM snapshots")
 
 
 def stored_bytes(db: Path) -> bytes:

@@ -21,19 +21,12 @@ import pytest
 
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
-from tests.stores import query
+from tests.stores import count, query
 from tests.test_cli import REPO
 
 MODELS = [f"meta-llama/l{i}" for i in range(11)]
 CHANNELS = [f"C{n:05d}" for n in range(20)]
 LEASE = 3.0
-
-
-def rows(db: Path, sql: str) -> int:
-    try:
-        return int(query(db, sql)[0][0])
-    except Exception:  # not created yet (first migration still running)
-        return 0
 
 
 async def until(predicate, seconds: float = 60.0) -> None:
@@ -74,7 +67,7 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_is_lost_or_sent_t
             encoding="utf-8")
         hub.models = ranked(MODELS[:10])
         active = await worker(config)
-        await until(lambda: rows(db_path, "SELECT COUNT(*) FROM snapshots") >= 1)
+        await until(lambda: count(db_path, "SELECT COUNT(*) FROM snapshots") >= 1)
         standby = await worker(config)
         await asyncio.sleep(2)
         assert holder_pid(db_path) == active.pid  # the standby waits
@@ -87,11 +80,11 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_is_lost_or_sent_t
         active.send_signal(signal.SIGKILL)
         await active.wait()
         killed_at = time.monotonic()
-        unconfirmed_at_kill = rows(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+        unconfirmed_at_kill = count(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
 
         await until(lambda: holder_pid(db_path) == standby.pid, seconds=LEASE * 3)
         took_over = time.monotonic() - killed_at
-        await until(lambda: rows(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0)
+        await until(lambda: count(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0)
         standby.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(standby.communicate(), timeout=30)
 

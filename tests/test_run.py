@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
 from tests.fakes.hub import FakeHub, ranked
-from tests.stores import query, store_of
+from tests.stores import count
 from tests.test_cli import REPO, write_config
 
 US = [f"meta-llama/l{i}" for i in range(10)]
@@ -25,14 +24,7 @@ async def start(config: Path) -> asyncio.subprocess.Process:
 
 def snapshots(db: Path) -> int:
     """Snapshots stored so far in the test's store (0 while the file or its tables do not exist yet)."""
-    if store_of(db) == db:
-        if not db.exists():
-            return 0
-        try:
-            return int(query(db, "SELECT COUNT(*) FROM snapshots")[0][0])
-        except sqlite3.OperationalError:
-            return 0
-    return int(query(db, "SELECT COUNT(*) FROM snapshots")[0][0])  # (query migrates: the table is there)
+    return count(db, "SELECT COUNT(*) FROM snapshots")
 
 
 async def wait_for(predicate) -> None:

@@ -27,7 +27,7 @@ import pytest
 from tests.fakes.discord_api import FakeDiscord, FakeGuild
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
-from tests.stores import query
+from tests.stores import count, query
 from tests.test_cli import REPO
 
 pytestmark = pytest.mark.soak
@@ -217,10 +217,6 @@ def outbox_rows(db: Path) -> list[tuple[Any, ...]]:
     return query(
         db, "SELECT o.event_id, o.destination_id, o.status, o.last_error, d.platform, d.channel, d.paused_reason"
         " FROM outbox o JOIN destinations d ON d.id = o.destination_id")
-
-
-def count(db: Path, sql: str) -> int:
-    return int(query(db, sql)[0][0])
 
 
 async def test_months_unattended_in_minutes(fake_hub: FakeHub, platforms: tuple[FakeDiscord, FakeSlack],

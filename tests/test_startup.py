@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
-from tests.stores import query
+from tests.stores import count
 from tests.test_cli import bot, write_config
 from tests.test_run import snapshots, start, stop, wait_for
 
@@ -28,7 +28,7 @@ def closed_port() -> int:
 
 
 def pending(db: Path) -> int:
-    return int(query(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0])
+    return count(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
 
 
 def discord_config(tmp_path: Path, db: Path, hub: FakeHub, api_base: str) -> Path:
