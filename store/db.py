@@ -37,6 +37,7 @@ import json
 import math
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -344,12 +345,8 @@ class Conn:
         if many:
             await self._db.run_many(sql, many)
 
-    @property
-    def in_transaction(self) -> bool:
-        return self._db.in_transaction
 
-
-class Database:
+class Database(ABC):
     """One connection with explicit transactions; `SqliteDatabase` and `PostgresDatabase` differ below it."""
 
     def __init__(self, location: StoreLocation) -> None:
@@ -370,25 +367,28 @@ class Database:
     def dialect(self) -> Dialect:
         return self.location.dialect
 
+    @abstractmethod
     async def run(self, sql: str, params: Params | None = None) -> Cursor:
-        raise NotImplementedError
+        """Driver-specific (see the subclasses)."""
 
+    @abstractmethod
     async def run_many(self, sql: str, rows: list[Params]) -> None:
-        raise NotImplementedError
+        """Driver-specific (see the subclasses)."""
 
+    @abstractmethod
     async def script(self, sql: str) -> None:
         """Several statements at once (a migration file), by the driver's own script call."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def driver_connection(self) -> Any:
         """The driver's own connection (aiosqlite or asyncpg), for what only it can do: tracing in tests."""
-        raise NotImplementedError
 
-    def check_file(self) -> None:
+    def check_file(self) -> None:  # noqa: B027  (a hook: only SQLite has a file that can be swapped)
         """Before each transaction: is the store still the one opened? (SQLite: the file under its path.)"""
 
+    @abstractmethod
     async def _begin(self) -> None:
-        raise NotImplementedError
+        """Driver-specific (see the subclasses)."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
@@ -427,8 +427,9 @@ class Database:
         with suppress(Exception):
             await self.run("ROLLBACK")
 
+    @abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        """Driver-specific (see the subclasses)."""
 
     async def __aenter__(self) -> Self:
         return self
