@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.messages import Alert, Image, Message
+from bot.domain.messages import Alert, Image, Message
 
 
 def render_text(message: Message) -> str:

@@ -1,7 +1,7 @@
 """Slash commands on Discord: discord.py's CommandTree calling the platform-neutral handlers.
 
 Every callback only translates: options → a call into bot.commands /
-bot.channel_settings → the returned Message rendered as embeds. Answers must
+bot.commands.channel_settings → the returned Message rendered as embeds. Answers must
 reach Discord within 3 s, so each is given `defer_after` seconds; if the store
 (or a chart) is slower, the interaction is deferred and the answer follows.
 `CommandError`s come back as ephemeral error embeds.
@@ -24,23 +24,15 @@ from discord import app_commands
 
 from adapters.discord_out import DEFAULT_API_BASE, LOGIN_TIMEOUT, DiscordAdapter, invite_url, use_api_base
 from adapters.discord_render import render_message
-from bot.channel_lists import ChannelLists
-from bot.channel_settings import SUBSCRIBABLE, Caller, ChannelSettings, parse_country
-from bot.commands import (
-    CommandError,
-    clean_input,
-    model_message,
-    share_message,
-    share_view,
-    trending_message,
-    trending_view,
-)
-from bot.config import ConfigError, Settings
-from bot.delivery import DeliveryError
-from bot.list_specs import configured_lists, list_named
+from bot.commands.answers import model_message, share_message, share_view, trending_message, trending_view
+from bot.commands.caller import Caller, CommandError, clean_input, parse_country
+from bot.commands.channel_lists import ChannelLists
+from bot.commands.channel_settings import SUBSCRIBABLE, ChannelSettings
+from bot.config import ConfigError, Settings, configured_lists, list_named
+from bot.delivery.adapter import DeliveryError
+from bot.domain.messages import Message, line
 from bot.log import get_logger
-from bot.messages import Message, line
-from bot.reconnect import retry_delay
+from bot.services import retry_delay
 from store import snapshots
 from store.db import Database
 

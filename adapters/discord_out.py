@@ -27,9 +27,9 @@ import discord.http
 
 from adapters.discord_render import render_message
 from bot.config import ConfigError
-from bot.delivery import AlertRejected, DeliveryError, DestinationGone, PlatformRefused
+from bot.delivery.adapter import AlertRejected, DeliveryError, DestinationGone, PlatformRefused
+from bot.domain.messages import Alert
 from bot.log import get_logger
-from bot.messages import Alert
 from bot.metrics import rate_limit_trace
 
 log = get_logger(__name__)

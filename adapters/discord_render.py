@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import discord
 from discord.utils import escape_markdown
 
-from bot.messages import Line, Message
+from bot.domain.messages import Line, Message
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096

@@ -2,7 +2,7 @@
 
 Transport and parsing only. The words after the command are split into a
 subcommand and its arguments (`parse_command`, pure), which call the same
-platform-neutral handlers as Discord (`bot.commands`, `bot.channel_settings`);
+platform-neutral handlers as Discord (`bot.commands`, `bot.commands.channel_settings`);
 the answer `Message` is rendered as Block Kit. Every command is acknowledged
 at once (Slack gives 3 s) and answered through its `response_url`, so a slow
 answer (a cold database, a big history) never times out.
@@ -29,13 +29,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
-from bot.channel_lists import ChannelLists, parse_filter_words
-from bot.channel_settings import Caller, ChannelSettings, parse_country
-from bot.commands import CommandError, echo, model_message, share_message, share_view, trending_message, trending_view
-from bot.config import ConfigError, Secrets, Settings
-from bot.list_specs import configured_lists, list_named
+from bot.commands.answers import model_message, share_message, share_view, trending_message, trending_view
+from bot.commands.caller import Caller, CommandError, echo, parse_country
+from bot.commands.channel_lists import ChannelLists, parse_filter_words
+from bot.commands.channel_settings import ChannelSettings
+from bot.config import ConfigError, Secrets, Settings, configured_lists, list_named
+from bot.domain.messages import Message, line
 from bot.log import get_logger
-from bot.messages import Message, line
 from store.db import Database
 
 log = get_logger(__name__)

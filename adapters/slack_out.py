@@ -43,7 +43,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
-from bot.delivery import (
+from bot.delivery.adapter import (
     AlertRejected,
     AssumedDelivered,
     DeliveryError,
@@ -51,8 +51,8 @@ from bot.delivery import (
     OutcomeUnknown,
     PlatformRefused,
 )
+from bot.domain.messages import Alert, Image
 from bot.log import get_logger
-from bot.messages import Alert, Image
 from bot.metrics import rate_limited
 
 log = get_logger(__name__)

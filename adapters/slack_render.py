@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.messages import Field, Line, Message, Span
+from bot.domain.messages import Field, Line, Message, Span
 
 Block = dict[str, Any]
 

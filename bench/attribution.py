@@ -23,9 +23,9 @@ from typing import Any
 
 from bench.measure import VERDICTS
 from bench.trending_data import DATA, TAGGED, ArchivedSnapshot, load_snapshots, read_tagged
-from bot.countries import Rules, attribute_snapshot, base_models, namespace_of
-from bot.orgs import load_family_table, load_org_table
-from bot.snapshot import UNKNOWN, Attribution, Entry, Snapshot
+from bot.attribution.countries import Rules, attribute_snapshot, base_models, namespace_of
+from bot.attribution.orgs import load_family_table, load_org_table
+from bot.domain.snapshot import UNKNOWN, Attribution, Entry, Snapshot
 
 GOAL_IDS_ONLY = 10.0
 GOAL_WITH_TAGS = 5.0

@@ -1,7 +1,7 @@
 """Weekly digest on a year of hourly snapshots at depth 50: data (queries + maths), chart, `/model`.
 
 `python -m bench.digest` — prints each figure with its goal and the ratio figure / goal (< 1 is good).
-The chart is drawn as the bot draws it, in a child process (`bot.chart_worker`), and timed with
+The chart is drawn as the bot draws it, in a child process (`bot.digest.chart_worker`), and timed with
 how long it stalls the event loop (a 1 ms ticker's worst lateness while it draws); the baseline
 is the same chart drawn in a thread of this process (`asyncio.to_thread`), as the bot used to.
 """
@@ -18,7 +18,7 @@ from typing import TypeVar
 from bench.measure import verdict
 from bench.year_db import LONG_LIVED, START, ensure
 from bot.config import parse_settings
-from bot.events import Digest
+from bot.domain.events import Digest
 from store.db import open_database
 
 T = TypeVar("T")
@@ -68,10 +68,10 @@ def report(name: str, seconds: float, extra: str = "") -> None:
 
 
 async def main() -> None:
-    from bot.chart import digest_image
-    from bot.chart_worker import digest_image as worker_digest_image
-    from bot.commands import model_message
-    from bot.weekly import compute_digest
+    from bot.commands.answers import model_message
+    from bot.digest.chart import digest_image
+    from bot.digest.chart_worker import digest_image as worker_digest_image
+    from bot.digest.weekly import compute_digest
 
     path = await ensure()
     settings = parse_settings({"store": {"path": str(path)}, "hub": {"poll_interval": "1h"}}, env={})

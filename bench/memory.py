@@ -5,7 +5,7 @@ process: the Hub, then also Discord (REST + gateway) and Slack (Web API + Socket
 database holds last week's hourly snapshots; once the bot is up and idle its memory is read
 (the baseline), then `python -m bot digest` queues last week's digest, the bot's delivery job
 sends it with its chart to every output, and the memory is read again 20 s later. The chart is
-drawn in a child of the bot (`bot.chart_worker`): matplotlib must not be mapped into the bot.
+drawn in a child of the bot (`bot.digest.chart_worker`): matplotlib must not be mapped into the bot.
 
     python -m bench.memory [--settle 20]
 """
@@ -26,8 +26,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.measure import verdict
-from bot.digest import previous_week, week_bounds
-from bot.snapshot import Attribution, Entry, Snapshot
+from bot.digest.week import previous_week, week_bounds
+from bot.domain.snapshot import Attribution, Entry, Snapshot
 from store import snapshots
 from store.db import open_database
 from tests.fakes.discord_api import FakeDiscord, FakeGuild

@@ -25,7 +25,7 @@ from bench.stores import BenchStore, store_settings
 from bench.year_db import ensure
 from bot.app import Trendwatch
 from bot.config import Secrets, parse_settings
-from bot.hub import HubSource
+from bot.source.hub import HubSource
 from store import outbox
 from tests.fakes.hub import FakeHub, hub_model
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from bench.measure import median_seconds, verdict
 from bench.stores import BenchStore
 from bench.year_db import LONG_LIVED, ensure
-from bot.commands import CommandError, model_message, share_view, trending_view
+from bot.commands.answers import model_message, share_view, trending_view
+from bot.commands.caller import CommandError
 from store.db import open_database
 from store.snapshots import latest_snapshots
 

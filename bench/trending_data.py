@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.countries import OrgTable, has_format_suffix, namespace_of
+from bot.attribution.countries import OrgTable, has_format_suffix, namespace_of
 
 DATA = Path(__file__).resolve().parent / "data"
 TRENDING = DATA / "trending-2026-03-to-05.jsonl"
@@ -96,7 +96,7 @@ def read_tagged(path: Path = TAGGED) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    from bot.orgs import load_org_table
+    from bot.attribution.orgs import load_org_table
 
     records = tagged_records(load_snapshots(), load_org_table())
     with TAGGED.open("w", encoding="utf-8") as handle:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.snapshot import Attribution, Entry, Snapshot
+from bot.domain.snapshot import Attribution, Entry, Snapshot
 from store import snapshots
 from store.db import migrations, open_database
 

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from bot.config import ConfigError, Secrets, Settings, load_settings, parse_settings, unavailable_platforms
-from bot.list_specs import ListSpec, list_named
+from bot.config import ConfigError, Secrets, Settings, list_named, load_settings, parse_settings, unavailable_platforms
+from bot.domain.lists import ListSpec
 from bot.log import setup_logging
 
 if TYPE_CHECKING:
-    from store.destinations import Destination
+    from bot.domain.destination import Destination
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -45,7 +45,7 @@ def _whole_number(low: int, high: int) -> Callable[[str], int]:
 
 
 def _country(text: str) -> str:
-    from bot.orgs import iso_country_codes
+    from bot.attribution.orgs import iso_country_codes
 
     code = text.strip().upper()
     if code != "UNKNOWN" and code not in iso_country_codes():
@@ -64,7 +64,7 @@ def _png_file(text: str) -> Path:
 
 
 def _write_chart(path: Path, data: bytes) -> None:
-    from bot.commands import CommandError
+    from bot.commands.caller import CommandError
 
     try:
         path.write_bytes(data)
@@ -123,7 +123,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _list_spec(args: argparse.Namespace) -> ListSpec:
     """`--list NAME` → the configured list; an unknown name is one line naming the configured ones (exit 1)."""
-    from bot.commands import CommandError
+    from bot.commands.caller import CommandError
 
     try:
         return list_named(_settings(args), args.list_name)
@@ -165,7 +165,7 @@ async def _read_store(args: argparse.Namespace, read: Callable[[Any], Awaitable[
 
 async def _cmd_trending(args: argparse.Namespace) -> int:
     from adapters.console import render_text
-    from bot.commands import trending_message, trending_view
+    from bot.commands.answers import trending_message, trending_view
 
     spec = _list_spec(args)
     view = await _read_store(args, lambda conn: trending_view(conn, args.count, args.country, spec.name, spec.kind))
@@ -178,7 +178,7 @@ async def _cmd_trending(args: argparse.Namespace) -> int:
 
 async def _cmd_share(args: argparse.Namespace) -> int:
     from adapters.console import render_text
-    from bot.commands import share_message, share_view
+    from bot.commands.answers import share_message, share_view
 
     name = _list_spec(args).name
     if args.chart and name != "models":
@@ -197,7 +197,7 @@ async def _cmd_share(args: argparse.Namespace) -> int:
     else:
         print(render_text(share_message(view)))
     if args.chart:
-        from bot.commands import share_chart
+        from bot.commands.answers import share_chart
 
         image = await _read_store(args, lambda conn: share_chart(conn, args.days))
         _write_chart(args.chart, image.data)
@@ -211,12 +211,12 @@ async def _cmd_digest(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from adapters.console import render_text
-    from bot.alerts import render
     from bot.app import Trendwatch
-    from bot.chart import digest_image
-    from bot.commands import CommandError
-    from bot.digest import WeekError, parse_week, previous_week
-    from bot.weekly import compute_digest, create_digest
+    from bot.commands.caller import CommandError
+    from bot.delivery.wording import render
+    from bot.digest.chart import digest_image
+    from bot.digest.week import WeekError, parse_week, previous_week
+    from bot.digest.weekly import compute_digest, create_digest
 
     settings = _settings(args)
     now = datetime.now(UTC)
@@ -281,7 +281,7 @@ async def _cmd_resume(args: argparse.Namespace) -> int:
     """The file operator's `alerts subscribe` for a paused channel: same store call, same fresh baseline."""
     from datetime import UTC, datetime
 
-    from bot.commands import CommandError
+    from bot.commands.caller import CommandError
     from store.db import open_database
     from store.destinations import get_destination, resume
 
@@ -316,8 +316,8 @@ def _attribution_commands(command: Callable[[str, str], argparse.ArgumentParser]
 async def _cmd_attribution(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from bot.attribution import audit
-    from bot.commands import CommandError
+    from bot.attribution.upkeep import audit
+    from bot.commands.caller import CommandError
     from store.snapshots import latest_snapshots
 
     if not 1 <= args.days <= 3660:
@@ -355,10 +355,10 @@ async def _cmd_label(args: argparse.Namespace) -> int:
     import re
     from datetime import UTC, datetime
 
-    from bot.attribution import reattribute
-    from bot.commands import CommandError
+    from bot.attribution.orgs import iso_country_codes
+    from bot.attribution.upkeep import reattribute
+    from bot.commands.caller import CommandError
     from bot.log import get_logger
-    from bot.orgs import iso_country_codes
     from store import labels
     from store.db import open_database
 
@@ -397,7 +397,7 @@ async def _cmd_label(args: argparse.Namespace) -> int:
 async def _cmd_reattribute(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from bot.attribution import reattribute
+    from bot.attribution.upkeep import reattribute
     from store.db import open_database
 
     settings = _settings(args)
@@ -465,7 +465,7 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
         raise ConfigError(f"{where}: store.path: folder {settings.store.path.parent} does not exist"
                           " (create it, mount the volume, or fix the path)")
 
-    from bot.ops import describe_endpoint
+    from bot.web.ops import describe_endpoint
 
     print(
         f"config OK ({where}): hub {settings.hub.endpoint}, top {settings.hub.top_n} of {settings.hub.depth},"
@@ -479,7 +479,7 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
             print(f"warning: route {route.platform}:{route.channel} gets nothing while"
                   f" {unavailable[route.platform]}: its alerts queue unseen")
     if settings.lists or settings.watch:
-        from bot.list_specs import configured_lists, requests_per_5_minutes
+        from bot.config import configured_lists, requests_per_5_minutes
 
         shown = ", ".join(f"{spec.name} ({spec.kind}, top {spec.top_n} of {spec.depth}"
                           + "".join(f", {key}={value}" for key, value in spec.filters.items()) + ")"
@@ -491,7 +491,7 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
 
 async def _cmd_demo(args: argparse.Namespace) -> int:
     from bot.app import Trendwatch, demo_replay_path
-    from bot.replay import ReplaySource
+    from bot.source.replay import ReplaySource
 
     replay = demo_replay_path()
     with tempfile.TemporaryDirectory(prefix="trendwatch-demo-") as tmp:
@@ -522,7 +522,7 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
                 sent += (await app.deliver()).sent
             if args.format == "text":
                 from adapters.console import render_text
-                from bot.commands import share_message, share_view, trending_message, trending_view
+                from bot.commands.answers import share_message, share_view, trending_message, trending_view
 
                 print(f"— {sent} alerts from {len(source)} polls. Where the week ended:\n")
                 print(render_text(trending_message(await trending_view(app.db.conn))) + "\n")
@@ -568,7 +568,7 @@ def _quiet_broken_pipe() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.commands import CommandError
+    from bot.commands.caller import CommandError
     from store.db import StoreError
 
     args = _parser().parse_args(argv)

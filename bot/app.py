@@ -19,19 +19,21 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.attribution import reattribute_if_changed
+from bot.attribution.orgs import iso_country_codes, load_org_table
+from bot.attribution.upkeep import reattribute_if_changed
 from bot.config import ConfigError, Secrets, Settings, unavailable_platforms
-from bot.delivery import Adapter, DeliveryReport, deliver_due
-from bot.digest import parse_schedule
-from bot.hub import HubSource, Source
-from bot.lists import build_list_sources, sync_route_filters
+from bot.delivery.adapter import Adapter
+from bot.delivery.drain import DeliveryReport, deliver_due
+from bot.digest.week import parse_schedule
+from bot.digest.weekly import DigestOutcome, create_due_digest
 from bot.log import get_logger
 from bot.metrics import count_poll, metered
-from bot.orgs import iso_country_codes, load_org_table
-from bot.poll import PollResult, poll_lists, poll_once, with_lists
-from bot.reconnect import Service, keep_connecting, service_name
-from bot.replay import ReplaySource
-from bot.weekly import DigestOutcome, create_due_digest
+from bot.poller.fan_out import sync_route_filters
+from bot.poller.poll import PollResult, poll_lists, poll_once, with_lists
+from bot.services import Service, keep_connecting, service_name
+from bot.source.hub import HubSource, Source
+from bot.source.lists import build_list_sources
+from bot.source.replay import ReplaySource
 from store import lease
 from store.db import Database, StoreError, StoreTransient, open_database
 from store.destinations import active_destinations, sync_configured
@@ -278,7 +280,7 @@ async def finish_or_cancel(in_flight: set[asyncio.Task[None]], source: Source) -
 
 async def run_forever(settings: Settings, secrets: Secrets, services: list[Service] | None = None) -> None:
     """`python -m bot run`: poll and deliver on a schedule until SIGINT/SIGTERM."""
-    from bot import ops
+    from bot.web import ops
 
     address = ops.ops_address(settings)  # a bad $PORT stops here, before anything is opened
     # The platform services log in (and retry) in the background; a send before that logs in itself.

@@ -7,6 +7,7 @@ environment only and held as `SecretStr`, so they never print.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -29,9 +30,10 @@ from pydantic import (
     model_validator,
 )
 
-from bot.events import ALERT_KINDS
-from bot.orgs import iso_country_codes
-from bot.snapshot import DEFAULT_LIST
+from bot.attribution.orgs import iso_country_codes
+from bot.domain.events import ALERT_KINDS
+from bot.domain.lists import RESERVED_NAMES, ListSpec
+from bot.domain.snapshot import DEFAULT_LIST
 from store.db import StoreLocation, postgres_url
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -210,7 +212,7 @@ class Route(_Section):
     platform: Literal["discord", "slack", "console"]
     channel: str = Field(min_length=1)
     kinds: tuple[str, ...] = ("entered", "new_leader", "share", "digest")
-    # Channel filters (bot/filters.py): which lists, and which entries of them, this channel hears about.
+    # Channel filters (bot/rules/filters.py): which lists, and which entries of them, this channel hears about.
     lists: tuple[str, ...] = Field((DEFAULT_LIST,), min_length=1)  # an empty list would hear nothing
     countries: tuple[CountryCode, ...] = ()
     tasks: tuple[str, ...] = ()
@@ -341,7 +343,7 @@ class LogSettings(_Section):
 
 
 class OpsSettings(_Section):
-    """The health and metrics endpoint (bot/ops.py); `$PORT` wins over `port`, as hosts assign it.
+    """The health and metrics endpoint (bot/web/ops.py); `$PORT` wins over `port`, as hosts assign it.
 
     `host` unset: 0.0.0.0 when the port is `$PORT` (the host's router must reach it), else 127.0.0.1.
     """
@@ -370,7 +372,6 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _lists_hold_together(self) -> Self:
-        from bot.list_specs import check_lists  # the list rules live with the lists
 
         check_lists(self)
         return self
@@ -490,3 +491,75 @@ def unavailable_platforms(settings: Settings, secrets: Secrets) -> dict[str, str
         elif token is None:
             found[platform] = f"{variable} is not set"
     return found
+
+
+def configured_lists(settings: Settings) -> list[ListSpec]:
+    """The default list first, then `[[lists]]` in config order."""
+    hub = settings.hub
+    found = [ListSpec(DEFAULT_LIST, "models", hub.top_n, hub.depth)]
+    for declared in settings.lists:
+        top_n = declared.top_n or hub.top_n
+        depth = declared.depth or max(hub.depth, top_n)
+        found.append(ListSpec(declared.name, declared.kind, top_n, depth, declared.pipeline_tag, declared.author,
+                              declared.library))
+    return found
+
+
+def list_named(settings: Settings, name: str | None) -> ListSpec:
+    """The list a command or CLI option names (None = the default); ValueError names the known ones."""
+    wanted = (name or DEFAULT_LIST).strip().lower()
+    lists = configured_lists(settings)
+    for spec in lists:
+        if spec.name == wanted:
+            return spec
+    raise ValueError(f"no list named {name!r}; configured: {', '.join(spec.name for spec in lists)}")
+
+
+def requests_per_5_minutes(settings: Settings) -> float:
+    """Worst-case Hub requests in 5 minutes at `[hub] poll_interval` (retries inside `retry_budget` aside)."""
+    per_poll = sum(spec.hub_requests_per_poll(settings.hub.lineage_lookups) for spec in configured_lists(settings))
+    polls = math.ceil(300.0 / max(settings.hub.poll_interval.total_seconds(), 1.0))  # any window holds one
+    return float(per_poll * polls)
+
+
+def check_lists(settings: Settings) -> None:
+    """Names unique and known wherever they are used; a multi-list config within the Hub's rate limit.
+
+    ValueError with one line; `parse_settings` turns it into a ConfigError. A config without
+    `[[lists]]` is not budget-checked, so single-list configs behave exactly as before.
+    """
+    names = [DEFAULT_LIST]
+    for declared in settings.lists:
+        if declared.name in RESERVED_NAMES:
+            raise ValueError(f"lists: {declared.name!r} is a command word; pick another name")
+        if declared.name.isdigit() or declared.name.upper() in iso_country_codes():
+            # `/trending cn 5` must keep meaning the country and the count on Slack
+            raise ValueError(f"lists: {declared.name!r} reads as a count or a country code; pick another name")
+        if declared.name in names:
+            what = "is the default list's name" if declared.name == DEFAULT_LIST else "is declared twice"
+            raise ValueError(f"lists: {declared.name!r} {what}; every list needs its own name")
+        names.append(declared.name)
+    for index, declared in enumerate(settings.lists):
+        top_n, depth = declared.top_n or settings.hub.top_n, declared.depth or settings.hub.depth
+        if depth < top_n:  # every poll would be a short answer, a counted failure, forever
+            raise ValueError(f"lists[{index}].depth: {depth} is less than its top_n {top_n}"
+                             " (top_n and depth default to [hub]'s)")
+    known = ", ".join(names)
+    for index, route in enumerate(settings.routes):
+        unknown = [name for name in route.lists if name not in names]
+        if unknown:
+            raise ValueError(f"routes[{index}].lists: unknown list(s) {unknown}; configured: {known}")
+    for index, rule in enumerate(settings.share_rules):
+        if rule.list not in names:
+            raise ValueError(f"share_rules[{index}].list: unknown list {rule.list!r}; configured: {known}")
+    for index, watch in enumerate(settings.watch):
+        if watch.list not in names:
+            raise ValueError(f"watch[{index}].list: unknown list {watch.list!r}; configured: {known}")
+    if settings.lists:
+        budget = requests_per_5_minutes(settings)
+        if budget > HUB_REQUESTS_PER_5_MIN:
+            raise ValueError(
+                f"lists: {len(names)} lists at hub.poll_interval {settings.hub.poll_interval} may cost"
+                f" {budget:.0f} Hub requests in 5 minutes, above the Hub's limit of {HUB_REQUESTS_PER_5_MIN}:"
+                " poll less often, declare fewer lists or lower hub.lineage_lookups"
+            )

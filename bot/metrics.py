@@ -4,7 +4,7 @@ Kept in one module so the core stays clean: the poller, the delivery loop and
 the adapters each call one function here at the point where the thing happens.
 What is *state* rather than an event (outbox backlog, paused channels, the
 lease, the last good snapshot) is not counted here but read from the store at
-scrape time (`bot/ops.py`), so every worker on one database reports the same.
+scrape time (`bot/web/ops.py`), so every worker on one database reports the same.
 
 Counters live in their own registry, not prometheus_client's global one, so a
 library that registers metrics of its own cannot clash with ours.
@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
-from bot.delivery import (
+from bot.delivery.adapter import (
     Adapter,
     AlertRejected,
     AssumedDelivered,
@@ -28,7 +28,7 @@ from bot.delivery import (
     OutcomeUnknown,
     PlatformRefused,
 )
-from bot.messages import Alert
+from bot.domain.messages import Alert
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)  # memory, CPU, open files: what a host's dashboard asks first
@@ -41,7 +41,7 @@ DELIVERIES = Counter("trendwatch_deliveries", "Sends of one alert to one channel
 RATE_LIMITED = Counter("trendwatch_rate_limited", "HTTP 429 answers from a platform.", ["platform"],
                        registry=REGISTRY)
 
-# First match wins; the messages are bot/hub.py's own (`describe`) and bot/poll.py's "not stored: …".
+# First match wins; the messages are bot/source/hub.py's own (`describe`) and bot/poller/poll.py's "not stored: …".
 _REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("store", re.compile(r"^not stored: ")),
     ("rate_limited", re.compile(r"answered HTTP 429\b")),

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import math
 import re
 import sqlite3
@@ -49,9 +50,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import aiosqlite
 
-from bot.log import get_logger
-
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 Dialect = Literal["sqlite", "postgresql"]

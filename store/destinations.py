@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.events import ALERT_KINDS
+from bot.domain.destination import Destination
+from bot.domain.events import ALERT_KINDS
 from store.db import Conn, from_iso, utc_iso
 
 
@@ -28,22 +29,6 @@ _COLUMNS = (
     "id, platform, channel, kinds, origin, active, subscribed_at, since_snapshot, paused_at, paused_reason,"
     " muted_until, mention"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    id: int
-    platform: str
-    channel: str
-    kinds: tuple[str, ...]
-    origin: str
-    active: bool
-    subscribed_at: datetime
-    since_snapshot: int | None = None
-    paused_at: datetime | None = None
-    paused_reason: str | None = None
-    muted_until: datetime | None = None
-    mention: str | None = None
 
 
 def _row(row: Sequence[object]) -> Destination:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.week_rows import SnapshotRow, TopRow, WeekRows
+from bot.domain.week_rows import SnapshotRow, TopRow, WeekRows
 from store.db import Conn, from_iso, utc_iso
 
 

@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from bot.detect import History
-from bot.snapshot import DEFAULT_LIST, Attribution, Entry, Snapshot
+from bot.domain.rule_state import History
+from bot.domain.snapshot import DEFAULT_LIST, Attribution, Entry, Snapshot
 from store.db import Conn, from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 from store.health import SourceHealth
 from store.snapshots import StoredSnapshot, latest_snapshots, top_counts

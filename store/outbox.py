@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.events import Event
+from bot.domain.destination import Destination
+from bot.domain.events import Event
 from store.db import Conn, utc_iso
-from store.destinations import _COLUMNS, Destination, _row
+from store.destinations import _COLUMNS, _row
 
 
 @dataclass(frozen=True, slots=True)

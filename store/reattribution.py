@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.snapshot import Attribution
+from bot.domain.snapshot import Attribution
 from store.db import Conn, stored_tags, utc_iso
 from store.snapshots import EntryTable, recount_snapshots
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from bot.detect import RuleState
+from bot.domain.rule_state import RuleState
 from store.db import Conn, utc_iso
 
 

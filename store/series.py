@@ -2,7 +2,7 @@
 
 The default list keeps the tables it always had (`entries`, `models`, `source_health`); every other
 list lives in `list_entries`, `list_items` and `list_health`. The poller speaks to either through
-this one interface, so polling one list is one piece of code (`bot.poll.poll_list`).
+this one interface, so polling one list is one piece of code (`bot.poller.poll.poll_list`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.detect import History
-from bot.snapshot import DEFAULT_LIST, Snapshot
+from bot.domain.rule_state import History
+from bot.domain.snapshot import DEFAULT_LIST, Snapshot
 from store import health, snapshots
 from store import lists as list_store
 from store.db import Conn

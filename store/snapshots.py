@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.detect import History
-from bot.snapshot import Attribution, Entry, Snapshot
+from bot.domain.rule_state import History
+from bot.domain.snapshot import Attribution, Entry, Snapshot
 from store.db import Conn, from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.snapshot import Attribution, Entry, Snapshot
+from bot.domain.snapshot import Attribution, Entry, Snapshot
 from tests.fakes.hub import FakeHub
 from tests.postgres import PostgresServer, start_server
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.app import Trendwatch
-from bot.commands import share_message, share_view
+from bot.commands.answers import share_message, share_view
 from bot.config import Secrets
-from bot.messages import Message
-from bot.poll import PollResult
+from bot.domain.messages import Message
+from bot.poller.poll import PollResult
 from store import labels
 from store.reattribution import set_attribution_version
 from tests.fakes.hub import FakeHub, hub_model, ranked
@@ -68,7 +68,7 @@ async def test_the_per_poll_bound_cuts_lookups_and_says_so(fake_hub: FakeHub, db
                        hub_model("jane/b", tags=["base_model:finetune:meta-llama/Llama-3.1-8B"])])
     app = await open_app(settings_for(fake_hub, db_path, {"lineage_lookups": 1}))
     try:
-        with caplog.at_level(logging.INFO, logger="bot.attribution"):
+        with caplog.at_level(logging.INFO, logger="bot.attribution.upkeep"):
             first = await app.poll()
         assert first.snapshot is not None
         assert [e.country for e in first.snapshot.entries[:2]] == ["CN", "unknown"]
@@ -301,7 +301,7 @@ async def test_a_database_of_the_old_schema_migrates_and_its_history_follows_the
 
 
 async def test_reattribute_entries_names_the_snapshots_it_rewrote(fake_hub: FakeHub, db_path: Path):
-    from bot.snapshot import Attribution
+    from bot.domain.snapshot import Attribution
     from store.reattribution import Rewritten, reattribute_entries
 
     fake_hub.models = ranked(["jane/x", *US[:9]])

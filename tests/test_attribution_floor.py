@@ -9,7 +9,7 @@ import json
 
 from bench.attribution import GOAL_IDS_ONLY, current_rules, measure_before, measure_rules, tagged_lineage
 from bench.trending_data import TAGGED, load_snapshots, read_tagged, tagged_records
-from bot.orgs import load_org_table
+from bot.attribution.orgs import load_org_table
 
 # The goal with tags is 5%; the tagged replay built from ids alone reaches ~9.3% (its unknowns are
 # publishers that no table or name places), so the floor holds what is measured, not the goal.

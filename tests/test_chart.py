@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image as PILImage
 
-from bot.chart import SIZE_PX, build_share_figure, digest_image, render_png
-from bot.digest import share_chart
-from bot.events import Digest, Gap
-from bot.week_rows import SnapshotRow
+from bot.digest.chart import SIZE_PX, build_share_figure, digest_image, render_png
+from bot.digest.week import share_chart
+from bot.domain.events import Digest, Gap
+from bot.domain.week_rows import SnapshotRow
 
 MON = datetime(2025, 7, 21, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ def test_digest_image_is_titled_with_the_dates_and_an_empty_week_has_none():
 
 
 def test_the_bot_starts_without_importing_matplotlib():
-    code = "import sys, bot.__main__, bot.app, bot.chart, bot.delivery; print('matplotlib' in sys.modules)"
+    code = "import sys, bot.__main__, bot.app, bot.digest.chart, bot.delivery.drain; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -71,10 +71,10 @@ def test_the_bot_draws_a_digest_chart_without_loading_matplotlib_itself():
     code = """
 import asyncio, sys
 from datetime import UTC, datetime, timedelta
-from bot.chart_worker import digest_image
-from bot.digest import share_chart
-from bot.week_rows import SnapshotRow
-from bot.events import Digest
+from bot.digest.chart_worker import digest_image
+from bot.digest.week import share_chart
+from bot.domain.week_rows import SnapshotRow
+from bot.domain.events import Digest
 start = datetime(2025, 7, 21, tzinfo=UTC)
 rows = [SnapshotRow(i, start + timedelta(hours=i), 10) for i in range(3)]
 chart = share_chart(rows, {i: {"CN": 6, "US": 4} for i in range(3)}, ())
@@ -88,7 +88,7 @@ print(image.filename, image.data[:4] == b"\\x89PNG", len(image.data) > 10_000, "
 
 
 async def test_a_chart_the_worker_cannot_draw_is_one_clear_error():
-    from bot.chart_worker import ChartError, draw
+    from bot.digest.chart_worker import ChartError, draw
 
     chart = chart_of([{"CN": 6, "US": 4}] * 2)
     with pytest.raises(ChartError, match=r"^chart: ZoneInfoNotFoundError: .*Mars/Olympus"):
@@ -98,17 +98,17 @@ async def test_a_chart_the_worker_cannot_draw_is_one_clear_error():
 def test_the_worker_reads_json_and_writes_png():
     chart = chart_of([{"CN": 6, "US": 4}] * 2)
     request = {"chart": chart.model_dump(mode="json"), "title": "t", "span": None, "timezone": None}
-    result = subprocess.run([sys.executable, "-m", "bot.chart"], input=json.dumps(request).encode(),
+    result = subprocess.run([sys.executable, "-m", "bot.digest.chart"], input=json.dumps(request).encode(),
                             capture_output=True, check=True)
     with PILImage.open(io.BytesIO(result.stdout)) as image:
         assert image.size == SIZE_PX
-    broken = subprocess.run([sys.executable, "-m", "bot.chart"], input=b"{not json", capture_output=True)
+    broken = subprocess.run([sys.executable, "-m", "bot.digest.chart"], input=b"{not json", capture_output=True)
     assert broken.returncode == 1 and broken.stdout == b""
     assert broken.stderr.decode().count("\n") == 1 and broken.stderr.startswith(b"chart: JSONDecodeError")
 
 
 async def test_a_worker_that_hangs_is_killed_and_reported(monkeypatch: pytest.MonkeyPatch):
-    import bot.chart_worker as worker
+    import bot.digest.chart_worker as worker
 
     monkeypatch.setattr(worker, "WORKER", "import time; time.sleep(30)")
     monkeypatch.setattr(worker, "TIMEOUT", timedelta(seconds=0.5))
@@ -117,7 +117,7 @@ async def test_a_worker_that_hangs_is_killed_and_reported(monkeypatch: pytest.Mo
 
 
 def test_the_worker_gets_no_secrets(monkeypatch: pytest.MonkeyPatch):
-    from bot.chart_worker import worker_environment
+    from bot.digest.chart_worker import worker_environment
 
     monkeypatch.setenv("DISCORD_TOKEN", "secret")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret")

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_app import SlashCommands, is_number, parse_command
-from bot.channel_settings import Caller, ChannelSettings
-from bot.commands import CommandError, model_message, trending_message, trending_view
+from bot.commands.answers import model_message, trending_message, trending_view
+from bot.commands.caller import Caller, CommandError
+from bot.commands.channel_settings import ChannelSettings
 from bot.config import Settings, parse_settings
-from bot.messages import Message
+from bot.domain.messages import Message
 from store.db import Database, open_database
 from tests.test_digest_flow import store_week
 
@@ -104,7 +105,7 @@ async def _discord_like(store: Store, field: str, text: str, number: int) -> Mes
     caller = Caller("discord", "123", "456", is_admin=True)
     try:
         if field == "country":
-            from bot.channel_settings import parse_country
+            from bot.commands.caller import parse_country
 
             code = parse_country(text) if text else None
             return trending_message(await trending_view(store.db.conn, None, code), code)

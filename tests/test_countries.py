@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.countries import Org, OrgTable, attribute, base_models, flag, shares
-from bot.orgs import load_org_table
-from bot.snapshot import Attribution
+from bot.attribution.countries import Org, OrgTable, attribute, base_models, flag, shares
+from bot.attribution.orgs import load_org_table
+from bot.domain.snapshot import Attribution
 from tests.conftest import snap
 
 TABLE = OrgTable.of([
@@ -101,8 +101,8 @@ def test_shipped_table_knows_the_big_labs():
 
 # --- issue 9: one derivative rule, the family rule, labels -------------------------------------------
 
-from bot.countries import Family, FamilyTable, Rules, has_format_suffix  # noqa: E402
-from bot.orgs import load_family_table  # noqa: E402
+from bot.attribution.countries import Family, FamilyTable, Rules, has_format_suffix  # noqa: E402
+from bot.attribution.orgs import load_family_table  # noqa: E402
 
 LABS = OrgTable.of([*TABLE.orgs.values(), Org("nvidia", "NVIDIA", "US", "lab"), Org("google", "Google", "US", "lab"),
                     Org("TinyLlama", "TinyLlama", "SG", "lab")])

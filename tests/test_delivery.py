@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.delivery import InFlight
+from bot.delivery.drain import InFlight
 
 
 def test_the_limit_is_rate_times_answer_time_with_a_margin() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.detect import History, RuleSpec, RuleState, detect, step_rule
+from bot.domain.rule_state import History, RuleState
+from bot.rules.detect import RuleSpec, detect, step_rule
 from tests.conftest import T0, hours, snap
 
 TOP = [f"org/m{i}" for i in range(1, 13)]

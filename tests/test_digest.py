@@ -8,16 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.digest import (
-    WeekError,
-    build_digest,
-    last_fire,
-    previous_week,
-    share_chart,
-    week_bounds,
-)
-from bot.events import Gap
-from bot.week_rows import SnapshotRow, TopRow, WeekRows
+from bot.digest.week import WeekError, build_digest, last_fire, previous_week, share_chart, week_bounds
+from bot.domain.events import Gap
+from bot.domain.week_rows import SnapshotRow, TopRow, WeekRows
 
 UTC_ZONE = ZoneInfo("UTC")
 PARIS = ZoneInfo("Europe/Paris")
@@ -172,8 +165,8 @@ def test_weeks_and_the_schedule():
 
 
 def test_the_digest_lists_the_weeks_most_frequent_unknown_namespaces():
-    from bot.alerts import render_digest
-    from bot.digest import unknown_namespaces
+    from bot.delivery.wording import render_digest
+    from bot.digest.week import unknown_namespaces
 
     top = (TopRow(0, 1, "jane/a", "unknown"), TopRow(0, 2, "bob/x", "unknown"), TopRow(1, 1, "jane/b", "unknown"),
            TopRow(1, 2, "Qwen/q", "CN"), TopRow(2, 1, "jane/a", "unknown"))

@@ -159,7 +159,8 @@ async def test_share_chart_covers_the_days_asked_for(db_path: Path, tmp_path: Pa
         assert image.size == (1200, 675)
     database = await open_database(db_path)
     try:
-        from bot.commands import CommandError, share_chart
+        from bot.commands.answers import share_chart
+        from bot.commands.caller import CommandError
 
         chart = await share_chart(database.conn, 7)
         assert chart.description.startswith("Trending top 10 by country, last 7 days")

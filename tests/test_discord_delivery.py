@@ -13,9 +13,10 @@ import pytest
 
 from adapters.discord_out import NONCE_MAX, DiscordAdapter, Pacer, make_client, nonce_for
 from bot.app import Trendwatch
-from bot.channel_settings import Caller, ChannelSettings
+from bot.commands.caller import Caller
+from bot.commands.channel_settings import ChannelSettings
 from bot.config import Secrets, Settings
-from bot.messages import Alert, plain
+from bot.domain.messages import Alert, plain
 from store import outbox
 from store.db import utc_iso
 from store.destinations import get_destination, set_mention
@@ -320,7 +321,7 @@ async def test_the_pacer_spaces_sends_under_the_global_limit() -> None:
 
 
 async def test_a_digest_chart_travels_as_an_attachment_shown_in_the_embed(fake: FakeDiscord) -> None:
-    from bot.messages import Image, Message
+    from bot.domain.messages import Image, Message
 
     png = b"\x89PNG\r\n\x1a\n" + b"1" * 64
     adapter = DiscordAdapter("fake-token", api_base=fake.api_base)

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from adapters.discord_out import DiscordAdapter
-from bot.delivery import DeliveryError, PlatformRefused
-from bot.messages import Alert, Message
+from bot.delivery.adapter import DeliveryError, PlatformRefused
+from bot.domain.messages import Alert, Message
 from tests.fakes.discord_api import FakeDiscord
 
 

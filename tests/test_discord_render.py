@@ -18,9 +18,9 @@ from adapters.discord_render import (
     render_message,
     split_lines,
 )
-from bot.alerts import render_entered
-from bot.events import Entered, EnteredModel
-from bot.messages import Field, Image, Message, Span, line
+from bot.delivery.wording import render_entered
+from bot.domain.events import Entered, EnteredModel
+from bot.domain.messages import Field, Image, Message, Span, line
 
 AT = datetime(2025, 7, 21, 9, 0, tzinfo=UTC)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.alerts import render
-from bot.countries import OrgTable
-from bot.events import Digest, Entered, EnteredModel, NewLeader, ShareChange, SourceHealth, Watched
-from bot.filters import ChannelFilter, describe_entries, route_events
-from bot.orgs import load_org_table
-from bot.snapshot import Attribution, Entry, Snapshot
-from store.destinations import Destination
+from bot.attribution.countries import OrgTable
+from bot.attribution.orgs import load_org_table
+from bot.delivery.wording import render
+from bot.domain.destination import Destination
+from bot.domain.events import Digest, Entered, EnteredModel, NewLeader, ShareChange, SourceHealth, Watched
+from bot.domain.snapshot import Attribution, Entry, Snapshot
+from bot.rules.filters import ChannelFilter, describe_entries, route_events
 from tests.conftest import T0
 
 KINDS = ("entered", "new_leader", "share", "digest", "source", "watched")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import CommandError, model_message, share_view
+from bot.commands.answers import model_message, share_view
+from bot.commands.caller import CommandError
 from bot.config import ConfigError, Route, parse_settings
-from bot.events import Entered
-from bot.snapshot import Attribution, Entry, Snapshot
+from bot.domain.events import Entered
+from bot.domain.snapshot import Attribution, Entry, Snapshot
 from store import history, outbox, snapshots
 from store.db import migrations, open_database, utc_iso
 from store.destinations import current_routing, pause, sync_configured, upsert_destination

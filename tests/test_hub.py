@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.hub import HubError, HubSource
+from bot.source.hub import HubError, HubSource
 from tests.fakes.hub import FakeHub, hub_model, ranked
 
 IDS = [f"Qwen/m{i}" for i in range(60)]
@@ -143,7 +143,7 @@ async def test_drifting_optional_fields_become_unknown_with_one_warning(
 ):
     fake_hub.models = ranked(IDS[:20])
     fake_hub.drift(**drift)
-    with caplog.at_level("WARNING", logger="bot.hub"):
+    with caplog.at_level("WARNING", logger="bot.source.hub"):
         snapshot = await source(fake_hub, depth=20).fetch()
     assert [e.id for e in snapshot.entries] == IDS[:20]
     attribute = {"trendingScore": "trending_score", "createdAt": "created_at"}.get(field, field)
@@ -154,7 +154,7 @@ async def test_drifting_optional_fields_become_unknown_with_one_warning(
 
 async def test_fields_of_the_right_type_are_kept_without_warning(fake_hub: FakeHub, caplog: pytest.LogCaptureFixture):
     fake_hub.models = ranked(IDS[:3], likes=7, downloads=2**62)
-    with caplog.at_level("WARNING", logger="bot.hub"):
+    with caplog.at_level("WARNING", logger="bot.source.hub"):
         entry = (await source(fake_hub, depth=3).fetch()).entries[0]
     assert (entry.likes, entry.downloads, entry.trending_score, entry.pipeline_tag) == (
         7, 2**62, 1000.0, "text-generation")

@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 
 from adapters.slack_app import ParsedCommand, parse_command
-from bot.alerts import list_section_field, render
-from bot.attribution import reattribute
-from bot.channel_lists import parse_filter_words
-from bot.commands import CommandError, share_view, trending_view
-from bot.config import ConfigError, Settings, parse_settings
-from bot.hub import HubError
-from bot.list_specs import configured_lists, requests_per_5_minutes
-from bot.lists import ListSource, list_section
-from bot.weekly import compute_digest
+from bot.attribution.upkeep import reattribute
+from bot.commands.answers import share_view, trending_view
+from bot.commands.caller import CommandError
+from bot.commands.channel_lists import parse_filter_words
+from bot.config import ConfigError, Settings, configured_lists, parse_settings, requests_per_5_minutes
+from bot.delivery.wording import list_section_field, render
+from bot.digest.week import list_section
+from bot.digest.weekly import compute_digest
+from bot.source.hub import HubError
+from bot.source.lists import ListSource
 from store import labels
 from store.db import open_database
 from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked

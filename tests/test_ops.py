@@ -22,10 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.slack_app import SlackHttpService, build_slack_service
 from adapters.slack_out import SlackAdapter
 from bot.config import ConfigError, Secrets, parse_settings
+from bot.domain.messages import Alert, Message
 from bot.log import JsonFormatter
-from bot.messages import Alert, Message
 from bot.metrics import REGISTRY, failure_reason
-from bot.ops import OpsAddress, OpsEndpoint, describe_endpoint, judge, ops_address, place
+from bot.web.ops import OpsAddress, OpsEndpoint, describe_endpoint, judge, ops_address, place
 from store.db import Database, open_database
 from store.health import SourceHealth
 from store.lease import LeaseHolder

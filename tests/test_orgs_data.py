@@ -5,7 +5,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bot.orgs import iso_country_codes
+from bot.attribution.orgs import iso_country_codes
 
 ORGS_TOML = Path(__file__).resolve().parents[1] / "bot" / "data" / "orgs.toml"
 FIELDS = {"org", "country", "kind", "confidence", "source"}
@@ -102,8 +102,8 @@ def test_every_family_has_a_source_and_its_labs_country() -> None:
 
 def test_no_lab_namespace_is_taken_for_a_family_by_its_own_models() -> None:
     """A lab whose own name contains a family word keeps its own country: the namespace rule comes first."""
-    from bot.countries import Rules
-    from bot.orgs import load_family_table, load_org_table
+    from bot.attribution.countries import Rules
+    from bot.attribution.orgs import load_family_table, load_org_table
 
     rules = Rules(load_org_table(), load_family_table())
     for name, row in _namespaces().items():

@@ -16,8 +16,8 @@ import pytest
 from adapters.console import ConsoleAdapter
 from bot.app import Trendwatch
 from bot.config import Secrets, Settings, parse_settings
-from bot.delivery import DeliveryError, DestinationGone
-from bot.messages import Alert
+from bot.delivery.adapter import DeliveryError, DestinationGone
+from bot.domain.messages import Alert
 from store import lease, outbox
 from store.destinations import upsert_destination
 from tests.fakes.hub import FakeHub, hub_model, ranked
@@ -299,7 +299,7 @@ async def failures(app: Trendwatch) -> int:
 
 
 async def test_drifting_field_types_are_stored_as_unknown_and_read_back(fake_hub: FakeHub, db_path: Path):
-    from bot.commands import trending_message, trending_view
+    from bot.commands.answers import trending_message, trending_view
 
     app = await open_app(settings_for(fake_hub, db_path))
     try:
@@ -357,7 +357,7 @@ async def test_a_list_shorter_than_top_n_is_unusable(fake_hub: FakeHub, db_path:
 async def test_garbage_stored_by_older_versions_does_not_break_reads(fake_hub: FakeHub, db_path: Path):
     import sqlite3
 
-    from bot.commands import share_view, trending_message, trending_view
+    from bot.commands.answers import share_view, trending_message, trending_view
 
     app = await open_app(settings_for(fake_hub, db_path))
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.events import Entered, EnteredModel, NewLeader, ShareChange, SourceHealth
-from bot.routing import recipients, wants
-from store.destinations import Destination
+from bot.domain.destination import Destination
+from bot.domain.events import Entered, EnteredModel, NewLeader, ShareChange, SourceHealth
+from bot.rules.routing import recipients, wants
 from tests.conftest import T0
 
 CHANNEL = Destination(id=1, platform="discord", channel="c", kinds=("entered", "share"), origin="command",

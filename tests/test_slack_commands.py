@@ -20,8 +20,8 @@ from adapters.slack_app import (
     parse_command,
     parse_mention,
 )
-from bot import commands
-from bot.commands import CommandError
+from bot.commands import answers as commands
+from bot.commands.caller import CommandError
 from bot.config import ConfigError, Secrets, Settings, parse_settings
 from store import destinations
 from store.db import Database, open_database

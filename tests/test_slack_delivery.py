@@ -14,10 +14,11 @@ import pytest
 from adapters.console import ConsoleAdapter
 from adapters.slack_out import SlackAdapter
 from bot.app import Trendwatch
-from bot.channel_settings import Caller, ChannelSettings
+from bot.commands.caller import Caller
+from bot.commands.channel_settings import ChannelSettings
 from bot.config import Secrets, Settings, parse_settings
-from bot.delivery import DeliveryError
-from bot.messages import Alert, Image, Message
+from bot.delivery.adapter import DeliveryError
+from bot.domain.messages import Alert, Image, Message
 from store import outbox
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack

@@ -15,7 +15,7 @@ import pytest
 from adapters.slack_out import SlackAdapter
 from bot.app import Trendwatch
 from bot.config import Secrets
-from bot.messages import Alert, Message
+from bot.domain.messages import Alert, Message
 from store import outbox
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
@@ -203,7 +203,7 @@ async def test_a_post_marked_before_a_crash_is_checked_after_the_restart(
         async with app.db.transaction() as conn:
             [item, *_] = await outbox.due_items(conn, datetime.now(UTC), ["slack"])
             await outbox.mark_sending(conn, item.id, datetime.now(UTC))
-        from bot.delivery import alert_for
+        from bot.delivery.drain import alert_for
 
         await adapter.send("C1", alert_for(item))  # it went out; then the crash, before mark_delivered
         assert (await app.deliver()).sent == 3
@@ -216,7 +216,7 @@ async def test_a_post_marked_before_a_crash_is_checked_after_the_restart(
 async def test_a_dropped_connection_after_the_post_is_not_resent_blindly(fake: FakeSlack):
     adapter = SlackAdapter("xoxb-test", fake.api_url)
     fake.drop_next("chat.postMessage")
-    from bot.delivery import OutcomeUnknown
+    from bot.delivery.adapter import OutcomeUnknown
 
     try:
         with pytest.raises(OutcomeUnknown):

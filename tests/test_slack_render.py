@@ -17,7 +17,7 @@ from adapters.slack_render import (
     mention_mrkdwn,
     render,
 )
-from bot.messages import Field, Message, Span, line
+from bot.domain.messages import Field, Message, Span, line
 
 AT = datetime(2025, 7, 21, 9, 30, tzinfo=UTC)
 

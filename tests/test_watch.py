@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.watch import WatchSpec, detect_watched, parse_target
+from bot.rules.watches import WatchSpec, detect_watched, parse_target
 from store import watches
 from store.destinations import upsert_destination
 from tests.conftest import T0, hours, snap

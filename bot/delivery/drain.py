@@ -1,0 +1,257 @@
+"""Drain the outbox: send each pending alert once, in order per channel.
+
+Channels are drained concurrently; within a channel a failure stops the drain
+so later alerts never overtake earlier ones. A transient failure is retried
+with exponential backoff; a permanent one (channel gone, no access) pauses the
+destination with its reason instead of retrying forever. A message the
+platform rejects as such (malformed, too large) is set aside with its reason
+so it cannot block the channel's later alerts.
+
+How many sends are in flight: where one rate paces every channel of a
+platform (Discord's global limit), Little's law says the sends waiting for an
+answer must number rate × answer time to keep that rate, so the limit follows
+the observed answer time (with a margin) up to `[delivery] concurrency`. Where
+each channel is paced on its own (Slack), a channel has at most one send in
+flight and waits for its next turn without holding a slot, so every channel
+with work may send at once, up to the same bound.
+
+Posts a platform cannot deduplicate (Slack has no send nonce) are marked in the
+outbox before they go out; a post whose answer never came (timeout, dropped
+connection, crash) is counted, and the adapter checks before posting it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from bot.delivery.adapter import (
+    Adapter,
+    AlertRejected,
+    AssumedDelivered,
+    DeliveryError,
+    DestinationGone,
+    OutcomeUnknown,
+    PlatformRefused,
+)
+from bot.delivery.wording import render
+from bot.domain.events import Digest, event_from_payload
+from bot.domain.messages import Alert, Image
+from bot.log import get_logger
+from store import destinations as destination_store
+from store import outbox
+from store.db import Database
+
+log = get_logger(__name__)
+
+
+class InFlight:
+    """Send slots sized by Little's law: `rate` × observed answer time × margin, within 1..`most`.
+
+    Without a rate (channels paced on their own), every slot up to `most` is open. The answer
+    time is a moving average, so the limit follows the platform's latency as it drifts.
+    """
+
+    MARGIN = 1.25
+    FIRST_GUESS = 0.25  # seconds; a typical round trip to a chat platform before any was measured
+    WEIGHT = 0.2
+
+    def __init__(self, most: int, rate: float | None = None) -> None:
+        self.most = max(1, most)
+        self.rate = rate
+        self.answer_time = self.FIRST_GUESS
+        self.busy = 0
+        self.peak = 0
+        self._freed = asyncio.Condition()
+
+    @property
+    def limit(self) -> int:
+        if not self.rate:
+            return self.most
+        return max(1, min(self.most, math.ceil(round(self.rate * self.answer_time * self.MARGIN, 3)) + 1))
+
+    def observe(self, seconds: float) -> None:
+        self.answer_time += self.WEIGHT * (seconds - self.answer_time)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._freed:
+            await self._freed.wait_for(lambda: self.busy < self.limit)
+            self.busy += 1
+            self.peak = max(self.peak, self.busy)
+        try:
+            yield
+        finally:
+            async with self._freed:
+                self.busy -= 1
+                self._freed.notify_all()
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    rejected: int = 0
+    paused: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # platform → why it refused our credentials
+    in_flight: dict[str, int] = field(default_factory=dict)  # platform → most sends awaiting an answer at once
+
+
+def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> timedelta:
+    """30 s, 1 min, 2 min … up to `cap`, with ±20% jitter so channels do not retry in lockstep."""
+    base = min(cap.total_seconds(), 30.0 * 2 ** max(attempts - 1, 0))
+    jitter = (rng or random).uniform(0.8, 1.2)
+    return timedelta(seconds=min(cap.total_seconds(), base * jitter))
+
+
+def alert_for(item: outbox.OutboxItem) -> Alert:
+    return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload,
+                 unconfirmed=item.unconfirmed)
+
+
+async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]]) -> Alert:
+    """`alert_for`, plus the chart of a digest drawn in a child process, once per event however many channels.
+
+    A chart that fails to draw is logged and the digest goes out without it rather than not at all.
+    """
+    alert = alert_for(item)
+    event = event_from_payload(item.payload)
+    if not isinstance(event, Digest):
+        return alert
+    if item.event_id not in images:
+        from bot.digest.chart_worker import digest_image
+
+        images[item.event_id] = asyncio.create_task(digest_image(event))
+    try:
+        image = await asyncio.shield(images[item.event_id])
+    except Exception:
+        log.exception("could not draw the chart of digest %s; sending it without", event.week)
+        return alert
+    return replace(alert, message=replace(alert.message, image=image)) if image else alert
+
+
+async def deliver_due(
+    db: Database,
+    adapters: Mapping[str, Adapter],
+    *,
+    concurrency: int = 100,
+    max_backoff: timedelta = timedelta(minutes=30),
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DeliveryReport:
+    report = DeliveryReport()
+    # Read in a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
+    async with db.transaction() as conn:
+        items = await outbox.due_items(conn, clock(), list(adapters))
+    by_destination: dict[int, list[outbox.OutboxItem]] = {}
+    for item in items:
+        by_destination.setdefault(item.destination.id, []).append(item)
+    slots = {name: InFlight(concurrency, getattr(adapter, "pacing_rate", None)) for name, adapter in adapters.items()}
+    images: dict[int, asyncio.Task[Image | None]] = {}
+
+    async def retry_later(
+        item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False, unsent: bool = False
+    ) -> None:
+        """Try again after a backoff; `unsent`: the platform answered, so the post marked before it did not go out."""
+        wait = backoff(item.attempts + 1, max_backoff)
+        if isinstance(exc, DeliveryError) and exc.retry_after:
+            wait = max(wait, timedelta(seconds=exc.retry_after))
+        if not quiet:
+            log.warning("send to %s:%s failed (%s); retrying in %ds",
+                        item.destination.platform, item.destination.channel, exc, wait.total_seconds())
+        reason = str(exc) or type(exc).__name__
+        async with db.transaction() as conn:
+            if unsent:
+                await outbox.mark_unsent(conn, item.id, reason)
+            await outbox.mark_retry(conn, item.id, reason, clock() + wait)
+        report.retried += 1
+
+    async def send_one(item: outbox.OutboxItem) -> bool:
+        """One alert to its channel; False when the channel's later alerts must wait."""
+        destination = item.destination
+        if destination.platform in report.refused:  # one refusal of the token speaks for every channel
+            await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True)
+            return False
+        adapter = adapters[destination.platform]
+        tracked = not getattr(adapter, "idempotent", True)
+        try:
+            alert = await alert_with_image(item, images)
+        except Exception as exc:  # a payload this version cannot read or render: retrying will not help
+            log.error("alert %s for %s:%s cannot be rendered (%s); set aside, the channel's next alerts go on",
+                      item.key, destination.platform, destination.channel, exc)
+            async with db.transaction() as conn:
+                await outbox.mark_rejected(conn, item.id, f"cannot render: {type(exc).__name__}: {exc}")
+            report.rejected += 1
+            return True
+        if (pace := getattr(adapter, "pace", None)) is not None:
+            await pace()
+        if tracked:
+            async with db.transaction() as conn:
+                await outbox.mark_sending(conn, item.id, clock())
+        started = time.monotonic()
+        try:
+            await adapter.send(destination.channel, alert, destination.mention)
+        except OutcomeUnknown as exc:
+            await retry_later(item, exc)  # the mark stays: a copy may be out
+            return False
+        except AssumedDelivered as exc:
+            async with db.transaction() as conn:
+                await outbox.mark_assumed_delivered(conn, item.id, clock(), f"unconfirmed: {exc}")
+            report.sent += 1
+            return True
+        except DestinationGone as exc:
+            reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
+            log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
+            async with db.transaction() as conn:
+                await destination_store.pause(conn, destination.id, reason, clock())
+                if tracked:
+                    await outbox.mark_unsent(conn, item.id, str(exc))
+            report.paused.append(f"{destination.platform}:{destination.channel}")
+            return False
+        except PlatformRefused as exc:
+            if destination.platform not in report.refused:
+                report.refused[destination.platform] = str(exc)
+                log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
+                          " fix the token and restart", destination.platform, exc)
+            await retry_later(item, exc, quiet=True, unsent=tracked)
+            return False
+        except AlertRejected as exc:
+            log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
+                      destination.platform, item.key, destination.channel, exc)
+            async with db.transaction() as conn:
+                await outbox.mark_rejected(conn, item.id, str(exc))
+            report.rejected += 1
+            return True
+        except Exception as exc:  # transient or unexpected: keep the alert, try later
+            await retry_later(item, exc, unsent=tracked)
+            return False
+        slots[destination.platform].observe(time.monotonic() - started)
+        async with db.transaction() as conn:
+            await outbox.mark_delivered(conn, item.id, clock())
+        report.sent += 1
+        return True
+
+    async def drain(queue: list[outbox.OutboxItem]) -> None:
+        """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
+        for item in queue:
+            adapter = adapters[item.destination.platform]
+            if (ready := getattr(adapter, "ready", None)) is not None:
+                await ready(item.destination.channel)
+            async with slots[item.destination.platform].slot():
+                if not await send_one(item):
+                    return
+
+    # Every channel's queue ends within this pass, even when one fails (a database fault): a drain left
+    # running would overlap the next pass and could send its alerts twice.
+    failures = [result for result in await asyncio.gather(*(drain(queue) for queue in by_destination.values()),
+                                                          return_exceptions=True)
+                if isinstance(result, BaseException)]
+    if failures:
+        raise failures[0]
+    report.in_flight = {name: limiter.peak for name, limiter in slots.items() if limiter.peak}
+    return report

@@ -1,0 +1,278 @@
+"""Events → platform-neutral messages. Pure: wording lives here, not in adapters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.attribution.countries import country_name, flag
+from bot.domain.events import (
+    Digest,
+    Entered,
+    EnteredModel,
+    Event,
+    ListSection,
+    NewLeader,
+    ShareChange,
+    SourceHealth,
+    Watched,
+)
+from bot.domain.lists import item_url
+from bot.domain.messages import Field, Line, Message, Span, line
+from bot.domain.snapshot import UNKNOWN
+
+HUB = "https://huggingface.co"
+
+
+def model_url(model_id: str) -> str:
+    return f"{HUB}/{model_id}"
+
+
+def snapshot_footer(taken_at: datetime) -> str:
+    return f"Hub trending snapshot of {taken_at:%Y-%m-%d %H:%M} UTC"
+
+
+def origin_text(country: str, method: str, via: str | None) -> str:
+    """'CN', 'CN via base model Qwen/Qwen3-8B', 'CN via family Qwen', 'unknown origin'."""
+    if country == UNKNOWN:
+        return "unknown origin"
+    if method == "base_model" and via:
+        return f"{country} via base model {via}"
+    if method == "family" and via:
+        return f"{country} via family {via}"
+    if method == "override":
+        return f"{country} (set in config)"
+    if method == "label":
+        return f"{country} (operator label)"
+    return country
+
+
+def movement_text(previous_rank: int | None) -> str:
+    if previous_rank is None:
+        return "new in the list"
+    return f"climbed from #{previous_rank}"
+
+
+_NOUNS = {"models": ("model", "models"), "datasets": ("dataset", "datasets"), "spaces": ("Space", "Spaces")}
+
+
+def on_list(list_name: str, title: str) -> str:
+    """The list's name in a title; the default list's titles stay as they always were."""
+    return title if list_name == "models" else f"[{list_name}] {title}"
+
+
+def _entered_line(model: EnteredModel, kind: str = "models") -> Line:
+    return line(
+        f"#{model.rank} {flag(model.country)} ",
+        Span(model.id, url=item_url(kind, model.id), bold=True),
+        f" — {movement_text(model.previous_rank)};"
+        f" {origin_text(model.country, model.country_method, model.country_via)}",
+    )
+
+
+def render_entered(event: Entered) -> Message:
+    count = len(event.models)
+    title = (
+        f"{event.models[0].id} entered the trending top {event.top_n}"
+        if count == 1
+        else f"{count} {_NOUNS[event.list_kind][1]} entered the trending top {event.top_n}"
+    )
+    return Message(
+        kind="entered",
+        title=on_list(event.list, title),
+        lines=tuple(_entered_line(model, event.list_kind) for model in event.models),
+        footer=snapshot_footer(event.taken_at),
+        timestamp=event.taken_at,
+    )
+
+
+def render_new_leader(event: NewLeader) -> Message:
+    url = item_url(event.list_kind, event.id)
+    took = line(flag(event.country) + " ", Span(event.id, url=url, bold=True), " is now #1")
+    if event.previous_id:
+        took += line(" (ahead of ", Span(event.previous_id, url=item_url(event.list_kind, event.previous_id)), ")")
+    return Message(
+        kind="new_leader",
+        title=on_list(event.list, f"New #1 on the Hub's trending list: {event.id}"),
+        lines=(took,),
+        footer=snapshot_footer(event.taken_at),
+        timestamp=event.taken_at,
+        url=url,
+    )
+
+
+def _percent(value: float) -> str:
+    return f"{value:g}%"
+
+
+def render_share(event: ShareChange) -> Message:
+    name = country_name(event.country)
+    rule = f"{event.direction} {event.threshold}%"
+    if event.state == "firing":
+        verb = "reached" if event.direction == "above" else "fell to"
+        title = f"{flag(event.country)} {name}'s share of the trending top {event.top_n} {verb} {_percent(event.share)}"
+        detail = f"{event.count} of the top {event.top_n} models are from {name} (alert: {rule})."
+    else:
+        title = f"{flag(event.country)} {name}'s share of the top {event.top_n} is back to {_percent(event.share)}"
+        detail = f"{event.count} of the top {event.top_n} models are from {name}; the {rule} alert has resolved."
+    return Message(
+        kind="share",
+        title=on_list(event.list, title),
+        lines=(line(detail),),
+        footer=snapshot_footer(event.taken_at),
+        timestamp=event.taken_at,
+    )
+
+
+def render_source(event: SourceHealth) -> Message:
+    if event.state == "failing":
+        return Message(
+            kind="error",
+            title=on_list(event.list, "The Hub's trending list cannot be read"),
+            lines=(
+                line(f"{event.failures} polls in a row failed; last error: {event.error}"),
+                line("Alerts resume, and compare with the last good snapshot, once the Hub answers again."),
+            ),
+            timestamp=event.taken_at,
+        )
+    return Message(
+        kind="info",
+        title=on_list(event.list, "The Hub's trending list is readable again"),
+        lines=(line(f"Recovered after {event.failures} failed polls."),),
+        timestamp=event.taken_at,
+    )
+
+
+def hours_text(hours: float) -> str:
+    """'5 h', '2.5 days': time in the list as a reader thinks of it."""
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def _change_text(change: float | None) -> str:
+    if change is None:
+        return ""
+    if change == 0:
+        return " (=)"
+    return f" ({'+' if change > 0 else ''}{change:g} pts)"
+
+
+def digest_period(event: Digest) -> str:
+    """'21 – 27 Jul 2025' on the digest's own calendar."""
+    tz = ZoneInfo(event.timezone)
+    first, last = event.start.astimezone(tz), event.end.astimezone(tz) - timedelta(days=1)
+    return f"{first:%d %b} – {last:%d %b %Y}"
+
+
+def list_section_field(section: ListSection) -> Field:
+    """A non-default list's week, short: who held #1, what entered its top N for the first time."""
+    noun = _NOUNS[section.kind][1]
+    if section.snapshots == 0:
+        return Field(f"[{section.name}] trending {noun}", (line("No snapshot of this list that week."),))
+    named = ", ".join(section.newcomers[:5]) + (f" and {len(section.newcomers) - 5} more"
+                                                if len(section.newcomers) > 5 else "")
+    return Field(f"[{section.name}] trending {noun} (top {section.top_n})", (
+        line("#1: " + (", ".join(section.leaders) or "–")),
+        line(f"New in the top {section.top_n}: " + (named or "none")),
+    ))
+
+
+def render_digest(event: Digest) -> Message:
+    """The weekly digest as text; its chart is attached at send time (`bot.digest.chart.digest_image`)."""
+    tz = ZoneInfo(event.timezone)
+    top = f"top {event.top_n}"
+    period = digest_period(event)
+
+    def when(moment: datetime) -> str:
+        return f"{moment.astimezone(tz):%a %d %b %H:%M}"
+
+    if event.snapshots == 0:
+        return Message(
+            kind="digest",
+            title=f"No trending digest for {period} ({event.week})",
+            lines=(line("No snapshot of the trending list was stored that week (the bot was not polling,"
+                        " or the Hub was unreachable), so there is nothing to sum up."),),
+            footer=f"Week {event.week}, {event.timezone}",
+            timestamp=event.taken_at,
+        )
+
+    def model(model_id: str, country: str) -> tuple[Span, ...]:
+        return (Span(f"{flag(country)} "), Span(model_id, url=model_url(model_id), bold=True))
+
+    fields = []
+    if event.leaders:
+        fields.append(Field("Held #1", tuple(
+            line(*model(lead.id, lead.country), f" — {hours_text(lead.hours)}") for lead in event.leaders)))
+    fields.append(Field(f"New in the {top}", tuple(
+        line(f"#{n.best_rank} at best ", *model(n.id, n.country),
+             f" — {hours_text(n.hours_in_top)} in the {top}, entered {when(n.entered_at)}")
+        for n in event.newcomers
+    ) or (line("No model entered it for the first time."),)))
+    if event.climbers:
+        fields.append(Field("Biggest climbers", tuple(
+            line(*model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
+    if event.long_runners:
+        fields.append(Field("Longest-running", tuple(
+            line(*model(r.id, r.country),
+                 f" — in every snapshot ({hours_text(r.longest_run_hours)})" if r.whole_week
+                 else f" — {hours_text(r.longest_run_hours)} in a row, {hours_text(r.hours_in_top)} in all")
+            for r in event.long_runners)))
+    fields.append(Field(f"Average share of the {top} (change from the week before)", tuple(
+        line(f"{flag(c.country)} {country_name(c.country)}: {c.average:g}%{_change_text(c.change)}")
+        for c in event.countries if c.average > 0 or (c.change or 0) != 0
+    )))
+    if event.unknown_namespaces:
+        fields.append(Field(f"Unknown origin in the {top} (label with `python -m bot label`)", tuple(
+            line(f"{flag(UNKNOWN)} {u.namespace} — {u.entries} entr{'y' if u.entries == 1 else 'ies'}"
+                 f" ({', '.join(m.split('/', 1)[-1] for m in u.models[:3])})")
+            for u in event.unknown_namespaces)))
+    for section in event.lists:
+        fields.append(list_section_field(section))
+    based = [line(f"{event.snapshots} snapshots")]
+    for gap in event.gaps:
+        length = hours_text((gap.end - gap.start).total_seconds() / 3600)
+        based.append(line(f"no data {when(gap.start)} – {when(gap.end)} ({length})"))
+    fields.append(Field("Built from", tuple(based)))
+    return Message(
+        kind="digest",
+        title=f"Trending digest for {period} ({event.week})",
+        fields=tuple(fields),
+        footer=f"Week {event.week}, times in {event.timezone}",
+        timestamp=event.taken_at,
+        url="https://huggingface.co/models?sort=trending",
+    )
+
+
+def render_watched(event: Watched) -> Message:
+    noun = _NOUNS[event.list_kind][0]
+    url = item_url(event.list_kind, event.id)
+    if event.reason == "appeared":
+        title = f"Watched: {event.id} appeared at #{event.rank} of the trending {_NOUNS[event.list_kind][1]}"
+        how = f"first time in the top {event.depth}"
+    else:
+        title = f"Watched: {event.id} entered the trending top {event.top_n} at #{event.rank}"
+        how = f"entered the top {event.top_n}"
+    return Message(
+        kind="watched",
+        title=on_list(event.list, title),
+        lines=(line(f"#{event.rank} {flag(event.country)} ", Span(event.id, url=url, bold=True),
+                    f" — {noun}, {how}; matched your watch on {event.watch}"),),
+        footer=snapshot_footer(event.taken_at),
+        timestamp=event.taken_at,
+        url=url,
+    )
+
+
+def render(event: Event) -> Message:
+    if isinstance(event, Watched):
+        return render_watched(event)
+    if isinstance(event, Digest):
+        return render_digest(event)
+    if isinstance(event, Entered):
+        return render_entered(event)
+    if isinstance(event, NewLeader):
+        return render_new_leader(event)
+    if isinstance(event, ShareChange):
+        return render_share(event)
+    return render_source(event)

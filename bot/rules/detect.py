@@ -1,0 +1,188 @@
+"""Previous snapshot + current snapshot + rule state → events. Pure: no I/O.
+
+Everything a rule needs to remember between polls is in `RuleState` (stored
+by the caller in the same transaction as the snapshot), so a restart neither
+repeats nor loses an alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from bot.attribution.countries import shares
+from bot.domain.events import Entered, EnteredModel, NewLeader, ShareChange
+from bot.domain.rule_state import History, RuleState
+from bot.domain.snapshot import Snapshot
+
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A share rule as detect sees it: from config (scope None) or a channel (scope = destination id)."""
+
+    key: str
+    country: str
+    direction: Literal["above", "below"]
+    threshold: int
+    for_polls: int = 1
+    hysteresis: float | None = None
+    notify_resolved: bool = False
+    scope: int | None = None
+
+    def band(self, top_n: int) -> float:
+        """Points the share must move back past the threshold to resolve; default one model."""
+        return self.hysteresis if self.hysteresis is not None else 100.0 / top_n
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    entered: Entered | None
+    new_leader: NewLeader | None
+    share_changes: tuple[ShareChange, ...]
+    rule_states: dict[str, RuleState]
+
+    @property
+    def events(self) -> list[Entered | NewLeader | ShareChange]:
+        found: list[Entered | NewLeader | ShareChange] = []
+        if self.entered:
+            found.append(self.entered)
+        if self.new_leader:
+            found.append(self.new_leader)
+        found.extend(self.share_changes)
+        return found
+
+
+def detect_entries(
+    previous: Snapshot, current: Snapshot, top_n: int, history: History, cooldown: timedelta
+) -> Entered | None:
+    """Models in this top N and not the previous one's, minus recent leavers (re-entry cooldown)."""
+    before = {entry.id for entry in previous.top(top_n)}
+    newcomers: list[EnteredModel] = []
+    for entry in current.top(top_n):
+        if entry.id in before:
+            continue
+        last_seen_on_top = history.last_in_top.get(entry.id)
+        if last_seen_on_top is not None and current.taken_at - last_seen_on_top < cooldown:
+            continue
+        newcomers.append(
+            EnteredModel(
+                id=entry.id,
+                rank=entry.rank,
+                previous_rank=previous.rank_of(entry.id),
+                country=entry.country,
+                country_method=entry.attribution.method,
+                country_via=entry.attribution.via,
+            )
+        )
+    if not newcomers:
+        return None
+    return Entered(taken_at=current.taken_at, top_n=top_n, models=tuple(newcomers))
+
+
+def detect_new_leader(
+    previous: Snapshot, current: Snapshot, history: History, cooldown: timedelta, entered: Entered | None
+) -> NewLeader | None:
+    """A new #1, unless it only just held #1 (flapping) or is already announced as entering."""
+    if not current.entries or not previous.entries:
+        return None
+    leader, before = current.entries[0], previous.entries[0]
+    if leader.id == before.id:
+        return None
+    if entered is not None and any(model.id == leader.id for model in entered.models):
+        return None
+    last_led = history.last_led.get(leader.id)
+    if last_led is not None and current.taken_at - last_led < cooldown:
+        return None
+    return NewLeader(taken_at=current.taken_at, id=leader.id, country=leader.country, previous_id=before.id)
+
+
+def _holds(rule: RuleSpec, share: float) -> bool:
+    if rule.direction == "above":
+        return share >= rule.threshold - _EPSILON
+    return share <= rule.threshold + _EPSILON
+
+
+def _cleared(rule: RuleSpec, share: float, top_n: int) -> bool:
+    band = rule.band(top_n)
+    if rule.direction == "above":
+        return share < rule.threshold - band - _EPSILON
+    return share > rule.threshold + band + _EPSILON
+
+
+def step_rule(rule: RuleSpec, state: RuleState, share: float, top_n: int) -> tuple[RuleState, str | None]:
+    """One poll of one rule's state machine → (new state, "firing" | "resolved" | None)."""
+    if state.firing:
+        if _cleared(rule, share, top_n):
+            return RuleState(), "resolved"
+        return state, None
+    if _holds(rule, share):
+        streak = state.streak + 1
+        if streak >= rule.for_polls:
+            return RuleState(streak=streak, firing=True), "firing"
+        return RuleState(streak=streak), None
+    return RuleState(), None
+
+
+def _share_number(value: float) -> float:
+    rounded = round(value, 1)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def detect_shares(
+    current: Snapshot, top_n: int, rules: Sequence[RuleSpec], states: Mapping[str, RuleState]
+) -> tuple[tuple[ShareChange, ...], dict[str, RuleState]]:
+    """Advance every rule; a rule seen for the first time is a silent baseline."""
+    by_country = shares(current.entries, top_n)
+    changes: list[ShareChange] = []
+    new_states: dict[str, RuleState] = {}
+    for rule in rules:
+        share = by_country.get(rule.country, 0.0)
+        known = rule.key in states
+        state, transition = step_rule(rule, states.get(rule.key, RuleState()), share, top_n)
+        new_states[rule.key] = state
+        if not known or transition is None:
+            continue
+        if transition == "resolved" and not rule.notify_resolved:
+            continue
+        count = sum(1 for entry in current.top(top_n) if entry.country == rule.country)
+        changes.append(
+            ShareChange(
+                taken_at=current.taken_at,
+                country=rule.country,
+                state="firing" if transition == "firing" else "resolved",
+                direction=rule.direction,
+                share=_share_number(share),
+                threshold=rule.threshold,
+                top_n=top_n,
+                count=count,
+                rule=rule.key,
+                scope=rule.scope,
+            )
+        )
+    return tuple(changes), new_states
+
+
+def detect(
+    previous: Snapshot | None,
+    current: Snapshot,
+    *,
+    top_n: int,
+    rules: Sequence[RuleSpec],
+    states: Mapping[str, RuleState],
+    history: History,
+    cooldown: timedelta,
+    announce_leader: bool = True,
+) -> Detection:
+    """Compare with the last good snapshot. With none (the first ever), only rule state is set."""
+    if previous is None:
+        _silent, baseline = detect_shares(current, top_n, rules, {})
+        return Detection(None, None, (), baseline)
+    entered = detect_entries(previous, current, top_n, history, cooldown)
+    leader = detect_new_leader(previous, current, history, cooldown, entered) if announce_leader else None
+    share_changes, new_states = detect_shares(current, top_n, rules, states)
+    return Detection(entered, leader, share_changes, new_states)
+

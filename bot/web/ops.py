@@ -1,0 +1,277 @@
+"""`/healthz` and `/metrics` over HTTP, for hosts that probe a port and scrapers that read Prometheus text.
+
+Off unless `[ops] enabled = true`. The port is `$PORT` when the host sets it
+(Heroku-style hosts route to it and probe it), else `[ops] port`. The address
+is 0.0.0.0 for `$PORT`, since the host's router reaches the process from
+outside, and 127.0.0.1 for a configured port (a scraper beside the bot);
+`[ops] host` overrides either. In Slack HTTP mode the routes join Slack's own
+web server instead of opening a second port (`attach`).
+
+Health is judged from the store, not from process memory: the last good poll
+(`source_health`) and the lease row, so a standby answers from the same facts
+as the worker it stands in for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from bot.config import ConfigError, Settings
+from bot.log import get_logger
+from bot.metrics import REGISTRY
+from bot.services import Service
+from store.db import Database
+from store.vitals import Vitals, read_vitals
+
+log = get_logger(__name__)
+
+HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+FRESH_POLLS = 3  # the last good poll may be this many intervals old before /healthz says 503
+
+
+@dataclass(frozen=True, slots=True)
+class OpsAddress:
+    host: str
+    port: int
+    origin: str  # "$PORT" or "[ops] port": said in the logs so an operator knows which one won
+
+    def __str__(self) -> str:
+        return f"http://{self.host}:{self.port} (port from {self.origin})"
+
+
+def ops_address(settings: Settings, env: Mapping[str, str] | None = None) -> OpsAddress | None:
+    """Where to listen, or None when the endpoint is off. A `$PORT` that is not a port number is a config error."""
+    if not settings.ops.enabled:
+        return None
+    source = os.environ if env is None else env
+    if port_text := source.get("PORT", "").strip():
+        if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
+            raise ConfigError(f"$PORT: expected a port number, got {port_text!r}")
+        return OpsAddress(settings.ops.host or "0.0.0.0", int(port_text), "$PORT")
+    return OpsAddress(settings.ops.host or "127.0.0.1", settings.ops.port, "[ops] port")
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    body: dict[str, Any]
+
+
+def judge(vitals: Vitals, me: str, now: datetime, interval: timedelta, started_at: datetime) -> Health:
+    """Healthy = a good poll within three poll intervals, and the lease held (by us, or by a live other worker).
+
+    Before the first good poll since start, the process gets the same three
+    intervals of grace: a host restarting it would only delay that poll.
+    """
+    reasons: list[str] = []
+    window = interval * FRESH_POLLS
+    last_good = vitals.source.last_success_at
+    if last_good is not None and now - last_good <= window:
+        poll_state = "fresh"
+    elif now - started_at <= window and (last_good is None or last_good < started_at):
+        poll_state = "starting"
+    else:
+        poll_state = "stale"
+        since = (f"the last good poll was {_ago(now - last_good)} ago" if last_good is not None
+                 else "no poll has ever succeeded")
+        error = f" (last error: {vitals.source.last_error})" if vitals.source.last_error else ""
+        reasons.append(f"{since}, more than {FRESH_POLLS} poll intervals of {_ago(interval)};"
+                       f" {vitals.source.failures} failure(s) in a row{error}")
+
+    lease = vitals.lease
+    if lease is None:
+        role = "none"
+        reasons.append("no worker holds the lease")
+    elif lease.expires_at <= now:
+        role = "none"
+        reasons.append(f"the lease of {lease.holder} expired {_ago(now - lease.expires_at)} ago"
+                       " and no worker has taken it over")
+    elif lease.holder == me:
+        role = "active"
+    else:
+        role = "standby"
+
+    body: dict[str, Any] = {
+        "status": "ok" if not reasons else "unhealthy",
+        "role": role,
+        "poll": poll_state,
+        "last_good_poll_at": last_good.isoformat() if last_good else None,
+        "seconds_since_good_poll": round((now - last_good).total_seconds(), 1) if last_good else None,
+        "consecutive_failures": vitals.source.failures,
+        "last_error": vitals.source.last_error if vitals.source.failures else None,
+        "lease": None if lease is None else {
+            "holder": lease.holder, "host": lease.host, "pid": lease.pid, "expires_at": lease.expires_at.isoformat(),
+        },
+    }
+    if reasons:
+        body["reasons"] = reasons
+    return Health(ok=not reasons, body=body)
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = max(delta.total_seconds(), 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class VitalsCollector(Collector):
+    """Gauges from one store read, made at scrape time (the store is the truth, not process memory)."""
+
+    def __init__(self, vitals: Vitals, me: str, now: datetime) -> None:
+        self.vitals = vitals
+        self.me = me
+        self.now = now
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def _families(self) -> Iterator[Metric]:
+        vitals, now = self.vitals, self.now
+        since = GaugeMetricFamily("trendwatch_seconds_since_last_good_snapshot",
+                                  "Seconds since the last poll that stored a snapshot (absent before the first).")
+        if vitals.source.last_success_at is not None:
+            since.add_metric([], (now - vitals.source.last_success_at).total_seconds())
+        yield since
+        yield GaugeMetricFamily("trendwatch_source_consecutive_failures",
+                                "Failed polls in a row since the last good one.", value=vitals.source.failures)
+        pending = GaugeMetricFamily("trendwatch_outbox_pending", "Alerts waiting to be sent, by platform.",
+                                    labels=["platform"])
+        oldest = GaugeMetricFamily("trendwatch_outbox_oldest_pending_age_seconds",
+                                   "Age of the oldest alert waiting to be sent, by platform.", labels=["platform"])
+        for platform, alerts in sorted(vitals.pending.items()):
+            pending.add_metric([platform], alerts.count)
+            if alerts.oldest_at is not None:
+                oldest.add_metric([platform], max((now - alerts.oldest_at).total_seconds(), 0.0))
+        yield pending
+        yield oldest
+        paused = GaugeMetricFamily("trendwatch_paused_channels", "Channels paused after the platform refused them.",
+                                   labels=["platform"])
+        for platform, count in sorted(vitals.paused.items()):
+            paused.add_metric([platform], count)
+        yield paused
+        lease = vitals.lease
+        live = lease is not None and lease.expires_at > now
+        holder = GaugeMetricFamily("trendwatch_lease_holder", "The worker holding the lease (1), by holder and host.",
+                                   labels=["holder", "host"])
+        if lease is not None and live:
+            holder.add_metric([lease.holder, lease.host], 1)
+        yield holder
+        yield GaugeMetricFamily("trendwatch_lease_held", "1 when this process holds the lease, else 0.",
+                                value=1 if live and lease is not None and lease.holder == self.me else 0)
+
+
+class OpsEndpoint:
+    """The two routes; served by its own aiohttp server (`start`/`close`) or added to another one (`routes`)."""
+
+    name = "ops endpoint"
+
+    def __init__(self, db: Database, settings: Settings, me: Callable[[], str], lease_name: str,
+                 address: OpsAddress, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.settings = settings
+        self.me = me
+        self.lease_name = lease_name
+        self.address = address
+        self.clock = clock
+        self.started_at = clock()
+        self.runner: web.AppRunner | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get(HEALTH_PATH, self.health), web.get(METRICS_PATH, self.metrics)]
+
+    async def _vitals(self) -> Vitals:
+        return await read_vitals(self.db.conn, self.lease_name)
+
+    async def health(self, _request: web.Request) -> web.Response:
+        try:
+            vitals = await self._vitals()
+        except Exception as exc:  # a store that cannot be read is the answer, not a traceback
+            log.warning("health check could not read the store: %s: %s", type(exc).__name__, exc)
+            body = {"status": "unhealthy", "reasons": [f"cannot read the store: {type(exc).__name__}: {exc}"]}
+            return web.json_response(body, status=503, dumps=_dumps)
+        verdict = judge(vitals, self.me(), self.clock(), self.settings.hub.poll_interval, self.started_at)
+        return web.json_response(verdict.body, status=200 if verdict.ok else 503, dumps=_dumps)
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        text = generate_latest(REGISTRY)
+        try:
+            vitals = await self._vitals()
+        except Exception as exc:  # counters still answer; the store's gauges are left out this once
+            log.warning("metrics could not read the store: %s: %s", type(exc).__name__, exc)
+        else:
+            scrape = CollectorRegistry(auto_describe=False)
+            scrape.register(VitalsCollector(vitals, self.me(), self.clock()))
+            text += generate_latest(scrape)
+        log.debug("metrics scraped in %.1f ms", (time.perf_counter() - started) * 1000)
+        return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.add_routes(self.routes())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.address.host, self.address.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self.runner = runner
+        log.info("ops endpoint: %s and %s on http://%s:%d (port from %s)", HEALTH_PATH, METRICS_PATH,
+                 self.address.host, self.bound_port, self.address.origin)
+
+    @property
+    def bound_port(self) -> int:
+        """The port really bound (tests ask for 0)."""
+        if self.runner is None or not self.runner.addresses:
+            return self.address.port
+        return int(self.runner.addresses[0][1])
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def place(endpoint: OpsEndpoint, services: list[Service]) -> list[Service]:
+    """Share a web server already among the services (Slack HTTP mode: `add_routes`), else serve on our own."""
+    for service in services:
+        add_routes = getattr(service, "add_routes", None)
+        if add_routes is not None:
+            add_routes(endpoint.routes())
+            log.info("ops endpoint: %s and %s served by %s's web server (its port, not %s)",
+                     HEALTH_PATH, METRICS_PATH, getattr(service, "name", type(service).__name__), endpoint.address)
+            return services
+    return [*services, endpoint]
+
+
+def describe_endpoint(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """For `check-config`: where `/healthz` and `/metrics` will answer, or "off"."""
+    address = ops_address(settings, env)
+    if address is None:
+        return "off"
+    if settings.slack.enabled and settings.slack.mode == "http":
+        return (f"{HEALTH_PATH} and {METRICS_PATH} on Slack's HTTP server, port {settings.slack.port}"
+                f" (with SLACK_SIGNING_SECRET set; without, Slack's server does not start and they answer on"
+                f" {address})")
+    return f"{HEALTH_PATH} and {METRICS_PATH} on {address}"
