@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.delivery.adapter import Adapter
 from bot.domain.messages import Alert, Image, Message
 
 
@@ -24,7 +25,7 @@ def render_text(message: Message) -> str:
     return "\n".join(body)
 
 
-class ConsoleAdapter:
+class ConsoleAdapter(Adapter):
     """Text or JSON lines on stdout. A message's image (a digest chart) is written as a PNG file into
     `image_dir` and its path printed; without an `image_dir` (and in `jsonl`) images are skipped."""
 

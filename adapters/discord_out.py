@@ -27,7 +27,7 @@ import discord.http
 
 from adapters.discord_render import render_message
 from bot.config import ConfigError
-from bot.delivery.adapter import AlertRejected, DeliveryError, DestinationGone, PlatformRefused
+from bot.delivery.adapter import Adapter, AlertRejected, DeliveryError, DestinationGone, PlatformRefused
 from bot.domain.messages import Alert
 from bot.log import get_logger
 from bot.metrics import rate_limit_trace
@@ -120,7 +120,7 @@ class Pacer:
             await asyncio.sleep(slot - now)
 
 
-class DiscordAdapter:
+class DiscordAdapter(Adapter):
     """The `discord` output: posts alerts as embeds with `client.get_partial_messageable(...).send`."""
 
     platform = "discord"

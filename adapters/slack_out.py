@@ -44,6 +44,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_render import render
 from bot.delivery.adapter import (
+    Adapter,
     AlertRejected,
     AssumedDelivered,
     DeliveryError,
@@ -236,7 +237,7 @@ class ConnectFailureRetryHandler(AsyncConnectionErrorRetryHandler):
         super().__init__(max_retry_count=1, error_types=[ClientConnectorError])
 
 
-class SlackAdapter:
+class SlackAdapter(Adapter):
     """The Adapter for `platform = "slack"`: one bot token, one workspace."""
 
     platform = "slack"

@@ -207,7 +207,7 @@ class Trendwatch:
             result = await poll_once(self.db, self.source, self.settings, self.table, clock)
             listed = await poll_lists(self.db, self.list_sources, self.settings, self.table, clock)
         result = with_lists(result, listed)
-        count_poll(result.error)
+        count_poll([failure.reason for failure in result.failures])
         return result
 
     async def deliver(self) -> DeliveryReport:

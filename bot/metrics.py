@@ -12,23 +12,15 @@ library that registers metrics of its own cannot clash with ours.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
-from bot.delivery.adapter import (
-    Adapter,
-    AlertRejected,
-    AssumedDelivered,
-    DeliveryError,
-    DestinationGone,
-    OutcomeUnknown,
-    PlatformRefused,
-)
+from bot.delivery.adapter import Adapter, outcome_of
 from bot.domain.messages import Alert
+from bot.domain.outcomes import DeliveryOutcome, PollFailure
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)  # memory, CPU, open files: what a host's dashboard asks first
@@ -41,32 +33,14 @@ DELIVERIES = Counter("trendwatch_deliveries", "Sends of one alert to one channel
 RATE_LIMITED = Counter("trendwatch_rate_limited", "HTTP 429 answers from a platform.", ["platform"],
                        registry=REGISTRY)
 
-# First match wins; the messages are bot/source/hub.py's own (`describe`) and bot/poller/poll.py's "not stored: …".
-_REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("store", re.compile(r"^not stored: ")),
-    ("rate_limited", re.compile(r"answered HTTP 429\b")),
-    ("http_5xx", re.compile(r"answered HTTP 5\d\d\b")),
-    ("http_error", re.compile(r"answered HTTP \d{3}\b")),
-    ("timeout", re.compile(r"did not answer in time")),
-    ("unreachable", re.compile(r"cannot reach")),
-    ("short_list", re.compile(r"listed only \d+ models|answered an empty trending list")),
-)
-
-
-def failure_reason(error: str) -> str:
-    """A poll's one-line error → a label with few values (Prometheus labels must not be free text)."""
-    for reason, pattern in _REASONS:
-        if pattern.search(error):
-            return reason
-    return "bad_answer"
-
-
-def count_poll(error: str | None) -> None:
-    if error is None:
+def count_poll(failures: Sequence[PollFailure]) -> None:
+    """One poll cycle: ok, or failed with each list's reason counted (a label with few values, never free text)."""
+    if not failures:
         POLLS.labels("ok").inc()
-    else:
-        POLLS.labels("failed").inc()
-        POLL_FAILURES.labels(failure_reason(error)).inc()
+        return
+    POLLS.labels("failed").inc()
+    for reason in failures:
+        POLL_FAILURES.labels(reason.value).inc()
 
 
 def rate_limited(platform: str) -> None:
@@ -85,23 +59,8 @@ def rate_limit_trace(platform: str) -> aiohttp.TraceConfig:
     return trace
 
 
-def _result_of(exc: Exception) -> str:
-    """The same classes delivery acts on: gone pauses the channel, rejected sets the alert aside, …"""
-    if isinstance(exc, DestinationGone):
-        return "gone"
-    if isinstance(exc, PlatformRefused):
-        return "refused"
-    if isinstance(exc, AlertRejected):
-        return "rejected"
-    if isinstance(exc, OutcomeUnknown):
-        return "unknown"
-    if isinstance(exc, DeliveryError) and exc.retry_after:
-        return "rate_limited"
-    return "retry"
-
-
-class MeteredAdapter:
-    """An adapter whose sends are counted by outcome; everything else (pacing, `idempotent`, …) is the adapter's.
+class MeteredAdapter(Adapter):
+    """An adapter whose sends are counted by outcome; everything else is the wrapped adapter's, forwarded by name.
 
     Wrapping at the adapter keeps the delivery loop free of metrics: an outcome
     is the exception the adapter raised, exactly what delivery decides on.
@@ -110,20 +69,28 @@ class MeteredAdapter:
     def __init__(self, adapter: Adapter) -> None:
         self._adapter = adapter
         self.platform = adapter.platform
+        self.idempotent = adapter.idempotent
+        self.pacing_rate = adapter.pacing_rate
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._adapter, name)
+    async def start(self) -> None:
+        await self._adapter.start()
+
+    async def close(self) -> None:
+        await self._adapter.close()
+
+    async def pace(self) -> None:
+        await self._adapter.pace()
+
+    async def ready(self, channel: str) -> None:
+        await self._adapter.ready(channel)
 
     async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
         try:
             await self._adapter.send(channel, alert, mention)
-        except AssumedDelivered:
-            DELIVERIES.labels(self.platform, "assumed").inc()
-            raise
         except Exception as exc:
-            DELIVERIES.labels(self.platform, _result_of(exc)).inc()
+            DELIVERIES.labels(self.platform, outcome_of(exc).value).inc()
             raise
-        DELIVERIES.labels(self.platform, "sent").inc()
+        DELIVERIES.labels(self.platform, DeliveryOutcome.SENT.value).inc()
 
 
 def metered(adapters: Mapping[str, Adapter]) -> dict[str, Adapter]:

@@ -16,6 +16,7 @@ from bot.app import Trendwatch
 from bot.commands.caller import Caller
 from bot.commands.channel_settings import ChannelSettings
 from bot.config import Secrets, Settings
+from bot.delivery.adapter import Adapter
 from bot.domain.messages import Alert, plain
 from store import outbox
 from store.db import utc_iso
@@ -257,7 +258,7 @@ class Crash(BaseException):
     """The process dies right after Discord accepted the message, before the outbox row is marked."""
 
 
-class CrashAfterSend:
+class CrashAfterSend(Adapter):
     platform = "discord"
 
     def __init__(self, inner: DiscordAdapter) -> None:
@@ -285,7 +286,7 @@ async def test_a_resend_after_a_crash_does_not_post_twice(fake_hub: FakeHub, fak
     assert len(fake.messages(fake.channel_id)) == 1
     await first.db.conn.execute("UPDATE lease SET pid = ?", (dead_pid(),))
     await first.db.close()
-    await first.adapters["discord"].close()  # type: ignore[attr-defined]
+    await first.adapters["discord"].close()
 
     second = await open_discord_app(settings)  # a new process: new client, same outbox row, same nonce
     try:

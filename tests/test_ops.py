@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,19 +20,22 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.console import ConsoleAdapter
 from adapters.slack_app import SlackHttpService, build_slack_service
 from adapters.slack_out import SlackAdapter
+from bot.app import Trendwatch
 from bot.config import ConfigError, Secrets, parse_settings
 from bot.domain.messages import Alert, Message
+from bot.domain.outcomes import PollFailure
 from bot.log import JsonFormatter
-from bot.metrics import REGISTRY, failure_reason
+from bot.metrics import REGISTRY
 from bot.web.ops import OpsAddress, OpsEndpoint, describe_endpoint, judge, ops_address, place
 from store.db import Database, open_database
 from store.health import SourceHealth
 from store.lease import LeaseHolder
 from store.vitals import PendingAlerts, Vitals
 from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.hub import FakeHub, ranked
+from tests.fakes.hub import FakeHub, hub_space, ranked
 from tests.fakes.slack_api import FakeSlack
 from tests.test_cli import REPO, bot, write_config
 from tests.test_discord_delivery import discord_settings, open_discord_app, poll_baseline_then_change
@@ -301,19 +305,44 @@ def test_a_standby_is_healthy_only_while_a_live_worker_holds_the_lease() -> None
     assert stuck.body["reasons"] == ["the lease of other expired 60s ago and no worker has taken it over"]
 
 
-@pytest.mark.parametrize(("error", "reason"), [
-    ("the Hub answered HTTP 503", "http_5xx"),
-    ("the Hub answered HTTP 429", "rate_limited"),
-    ("the Hub answered HTTP 404", "http_error"),
-    ("the Hub did not answer in time (ReadTimeout)", "timeout"),
-    ("cannot reach the Hub: [Errno 111] Connection refused", "unreachable"),
-    ("the Hub listed only 3 models, fewer than the top 10", "short_list"),
-    ("the Hub answered an empty trending list", "short_list"),
-    ("not stored: database is locked", "store"),
-    ("the Hub's answer is not a list of models", "bad_answer"),
+def failure_count(reason: str) -> float:
+    return REGISTRY.get_sample_value("trendwatch_poll_failures_total", {"reason": reason}) or 0.0
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    (lambda hub: hub.fail(503, times=10_000), PollFailure.HTTP_5XX),
+    (lambda hub: hub.fail(429, retry_after=0, times=10_000), PollFailure.RATE_LIMITED),
+    (lambda hub: hub.fail(404, times=10_000), PollFailure.HTTP_ERROR),
+    (lambda hub: hub.answer_raw("{not json", times=10_000), PollFailure.BAD_ANSWER),
+    (lambda hub: hub.answer_raw("[]", times=10_000), PollFailure.SHORT_LIST),
+    (lambda hub: hub.short(3, times=10_000), PollFailure.SHORT_LIST),
 ])
-def test_poll_failures_are_counted_by_a_few_reasons(error: str, reason: str) -> None:
-    assert failure_reason(error) == reason
+async def test_poll_failures_carry_their_reason_to_the_metrics_and_the_notice(
+    fake_hub: FakeHub, tmp_path: Path, fault: Callable[[FakeHub], None], reason: PollFailure,
+) -> None:
+    """The reason comes from where the failure happened (the real client against the fake Hub), not from
+    reading the message: a list of Spaces that is short ("listed only 3 spaces") is a short list too."""
+    fake_hub.models = ranked([f"Qwen/q{i}" for i in range(10)])
+    fake_hub.spaces = [hub_space(f"org/s{i}", 100 - i) for i in range(10)]
+    stream = io.StringIO()
+    settings = parse_settings({
+        "hub": {"endpoint": fake_hub.endpoint, "retry_budget": "1s", "failures_before_notice": 1},
+        "store": {"path": str(tmp_path / "tw.db")}, "console": {"enabled": True, "format": "jsonl"},
+        "lists": [{"name": "spaces", "kind": "spaces"}],
+    }, env={})
+    app = await Trendwatch.open(settings, Secrets.from_env({}), {"console": ConsoleAdapter("jsonl", stream)})
+    try:
+        assert await app.acquire_lease() is None
+        before = failure_count(reason.value)
+        fault(fake_hub)
+        result = await app.poll()
+        await app.deliver()
+    finally:
+        await app.close()
+    assert [failure.reason for failure in result.failures] == [reason, reason]
+    assert failure_count(reason.value) - before == 2
+    notices = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert {(n["kind"], n["state"], n["reason"]) for n in notices} == {("source", "failing", reason.value)}
 
 
 def test_the_port_and_address_hosts_expect() -> None:

@@ -16,7 +16,7 @@ import pytest
 from adapters.console import ConsoleAdapter
 from bot.app import Trendwatch
 from bot.config import Secrets, Settings, parse_settings
-from bot.delivery.adapter import DeliveryError, DestinationGone
+from bot.delivery.adapter import Adapter, DeliveryError, DestinationGone
 from bot.domain.messages import Alert
 from store import lease, outbox
 from store.destinations import upsert_destination
@@ -185,7 +185,7 @@ def dead_pid() -> int:
     return child.pid
 
 
-class FlakyAdapter:
+class FlakyAdapter(Adapter):
     """A platform that fails on demand (stands in for Discord/Slack in core tests)."""
 
     platform = "discord"

@@ -41,6 +41,7 @@ from bot.delivery.adapter import (
     PlatformRefused,
 )
 from bot.delivery.wording import render
+from bot.digest.chart_worker import digest_image
 from bot.domain.events import Digest, event_from_payload
 from bot.domain.messages import Alert, Image
 from bot.log import get_logger
@@ -125,8 +126,6 @@ async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Ta
     if not isinstance(event, Digest):
         return alert
     if item.event_id not in images:
-        from bot.digest.chart_worker import digest_image
-
         images[item.event_id] = asyncio.create_task(digest_image(event))
     try:
         image = await asyncio.shield(images[item.event_id])
@@ -151,7 +150,7 @@ async def deliver_due(
     by_destination: dict[int, list[outbox.OutboxItem]] = {}
     for item in items:
         by_destination.setdefault(item.destination.id, []).append(item)
-    slots = {name: InFlight(concurrency, getattr(adapter, "pacing_rate", None)) for name, adapter in adapters.items()}
+    slots = {name: InFlight(concurrency, adapter.pacing_rate) for name, adapter in adapters.items()}
     images: dict[int, asyncio.Task[Image | None]] = {}
 
     async def retry_later(
@@ -178,7 +177,7 @@ async def deliver_due(
             await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True)
             return False
         adapter = adapters[destination.platform]
-        tracked = not getattr(adapter, "idempotent", True)
+        tracked = not adapter.idempotent
         try:
             alert = await alert_with_image(item, images)
         except Exception as exc:  # a payload this version cannot read or render: retrying will not help
@@ -188,8 +187,7 @@ async def deliver_due(
                 await outbox.mark_rejected(conn, item.id, f"cannot render: {type(exc).__name__}: {exc}")
             report.rejected += 1
             return True
-        if (pace := getattr(adapter, "pace", None)) is not None:
-            await pace()
+        await adapter.pace()
         if tracked:
             async with db.transaction() as conn:
                 await outbox.mark_sending(conn, item.id, clock())
@@ -240,8 +238,7 @@ async def deliver_due(
         """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
         for item in queue:
             adapter = adapters[item.destination.platform]
-            if (ready := getattr(adapter, "ready", None)) is not None:
-                await ready(item.destination.channel)
+            await adapter.ready(item.destination.channel)
             async with slots[item.destination.platform].slot():
                 if not await send_one(item):
                     return

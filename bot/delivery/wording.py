@@ -19,6 +19,7 @@ from bot.domain.events import (
 )
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Line, Message, Span, line
+from bot.domain.outcomes import PollFailure
 from bot.domain.snapshot import UNKNOWN
 
 HUB = "https://huggingface.co"
@@ -124,13 +125,28 @@ def render_share(event: ShareChange) -> Message:
     )
 
 
+#: What a failing source means for the people reading the notice, by the reason the poll recorded.
+FAILURE_MEANING: dict[PollFailure, str] = {
+    PollFailure.RATE_LIMITED: "The Hub is limiting how often the bot may ask; it waits as long as the Hub says.",
+    PollFailure.HTTP_5XX: "The Hub itself is failing (server errors); nothing is wrong on this side.",
+    PollFailure.HTTP_ERROR: "The Hub refuses the request; check the endpoint and HF_TOKEN.",
+    PollFailure.TIMEOUT: "The Hub does not answer in time.",
+    PollFailure.UNREACHABLE: "The Hub cannot be reached from the bot's host (network, DNS or proxy).",
+    PollFailure.SHORT_LIST: "The Hub answers with fewer entries than the top N; such lists are not stored.",
+    PollFailure.BAD_ANSWER: "The Hub's answer has an unexpected shape; it is not stored.",
+    PollFailure.STORE: "The Hub answers, but the bot's database cannot store the poll.",
+}
+
+
 def render_source(event: SourceHealth) -> Message:
     if event.state == "failing":
+        meaning = (line(FAILURE_MEANING[event.reason]),) if event.reason is not None else ()
         return Message(
             kind="error",
             title=on_list(event.list, "The Hub's trending list cannot be read"),
             lines=(
                 line(f"{event.failures} polls in a row failed; last error: {event.error}"),
+                *meaning,
                 line("Alerts resume, and compare with the last good snapshot, once the Hub answers again."),
             ),
             timestamp=event.taken_at,

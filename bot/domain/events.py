@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from bot.domain.outcomes import PollFailure
+
 # What a route or a subscription can ask for.
 ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")
 
@@ -79,6 +81,7 @@ class SourceHealth(_Event):
     state: Literal["failing", "recovered"]
     failures: int
     error: str = ""
+    reason: PollFailure | None = None  # None in notices stored before reasons were recorded
 
 
 class Watched(_Event):

@@ -16,6 +16,7 @@ from bot.attribution.upkeep import current_rules, learn_lineage
 from bot.config import Settings, configured_lists
 from bot.domain.events import Event, SourceHealth
 from bot.domain.lists import ListSpec
+from bot.domain.outcomes import Failure, PollFailure
 from bot.domain.snapshot import Snapshot
 from bot.log import get_logger
 from bot.poller.fan_out import fan_out
@@ -33,10 +34,17 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PollResult:
+    """One poll cycle's outcome: what was stored and decided, and each list's failure with its reason."""
+
     snapshot_id: int | None
     snapshot: Snapshot | None
     events: tuple[Event, ...]
-    error: str | None = None
+    failures: tuple[Failure, ...] = ()
+
+    @property
+    def error(self) -> str | None:
+        """The failures as one line for people (logs, `once`'s stderr); code reads `failures`."""
+        return "; ".join(failure.message for failure in self.failures) or None
 
 
 def list_rules(settings: Settings, spec: ListSpec) -> list[RuleSpec]:
@@ -80,14 +88,15 @@ async def prune_outbox(db: Database, settings: Settings, now: datetime) -> int:
 
 
 async def _record_failure(
-    db: Database, series: Series, settings: Settings, spec: ListSpec, error: str, now: datetime
+    db: Database, series: Series, settings: Settings, spec: ListSpec, failure: Failure, now: datetime
 ) -> list[Event]:
     """Count the failure; the Nth in a row raises one 'failing' notice. Snapshots and rule state stay as they were."""
     async with db.transaction() as conn:
-        state = await series.record_failure(conn, error, now)
+        state = await series.record_failure(conn, failure.message, now)
         if state.failures < settings.hub.failures_before_notice or state.failing_announced:
             return []
-        notice = on_list(SourceHealth(taken_at=now, state="failing", failures=state.failures, error=error), spec)
+        notice = on_list(SourceHealth(taken_at=now, state="failing", failures=state.failures, error=failure.message,
+                                      reason=failure.reason), spec)
         await series.set_failing_announced(conn, True)
         await fan_out(conn, [notice], None, None, now)
         return [notice]
@@ -106,7 +115,7 @@ async def poll_once(
         return await poll_list(db, source, settings, table, configured_lists(settings)[0], clock)
     except StoreTransient as exc:
         log.error("poll not stored: %s; retrying at the next poll", exc)
-        return PollResult(None, None, (), f"not stored: {exc}")
+        return PollResult(None, None, (), (Failure(PollFailure.STORE, f"not stored: {exc}"),))
 
 
 async def poll_list(
@@ -125,21 +134,21 @@ async def poll_list(
             # filtered list (one author, a narrow task) may really hold fewer; the overall lists never do.
             count = len(raw.entries)
             listed = f"{count} {spec.kind if count != 1 else spec.kind.removesuffix('s')}"
-            raise HubError(f"the Hub listed only {listed}, fewer than the top {spec.top_n}")
+            raise HubError(f"the Hub listed only {listed}, fewer than the top {spec.top_n}", PollFailure.SHORT_LIST)
         now = clock()
         attribution_rules = await current_rules(db.conn, settings, table)
         lineage = (await learn_lineage(db, source, attribution_rules, raw, settings, now)
                    if spec.kind == "models" else {})
         snapshot = attribute_snapshot(raw, attribution_rules, extra_tags=lineage)
     except HubError as exc:
-        error = describe(exc)
-        log.info("poll of %s failed: %s", spec.name, error)
+        failure = Failure(exc.reason, describe(exc))
+        log.info("poll of %s failed (%s): %s", spec.name, failure.reason, failure.message)
         try:
-            notices = await _record_failure(db, series, settings, spec, error, now or clock())
+            notices = await _record_failure(db, series, settings, spec, failure, now or clock())
         except StoreTransient as store_exc:
             log.error("%s; the failure is not counted", store_exc)
             notices = []
-        return PollResult(None, None, tuple(notices), error)
+        return PollResult(None, None, tuple(notices), (failure,))
 
     previous_snapshot = previous.snapshot if previous else None
     async with db.transaction() as conn:
@@ -181,7 +190,11 @@ class ListPoll:
     name: str
     snapshot_id: int | None
     events: tuple[Event, ...]
-    error: str | None = None
+    failure: Failure | None = None
+
+    @property
+    def error(self) -> str | None:
+        return self.failure.message if self.failure else None
 
 
 async def poll_lists(
@@ -199,15 +212,16 @@ async def poll_lists(
             polled = await poll_list(db, source, settings, table, spec, clock)
         except StoreTransient as exc:
             log.error("list %s not stored: %s; retrying at the next poll", spec.name, exc)
-            results.append(ListPoll(spec.name, None, (), f"not stored: {exc}"))
+            results.append(ListPoll(spec.name, None, (), Failure(PollFailure.STORE, f"not stored: {exc}")))
             continue
-        results.append(ListPoll(spec.name, polled.snapshot_id, polled.events, polled.error))
+        failure = polled.failures[0] if polled.failures else None
+        results.append(ListPoll(spec.name, polled.snapshot_id, polled.events, failure))
     return results
 
 
 def with_lists(result: PollResult, listed: Sequence[ListPoll]) -> PollResult:
-    """The default list's result with the other lists' events; their failures named in `error`."""
-    errors = [result.error] if result.error else []
-    errors += [f"list {poll.name}: {poll.error}" for poll in listed if poll.error]
+    """The default list's result with the other lists' events and failures (each named by its list)."""
+    failures = result.failures + tuple(replace(poll.failure, message=f"list {poll.name}: {poll.failure.message}")
+                                       for poll in listed if poll.failure)
     events = result.events + tuple(event for poll in listed for event in poll.events)
-    return replace(result, events=events, error="; ".join(errors) or None)
+    return replace(result, events=events, failures=failures)

@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phon
 
 import httpx2
 from huggingface_hub import HfApi, set_client_factory
-from huggingface_hub.errors import RepositoryNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils._pagination import paginate
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, ValidationError
 from tenacity import (
@@ -34,6 +34,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from bot.domain.outcomes import PollFailure
 from bot.domain.snapshot import Entry, Snapshot
 from bot.log import get_logger
 
@@ -42,15 +43,26 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class HubError(Exception):
-    """The Hub's answer cannot be used; the message is one line for the user."""
+    """The Hub's answer cannot be used; the message is one line for the user, the reason is what code reads."""
+
+    def __init__(self, message: str, reason: PollFailure = PollFailure.BAD_ANSWER) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class HubTransient(HubError):
     """Worth another try: 429, 5xx, timeout, connection trouble."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, reason: PollFailure, retry_after: float | None = None) -> None:
+        super().__init__(message, reason)
         self.retry_after = retry_after
+
+
+def status_failure(status: int) -> PollFailure:
+    """An HTTP status the Hub answered → why the poll failed."""
+    if status == 429:
+        return PollFailure.RATE_LIMITED
+    return PollFailure.HTTP_5XX if 500 <= status <= 599 else PollFailure.HTTP_ERROR
 
 
 class Source(Protocol):
@@ -92,13 +104,14 @@ class _FailFastTransport(httpx2.BaseTransport):
         try:
             response = self._inner.handle_request(request)
         except httpx2.TimeoutException as exc:
-            raise HubTransient(f"the Hub did not answer in time ({type(exc).__name__})") from exc
+            raise HubTransient(f"the Hub did not answer in time ({type(exc).__name__})", PollFailure.TIMEOUT) from exc
         except httpx2.TransportError as exc:
-            raise HubTransient(f"cannot reach the Hub: {exc or type(exc).__name__}") from exc
+            raise HubTransient(f"cannot reach the Hub: {exc or type(exc).__name__}", PollFailure.UNREACHABLE) from exc
         if response.status_code in RETRY_STATUSES:
             retry_after = _retry_after(response.headers)
             response.close()
-            raise HubTransient(f"the Hub answered HTTP {response.status_code}", retry_after)
+            raise HubTransient(f"the Hub answered HTTP {response.status_code}", status_failure(response.status_code),
+                               retry_after)
         return response
 
     def close(self) -> None:
@@ -219,7 +232,7 @@ def snapshot_from_json(items: object, taken_at: datetime) -> Snapshot:
     if not isinstance(items, list):
         raise HubError("the Hub's answer is not a list of models")
     if not items:
-        raise HubError("the Hub answered an empty trending list")
+        raise HubError("the Hub answered an empty trending list", PollFailure.SHORT_LIST)
     entries: list[Entry] = []
     drifted: dict[str, int] = {}
     seen: set[str] = set()
@@ -282,10 +295,11 @@ class HubSource:
             raise HubError(f"the Hub's answer has an entry without {exc}") from exc
         except (TypeError, AttributeError) as exc:
             raise HubError("the Hub's answer is not a list of models") from exc
-        except httpx2.HTTPStatusError as exc:
-            raise HubError(f"the Hub answered HTTP {exc.response.status_code}") from exc
+        except (httpx2.HTTPStatusError, HfHubHTTPError) as exc:  # the client's error is an OSError: before it
+            status = exc.response.status_code
+            raise HubError(f"the Hub answered HTTP {status}", status_failure(status)) from exc
         except OSError as exc:
-            raise HubError(f"cannot reach the Hub: {exc}") from exc
+            raise HubError(f"cannot reach the Hub: {exc}", PollFailure.UNREACHABLE) from exc
 
     def _fetch_with_retries(self) -> list[Any]:
         retrying = Retrying(

@@ -13,8 +13,9 @@ from huggingface_hub.utils._pagination import paginate
 
 from bot.config import Secrets, Settings, configured_lists
 from bot.domain.lists import ListSpec
+from bot.domain.outcomes import PollFailure
 from bot.log import get_logger
-from bot.source.hub import HubError, HubSource, Source
+from bot.source.hub import HubError, HubSource, Source, status_failure
 
 log = get_logger(__name__)
 
@@ -83,13 +84,15 @@ class ListSource(HubSource):
             raise
         except (httpx2.HTTPStatusError, HfHubHTTPError) as exc:
             status = getattr(exc.response, "status_code", None)
-            raise HubError(f"the Hub answered HTTP {status}" if status else f"the Hub refused: {exc}") from exc
+            if status is None:
+                raise HubError(f"the Hub refused: {exc}", PollFailure.HTTP_ERROR) from exc
+            raise HubError(f"the Hub answered HTTP {status}", status_failure(status)) from exc
         except ValueError as exc:  # includes JSONDecodeError and a bad date the client could not parse
             raise HubError(f"the Hub's answer is not the expected JSON ({exc})") from exc
         except (KeyError, TypeError, AttributeError) as exc:
             raise HubError(f"the Hub's answer is not a list of {self.spec.kind}") from exc
         except OSError as exc:
-            raise HubError(f"cannot reach the Hub: {exc}") from exc
+            raise HubError(f"cannot reach the Hub: {exc}", PollFailure.UNREACHABLE) from exc
 
 
 def build_list_sources(settings: Settings, secrets: Secrets) -> dict[str, Source]:
