@@ -112,19 +112,15 @@ def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
 
 
 async def start_adapters(adapters: dict[str, Adapter]) -> None:
-    """Adapters that must connect before sending (log in) have `async start()`; others are ready as built."""
+    """Log every output in before the first send (`once`); the console's `start` does nothing."""
     for adapter in adapters.values():
-        start = getattr(adapter, "start", None)
-        if start is not None:
-            await start()
+        await adapter.start()
 
 
 async def close_adapters(adapters: dict[str, Adapter]) -> None:
     for adapter in adapters.values():
-        close = getattr(adapter, "close", None)
-        if close is not None:
-            with suppress(Exception):
-                await close()
+        with suppress(Exception):
+            await adapter.close()
 
 
 def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None]) -> list[Service]:

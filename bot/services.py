@@ -18,11 +18,11 @@ from typing import Protocol
 
 from bot.config import ConfigError
 from bot.log import get_logger
+from bot.retry import RECONNECT
 
 log = get_logger(__name__)
 
-FIRST_RETRY = 5.0
-MAX_RETRY = 300.0
+MAX_RETRY = RECONNECT.cap
 
 
 class Service(Protocol):
@@ -37,9 +37,8 @@ class Service(Protocol):
 
 
 def retry_delay(failures: int, rng: random.Random | None = None) -> float:
-    """5 s, 10 s, 20 s … up to 5 min, ±20% so several platforms do not retry in lockstep."""
-    base = min(MAX_RETRY, FIRST_RETRY * 2 ** max(failures - 1, 0))
-    return float(min(MAX_RETRY, base * (rng or random).uniform(0.8, 1.2)))
+    """The reconnect policy (`bot.retry.RECONNECT`): 5 s, 10 s, 20 s … up to 5 min, ±20%."""
+    return RECONNECT.delay(failures, rng)
 
 
 def service_name(service: Service) -> str:

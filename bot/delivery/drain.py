@@ -45,6 +45,7 @@ from bot.digest.chart_worker import digest_image
 from bot.domain.events import Digest, event_from_payload
 from bot.domain.messages import Alert, Image
 from bot.log import get_logger
+from bot.retry import DELIVERY
 from store import destinations as destination_store
 from store import outbox
 from store.db import Database
@@ -105,10 +106,8 @@ class DeliveryReport:
 
 
 def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> timedelta:
-    """30 s, 1 min, 2 min … up to `cap`, with ±20% jitter so channels do not retry in lockstep."""
-    base = min(cap.total_seconds(), 30.0 * 2 ** max(attempts - 1, 0))
-    jitter = (rng or random).uniform(0.8, 1.2)
-    return timedelta(seconds=min(cap.total_seconds(), base * jitter))
+    """The delivery policy (`bot.retry.DELIVERY`) capped at `[delivery] max_backoff`."""
+    return timedelta(seconds=DELIVERY.capped(cap.total_seconds()).delay(attempts, rng))
 
 
 def alert_for(item: outbox.OutboxItem) -> Alert:
