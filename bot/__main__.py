@@ -146,7 +146,7 @@ async def _cmd_once(args: argparse.Namespace) -> int:
 
 
 async def _cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import run_forever
+    from bot.worker import run_forever
 
     await run_forever(_settings(args), Secrets.from_env())
     return 0

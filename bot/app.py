@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
-import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.attribution.orgs import iso_country_codes, load_org_table
 from bot.attribution.upkeep import reattribute_if_changed
-from bot.config import ConfigError, Secrets, Settings, unavailable_platforms
+from bot.config import Secrets, Settings, unavailable_platforms
 from bot.delivery.adapter import Adapter
 from bot.delivery.drain import DeliveryReport, deliver_due
 from bot.digest.week import parse_schedule
@@ -30,12 +26,12 @@ from bot.log import get_logger
 from bot.metrics import count_poll, metered
 from bot.poller.fan_out import sync_route_filters
 from bot.poller.poll import PollResult, poll_lists, poll_once, with_lists
-from bot.services import Service, keep_connecting, service_name
+from bot.services import Service
 from bot.source.hub import HubSource, Source
 from bot.source.lists import build_list_sources
 from bot.source.replay import ReplaySource
 from store import lease
-from store.db import Database, StoreError, StoreTransient, open_database
+from store.db import Database, open_database
 from store.destinations import active_destinations, sync_configured
 
 log = get_logger(__name__)
@@ -260,188 +256,3 @@ async def run_once(settings: Settings, secrets: Secrets) -> PollResult:
         return result
     finally:
         await app.close()
-
-
-async def finish_or_cancel(in_flight: set[asyncio.Task[None]], source: Source) -> None:
-    """Give running jobs a moment to finish (a send cut short may post twice on Slack), then cancel them."""
-    if not in_flight:
-        return
-    _, pending = await asyncio.wait(set(in_flight), timeout=SHUTDOWN_GRACE.total_seconds())
-    if pending:
-        source.stop()
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending)
-
-
-async def run_forever(settings: Settings, secrets: Secrets, services: list[Service] | None = None) -> None:
-    """`python -m bot run`: poll and deliver on a schedule until SIGINT/SIGTERM."""
-    from bot.web import ops
-
-    address = ops.ops_address(settings)  # a bad $PORT stops here, before anything is opened
-    # The platform services log in (and retry) in the background; a send before that logs in itself.
-    app = await Trendwatch.open(settings, secrets, start=False)
-    await warn_unsent(app)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    in_flight: set[asyncio.Task[None]] = set()
-    fatal: list[StoreError | ConfigError] = []  # what stops the process: a dead database, a refused token
-
-    def job(body: Callable[[], Awaitable[None]]) -> Callable[[], Coroutine[Any, Any, None]]:
-        """Track the run so shutdown can let it finish, or cancel it without a traceback.
-
-        A database fault worth retrying (disk full) is one log line and the job
-        runs again on schedule; one that is not (damaged, deleted or replaced
-        file) stops the process, which then exits with that line.
-        """
-
-        @functools.wraps(body)  # APScheduler's log lines name the job after the function
-        async def run() -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            in_flight.add(task)
-            try:
-                await body()
-            except asyncio.CancelledError:
-                # Each poll, digest and delivery commits in one transaction: a cancelled one left nothing half done.
-                log.info("%s interrupted by shutdown; it will run again at the next start", body.__name__)
-            except StoreTransient as exc:
-                log.error("%s: %s; trying again at its next run", body.__name__, exc)
-            except StoreError as exc:
-                log.debug("%s stopped the process", body.__name__, exc_info=True)
-                fatal.append(exc)
-                stop.set()
-            finally:
-                in_flight.discard(task)
-
-        return run
-
-    delivering: asyncio.Task[None] | None = None
-    again = False
-
-    @job
-    async def deliver() -> None:
-        nonlocal again
-        while app.has_lease:
-            again = False
-            try:
-                await app.deliver()
-            except Exception as exc:  # the outbox keeps every alert: the next pass tries again
-                log.error("delivery pass failed (%s: %s); the next pass retries", type(exc).__name__, exc)
-                log.debug("delivery pass failure", exc_info=True)
-                return
-            if not again:
-                return
-
-    def kick_delivery() -> None:
-        """A delivery pass now, or one more right after the pass in progress; nobody waits for it."""
-        nonlocal delivering, again
-        if stop.is_set():
-            return
-        if delivering is not None and not delivering.done():
-            again = True
-            return
-        delivering = asyncio.create_task(deliver(), name="deliver")
-
-    @job
-    async def poll() -> None:
-        if not app.has_lease:
-            return
-        result = await app.poll()
-        if result.error:
-            upcoming = next_poll()
-            log.warning("poll of %s failed: %s; next poll at %s", source_label(settings), result.error,
-                        f"{upcoming:%Y-%m-%d %H:%M:%S %Z}" if upcoming else "the next start")
-        if result.events or result.error:
-            kick_delivery()
-
-    @job
-    async def digest() -> None:
-        if app.has_lease and (await app.digest_due()).created:
-            kick_delivery()
-
-    async def delivery() -> None:
-        kick_delivery()
-
-    waiting_logged = False
-
-    async def lease_job() -> None:
-        nonlocal waiting_logged
-        had = app.has_lease
-        holder = await app.acquire_lease()
-        if holder is not None and (had or not waiting_logged):
-            log.warning("another trendwatch process (pid %d on %s) holds the lease; waiting",
-                        holder.pid, holder.host)
-            waiting_logged = True
-        if holder is not None and scheduler.running and (lease_check := scheduler.get_job("lease")) is not None:
-            # Look again the moment the holder's lease lapses, not up to a check interval later: a standby
-            # takes over within [store] lease of the holder's last renewal.
-            lapse = holder.expires_at + timedelta(milliseconds=50)
-            if lease_check.next_run_time is not None and lapse < lease_check.next_run_time:
-                scheduler.modify_job("lease", next_run_time=lapse)
-        if holder is None and not had and scheduler.running:
-            scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
-            if scheduler.get_job("digest"):
-                scheduler.modify_job("digest", next_run_time=datetime.now(UTC) + timedelta(seconds=5))
-
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    now = datetime.now(UTC)
-    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
-    scheduler.add_job(poll, "interval", id="poll", seconds=settings.hub.poll_interval.total_seconds(),
-                      next_run_time=now + timedelta(seconds=1), **common)
-    scheduler.add_job(delivery, "interval", id="deliver",
-                      seconds=settings.delivery.interval.total_seconds(), **common)
-    scheduler.add_job(job(lease_job), "interval", id="lease",
-                      seconds=max(1.0, settings.store.lease.total_seconds() / 3), **common)
-    if settings.digest.enabled:
-        # Cron in the configured zone; the first run at start-up sends a digest missed while down (within grace).
-        scheduler.add_job(
-            digest, digest_trigger(settings), id="digest", next_run_time=now + timedelta(seconds=5),
-            max_instances=1, coalesce=True, misfire_grace_time=int(settings.digest.grace.total_seconds()),
-        )
-    await lease_job()
-
-    def next_poll() -> datetime | None:
-        job = scheduler.get_job("poll")
-        return job.next_run_time if job is not None and scheduler.running else None
-
-    def give_up(exc: ConfigError) -> None:
-        fatal.append(exc)
-        stop.set()
-
-    chosen = [*(services or []), *platform_services(app, next_poll)]
-    if address is not None:
-        chosen = ops.place(ops.OpsEndpoint(app.db, settings, lambda: app.holder, LEASE_NAME, address), chosen)
-    connecting: list[asyncio.Task[bool]] = []
-    try:
-        scheduler.start()
-        log.info("trendwatch running: polling every %s, store: %s, outputs: %s; ops endpoint: %s",
-                 settings.hub.poll_interval, settings.store.location.describe, ", ".join(app.adapters) or "none",
-                 address or "off")
-        # Platforms connect beside the poller: one that cannot be reached now is retried, not waited for.
-        connecting = [asyncio.create_task(keep_connecting(service, give_up), name=f"connect {service_name(service)}")
-                      for service in chosen]
-        await stop.wait()
-        log.info("shutting down")
-    finally:
-        for task in connecting:
-            task.cancel()
-        if connecting:
-            await asyncio.wait(connecting)
-        if scheduler.running:
-            scheduler.pause()
-        await finish_or_cancel(in_flight, app.source)
-        if delivering is not None and not delivering.done():  # started during the grace: not waited for
-            delivering.cancel()
-            await asyncio.wait({delivering})
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        for service in reversed(chosen):
-            with suppress(Exception):
-                await service.close()
-        await app.close()
-    if fatal:
-        raise fatal[0]

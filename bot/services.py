@@ -26,10 +26,13 @@ MAX_RETRY = RECONNECT.cap
 
 
 class Service(Protocol):
-    """An adapter with a connection to keep (gateway, socket): started with `run`, closed at exit.
+    """A connection to keep (gateway, socket, web server): started with `run`, closed at exit.
 
     `start` may be called again after it failed, and `close` whether or not it ever started.
+    `name` is what its log lines call it.
     """
+
+    name: str
 
     async def start(self) -> None: ...
 
@@ -42,7 +45,7 @@ def retry_delay(failures: int, rng: random.Random | None = None) -> float:
 
 
 def service_name(service: Service) -> str:
-    return str(getattr(service, "name", type(service).__name__))
+    return service.name
 
 
 async def keep_connecting(service: Service, on_fatal: Callable[[ConfigError], None],

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -253,14 +253,22 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+@runtime_checkable
+class RouteHost(Protocol):
+    """A service that runs a web server of its own and can serve more routes (Slack's HTTP mode)."""
+
+    name: str
+
+    def add_routes(self, routes: list[web.RouteDef]) -> None: ...
+
+
 def place(endpoint: OpsEndpoint, services: list[Service]) -> list[Service]:
     """Share a web server already among the services (Slack HTTP mode: `add_routes`), else serve on our own."""
     for service in services:
-        add_routes = getattr(service, "add_routes", None)
-        if add_routes is not None:
-            add_routes(endpoint.routes())
+        if isinstance(service, RouteHost):
+            service.add_routes(endpoint.routes())
             log.info("ops endpoint: %s and %s served by %s's web server (its port, not %s)",
-                     HEALTH_PATH, METRICS_PATH, getattr(service, "name", type(service).__name__), endpoint.address)
+                     HEALTH_PATH, METRICS_PATH, service.name, endpoint.address)
             return services
     return [*services, endpoint]
 
