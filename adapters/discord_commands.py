@@ -247,8 +247,47 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     return tree
 
 
+GUILD_INSTALL = 0  # ApplicationIntegrationType: where an app is installed
+USER_INSTALL = 1
+
+
+def installation_contexts(client: discord.Client) -> list[int]:
+    """Where the app can be installed (the Developer Portal's installation contexts): what Discord
+    stores as a command's `integration_types` when the command does not say. New apps: guilds only."""
+    app = client.application
+    if app is None:
+        return [GUILD_INSTALL]
+    kinds = [kind for kind, config in ((GUILD_INSTALL, app.guild_integration_config),
+                                       (USER_INSTALL, app.user_integration_config)) if config is not None]
+    return kinds or [GUILD_INSTALL]
+
+
+def with_discord_defaults(command: Mapping[str, Any], installs: Sequence[int]) -> dict[str, Any]:
+    """`command` with the values Discord fills in where it is unset (null or absent).
+
+    discord.py sends `integration_types` and `contexts` as null unless a command sets them, and
+    Discord answers with `integration_types` = the app's installation contexts: compared as sent,
+    every command would differ at every start. Applied to both sides, null and the default agree.
+    `contexts` left unset is stored as null (and documented as "all contexts"); the same on both
+    sides either way. Lists of kinds are sets to Discord: compared sorted.
+    """
+    filled = dict(command)
+    for key, default in (("type", 1), ("description", ""), ("nsfw", False), ("dm_permission", True),
+                         ("integration_types", list(installs))):
+        if filled.get(key) is None:
+            filled[key] = default
+    for key in ("integration_types", "contexts"):
+        if filled.get(key) is not None:
+            filled[key] = sorted(filled[key])
+    if filled.get("default_member_permissions") is not None:
+        filled["default_member_permissions"] = str(filled["default_member_permissions"])
+    return filled
+
+
 def same_definition(local: Any, remote: Any) -> bool:
-    """Does Discord's stored command match ours? Discord adds ids and versions and may omit defaults."""
+    """Does Discord's stored command match ours? Discord adds ids and versions and leaves out what is
+    false or empty (an option's `required`, empty `options`); apply `with_discord_defaults` first for
+    what it fills in instead."""
     if isinstance(local, Mapping):
         if not isinstance(remote, Mapping):
             return remote is None and not any(local.values())
@@ -264,9 +303,11 @@ def same_definition(local: Any, remote: Any) -> bool:
     return str(local) == str(remote)
 
 
-def commands_changed(local: Sequence[Mapping[str, Any]], remote: Sequence[Mapping[str, Any]]) -> bool:
-    mine = {(c["name"], c.get("type", 1)): c for c in local}
-    theirs = {(c["name"], c.get("type", 1)): c for c in remote}
+def commands_changed(local: Sequence[Mapping[str, Any]], remote: Sequence[Mapping[str, Any]],
+                     installs: Sequence[int] = (GUILD_INSTALL,)) -> bool:
+    """Does Discord's set of commands differ from ours, Discord's defaults applied to both sides?"""
+    mine = {(c["name"], c.get("type") or 1): with_discord_defaults(c, installs) for c in local}
+    theirs = {(c["name"], c.get("type") or 1): with_discord_defaults(c, installs) for c in remote}
     if mine.keys() != theirs.keys():
         return True
     return not all(same_definition(mine[key], theirs[key]) for key in mine)
@@ -292,7 +333,7 @@ async def sync_if_changed(tree: app_commands.CommandTree[discord.Client], guild_
         else:
             remote = await client.http.get_guild_commands(app_id, guild.id)
         where = f"guild {guild.id}" if guild is not None else "global"
-        if commands_changed(local, list(remote)):
+        if commands_changed(local, list(remote), installation_contexts(client)):
             await tree.sync(guild=guild)
             synced.append(where)
             log.info("discord: slash commands synced (%s)", where)

@@ -285,6 +285,7 @@ class FakeDiscord:
         token_ttl: float = 15 * 60.0,
         nonce_ttl: float = 300.0,
         strict_channels: bool = False,
+        install_types: Sequence[int] = (0,),
     ) -> None:
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
@@ -296,6 +297,7 @@ class FakeDiscord:
         self.token_ttl = token_ttl
         self.nonce_ttl = nonce_ttl
         self.strict_channels = strict_channels
+        self.install_types = tuple(install_types)
 
         self.requests: list[RecordedRequest] = []
         self.message_records: list[MessageRecord] = []
@@ -577,6 +579,7 @@ class FakeDiscord:
             "tags": [],
             "redirect_uris": [],
             "interactions_endpoint_url": None,
+            "integration_types_config": {str(kind): {} for kind in self.install_types},
             "approximate_guild_count": len(self.guilds),
             "bot": self.bot_user(),
         }
@@ -1307,25 +1310,47 @@ class FakeDiscord:
         stored: list[JSON] = []
         for cmd in body:
             prev = old.get((cmd["name"], cmd.get("type", 1)))
-            full: JSON = {
-                "type": 1,
-                "description": "",
-                "options": [],
-                "default_member_permissions": None,
-                "dm_permission": True,
-                "nsfw": False,
-                "integration_types": [0],
-                "contexts": None,
-                **cmd,
-                "id": prev["id"] if prev else str(self.snowflake()),
-                "application_id": str(self.application_id),
-                "version": str(self.snowflake()),
-            }
+            full = self.stored_command(cmd)
+            full.update(id=prev["id"] if prev else str(self.snowflake()), application_id=str(self.application_id),
+                        version=str(self.snowflake()))
             if gid is not None:
                 full["guild_id"] = str(gid)
             stored.append(full)
         self._commands[gid] = stored
         return self._json(stored)
+
+    def stored_command(self, sent: Mapping[str, Any]) -> JSON:
+        """A command as Discord keeps it and answers it (PUT and GET): what was left unset or null is
+        filled in with Discord's defaults, and what is false or empty is left out of options.
+
+        ``integration_types`` becomes the app's installation contexts (``install_types``; new apps
+        install to guilds only, ``[0]``); ``contexts`` stays null when unset (discord-api-docs
+        #6744); ``dm_permission`` is true and ``nsfw`` false; ``default_member_permissions`` comes
+        back as a string; an option's ``required``/``autocomplete`` appear only when true, and
+        empty ``choices``/``options`` not at all ("we intentionally do not send certain fields when
+        empty/false", discord-api-docs #3161).
+        """
+        full: JSON = {key: value for key, value in sent.items() if value is not None}
+        full.setdefault("type", 1)
+        full.setdefault("description", "")
+        full.setdefault("dm_permission", True)
+        full.setdefault("nsfw", False)
+        full.setdefault("integration_types", list(self.install_types))
+        full.setdefault("contexts", None)
+        permissions = sent.get("default_member_permissions")
+        full["default_member_permissions"] = str(permissions) if permissions is not None else None
+        for localized in ("name_localizations", "description_localizations"):
+            full.pop(localized, None)  # only with ?with_localizations=true
+        if "options" in full:
+            full["options"] = [self._stored_option(option) for option in full["options"]]
+        return full
+
+    def _stored_option(self, sent: Mapping[str, Any]) -> JSON:
+        option: JSON = {key: value for key, value in sent.items()
+                        if value is not None and value is not False and value != [] and value != {}}
+        if "options" in option:
+            option["options"] = [self._stored_option(sub) for sub in option["options"]]
+        return option
 
     def _live_interaction(self, interaction_id: int | None, token: str) -> _Interaction | None:
         inter = self._interactions.get(interaction_id) if interaction_id else self._by_token.get(token)

@@ -186,6 +186,10 @@ async def test_tree_sync_stores_commands(fake: FakeDiscord, client: discord.Clie
     stored = {c["name"]: c for c in fake.synced_commands()}
     assert stored["top"]["options"][0]["name"] == "limit"
     assert stored["top"]["options"][0]["type"] == 4
+    # Discord's defaults for what discord.py sends as null; false option fields are left out.
+    assert stored["top"]["integration_types"] == [0] and stored["top"]["contexts"] is None
+    assert (stored["top"]["dm_permission"], stored["top"]["nsfw"]) == (True, False)
+    assert stored["top"]["options"][0]["required"] is True and "required" not in stored["top"]["options"][1]
     assert {c.id for c in synced} == {int(c["id"]) for c in stored.values()}
 
     # Bulk overwrite keeps ids of unchanged names; guild sync is stored separately.
