@@ -88,6 +88,16 @@ ERRORS: Final[dict[int, JSON]] = {
     503: {"message": "503: Service Unavailable", "code": 0},
 }
 
+# JSON error codes a channel answers a message with, and the status each comes with: the channel
+# cannot take messages (a voice or category channel, an archived or locked thread) until someone
+# changes it.  50083 is "Thread is archived" in Discord's answers (discord-api-docs #6884), 400 for a
+# bot's message (403 when an interaction answers into a locked thread).
+CHANNEL_ERRORS: Final[dict[int, tuple[int, str]]] = {
+    50008: (400, "Cannot send messages in a non-text channel"),
+    50083: (400, "Thread is archived"),
+    160005: (400, "Thread is locked"),
+}
+
 
 @dataclass(frozen=True)
 class DiscordLimits:
@@ -311,7 +321,7 @@ class FakeDiscord:
 
         self._snowflake_seq = itertools.count()
         self._commands: dict[int | None, list[JSON]] = {}
-        self._failing: dict[int, tuple[int, int | None]] = {}
+        self._failing: dict[int, tuple[int, int | None, JSON]] = {}
         self._forced_429: dict[int, list[float]] = {}
         self._delay = 0.0
         self._route_faults: list[tuple[str, str, int]] = []  # (method, path suffix, status)
@@ -405,14 +415,25 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ switches
 
-    def fail_channel(self, channel_id: int, status: int, *, times: int | None = None) -> None:
+    def fail_channel(self, channel_id: int, status: int = 0, *, times: int | None = None,
+                     code: int | None = None) -> None:
         """Answer every request for ``channel_id`` with ``status`` (``times`` requests, or until healed).
 
-        403 → Missing Access (50001), 404 → Unknown Channel (10003); 5xx generic.
+        403 → Missing Access (50001), 404 → Unknown Channel (10003); 5xx generic.  With ``code`` (one
+        of :data:`CHANNEL_ERRORS`, e.g. 50083 for an archived thread) the body is that JSON error
+        ``{"message", "code"}`` and the status the one Discord sends with it unless ``status`` is given.
         Note discord.py retries 500/502/504/524 itself (sleeping 1, 3, 5, 7 s),
         while 503 raises ``DiscordServerError`` at once.
         """
-        self._failing[channel_id] = (status, times)
+        if code is not None:
+            usual, message = CHANNEL_ERRORS[code]
+            status = status or usual
+            body: JSON = {"message": message, "code": code}
+        elif status:
+            body = ERRORS.get(status, {"message": f"{status}: Error", "code": 0})
+        else:
+            raise ValueError("fail_channel needs a status or a JSON error code")
+        self._failing[channel_id] = (status, times, body)
 
     def heal_channel(self, channel_id: int) -> None:
         self._failing.pop(channel_id, None)
@@ -1166,13 +1187,12 @@ class FakeDiscord:
         headers = self._rl_headers(key, window, now)
 
         if channel_id is not None and channel_id in self._failing:
-            status, times = self._failing[channel_id]
+            status, times, body = self._failing[channel_id]
             if times is not None:
                 if times <= 1:
                     del self._failing[channel_id]
                 else:
-                    self._failing[channel_id] = (status, times - 1)
-            body = ERRORS.get(status, {"message": f"{status}: Error", "code": 0})
+                    self._failing[channel_id] = (status, times - 1, body)
             return self._json(body, status, headers)
         if self.strict_channels and channel_id is not None and self._guild_of_channel(channel_id) is None:
             return self._json(ERRORS[404], 404, headers)

@@ -14,7 +14,7 @@ import discord.http
 import pytest
 from discord import app_commands
 
-from tests.fakes.discord_api import DiscordLimits, FakeDiscord, FakeGuild
+from tests.fakes.discord_api import CHANNEL_ERRORS, DiscordLimits, FakeDiscord, FakeGuild
 
 
 @pytest.fixture
@@ -110,6 +110,19 @@ async def test_channel_faults_raise(
     assert fake.messages(fake.channel_id) == []
     fake.heal_channel(fake.channel_id)
     await client.get_partial_messageable(fake.channel_id).send("healed")
+    assert len(fake.messages(fake.channel_id)) == 1
+
+
+@pytest.mark.parametrize("code", sorted(CHANNEL_ERRORS))
+async def test_channel_json_error_codes_come_with_their_status_and_message(
+    fake: FakeDiscord, client: discord.Client, code: int
+) -> None:
+    fake.fail_channel(fake.channel_id, code=code, times=1)
+    with pytest.raises(discord.HTTPException) as info:
+        await client.get_partial_messageable(fake.channel_id).send("nope")
+    status, message = CHANNEL_ERRORS[code]
+    assert (info.value.status, info.value.code, info.value.text) == (status, code, message)
+    await client.get_partial_messageable(fake.channel_id).send("once only")
     assert len(fake.messages(fake.channel_id)) == 1
 
 
