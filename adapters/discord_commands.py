@@ -48,6 +48,35 @@ log = get_logger(__name__)
 
 DEFER_AFTER = 1.5  # seconds of work before we defer: well inside Discord's 3 s
 READY_TIMEOUT = 30.0
+GATEWAY_FAULTS = (OSError, aiohttp.ClientError, TimeoutError, discord.GatewayNotFound, discord.ConnectionClosed,
+                  discord.HTTPException)
+
+
+def connection_error(exc: BaseException) -> str:
+    """What failed, under aiohttp's wrapper: "ConnectionRefusedError: [Errno 111] Connect call failed ..."."""
+    root: BaseException = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+
+
+class GatewayFaultsInOneLine(logging.Filter):
+    """discord.py logs each try to reconnect the gateway with `logger.exception` ("Attempting a reconnect
+    in 1.00s"): while Discord's gateway cannot be reached that is a traceback at every try. A connection
+    that fails is a platform fault, not a bug: one WARNING line naming the error; anything else keeps its
+    traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, GATEWAY_FAULTS) or not str(record.msg).startswith("Attempting a reconnect"):
+            return True
+        retry = record.args[0] if isinstance(record.args, tuple) and record.args else 0.0
+        record.msg = "discord: the gateway connection failed (%s); discord.py tries again in %.1fs"
+        record.args = (connection_error(error), retry)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+get_logger("discord.client").addFilter(GatewayFaultsInOneLine())
 
 
 def error_message(exc: CommandError) -> Message:

@@ -337,7 +337,9 @@ class FakeDiscord:
         self._conns: list[_GatewayConn] = []
         self._changed = asyncio.Condition()  # notified after every request / gateway event
         self._runner: web.AppRunner | None = None
+        self._gateway_site: web.TCPSite | None = None
         self.port = 0
+        self.gateway_port = 0
 
         self.app = web.Application(middlewares=[self._middleware])
         self._add_routes()
@@ -352,12 +354,32 @@ class FakeDiscord:
         await self.close()
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1 on a free port."""
+        """Listen on 127.0.0.1 on a free port (REST), and on another for the gateway (as Discord's
+        gateway is its own host: it can be unreachable while REST answers, see :meth:`refuse_gateway`)."""
         self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.port = int(self._runner.addresses[0][1])
+        self._gateway_site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._gateway_site.start()
+        self.gateway_port = int(self._runner.addresses[1][1])
+
+    async def refuse_gateway(self) -> None:
+        """The gateway goes away: its connections drop (1001) and connecting to it is refused
+        (nothing listens on its port) until :meth:`accept_gateway`; REST goes on answering."""
+        if self._gateway_site is None:
+            return
+        await self._gateway_site.stop()
+        self._gateway_site = None
+        for conn in list(self._conns):
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=1001, message=b"fake gateway going away")
+
+    async def accept_gateway(self) -> None:
+        """Listen for gateway connections again, on the same port."""
+        if self._gateway_site is None and self._runner is not None:
+            self._gateway_site = web.TCPSite(self._runner, "127.0.0.1", self.gateway_port, reuse_address=True)
+            await self._gateway_site.start()
 
     async def close(self) -> None:
         """Close gateway connections (1001 going away), then the server."""
@@ -367,6 +389,7 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._gateway_site = None
 
     @property
     def base_url(self) -> str:
@@ -380,7 +403,7 @@ class FakeDiscord:
     @property
     def gateway_url(self) -> str:
         """Assign (as ``yarl.URL``) to ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``."""
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return f"ws://127.0.0.1:{self.gateway_port}/gateway"
 
     @property
     def channel_id(self) -> int:

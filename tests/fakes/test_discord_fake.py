@@ -38,10 +38,10 @@ def test_patch_discord_restores_globals() -> None:
     base = discord.http.Route.BASE
     gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     f = FakeDiscord()
-    f.port = 1234
+    f.port, f.gateway_port = 1234, 1235
     with f.patch_discord():
         assert discord.http.Route.BASE == "http://127.0.0.1:1234/api/v10"
-        assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "ws://127.0.0.1:1234/gateway"
+        assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "ws://127.0.0.1:1235/gateway"
     assert base == discord.http.Route.BASE
     assert gateway == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
 
