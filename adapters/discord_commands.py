@@ -19,6 +19,7 @@ from typing import Any, Literal
 import aiohttp
 import discord
 import discord.gateway
+import discord.http
 import yarl
 from discord import app_commands
 
@@ -410,6 +411,7 @@ class DiscordGateway:
                 self._synced = True
             except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
                 self._sync = asyncio.create_task(self._keep_syncing(exc), name="discord-command-sync")
+        await self._reach_gateway()
         if self.client.application_id is not None:
             log.info("discord: answering slash commands; invite the bot with %s",
                      invite_url(self.client.application_id))
@@ -423,6 +425,12 @@ class DiscordGateway:
                 self._task.result()  # the gateway refused us (bad intents, token): say so now
             except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as exc:
                 raise ConfigError(f"Discord refused the gateway connection: {exc}") from None
+            except AttributeError:
+                if self.client.ws is not None:
+                    raise
+                # It went away between `_reach_gateway` and `connect`: discord.py's retry needs a socket.
+                raise DeliveryError("Discord's gateway stopped answering before the bot connected"
+                                    " (discord.py said why above)") from None
         elif ready not in done:
             ready.cancel()
             log.warning("discord: gateway not ready after %.0fs; still trying", self.ready_timeout)
@@ -445,6 +453,26 @@ class DiscordGateway:
             self._synced = True
             log.info("discord: slash commands synced after %d failed attempt(s)", failures)
             return
+
+    async def _reach_gateway(self) -> None:
+        """Open a websocket to the gateway, and close it, before discord.py's `connect` runs.
+
+        discord.py retries a gateway it lost, but not one it never reached: its retry reads the
+        last socket's sequence, and before the first connection there is none (AttributeError:
+        'NoneType' object has no attribute 'sequence'). So the first contact is ours: an
+        unreachable gateway is a DeliveryError naming the connection error, which
+        `keep_connecting` retries with backoff, and `connect` only runs once the gateway answers.
+        """
+        gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        url = gateway.with_query(v=discord.http.INTERNAL_API_VERSION, encoding="json")
+        try:
+            async with asyncio.timeout(LOGIN_TIMEOUT):
+                socket = await self.client.http.ws_connect(str(url))
+                await socket.close()
+        except TimeoutError:
+            raise DeliveryError(f"Discord's gateway {gateway} did not answer within {LOGIN_TIMEOUT:.0f}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"Discord's gateway {gateway} cannot be reached ({connection_error(exc)})") from None
 
     async def _use_gateway_of_api_base(self) -> None:
         """A proxy or test server in `api_base` also names its gateway (discord.py would dial Discord's)."""

@@ -16,6 +16,7 @@ from adapters.discord_out import DiscordAdapter, make_client
 from bot.app import Trendwatch
 from bot.delivery import DeliveryError, PlatformRefused
 from bot.messages import Alert, Message
+from bot.reconnect import keep_connecting
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.hub import FakeHub
 from tests.test_poll import open_app, settings_for
@@ -129,3 +130,30 @@ async def test_reconnects_to_an_unreachable_gateway_are_one_warning_line_each(
         message = record.getMessage()
         assert (record.levelno, record.exc_info, "\n" in message) == (logging.WARNING, None, False), message
         assert "(ConnectionRefusedError: [Errno 111] Connect call failed" in message, message
+
+
+async def test_a_gateway_unreachable_at_start_is_named_and_retried_without_discord_py_tripping(
+    fake: FakeDiscord, app: Trendwatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """REST answers (login, command sync) but the gateway does not: the line says so, with the connection
+    error, and discord.py's `connect` is not run before the gateway answers (its retry loop cannot cope)."""
+    caplog.set_level(logging.INFO)
+    await fake.refuse_gateway()
+    gateway = gateway_of(app)
+    fatal: list[Exception] = []
+    connecting = asyncio.create_task(keep_connecting(gateway, fatal.append, delay=lambda failures: 0.1))
+    try:
+        await logged(caplog, lambda records: any("still cannot connect" in r.getMessage() for r in records))
+        tried = [r for r in caplog.records if r.name == "discord.client" and "gateway connection" in r.getMessage()]
+        assert tried == [] and fake.identifies == []  # discord.py's `connect` has not run
+        await fake.accept_gateway()
+        assert await asyncio.wait_for(connecting, 10) is True
+        await fake.wait_until_connected()
+    finally:
+        connecting.cancel()
+        await gateway.close()
+    assert fatal == [] and "Traceback" not in caplog.text and "AttributeError" not in caplog.text
+    said = [r.getMessage() for r in caplog.records if "discord: cannot connect" in r.getMessage()]
+    assert len(said) == 1, said
+    assert f"Discord's gateway ws://127.0.0.1:{fake.gateway_port}/gateway cannot be reached" in said[0]
+    assert "(ConnectionRefusedError: [Errno 111] Connect call failed" in said[0]
