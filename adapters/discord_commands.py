@@ -279,6 +279,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
 GUILD_INSTALL = 0  # ApplicationIntegrationType: where an app is installed
 USER_INSTALL = 1
+ALL_CONTEXTS = (0, 1, 2)  # InteractionContextType: guild, the bot's DMs, other private channels
 
 
 def installation_contexts(client: discord.Client) -> list[int]:
@@ -298,12 +299,12 @@ def with_discord_defaults(command: Mapping[str, Any], installs: Sequence[int]) -
     discord.py sends `integration_types` and `contexts` as null unless a command sets them, and
     Discord answers with `integration_types` = the app's installation contexts: compared as sent,
     every command would differ at every start. Applied to both sides, null and the default agree.
-    `contexts` left unset is stored as null (and documented as "all contexts"); the same on both
-    sides either way. Lists of kinds are sets to Discord: compared sorted.
+    `contexts` left unset has been answered as null (discord-api-docs #6744) and is documented as
+    all interaction contexts: both count as that default. Lists of kinds are sets: compared sorted.
     """
     filled = dict(command)
     for key, default in (("type", 1), ("description", ""), ("nsfw", False), ("dm_permission", True),
-                         ("integration_types", list(installs))):
+                         ("integration_types", list(installs)), ("contexts", list(ALL_CONTEXTS))):
         if filled.get(key) is None:
             filled[key] = default
     for key in ("integration_types", "contexts"):

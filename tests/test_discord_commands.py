@@ -267,6 +267,7 @@ def test_definitions_compare_through_discord_defaults() -> None:
     assert commands_changed([sent], [{**stored, "integration_types": [0, 1]}])
     assert not commands_changed([sent], [{**stored, "integration_types": [1, 0]}], installs=[0, 1])
     assert commands_changed([{**sent, "contexts": [0]}], [stored])
+    assert not commands_changed([sent], [{**stored, "contexts": [2, 1, 0]}])  # "all contexts", as documented
 
 
 async def test_run_connects_the_gateway_named_by_api_base_and_answers(
