@@ -19,6 +19,7 @@ from typing import Any, Literal
 import aiohttp
 import discord
 import discord.gateway
+import discord.http
 import yarl
 from discord import app_commands
 
@@ -40,6 +41,35 @@ log = get_logger(__name__)
 
 DEFER_AFTER = 1.5  # seconds of work before we defer: well inside Discord's 3 s
 READY_TIMEOUT = 30.0
+GATEWAY_FAULTS = (OSError, aiohttp.ClientError, TimeoutError, discord.GatewayNotFound, discord.ConnectionClosed,
+                  discord.HTTPException)
+
+
+def connection_error(exc: BaseException) -> str:
+    """What failed, under aiohttp's wrapper: "ConnectionRefusedError: [Errno 111] Connect call failed ..."."""
+    root: BaseException = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    return f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+
+
+class GatewayFaultsInOneLine(logging.Filter):
+    """discord.py logs each try to reconnect the gateway with `logger.exception` ("Attempting a reconnect
+    in 1.00s"): while Discord's gateway cannot be reached that is a traceback at every try. A connection
+    that fails is a platform fault, not a bug: one WARNING line naming the error; anything else keeps its
+    traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, GATEWAY_FAULTS) or not str(record.msg).startswith("Attempting a reconnect"):
+            return True
+        retry = record.args[0] if isinstance(record.args, tuple) and record.args else 0.0
+        record.msg = "discord: the gateway connection failed (%s); discord.py tries again in %.1fs"
+        record.args = (connection_error(error), retry)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+get_logger("discord.client").addFilter(GatewayFaultsInOneLine())
 
 
 def error_message(exc: CommandError) -> Message:
@@ -239,8 +269,48 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     return tree
 
 
+GUILD_INSTALL = 0  # ApplicationIntegrationType: where an app is installed
+USER_INSTALL = 1
+ALL_CONTEXTS = (0, 1, 2)  # InteractionContextType: guild, the bot's DMs, other private channels
+
+
+def installation_contexts(client: discord.Client) -> list[int]:
+    """Where the app can be installed (the Developer Portal's installation contexts): what Discord
+    stores as a command's `integration_types` when the command does not say. New apps: guilds only."""
+    app = client.application
+    if app is None:
+        return [GUILD_INSTALL]
+    kinds = [kind for kind, config in ((GUILD_INSTALL, app.guild_integration_config),
+                                       (USER_INSTALL, app.user_integration_config)) if config is not None]
+    return kinds or [GUILD_INSTALL]
+
+
+def with_discord_defaults(command: Mapping[str, Any], installs: Sequence[int]) -> dict[str, Any]:
+    """`command` with the values Discord fills in where it is unset (null or absent).
+
+    discord.py sends `integration_types` and `contexts` as null unless a command sets them, and
+    Discord answers with `integration_types` = the app's installation contexts: compared as sent,
+    every command would differ at every start. Applied to both sides, null and the default agree.
+    `contexts` left unset has been answered as null (discord-api-docs #6744) and is documented as
+    all interaction contexts: both count as that default. Lists of kinds are sets: compared sorted.
+    """
+    filled = dict(command)
+    for key, default in (("type", 1), ("description", ""), ("nsfw", False), ("dm_permission", True),
+                         ("integration_types", list(installs)), ("contexts", list(ALL_CONTEXTS))):
+        if filled.get(key) is None:
+            filled[key] = default
+    for key in ("integration_types", "contexts"):
+        if filled.get(key) is not None:
+            filled[key] = sorted(filled[key])
+    if filled.get("default_member_permissions") is not None:
+        filled["default_member_permissions"] = str(filled["default_member_permissions"])
+    return filled
+
+
 def same_definition(local: Any, remote: Any) -> bool:
-    """Does Discord's stored command match ours? Discord adds ids and versions and may omit defaults."""
+    """Does Discord's stored command match ours? Discord adds ids and versions and leaves out what is
+    false or empty (an option's `required`, empty `options`); apply `with_discord_defaults` first for
+    what it fills in instead."""
     if isinstance(local, Mapping):
         if not isinstance(remote, Mapping):
             return remote is None and not any(local.values())
@@ -256,9 +326,11 @@ def same_definition(local: Any, remote: Any) -> bool:
     return str(local) == str(remote)
 
 
-def commands_changed(local: Sequence[Mapping[str, Any]], remote: Sequence[Mapping[str, Any]]) -> bool:
-    mine = {(c["name"], c.get("type", 1)): c for c in local}
-    theirs = {(c["name"], c.get("type", 1)): c for c in remote}
+def commands_changed(local: Sequence[Mapping[str, Any]], remote: Sequence[Mapping[str, Any]],
+                     installs: Sequence[int] = (GUILD_INSTALL,)) -> bool:
+    """Does Discord's set of commands differ from ours, Discord's defaults applied to both sides?"""
+    mine = {(c["name"], c.get("type") or 1): with_discord_defaults(c, installs) for c in local}
+    theirs = {(c["name"], c.get("type") or 1): with_discord_defaults(c, installs) for c in remote}
     if mine.keys() != theirs.keys():
         return True
     return not all(same_definition(mine[key], theirs[key]) for key in mine)
@@ -284,7 +356,7 @@ async def sync_if_changed(tree: app_commands.CommandTree[discord.Client], guild_
         else:
             remote = await client.http.get_guild_commands(app_id, guild.id)
         where = f"guild {guild.id}" if guild is not None else "global"
-        if commands_changed(local, list(remote)):
+        if commands_changed(local, list(remote), installation_contexts(client)):
             await tree.sync(guild=guild)
             synced.append(where)
             log.info("discord: slash commands synced (%s)", where)
@@ -332,6 +404,7 @@ class DiscordGateway:
                 self._synced = True
             except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
                 self._sync = asyncio.create_task(self._keep_syncing(exc), name="discord-command-sync")
+        await self._reach_gateway()
         if self.client.application_id is not None:
             log.info("discord: answering slash commands; invite the bot with %s",
                      invite_url(self.client.application_id))
@@ -345,6 +418,12 @@ class DiscordGateway:
                 self._task.result()  # the gateway refused us (bad intents, token): say so now
             except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as exc:
                 raise ConfigError(f"Discord refused the gateway connection: {exc}") from None
+            except AttributeError:
+                if self.client.ws is not None:
+                    raise
+                # It went away between `_reach_gateway` and `connect`: discord.py's retry needs a socket.
+                raise DeliveryError("Discord's gateway stopped answering before the bot connected"
+                                    " (discord.py said why above)") from None
         elif ready not in done:
             ready.cancel()
             log.warning("discord: gateway not ready after %.0fs; still trying", self.ready_timeout)
@@ -367,6 +446,26 @@ class DiscordGateway:
             self._synced = True
             log.info("discord: slash commands synced after %d failed attempt(s)", failures)
             return
+
+    async def _reach_gateway(self) -> None:
+        """Open a websocket to the gateway, and close it, before discord.py's `connect` runs.
+
+        discord.py retries a gateway it lost, but not one it never reached: its retry reads the
+        last socket's sequence, and before the first connection there is none (AttributeError:
+        'NoneType' object has no attribute 'sequence'). So the first contact is ours: an
+        unreachable gateway is a DeliveryError naming the connection error, which
+        `keep_connecting` retries with backoff, and `connect` only runs once the gateway answers.
+        """
+        gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        url = gateway.with_query(v=discord.http.INTERNAL_API_VERSION, encoding="json")
+        try:
+            async with asyncio.timeout(LOGIN_TIMEOUT):
+                socket = await self.client.http.ws_connect(str(url))
+                await socket.close()
+        except TimeoutError:
+            raise DeliveryError(f"Discord's gateway {gateway} did not answer within {LOGIN_TIMEOUT:.0f}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"Discord's gateway {gateway} cannot be reached ({connection_error(exc)})") from None
 
     async def _use_gateway_of_api_base(self) -> None:
         """A proxy or test server in `api_base` also names its gateway (discord.py would dial Discord's)."""

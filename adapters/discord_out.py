@@ -40,6 +40,10 @@ SEND_TIMEOUT = 120.0
 LOGIN_TIMEOUT = 15.0  # start-up does not wait longer on an unreachable Discord: alerts stay queued
 MAX_RATELIMIT_WAIT = 60.0
 REJECTED_STATUSES = frozenset({400, 413})  # Invalid Form Body, Payload Too Large: this message, not the channel
+# JSON error codes that come as 400s but are about the channel, not the message: not a text channel
+# (50008), an archived thread (50083), a locked thread (160005). Every alert would be refused alike until
+# someone changes the channel, so it is paused with the reason, as for 403/404, not each alert set aside.
+CHANNEL_UNUSABLE_CODES = frozenset({50008, 50083, 160005})
 REQUESTS_PER_SECOND = 48.0  # under Discord's global 50/s, with room for jitter
 # What the bot needs in a channel, no more: the invite URL asks for exactly these.
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
@@ -93,7 +97,10 @@ def allowed_mentions(mention: str | None) -> discord.AllowedMentions:
 
 
 def _reason(exc: discord.HTTPException) -> str:
-    return f"Discord answered {exc.status} {exc.text or exc.response.reason}".strip()
+    """"Discord answered 400 Thread is archived (code 50083)": the status, Discord's message and its
+    JSON error code (what its docs list), for the log and a paused channel's status line."""
+    code = f" (code {exc.code})" if exc.code else ""
+    return f"Discord answered {exc.status} {exc.text or exc.response.reason}".strip() + code
 
 
 class Pacer:
@@ -204,6 +211,8 @@ class DiscordAdapter(Adapter):
         except discord.RateLimited as exc:
             raise DeliveryError(f"rate limited for {exc.retry_after:.0f}s", retry_after=exc.retry_after) from exc
         except discord.HTTPException as exc:
+            if exc.code in CHANNEL_UNUSABLE_CODES:
+                raise DestinationGone(_reason(exc)) from exc
             if exc.status == 401:
                 raise PlatformRefused(_reason(exc)) from exc
             if exc.status in REJECTED_STATUSES:

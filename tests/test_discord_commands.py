@@ -233,6 +233,23 @@ async def test_commands_are_synced_once_and_again_only_when_they_change(bot: Bot
     assert await sync_if_changed(tree, ()) == ["global"]
 
 
+@pytest.mark.parametrize("install_types", [(0,), (0, 1)], ids=["guild-install", "guild-and-user-install"])
+async def test_a_restart_with_the_same_commands_does_not_sync_them_again(
+    fake_hub: FakeHub, db_path: Path, install_types: tuple[int, ...]
+) -> None:
+    """Discord fills in what the tree leaves unset (integration_types = the app's installation contexts):
+    compared with those defaults applied, an unchanged tree is not overwritten at every start."""
+    async with FakeDiscord(install_types=install_types) as fake:
+        with fake.patch_discord():
+            for _ in range(2):
+                running = await start_bot(fake, fake_hub, db_path)
+                await running.gateway.close()
+                await running.app.close()
+    assert len(fake.requests_to("PUT", "/commands")) == 1
+    assert len(fake.requests_to("GET", "/commands")) == 2
+    assert {tuple(c["integration_types"]) for c in fake.synced_commands()} == {install_types}
+
+
 def test_definitions_compare_through_discord_defaults() -> None:
     local = {"name": "x", "type": 1, "options": [{"name": "n", "type": 4, "required": False}],
              "default_member_permissions": 16, "nsfw": False, "name_localizations": {}}
@@ -242,6 +259,15 @@ def test_definitions_compare_through_discord_defaults() -> None:
     assert not same_definition(local, {**remote, "default_member_permissions": "8"})
     assert not same_definition(local, {**remote, "options": []})
     assert commands_changed([local], [remote, {"name": "old", "type": 1}])
+
+    # What discord.py leaves null, Discord stores as its default: the app's installation contexts.
+    sent = {**local, "integration_types": None, "contexts": None, "dm_permission": True}
+    stored = {**remote, "integration_types": [0], "contexts": None, "dm_permission": True}
+    assert not commands_changed([sent], [stored])
+    assert commands_changed([sent], [{**stored, "integration_types": [0, 1]}])
+    assert not commands_changed([sent], [{**stored, "integration_types": [1, 0]}], installs=[0, 1])
+    assert commands_changed([{**sent, "contexts": [0]}], [stored])
+    assert not commands_changed([sent], [{**stored, "contexts": [2, 1, 0]}])  # "all contexts", as documented
 
 
 async def test_run_connects_the_gateway_named_by_api_base_and_answers(

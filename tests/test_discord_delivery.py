@@ -125,6 +125,33 @@ async def test_403_and_404_pause_the_channel_and_status_says_why(
         await app.close()
 
 
+@pytest.mark.parametrize(("code", "reason"), [
+    (50008, "400 Cannot send messages in a non-text channel"),
+    (50083, "400 Thread is archived"),
+    (160005, "400 Thread is locked"),
+], ids=["non-text-channel", "archived-thread", "locked-thread"])
+async def test_a_channel_that_cannot_take_messages_is_paused_not_each_alert_set_aside(
+    fake_hub: FakeHub, fake: FakeDiscord, db_path: Path, code: int, reason: str
+) -> None:
+    """These come as 400s like a malformed message, but they are about the channel: every alert would
+    be refused the same way until someone changes the channel, so it is paused with the reason."""
+    app = await open_discord_app(discord_settings(fake_hub, fake, db_path))
+    try:
+        fake.fail_channel(fake.channel_id, code=code)
+        await poll_baseline_then_change(app, fake_hub)
+        report = await app.deliver()
+        assert (report.paused, report.sent, report.rejected) == ([f"discord:{fake.channel_id}"], 0, 0)
+        assert len(fake.requests_to("POST", f"/channels/{fake.channel_id}/messages")) == 1
+        assert await outbox.counts(app.db.conn) == {"pending": 3}  # kept for when the channel is fixed
+
+        caller = Caller("discord", str(fake.channel_id), "1", is_admin=False)
+        status_message = await ChannelSettings(app.db, app.settings).status(caller)
+        paused = [plain(text) for text in status_message.lines if plain(text).startswith("⏸")]
+        assert paused and f"Discord answered {reason} (code {code})" in paused[0], paused
+    finally:
+        await app.close()
+
+
 async def test_a_paused_routed_channel_is_listed_and_resumed_from_the_command_line(
     fake_hub: FakeHub, tmp_path: Path
 ) -> None:

@@ -88,6 +88,16 @@ ERRORS: Final[dict[int, JSON]] = {
     503: {"message": "503: Service Unavailable", "code": 0},
 }
 
+# JSON error codes a channel answers a message with, and the status each comes with: the channel
+# cannot take messages (a voice or category channel, an archived or locked thread) until someone
+# changes it.  50083 is "Thread is archived" in Discord's answers (discord-api-docs #6884), 400 for a
+# bot's message (403 when an interaction answers into a locked thread).
+CHANNEL_ERRORS: Final[dict[int, tuple[int, str]]] = {
+    50008: (400, "Cannot send messages in a non-text channel"),
+    50083: (400, "Thread is archived"),
+    160005: (400, "Thread is locked"),
+}
+
 
 @dataclass(frozen=True)
 class DiscordLimits:
@@ -285,6 +295,7 @@ class FakeDiscord:
         token_ttl: float = 15 * 60.0,
         nonce_ttl: float = 300.0,
         strict_channels: bool = False,
+        install_types: Sequence[int] = (0,),
     ) -> None:
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
@@ -296,6 +307,7 @@ class FakeDiscord:
         self.token_ttl = token_ttl
         self.nonce_ttl = nonce_ttl
         self.strict_channels = strict_channels
+        self.install_types = tuple(install_types)
 
         self.requests: list[RecordedRequest] = []
         self.message_records: list[MessageRecord] = []
@@ -309,7 +321,7 @@ class FakeDiscord:
 
         self._snowflake_seq = itertools.count()
         self._commands: dict[int | None, list[JSON]] = {}
-        self._failing: dict[int, tuple[int, int | None]] = {}
+        self._failing: dict[int, tuple[int, int | None, JSON]] = {}
         self._forced_429: dict[int, list[float]] = {}
         self._delay = 0.0
         self._route_faults: list[tuple[str, str, int]] = []  # (method, path suffix, status)
@@ -325,7 +337,9 @@ class FakeDiscord:
         self._conns: list[_GatewayConn] = []
         self._changed = asyncio.Condition()  # notified after every request / gateway event
         self._runner: web.AppRunner | None = None
+        self._gateway_site: web.TCPSite | None = None
         self.port = 0
+        self.gateway_port = 0
 
         self.app = web.Application(middlewares=[self._middleware])
         self._add_routes()
@@ -340,12 +354,32 @@ class FakeDiscord:
         await self.close()
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1 on a free port."""
+        """Listen on 127.0.0.1 on a free port (REST), and on another for the gateway (as Discord's
+        gateway is its own host: it can be unreachable while REST answers, see :meth:`refuse_gateway`)."""
         self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.port = int(self._runner.addresses[0][1])
+        self._gateway_site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._gateway_site.start()
+        self.gateway_port = int(self._runner.addresses[1][1])
+
+    async def refuse_gateway(self) -> None:
+        """The gateway goes away: its connections drop (1001) and connecting to it is refused
+        (nothing listens on its port) until :meth:`accept_gateway`; REST goes on answering."""
+        if self._gateway_site is None:
+            return
+        await self._gateway_site.stop()
+        self._gateway_site = None
+        for conn in list(self._conns):
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=1001, message=b"fake gateway going away")
+
+    async def accept_gateway(self) -> None:
+        """Listen for gateway connections again, on the same port."""
+        if self._gateway_site is None and self._runner is not None:
+            self._gateway_site = web.TCPSite(self._runner, "127.0.0.1", self.gateway_port, reuse_address=True)
+            await self._gateway_site.start()
 
     async def close(self) -> None:
         """Close gateway connections (1001 going away), then the server."""
@@ -355,6 +389,7 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._gateway_site = None
 
     @property
     def base_url(self) -> str:
@@ -368,7 +403,7 @@ class FakeDiscord:
     @property
     def gateway_url(self) -> str:
         """Assign (as ``yarl.URL``) to ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``."""
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return f"ws://127.0.0.1:{self.gateway_port}/gateway"
 
     @property
     def channel_id(self) -> int:
@@ -403,14 +438,25 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ switches
 
-    def fail_channel(self, channel_id: int, status: int, *, times: int | None = None) -> None:
+    def fail_channel(self, channel_id: int, status: int = 0, *, times: int | None = None,
+                     code: int | None = None) -> None:
         """Answer every request for ``channel_id`` with ``status`` (``times`` requests, or until healed).
 
-        403 → Missing Access (50001), 404 → Unknown Channel (10003); 5xx generic.
+        403 → Missing Access (50001), 404 → Unknown Channel (10003); 5xx generic.  With ``code`` (one
+        of :data:`CHANNEL_ERRORS`, e.g. 50083 for an archived thread) the body is that JSON error
+        ``{"message", "code"}`` and the status the one Discord sends with it unless ``status`` is given.
         Note discord.py retries 500/502/504/524 itself (sleeping 1, 3, 5, 7 s),
         while 503 raises ``DiscordServerError`` at once.
         """
-        self._failing[channel_id] = (status, times)
+        if code is not None:
+            usual, message = CHANNEL_ERRORS[code]
+            status = status or usual
+            body: JSON = {"message": message, "code": code}
+        elif status:
+            body = ERRORS.get(status, {"message": f"{status}: Error", "code": 0})
+        else:
+            raise ValueError("fail_channel needs a status or a JSON error code")
+        self._failing[channel_id] = (status, times, body)
 
     def heal_channel(self, channel_id: int) -> None:
         self._failing.pop(channel_id, None)
@@ -577,6 +623,7 @@ class FakeDiscord:
             "tags": [],
             "redirect_uris": [],
             "interactions_endpoint_url": None,
+            "integration_types_config": {str(kind): {} for kind in self.install_types},
             "approximate_guild_count": len(self.guilds),
             "bot": self.bot_user(),
         }
@@ -1163,13 +1210,12 @@ class FakeDiscord:
         headers = self._rl_headers(key, window, now)
 
         if channel_id is not None and channel_id in self._failing:
-            status, times = self._failing[channel_id]
+            status, times, body = self._failing[channel_id]
             if times is not None:
                 if times <= 1:
                     del self._failing[channel_id]
                 else:
-                    self._failing[channel_id] = (status, times - 1)
-            body = ERRORS.get(status, {"message": f"{status}: Error", "code": 0})
+                    self._failing[channel_id] = (status, times - 1, body)
             return self._json(body, status, headers)
         if self.strict_channels and channel_id is not None and self._guild_of_channel(channel_id) is None:
             return self._json(ERRORS[404], 404, headers)
@@ -1307,25 +1353,47 @@ class FakeDiscord:
         stored: list[JSON] = []
         for cmd in body:
             prev = old.get((cmd["name"], cmd.get("type", 1)))
-            full: JSON = {
-                "type": 1,
-                "description": "",
-                "options": [],
-                "default_member_permissions": None,
-                "dm_permission": True,
-                "nsfw": False,
-                "integration_types": [0],
-                "contexts": None,
-                **cmd,
-                "id": prev["id"] if prev else str(self.snowflake()),
-                "application_id": str(self.application_id),
-                "version": str(self.snowflake()),
-            }
+            full = self.stored_command(cmd)
+            full.update(id=prev["id"] if prev else str(self.snowflake()), application_id=str(self.application_id),
+                        version=str(self.snowflake()))
             if gid is not None:
                 full["guild_id"] = str(gid)
             stored.append(full)
         self._commands[gid] = stored
         return self._json(stored)
+
+    def stored_command(self, sent: Mapping[str, Any]) -> JSON:
+        """A command as Discord keeps it and answers it (PUT and GET): what was left unset or null is
+        filled in with Discord's defaults, and what is false or empty is left out of options.
+
+        ``integration_types`` becomes the app's installation contexts (``install_types``; new apps
+        install to guilds only, ``[0]``); ``contexts`` stays null when unset (discord-api-docs
+        #6744); ``dm_permission`` is true and ``nsfw`` false; ``default_member_permissions`` comes
+        back as a string; an option's ``required``/``autocomplete`` appear only when true, and
+        empty ``choices``/``options`` not at all ("we intentionally do not send certain fields when
+        empty/false", discord-api-docs #3161).
+        """
+        full: JSON = {key: value for key, value in sent.items() if value is not None}
+        full.setdefault("type", 1)
+        full.setdefault("description", "")
+        full.setdefault("dm_permission", True)
+        full.setdefault("nsfw", False)
+        full.setdefault("integration_types", list(self.install_types))
+        full.setdefault("contexts", None)
+        permissions = sent.get("default_member_permissions")
+        full["default_member_permissions"] = str(permissions) if permissions is not None else None
+        for localized in ("name_localizations", "description_localizations"):
+            full.pop(localized, None)  # only with ?with_localizations=true
+        if "options" in full:
+            full["options"] = [self._stored_option(option) for option in full["options"]]
+        return full
+
+    def _stored_option(self, sent: Mapping[str, Any]) -> JSON:
+        option: JSON = {key: value for key, value in sent.items()
+                        if value is not None and value is not False and value != [] and value != {}}
+        if "options" in option:
+            option["options"] = [self._stored_option(sub) for sub in option["options"]]
+        return option
 
     def _live_interaction(self, interaction_id: int | None, token: str) -> _Interaction | None:
         inter = self._interactions.get(interaction_id) if interaction_id else self._by_token.get(token)

@@ -14,7 +14,7 @@ import discord.http
 import pytest
 from discord import app_commands
 
-from tests.fakes.discord_api import DiscordLimits, FakeDiscord, FakeGuild
+from tests.fakes.discord_api import CHANNEL_ERRORS, DiscordLimits, FakeDiscord, FakeGuild
 
 
 @pytest.fixture
@@ -38,10 +38,10 @@ def test_patch_discord_restores_globals() -> None:
     base = discord.http.Route.BASE
     gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     f = FakeDiscord()
-    f.port = 1234
+    f.port, f.gateway_port = 1234, 1235
     with f.patch_discord():
         assert discord.http.Route.BASE == "http://127.0.0.1:1234/api/v10"
-        assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "ws://127.0.0.1:1234/gateway"
+        assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "ws://127.0.0.1:1235/gateway"
     assert base == discord.http.Route.BASE
     assert gateway == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
 
@@ -110,6 +110,19 @@ async def test_channel_faults_raise(
     assert fake.messages(fake.channel_id) == []
     fake.heal_channel(fake.channel_id)
     await client.get_partial_messageable(fake.channel_id).send("healed")
+    assert len(fake.messages(fake.channel_id)) == 1
+
+
+@pytest.mark.parametrize("code", sorted(CHANNEL_ERRORS))
+async def test_channel_json_error_codes_come_with_their_status_and_message(
+    fake: FakeDiscord, client: discord.Client, code: int
+) -> None:
+    fake.fail_channel(fake.channel_id, code=code, times=1)
+    with pytest.raises(discord.HTTPException) as info:
+        await client.get_partial_messageable(fake.channel_id).send("nope")
+    status, message = CHANNEL_ERRORS[code]
+    assert (info.value.status, info.value.code, info.value.text) == (status, code, message)
+    await client.get_partial_messageable(fake.channel_id).send("once only")
     assert len(fake.messages(fake.channel_id)) == 1
 
 
@@ -186,6 +199,10 @@ async def test_tree_sync_stores_commands(fake: FakeDiscord, client: discord.Clie
     stored = {c["name"]: c for c in fake.synced_commands()}
     assert stored["top"]["options"][0]["name"] == "limit"
     assert stored["top"]["options"][0]["type"] == 4
+    # Discord's defaults for what discord.py sends as null; false option fields are left out.
+    assert stored["top"]["integration_types"] == [0] and stored["top"]["contexts"] is None
+    assert (stored["top"]["dm_permission"], stored["top"]["nsfw"]) == (True, False)
+    assert stored["top"]["options"][0]["required"] is True and "required" not in stored["top"]["options"][1]
     assert {c.id for c in synced} == {int(c["id"]) for c in stored.values()}
 
     # Bulk overwrite keeps ids of unchanged names; guild sync is stored separately.
