@@ -57,10 +57,19 @@ from bot.metrics import rate_limited
 
 log = get_logger(__name__)
 
-#: Answers that will not change by retrying: the channel is gone or closed to the bot.
+#: Answers that will not change by retrying: the channel is gone or closed to the bot's posts.
 GONE_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "restricted_action", "team_access_not_granted",
+    "channel_not_found", "not_in_channel", "is_archived", "team_access_not_granted",
+    "restricted_action",  # a workspace preference keeps the bot from posting there
+    "restricted_action_read_only_channel",  # only admins post in an announcement channel
+    "restricted_action_thread_only_channel",  # top-level posts are not allowed, only thread replies
+    "restricted_action_non_threadable_channel",
+    "posting_to_general_channel_denied",  # an admin restricted posting to #general
 })
+#: ... and any later refusal of the same kind Slack names this way.
+GONE_PREFIX = "restricted_action"
+#: Slack's "wait": HTTP 429 with `ratelimited`, or `rate_limited` in a 200 answer (chat.postMessage documents both).
+RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
 #: The token itself is dead or lacks a scope: every channel would answer the same, so none is to blame.
 AUTH_ERRORS = frozenset({"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed",
                          "missing_scope"})
@@ -325,7 +334,7 @@ class SlackAdapter:
                 self.workspace.accepted_post()
                 return answer
             except SlackApiError as exc:
-                if getattr(exc.response, "status_code", 0) != 429:
+                if not _rate_limited(exc):
                     raise
                 rate_limited("slack")
                 wait = _retry_after_of(exc) or 1.0
@@ -378,8 +387,7 @@ class SlackAdapter:
             answer = await self.client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK,
                                                              include_all_metadata=True)
         except SlackApiError as exc:
-            error = exc.response.get("error") if hasattr(exc.response, "get") else None
-            if error in AUTH_ERRORS - {"missing_scope"} or getattr(exc.response, "status_code", 0) >= 429:
+            if _error_of(exc) in AUTH_ERRORS - {"missing_scope"} or _rate_limited(exc) or _status_of(exc) >= 500:
                 raise
             return None  # missing_scope, not_in_channel, …: no way to look here
         for found in answer.get("messages") or []:
@@ -399,9 +407,9 @@ class SlackAdapter:
 def _failure(exc: SlackApiError) -> DeliveryError:
     """Slack's answer → pause the channel, set the message aside, or retry later (with its Retry-After if any)."""
     response = exc.response
-    status = getattr(response, "status_code", 0)
-    error = str(response.get("error", "")) if hasattr(response, "get") else ""
-    if error in GONE_ERRORS:
+    status = _status_of(exc)
+    error = _error_of(exc)
+    if error in GONE_ERRORS or error.startswith(GONE_PREFIX):
         return DestinationGone(f"Slack answered {error}")
     if error == "missing_scope":
         needed = str(response.get("needed") or "a scope it does not name")
@@ -411,11 +419,26 @@ def _failure(exc: SlackApiError) -> DeliveryError:
         return PlatformRefused(f"Slack answered {error}")
     if error in REJECTED_ERRORS:
         return AlertRejected(f"Slack answered {error}")
-    if status == 429 or error == "ratelimited":
+    if _rate_limited(exc):
         wait = _retry_after_of(exc)
-        return DeliveryError(f"Slack answered 429 (rate limited for {wait or 1:.0f}s)", retry_after=wait)
+        return DeliveryError(f"Slack answered {status} {error or 'ratelimited'} (rate limited for {wait or 1:.0f}s)",
+                             retry_after=wait)
     return DeliveryError(f"Slack answered HTTP {status} {error or 'error'}".strip())
 
 
 def _retry_after_of(exc: SlackApiError) -> float | None:
     return header_seconds(getattr(exc.response, "headers", None))
+
+
+def _error_of(exc: SlackApiError) -> str:
+    response = exc.response
+    return str(response.get("error") or "") if hasattr(response, "get") else ""
+
+
+def _status_of(exc: SlackApiError) -> int:
+    return int(getattr(exc.response, "status_code", 0) or 0)
+
+
+def _rate_limited(exc: SlackApiError) -> bool:
+    """A 429, or a 200 answer saying `rate_limited`: both mean wait (for `Retry-After` when given), not refuse."""
+    return _status_of(exc) == 429 or _error_of(exc) in RATE_LIMIT_ERRORS
