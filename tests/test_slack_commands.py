@@ -302,7 +302,7 @@ def test_the_manifest_matches_what_the_code_uses() -> None:
     [slash] = manifest["features"]["slash_commands"]
     assert slash["command"] == SlackSettings().command and slash["should_escape"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"commands", "chat:write", "files:write", "users:read"} <= scopes
+    assert {"commands", "chat:write", "chat:write.public", "files:write", "channels:join", "users:read"} <= scopes
     assert manifest["settings"]["socket_mode_enabled"] is True
 
 
