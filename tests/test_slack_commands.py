@@ -335,3 +335,20 @@ async def test_a_refused_reconnect_is_one_warning_not_a_traceback(
     assert refused and refused[0].levelname == "WARNING" and "invalid_auth" in refused[0].getMessage()
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
     fake.heal_auth()
+
+
+# ---------------------------------------------------------------- admin check
+
+
+@pytest.mark.parametrize("raw", [{"is_admin": "false"}, {"is_admin": 1}, {"is_owner": "true"},
+                                 {"is_primary_owner": [True]}])
+async def test_only_a_json_true_makes_an_admin(fake: FakeSlack, socket: SlackSocketService, db: Database,
+                                               raw: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    fake.add_user("UODD", raw=raw)
+    with caplog.at_level("WARNING"):
+        _, _, body, _ = await command(fake, "alerts subscribe", user="UODD")
+    assert body["response_type"] == "ephemeral" and "needs channel-manager (admin) rights" in body_text(body)
+    assert await destinations.get_destination(db.conn, "slack", "C1") is None
+    [field] = raw
+    warned = [r for r in caplog.records if field in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING" and "UODD" in warned[0].getMessage()
