@@ -289,8 +289,17 @@ def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_r
         await ack()
         message = await commands.answer(command)
         post = render(message)
-        await respond(text=post.text, blocks=post.blocks, replace_original=False,
-                      response_type="ephemeral" if message.ephemeral else "in_channel")
+        what = f"{commands.settings.slack.command} {command.get('text', '')}".strip()
+        try:
+            answer = await respond(text=post.text, blocks=post.blocks, replace_original=False,
+                                   response_type="ephemeral" if message.ephemeral else "in_channel")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # Slack's side: one line, no traceback
+            log.warning("slack: could not answer '%s' through its response_url (%s)", what,
+                        f"{type(exc).__name__} {exc}".strip())
+            return
+        if answer.status_code != 200:  # expired (30 min) or used up (5 answers): Slack says so in the body
+            log.warning("slack: the response_url of '%s' answered HTTP %d (%s)", what, answer.status_code,
+                        str(answer.body)[:100])
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -337,7 +337,7 @@ async def test_a_refused_reconnect_is_one_warning_not_a_traceback(
     fake.heal_auth()
 
 
-# ---------------------------------------------------------------- admin check
+# ---------------------------------------------------------------- admin check, response_url faults
 
 
 @pytest.mark.parametrize("raw", [{"is_admin": "false"}, {"is_admin": 1}, {"is_owner": "true"},
@@ -352,3 +352,26 @@ async def test_only_a_json_true_makes_an_admin(fake: FakeSlack, socket: SlackSoc
     [field] = raw
     warned = [r for r in caplog.records if field in r.getMessage()]
     assert len(warned) == 1 and warned[0].levelname == "WARNING" and "UODD" in warned[0].getMessage()
+
+
+async def test_an_unreachable_response_url_is_one_warning_not_a_traceback(
+    fake: FakeSlack, socket: SlackSocketService, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket as sockets
+
+    with sockets.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with caplog.at_level("WARNING"):
+        envelope = await fake.send_slash_command(text="share", user_id="UPLAIN",
+                                                 response_url=f"http://127.0.0.1:{port}/response/R1")
+        await fake.wait_for_ack(envelope, timeout=3)
+        for _ in range(50):
+            if [r for r in caplog.records if r.name.startswith("adapters.slack_app")]:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+    [warned] = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert warned.levelname == "WARNING" and "response_url" in warned.getMessage()
+    assert "ClientConnectorError" in warned.getMessage() and "share" in warned.getMessage()
