@@ -337,7 +337,7 @@ async def test_a_refused_reconnect_is_one_warning_not_a_traceback(
     fake.heal_auth()
 
 
-# ---------------------------------------------------------------- admin check, response_url faults
+# ---------------------------------------------------------------- admin check, response_url faults, $PORT
 
 
 @pytest.mark.parametrize("raw", [{"is_admin": "false"}, {"is_admin": 1}, {"is_owner": "true"},
@@ -375,3 +375,34 @@ async def test_an_unreachable_response_url_is_one_warning_not_a_traceback(
     [warned] = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
     assert warned.levelname == "WARNING" and "response_url" in warned.getMessage()
     assert "ClientConnectorError" in warned.getMessage() and "share" in warned.getMessage()
+
+
+def test_port_in_the_environment_wins_over_slack_port_in_http_mode() -> None:
+    data: dict[str, Any] = {"slack": {"enabled": True, "mode": "http", "port": 3000}}
+    assert parse_settings(data, env={"PORT": "5123"}).slack.port == 5123
+    assert parse_settings(data, env={}).slack.port == 3000
+    socket_mode = {"slack": {"enabled": True, "port": 3000}}
+    assert parse_settings(socket_mode, env={"PORT": "5123"}).slack.port == 3000  # no web server to place
+    with pytest.raises(ConfigError, match=r"^environment: PORT: .*'http'"):
+        parse_settings(data, env={"PORT": "http"})
+
+
+async def test_http_mode_listens_on_port_from_the_environment(fake: FakeSlack, db: Database, db_path: Path) -> None:
+    import socket as sockets
+
+    with sockets.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    settings = parse_settings({"store": {"path": str(db_path)}, "console": {"enabled": False},
+                               "slack": {"enabled": True, "api_url": fake.api_url, "mode": "http"}},
+                              env={"PORT": str(port)})
+    service = build_slack_service(settings, SECRETS, db)
+    assert isinstance(service, SlackHttpService)
+    service.host = "127.0.0.1"
+    await service.start()
+    try:
+        assert service.bound_port == port
+        body, headers = fake.signed_slash_command_request(SIGNING_SECRET, text="share")
+        assert await post(service, body, headers) == 200
+    finally:
+        await service.close()
