@@ -41,6 +41,8 @@ from store.db import Database
 log = get_logger(__name__)
 
 MAX_COUNT = 50
+#: users.info fields that make a workspace admin (Slack sends JSON booleans).
+ADMIN_FIELDS = ("is_admin", "is_owner", "is_primary_owner")
 SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch"})
 EVENTS_PATH = "/slack/events"
 CONNECT_TIMEOUT = 15.0
@@ -133,6 +135,22 @@ def _number(text: str, what: str, low: int, high: int) -> int:
     return int(text)
 
 
+def admin_in_profile(user: str, profile: object) -> bool:
+    """Parse users.info's `user` at the edge: only a JSON `true` in an admin field makes an admin.
+
+    Anything else (`"false"`, `1`, a list, a missing profile) is not admin, and a field of the
+    wrong type gets one warning naming it: `bool("false")` would have made a plain user an admin.
+    """
+    if not isinstance(profile, dict):
+        log.warning("users.info for %s answered no user object: treating as not an admin", user)
+        return False
+    odd = [f"{name}={profile[name]!r}" for name in ADMIN_FIELDS
+           if name in profile and not isinstance(profile[name], bool)]
+    if odd:
+        log.warning("users.info for %s answered %s, not true/false: treating as not an admin", user, ", ".join(odd))
+    return any(profile.get(name) is True for name in ADMIN_FIELDS)
+
+
 class SlashCommands:
     """Turns one slash command into a call of the platform-neutral handlers; knows who may change settings."""
 
@@ -154,8 +172,7 @@ class SlashCommands:
         except SlackApiError as exc:
             log.warning("users.info for %s failed (%s): treating as not an admin", user, exc.response.get("error"))
             return False
-        profile = info.get("user") or {}
-        return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
+        return admin_in_profile(user, info.get("user"))
 
     async def answer(self, payload: dict[str, Any]) -> Message:
         parsed = parse_command(str(payload.get("text", "")), self.list_names)
@@ -272,8 +289,17 @@ def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_r
         await ack()
         message = await commands.answer(command)
         post = render(message)
-        await respond(text=post.text, blocks=post.blocks, replace_original=False,
-                      response_type="ephemeral" if message.ephemeral else "in_channel")
+        what = f"{commands.settings.slack.command} {command.get('text', '')}".strip()
+        try:
+            answer = await respond(text=post.text, blocks=post.blocks, replace_original=False,
+                                   response_type="ephemeral" if message.ephemeral else "in_channel")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # Slack's side: one line, no traceback
+            log.warning("slack: could not answer '%s' through its response_url (%s)", what,
+                        f"{type(exc).__name__} {exc}".strip())
+            return
+        if answer.status_code != 200:  # expired (30 min) or used up (5 answers): Slack says so in the body
+            log.warning("slack: the response_url of '%s' answered HTTP %d (%s)", what, answer.status_code,
+                        str(answer.body)[:100])
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -21,8 +21,16 @@ recent `conversations.history` and posts only if it is not there. Without the
 `channels:history` / `groups:history` scope it cannot look: it posts once more
 and says so, and after a second unanswered post it does not post again. So an
 alert appears at most twice in a channel, and once where the app can read
-history. A chart whose message went out but whose upload failed is retried as
-the upload alone (remembered in memory for this process).
+history.
+
+Charts (the weekly digest's) are shared with `files.completeUploadExternal`,
+which, unlike `chat.postMessage` with `chat:write.public`, needs the bot in the
+channel. So the adapter joins a public channel first (`conversations.join`,
+scope `channels:join`). Where it cannot join, the digest goes out once without
+its chart, its text saying why. A chart Slack will not share is dropped with
+one log line; the channel is never paused and the digest never reposted for
+it. See `_chart_failed` for a chart whose upload failed after its text went
+out.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -52,16 +61,25 @@ from bot.delivery.adapter import (
     OutcomeUnknown,
     PlatformRefused,
 )
-from bot.domain.messages import Alert, Image
+from bot.domain.messages import Alert, Image, line
 from bot.log import get_logger
 from bot.metrics import rate_limited
 
 log = get_logger(__name__)
 
-#: Answers that will not change by retrying: the channel is gone or closed to the bot.
+#: Answers that will not change by retrying: the channel is gone or closed to the bot's posts.
 GONE_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "restricted_action", "team_access_not_granted",
+    "channel_not_found", "not_in_channel", "is_archived", "team_access_not_granted",
+    "restricted_action",  # a workspace preference keeps the bot from posting there
+    "restricted_action_read_only_channel",  # only admins post in an announcement channel
+    "restricted_action_thread_only_channel",  # top-level posts are not allowed, only thread replies
+    "restricted_action_non_threadable_channel",
+    "posting_to_general_channel_denied",  # an admin restricted posting to #general
 })
+#: ... and any later refusal of the same kind Slack names this way.
+GONE_PREFIX = "restricted_action"
+#: Slack's "wait": HTTP 429 with `ratelimited`, or `rate_limited` in a 200 answer (chat.postMessage documents both).
+RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
 #: The token itself is dead or lacks a scope: every channel would answer the same, so none is to blame.
 AUTH_ERRORS = frozenset({"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed",
                          "missing_scope"})
@@ -75,6 +93,26 @@ CHANNEL_INTERVAL = 1.1  # seconds between posts to one channel: 10% above Slack'
 MIN_SPACING = 1.05  # ... and between two requests really leaving, whatever happened between turn and send
 MAX_WAIT = 60.0  # a longer Retry-After re-queues the alert instead of holding a sender
 HISTORY_LOOKBACK = 200  # recent messages searched for an unconfirmed alert's key (one tier-3 call)
+#: Answers to a chart upload that no retry changes: the bot may not share files in that channel (or at all).
+CHART_REFUSED = frozenset({
+    "not_in_channel", "invalid_channel", "posting_to_channel_denied", "no_permission", "channel_not_found",
+    "access_denied", "is_archived", "posting_to_general_channel_denied", "file_uploads_disabled",
+    "blocked_file_type", "missing_scope", "file_not_found", "invalid_arguments",
+})
+#: Upload attempts of one chart before it is dropped: a chart must not hold the channel's later alerts for long.
+CHART_ATTEMPTS = 3
+#: conversations.join answers meaning "the post decides": a private channel (posting there needs membership,
+#: so the chart can go where the post goes), or a channel the post itself will find gone.
+JOIN_LEAVES_IT_TO_THE_POST = frozenset({"method_not_supported_for_channel_type", "channel_not_found", "is_archived"})
+
+
+class ChartPending(OutcomeUnknown):
+    """The message is out, its chart is not: retry the chart alone.
+
+    An `OutcomeUnknown` so that delivery keeps the row's "posted" mark: the next attempt, in this
+    process or after a restart, is an unconfirmed one, which looks for the post in the channel's
+    history and uploads only the chart when it is there.
+    """
 
 
 class WorkspaceGate:
@@ -257,7 +295,8 @@ class SlackAdapter(Adapter):
         self.max_rate_limit_retries = max_rate_limit_retries
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
-        self._posted: dict[str, str] = {}  # alert key → ts of a message whose chart is still to upload
+        self._posted: set[str] = set()  # alert keys whose message is out and whose chart is still to upload
+        self._joined: set[str] = set()  # channels this process joined (or found itself in) for charts
         self._turn_taken: set[str] = set()  # channels whose pacing turn `ready` took for the next post
         self._limited: dict[str, float] = {}  # channel → until when its own 429 holds it
         self._workspace_limited_at = float("-inf")
@@ -287,25 +326,101 @@ class SlackAdapter(Adapter):
         self._turn_taken.add(channel)
 
     async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
-        message = alert.message
         try:
-            if alert.key not in self._posted:
-                if alert.unconfirmed and await self._posted_before(channel, alert):
-                    if message.image is None:
-                        return
-                    self._posted[alert.key] = ""
-                else:
-                    answer = await self._post(channel, alert, mention)
-                    if message.image is None:
-                        return
-                    self._posted[alert.key] = str(answer.get("ts", ""))
-            if message.image is not None:
-                await self._upload(channel, message.image, message.title)
-                self._posted.pop(alert.key, None)
+            if alert.message.image is not None:
+                await self._send_with_chart(channel, alert, alert.message.image, mention)
+            elif not (alert.unconfirmed and await self._posted_before(channel, alert)):
+                await self._post(channel, alert, mention)
         except SlackApiError as exc:
             raise _failure(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryError(f"Slack did not answer: {type(exc).__name__} {exc}".strip()) from None
+
+    async def _send_with_chart(self, channel: str, alert: Alert, image: Image, mention: str | None) -> None:
+        """Join (public channels), post the text, share the chart; each step at most once per alert."""
+        refusal = await self._join(channel)
+        if alert.key not in self._posted and not (alert.unconfirmed and await self._posted_before(channel, alert)):
+            if refusal is not None:
+                note = f"Chart not attached: {refusal}."
+                message = replace(alert.message, lines=(*alert.message.lines, line(note)), image=None)
+                await self._post(channel, replace(alert, message=message), mention)
+                log.warning("slack: %s posted to %s without its chart: %s", alert.key, channel, refusal)
+                return
+            await self._post(channel, alert, mention)
+        elif refusal is not None:  # posted by an earlier attempt; the chart cannot follow it
+            log.warning("slack: the chart of %s is dropped in %s: %s", alert.key, channel, refusal)
+            self._posted.discard(alert.key)
+            return
+        self._posted.add(alert.key)  # kept only while `ChartPending` asks for the chart alone
+        try:
+            await self._upload(channel, image, alert.message.title)
+        except (SlackApiError, TimeoutError, aiohttp.ClientError) as exc:
+            await self._chart_failed(channel, alert, exc)
+        self._posted.discard(alert.key)
+
+    async def _join(self, channel: str) -> str | None:
+        """Join a public channel so its chart can be shared; None when that is done or not needed, else why not.
+
+        `chat:write.public` posts without joining, but files are shared only where the bot is a member.
+        """
+        if channel in self._joined:
+            return None
+        try:
+            await self.gate.wait()
+            await self.client.conversations_join(channel=channel)
+        except SlackApiError as exc:
+            error = _error_of(exc)
+            if error in JOIN_LEAVES_IT_TO_THE_POST:
+                return None
+            if error in AUTH_ERRORS - {"missing_scope"} or _rate_limited(exc) or _status_of(exc) >= 500:
+                raise  # the token, or Slack now: the alert waits, as for a post
+            if error == "missing_scope":
+                return ("the app cannot join this channel to share it (its token lacks the channels:join scope;"
+                        " add it and reinstall the app, or invite the app here)")
+            return f"the app could not join this channel to share it (Slack answered {error or 'an error'})"
+        self._joined.add(channel)
+        return None
+
+    async def _chart_failed(self, channel: str, alert: Alert,
+                            exc: SlackApiError | TimeoutError | aiohttp.ClientError) -> None:
+        """The digest's text is out and its chart upload failed: retry the chart alone, or drop it; never repost.
+
+        A restart forgets `_posted`, so what survives is the outbox row's "posted" mark: raising
+        `ChartPending` keeps it, and the next attempt (after a restart too) looks for the post in
+        the channel's history (`_posted_before`) and uploads only the chart. That works only where
+        the bot can read the history, so it is checked now: where the post is found there, the chart
+        is retried (up to `CHART_ATTEMPTS` uploads in all, so it cannot hold the channel's later
+        alerts for long); where it cannot be found (no `channels:history` / `groups:history` scope),
+        a later attempt could not tell that the text is out and would post it again, so the chart
+        is dropped now, with one log line, and the digest counts as delivered. A refusal that no
+        retry changes (`CHART_REFUSED`: the bot may not share files there) drops the chart at once
+        too, and never pauses the channel.
+        """
+        reason = f"Slack answered {_error_of(exc) or _status_of(exc)}" if isinstance(exc, SlackApiError) \
+            else f"Slack did not answer: {type(exc).__name__}"
+        if isinstance(exc, SlackApiError) and _error_of(exc) in CHART_REFUSED:
+            self._joined.discard(channel)  # removed from it since? the next chart joins again
+            log.warning("slack: the chart of %s was not shared in %s (%s); the digest went out without it",
+                        alert.key, channel, reason)
+            return
+        if alert.unconfirmed + 1 >= CHART_ATTEMPTS:
+            log.warning("slack: the chart of %s failed to upload to %s %d times (last: %s); the digest went out"
+                        " without it", alert.key, channel, CHART_ATTEMPTS, reason)
+            return
+        try:
+            found = await self._find_in_history(channel, alert.key)
+        except SlackApiError:
+            found = None
+        if not found:
+            why = ("without the channels:history / groups:history scope" if found is None
+                   else f"its post is not among the channel's last {HISTORY_LOOKBACK} messages, so")
+            log.warning("slack: the chart of %s failed to upload to %s (%s) and is dropped: %s a retry after a"
+                        " restart could not tell that the digest is already posted, and would post it again",
+                        alert.key, channel, reason, why)
+            return
+        wait = _retry_after_of(exc) if isinstance(exc, SlackApiError) else None
+        raise ChartPending(f"the digest is posted; its chart upload failed ({reason}), retrying the chart alone",
+                           retry_after=wait)
 
     async def _post(self, channel: str, alert: Alert, mention: str | None) -> Any:
         """chat.postMessage in this channel's turn; its 429s are the channel's unless another channel is held too."""
@@ -326,7 +441,7 @@ class SlackAdapter(Adapter):
                 self.workspace.accepted_post()
                 return answer
             except SlackApiError as exc:
-                if getattr(exc.response, "status_code", 0) != 429:
+                if not _rate_limited(exc):
                     raise
                 rate_limited("slack")
                 wait = _retry_after_of(exc) or 1.0
@@ -379,8 +494,7 @@ class SlackAdapter(Adapter):
             answer = await self.client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK,
                                                              include_all_metadata=True)
         except SlackApiError as exc:
-            error = exc.response.get("error") if hasattr(exc.response, "get") else None
-            if error in AUTH_ERRORS - {"missing_scope"} or getattr(exc.response, "status_code", 0) >= 429:
+            if _error_of(exc) in AUTH_ERRORS - {"missing_scope"} or _rate_limited(exc) or _status_of(exc) >= 500:
                 raise
             return None  # missing_scope, not_in_channel, …: no way to look here
         for found in answer.get("messages") or []:
@@ -400,9 +514,9 @@ class SlackAdapter(Adapter):
 def _failure(exc: SlackApiError) -> DeliveryError:
     """Slack's answer → pause the channel, set the message aside, or retry later (with its Retry-After if any)."""
     response = exc.response
-    status = getattr(response, "status_code", 0)
-    error = str(response.get("error", "")) if hasattr(response, "get") else ""
-    if error in GONE_ERRORS:
+    status = _status_of(exc)
+    error = _error_of(exc)
+    if error in GONE_ERRORS or error.startswith(GONE_PREFIX):
         return DestinationGone(f"Slack answered {error}")
     if error == "missing_scope":
         needed = str(response.get("needed") or "a scope it does not name")
@@ -412,11 +526,26 @@ def _failure(exc: SlackApiError) -> DeliveryError:
         return PlatformRefused(f"Slack answered {error}")
     if error in REJECTED_ERRORS:
         return AlertRejected(f"Slack answered {error}")
-    if status == 429 or error == "ratelimited":
+    if _rate_limited(exc):
         wait = _retry_after_of(exc)
-        return DeliveryError(f"Slack answered 429 (rate limited for {wait or 1:.0f}s)", retry_after=wait)
+        return DeliveryError(f"Slack answered {status} {error or 'ratelimited'} (rate limited for {wait or 1:.0f}s)",
+                             retry_after=wait)
     return DeliveryError(f"Slack answered HTTP {status} {error or 'error'}".strip())
 
 
 def _retry_after_of(exc: SlackApiError) -> float | None:
     return header_seconds(getattr(exc.response, "headers", None))
+
+
+def _error_of(exc: SlackApiError) -> str:
+    response = exc.response
+    return str(response.get("error") or "") if hasattr(response, "get") else ""
+
+
+def _status_of(exc: SlackApiError) -> int:
+    return int(getattr(exc.response, "status_code", 0) or 0)
+
+
+def _rate_limited(exc: SlackApiError) -> bool:
+    """A 429, or a 200 answer saying `rate_limited`: both mean wait (for `Retry-After` when given), not refuse."""
+    return _status_of(exc) == 429 or _error_of(exc) in RATE_LIMIT_ERRORS

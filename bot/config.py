@@ -422,7 +422,8 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None, origin: str = "config") -> Settings:
-    """Validate a parsed TOML document; `HF_ENDPOINT` and `DATABASE_URL` in the environment win over the file."""
+    """Validate a parsed TOML document; `HF_ENDPOINT`, `DATABASE_URL` and (Slack HTTP mode) `PORT` in the
+    environment win over the file: hosts assign them."""
     source = os.environ if env is None else env
     for key in ("share_rules", "routes"):
         if isinstance(data.get(key), dict):
@@ -440,6 +441,12 @@ def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None, orig
                 raise ConfigError(f"environment: DATABASE_URL: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
                                   ) from None
             settings = settings.model_copy(update={"store": store})
+        if settings.slack.enabled and settings.slack.mode == "http" and (port := source.get("PORT", "").strip()):
+            try:
+                slack = SlackSettings.model_validate({**settings.slack.model_dump(), "port": port})
+            except ValidationError:
+                raise ConfigError(f"environment: PORT: expected a port number (1-65535), got {port!r}") from None
+            settings = settings.model_copy(update={"slack": slack})
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1

@@ -302,7 +302,7 @@ def test_the_manifest_matches_what_the_code_uses() -> None:
     [slash] = manifest["features"]["slash_commands"]
     assert slash["command"] == SlackSettings().command and slash["should_escape"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"commands", "chat:write", "files:write", "users:read"} <= scopes
+    assert {"commands", "chat:write", "chat:write.public", "files:write", "channels:join", "users:read"} <= scopes
     assert manifest["settings"]["socket_mode_enabled"] is True
 
 
@@ -335,3 +335,74 @@ async def test_a_refused_reconnect_is_one_warning_not_a_traceback(
     assert refused and refused[0].levelname == "WARNING" and "invalid_auth" in refused[0].getMessage()
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
     fake.heal_auth()
+
+
+# ---------------------------------------------------------------- admin check, response_url faults, $PORT
+
+
+@pytest.mark.parametrize("raw", [{"is_admin": "false"}, {"is_admin": 1}, {"is_owner": "true"},
+                                 {"is_primary_owner": [True]}])
+async def test_only_a_json_true_makes_an_admin(fake: FakeSlack, socket: SlackSocketService, db: Database,
+                                               raw: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    fake.add_user("UODD", raw=raw)
+    with caplog.at_level("WARNING"):
+        _, _, body, _ = await command(fake, "alerts subscribe", user="UODD")
+    assert body["response_type"] == "ephemeral" and "needs channel-manager (admin) rights" in body_text(body)
+    assert await destinations.get_destination(db.conn, "slack", "C1") is None
+    [field] = raw
+    warned = [r for r in caplog.records if field in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING" and "UODD" in warned[0].getMessage()
+
+
+async def test_an_unreachable_response_url_is_one_warning_not_a_traceback(
+    fake: FakeSlack, socket: SlackSocketService, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket as sockets
+
+    with sockets.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with caplog.at_level("WARNING"):
+        envelope = await fake.send_slash_command(text="share", user_id="UPLAIN",
+                                                 response_url=f"http://127.0.0.1:{port}/response/R1")
+        await fake.wait_for_ack(envelope, timeout=3)
+        for _ in range(50):
+            if [r for r in caplog.records if r.name.startswith("adapters.slack_app")]:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+    [warned] = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert warned.levelname == "WARNING" and "response_url" in warned.getMessage()
+    assert "ClientConnectorError" in warned.getMessage() and "share" in warned.getMessage()
+
+
+def test_port_in_the_environment_wins_over_slack_port_in_http_mode() -> None:
+    data: dict[str, Any] = {"slack": {"enabled": True, "mode": "http", "port": 3000}}
+    assert parse_settings(data, env={"PORT": "5123"}).slack.port == 5123
+    assert parse_settings(data, env={}).slack.port == 3000
+    socket_mode = {"slack": {"enabled": True, "port": 3000}}
+    assert parse_settings(socket_mode, env={"PORT": "5123"}).slack.port == 3000  # no web server to place
+    with pytest.raises(ConfigError, match=r"^environment: PORT: .*'http'"):
+        parse_settings(data, env={"PORT": "http"})
+
+
+async def test_http_mode_listens_on_port_from_the_environment(fake: FakeSlack, db: Database, db_path: Path) -> None:
+    import socket as sockets
+
+    with sockets.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    settings = parse_settings({"store": {"path": str(db_path)}, "console": {"enabled": False},
+                               "slack": {"enabled": True, "api_url": fake.api_url, "mode": "http"}},
+                              env={"PORT": str(port)})
+    service = build_slack_service(settings, SECRETS, db)
+    assert isinstance(service, SlackHttpService)
+    service.host = "127.0.0.1"
+    await service.start()
+    try:
+        assert service.bound_port == port
+        body, headers = fake.signed_slash_command_request(SIGNING_SECRET, text="share")
+        assert await post(service, body, headers) == 200
+    finally:
+        await service.close()

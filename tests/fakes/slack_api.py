@@ -74,12 +74,30 @@ JSON = dict[str, Any]
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "conversations.history": ("channels:history", "groups:history"),
+    "conversations.join": ("channels:join",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
 }
 
 #: Errors ``fail_channel`` knows how Slack spells (any string is accepted).
-CHANNEL_ERRORS = ("channel_not_found", "not_in_channel", "is_archived", "restricted_action")
+CHANNEL_ERRORS = ("channel_not_found", "not_in_channel", "is_archived", "restricted_action",
+                  "restricted_action_read_only_channel", "restricted_action_thread_only_channel")
+
+
+@dataclass
+class FakeChannel:
+    """A conversation whose membership matters (``add_channel``); channels never added are public ones the bot is in.
+
+    As on Slack: a bot token with ``chat:write.public`` may post to a public channel it is not a
+    member of, but sharing a file there (``files.completeUploadExternal``) answers ``not_in_channel``
+    and so does ``conversations.history``. A private channel it is not in answers
+    ``channel_not_found`` (it cannot see it), and ``conversations.join`` refuses private channels with
+    ``method_not_supported_for_channel_type``: only an invitation gets the bot in.
+    """
+
+    id: str
+    private: bool = False
+    member: bool = True
 
 
 @dataclass(frozen=True)
@@ -156,6 +174,7 @@ class FakeUser:
     is_bot: bool = False
     deleted: bool = False
     tz: str = "Europe/Berlin"
+    raw: JSON = field(default_factory=dict)  # fields answered as given, whatever their type (``is_admin: "false"``)
 
     def to_api(self, team_id: str) -> JSON:
         return {
@@ -173,6 +192,7 @@ class FakeUser:
             "is_bot": self.is_bot,
             "is_app_user": False,
             "profile": {"real_name": self.real_name, "display_name": self.name},
+            **self.raw,
         }
 
 
@@ -218,7 +238,7 @@ class FakeSlack:
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
         app_id: str = "A0FAKEAPP",
-        oauth_scopes: str = "chat:write,commands,files:write,users:read,channels:read",
+        oauth_scopes: str = "chat:write,chat:write.public,commands,files:write,users:read,channels:read,channels:join",
         users: Mapping[str, FakeUser] | None = None,
     ) -> None:
         self.limits = limits
@@ -231,6 +251,7 @@ class FakeSlack:
         self.oauth_scopes = oauth_scopes
         self.users: dict[str, FakeUser] = dict(users or {})
         self.channel_names: dict[str, str] = {}
+        self.channels: dict[str, FakeChannel] = {}
 
         # Recordings.
         self.calls: list[Call] = []
@@ -246,6 +267,7 @@ class FakeSlack:
         self._auth_error: str | None = None
         self._rate_limits: list[tuple[str | None, int]] = []  # (method or None=any, retry_after)
         self._server_errors: list[tuple[str | None, int]] = []  # (method or None=any, status)
+        self._body_errors: list[tuple[str | None, str, dict[str, str]]] = []  # (method, error, headers): HTTP 200
         self._drops: list[tuple[str | None, bool]] = []  # (method or None=any, after the call took effect)
         self._delay = 0.0
         self._method_delays: dict[str, float] = {}
@@ -340,6 +362,11 @@ class FakeSlack:
         self.users[user_id] = user
         return user
 
+    def add_channel(self, channel: str, *, private: bool = False, member: bool = True) -> FakeChannel:
+        """Declare a channel's kind and whether the bot is in it (see ``FakeChannel``)."""
+        found = self.channels[channel] = FakeChannel(channel, private=private, member=member)
+        return found
+
     def fail_channel(self, channel: str, error: str = "channel_not_found") -> None:
         """Make posts/uploads to ``channel`` answer ``{"ok": false, "error": error}`` (HTTP 200)."""
         self._channel_faults[channel] = error
@@ -359,6 +386,15 @@ class FakeSlack:
     ) -> None:
         """The next ``count`` calls of ``method`` (None: any method) answer 429 + ``Retry-After``."""
         self._rate_limits.extend([(method, int(retry_after))] * count)
+
+    def error_next(self, error: str, method: str | None = "chat.postMessage", count: int = 1,
+                   headers: Mapping[str, str] | None = None) -> None:
+        """The next ``count`` calls of ``method`` (None: any) answer HTTP 200 ``{"ok": false, "error": error}``.
+
+        Slack documents some errors in the body of a 200 answer, e.g. ``rate_limited`` for
+        ``chat.postMessage``; ``headers`` (such as ``Retry-After``) go with it.
+        """
+        self._body_errors.extend([(method, error, dict(headers or {}))] * count)
 
     def server_error_next(self, count: int = 1, status: int = 500, method: str | None = None) -> None:
         """The next ``count`` Web API calls (of ``method``, None: any) answer ``status`` (500/503) with a JSON body."""
@@ -673,6 +709,10 @@ class FakeSlack:
             if m is None or m == method:
                 del self._rate_limits[i]
                 return self._ratelimited(retry_after)
+        for i, (m, error, headers) in enumerate(self._body_errors):
+            if m is None or m == method:
+                del self._body_errors[i]
+                return 200, {"ok": False, "error": error}, headers
         for i, (m, status) in enumerate(self._server_errors):
             if m is None or m == method:
                 del self._server_errors[i]
@@ -727,6 +767,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
+            "conversations.join": self._conversations_join,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "apps.connections.open": self._apps_connections_open,
@@ -752,11 +793,21 @@ class FakeSlack:
             return "channel_not_found"
         return self._channel_faults.get(str(channel))
 
+    def _membership_error(self, channel: Any) -> str | None:
+        """Why a bot that is not in ``channel`` cannot use it (None: it is in, or it is not known to the fake)."""
+        known = self.channels.get(str(channel))
+        if known is None or known.member:
+            return None
+        return "channel_not_found" if known.private else "not_in_channel"
+
     def _chat_post_message(self, params: JSON) -> JSON:
         channel = params.get("channel")
         error = self._channel_error(channel)
         if error:
             return {"ok": False, "error": error}
+        outside = self._membership_error(channel)
+        if outside == "channel_not_found" or (outside and "chat:write.public" not in self.oauth_scopes.split(",")):
+            return {"ok": False, "error": outside}
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
         decoded = _decode_json_fields(params)
@@ -794,24 +845,25 @@ class FakeSlack:
     def _conversations_info(self, params: JSON) -> JSON:
         channel = str(params.get("channel", ""))
         error = self._channel_faults.get(channel)
-        if error == "channel_not_found" or not channel:
+        if error == "channel_not_found" or not channel or self._membership_error(channel) == "channel_not_found":
             return {"ok": False, "error": "channel_not_found"}
+        known = self.channels.get(channel)
         return {
             "ok": True,
             "channel": {
                 "id": channel,
                 "name": self.channel_names.get(channel, "general"),
                 "is_channel": True,
-                "is_private": False,
+                "is_private": bool(known and known.private),
                 "is_archived": error == "is_archived",
-                "is_member": error != "not_in_channel",
+                "is_member": error != "not_in_channel" and (known is None or known.member),
             },
         }
 
     def _conversations_history(self, params: JSON) -> JSON:
         """Newest first, ``limit`` (default 100) messages; metadata only with ``include_all_metadata``."""
         channel = str(params.get("channel", ""))
-        error = self._channel_faults.get(channel)
+        error = self._channel_faults.get(channel) or self._membership_error(channel)
         if error or not channel:
             return {"ok": False, "error": error or "channel_not_found"}
         with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
@@ -824,6 +876,25 @@ class FakeSlack:
                     message.pop("metadata", None)
                 messages.append(message)
         return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
+
+    def _conversations_join(self, params: JSON) -> JSON:
+        """Public channels only; ``already_in_channel`` is a warning on an ok answer, as Slack sends it."""
+        channel = str(params.get("channel", ""))
+        error = self._channel_faults.get(channel)
+        if not channel or error == "channel_not_found":
+            return {"ok": False, "error": "channel_not_found"}
+        if error == "is_archived":
+            return {"ok": False, "error": "is_archived"}
+        known = self.channels.get(channel) or self.add_channel(channel)
+        if known.private:
+            return {"ok": False, "error": "channel_not_found" if not known.member
+                    else "method_not_supported_for_channel_type"}
+        answer: JSON = {"ok": True, "channel": {"id": channel, "name": self.channel_names.get(channel, "general"),
+                                                "is_channel": True, "is_private": False, "is_member": True}}
+        if known.member:
+            answer.update(warning="already_in_channel", response_metadata={"warnings": ["already_in_channel"]})
+        known.member = True
+        return answer
 
     def _files_get_upload_url(self, params: JSON) -> JSON:
         filename, length = params.get("filename"), params.get("length")
@@ -863,7 +934,7 @@ class FakeSlack:
         channel_id = params.get("channel_id")
         channels = [c for c in str(params.get("channels", "")).split(",") if c]
         for ch in ([channel_id] if channel_id else []) + channels:
-            error = self._channel_faults.get(str(ch))
+            error = self._channel_faults.get(str(ch)) or self._membership_error(ch)
             if error:
                 return {"ok": False, "error": error}
         uploads = []
@@ -937,6 +1008,7 @@ def _guess_mimetype(filename: str) -> str:
 __all__ = [
     "CHANNEL_ERRORS",
     "Call",
+    "FakeChannel",
     "FakeSlack",
     "FakeUser",
     "ResponseUrlPost",

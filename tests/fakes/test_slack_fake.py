@@ -223,6 +223,57 @@ async def test_files_upload_v2_to_missing_channel(fake: FakeSlack, client: Async
     assert fake.uploads == []
 
 
+async def test_a_public_channel_the_bot_is_not_in_takes_posts_but_not_files(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """chat:write.public lets a bot post without joining; sharing a file there answers not_in_channel."""
+    fake.add_channel("COUT", member=False)
+    assert (await client.chat_postMessage(channel="COUT", text="hi"))["ok"] is True
+    with pytest.raises(SlackApiError) as exc:
+        await client.files_upload_v2(channel="COUT", content=b"x", filename="a.png")
+    assert exc.value.response["error"] == "not_in_channel" and fake.uploads == []
+    fake.add_scope("channels:history")
+    with pytest.raises(SlackApiError) as exc:
+        await client.conversations_history(channel="COUT")
+    assert exc.value.response["error"] == "not_in_channel"
+    fake.remove_scope("chat:write.public")
+    with pytest.raises(SlackApiError) as exc:
+        await client.chat_postMessage(channel="COUT", text="hi")
+    assert exc.value.response["error"] == "not_in_channel"
+
+
+async def test_conversations_join_public_private_and_scope(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.add_channel("COUT", member=False)
+    fake.add_channel("GPRIV", private=True)
+    joined = await client.conversations_join(channel="COUT")
+    assert joined["ok"] is True and "warning" not in joined and fake.channels["COUT"].member
+    again = await client.conversations_join(channel="COUT")
+    assert again["warning"] == "already_in_channel"
+    await client.files_upload_v2(channel="COUT", content=b"x", filename="a.png")  # a member now
+    with pytest.raises(SlackApiError) as exc:
+        await client.conversations_join(channel="GPRIV")
+    assert exc.value.response["error"] == "method_not_supported_for_channel_type"
+    fake.remove_scope("channels:join")
+    with pytest.raises(SlackApiError) as exc:
+        await client.conversations_join(channel="C1")
+    assert exc.value.response["error"] == "missing_scope" and exc.value.response["needed"] == "channels:join"
+
+
+async def test_an_error_in_a_200_answer_with_headers(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.error_next("rate_limited", headers={"Retry-After": "7"})
+    with pytest.raises(SlackApiError) as exc:
+        await client.chat_postMessage(channel="C1", text="hi")
+    assert exc.value.response.status_code == 200 and exc.value.response["error"] == "rate_limited"
+    assert exc.value.response.headers["Retry-After"] in ("7", ["7"])
+    assert (await client.chat_postMessage(channel="C1", text="hi"))["ok"] is True
+
+
+async def test_users_info_answers_raw_fields_as_given(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.add_user("U1", raw={"is_admin": "false", "is_owner": 1})
+    user = (await client.users_info(user="U1"))["user"]
+    assert user["is_admin"] == "false" and user["is_owner"] == 1
+
+
 # ---------------------------------------------------------------- response_url
 
 
