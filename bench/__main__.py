@@ -7,7 +7,7 @@ import os
 
 from bench import attribution, digest, discord_fanout, memory, poll_cycle, queries, slack_fanout
 from bench.measure import VERDICTS
-from tests.postgres import bin_dir
+from tests.support.postgres import bin_dir
 
 if __name__ == "__main__":
     for bench in (poll_cycle, queries, digest, memory, discord_fanout, slack_fanout, attribution):

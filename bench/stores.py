@@ -23,7 +23,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from store.copy import copy_store
 from store.db import open_database, postgres_url
-from tests.postgres import PostgresServer, start_server
+from tests.support.postgres import PostgresServer, start_server
 
 
 class BenchStore:

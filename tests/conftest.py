@@ -11,7 +11,7 @@ import pytest
 
 from bot.domain.snapshot import Attribution, Entry, Snapshot
 from tests.fakes.hub import FakeHub
-from tests.postgres import PostgresServer, start_server
+from tests.support.postgres import PostgresServer, start_server
 
 T0 = datetime(2025, 7, 21, 0, 0, tzinfo=UTC)
 
