@@ -58,6 +58,7 @@ def build_source(settings: Settings, secrets: Secrets) -> Source:
         timeout=settings.hub.request_timeout,
         budget=settings.hub.retry_budget,
         lineage_lookups=settings.hub.lineage_lookups,
+        poll_interval=settings.hub.poll_interval,
     )
 
 

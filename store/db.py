@@ -51,6 +51,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import aiosqlite
 
 log = logging.getLogger(__name__)
+_SQLITE_BUSY_MS = 10_000  # how long a SQLite statement waits for another process's write to end
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -571,16 +572,44 @@ class PostgresDatabase(Database):
 
 
 async def _schema_version(db: Database) -> int:
-    if db.dialect == "sqlite":
-        row = await (await db.conn.execute("PRAGMA user_version")).fetchone()
-        return int(row[0]) if row else 0
-    await db.script(f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY});"
-                    " CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); COMMIT;")
-    row = await (await db.conn.execute("SELECT MAX(version) FROM schema_version")).fetchone()
+    if db.dialect == "postgresql":
+        await db.script(f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY});"
+                        " CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL); COMMIT;")
+    return await _applied(db.conn)
+
+
+async def _applied(conn: Conn) -> int:
+    """The last migration applied; inside the writer's transaction, final until it commits."""
+    sql = "PRAGMA user_version" if conn.dialect == "sqlite" else "SELECT MAX(version) FROM schema_version"
+    row = await (await conn.execute(sql)).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def _statements(script: str) -> Iterator[str]:
+    """A SQLite migration file → its statements one by one, trigger bodies kept whole.
+
+    Python's `executescript` commits any open transaction before it runs, so a
+    migration cannot be one script inside the transaction that re-reads the
+    version; SQLite's own `complete_statement` says where each statement ends.
+    """
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                yield pending.strip()
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        yield pending.strip()
+
+
 async def _migrate(db: Database) -> None:
+    """Apply what is missing, each migration in one writer's transaction that first reads the version again.
+
+    Two workers started together on a new store both find version 0; the
+    second waits for the first's transaction and must then skip what it
+    applied, not apply 0001 again ("table snapshots already exists").
+    """
     current = await _schema_version(db)
     known = migrations(db.dialect)
     if current > len(known):
@@ -588,24 +617,37 @@ async def _migrate(db: Database) -> None:
             f"{db.where} is at schema version {current}, newer than this code ({len(known)}): upgrade trendwatch"
         )
     for number, name, sql in known[current:]:
-        if db.dialect == "sqlite":
-            log.info("applying migration %s", name)
-            script = f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
-        else:
-            log.info("applying migration postgresql/%s", name)
-            # Two workers starting together: the lock makes one wait, and the check makes it skip what is done.
-            script = (f"BEGIN;\nSELECT pg_advisory_xact_lock({WRITER_LOCK_KEY});\n"
-                      f"DO $$ BEGIN IF (SELECT COALESCE(MAX(version), 0) FROM schema_version) >= {number}"
-                      f" THEN RAISE EXCEPTION 'trendwatch: migration {number} already applied'; END IF; END $$;\n"
-                      f"{sql}\nINSERT INTO schema_version (version) VALUES ({number});\nCOMMIT;")
+        async with db.transaction() as conn:
+            if await _applied(conn) >= number:
+                continue  # another worker applied it while this one waited for the lock
+            if db.dialect == "sqlite":
+                log.info("applying migration %s", name)
+                for statement in _statements(sql):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {number}")
+            else:
+                log.info("applying migration postgresql/%s", name)
+                await db.script(sql)
+                await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+
+
+async def _use_wal(db: SqliteDatabase) -> None:
+    """Switch the file to WAL, waiting as long as `busy_timeout` would for another process doing the same.
+
+    SQLite does not call its busy handler for this switch: two workers opening
+    a new file together, one would fail at once with "database is locked".
+    """
+    deadline = asyncio.get_running_loop().time() + _SQLITE_BUSY_MS / 1000
+    while True:
         try:
-            await db.script(script)
-        except Exception as exc:
-            with suppress(Exception):
-                await db.script("ROLLBACK")
-            if "already applied" in str(exc):
-                continue
-            raise
+            await db.run("PRAGMA journal_mode = WAL")
+            return
+        except StoreTransient as exc:
+            cause = exc.__cause__
+            busy = isinstance(cause, sqlite3.Error) and (cause.sqlite_errorcode & 0xFF) == sqlite3.SQLITE_BUSY
+            if not busy or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(0.02)
 
 
 async def _open_sqlite(location: StoreLocation) -> SqliteDatabase:
@@ -620,7 +662,9 @@ async def _open_sqlite(location: StoreLocation) -> SqliteDatabase:
         raise StoreError(f"cannot open database {path}: {exc}") from exc
     db = SqliteDatabase(location, connection)
     try:
-        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+        await db.run(f"PRAGMA busy_timeout = {_SQLITE_BUSY_MS}")
+        await _use_wal(db)
+        for pragma in ("synchronous = NORMAL", "foreign_keys = ON"):
             await db.run(f"PRAGMA {pragma}")
     except BaseException:
         await db.close()  # aiosqlite's thread would otherwise keep the process alive

@@ -175,11 +175,13 @@ async def record_list_success(conn: Conn, list_name: str, now: datetime) -> None
     )
 
 
-async def stored_item_tags(conn: Conn) -> dict[str, list[str]]:
-    """Every item of the other lists with the tags of its latest stored entry: what re-attribution reads."""
+async def stored_item_tags(conn: Conn) -> dict[tuple[str, str], list[str]]:
+    """Every item of the other lists, by (list, item id), with the tags of its latest stored entry in that list:
+    what re-attribution reads. A model and a dataset may share an id; each keeps its own tags."""
     async with conn.execute(
-        "SELECT e.item_id, e.tags FROM list_entries e JOIN ("
-        " SELECT item_id, MAX(snapshot_id) AS latest FROM list_entries GROUP BY item_id) last"
-        " ON last.item_id = e.item_id AND last.latest = e.snapshot_id"
+        "SELECT s.list, e.item_id, e.tags FROM list_entries e JOIN snapshots s ON s.id = e.snapshot_id JOIN ("
+        " SELECT ls.list, le.item_id, MAX(le.snapshot_id) AS latest FROM list_entries le"
+        " JOIN snapshots ls ON ls.id = le.snapshot_id GROUP BY ls.list, le.item_id) last"
+        " ON last.list = s.list AND last.item_id = e.item_id AND last.latest = e.snapshot_id"
     ) as cursor:
-        return {str(item): stored_tags(tags) for item, tags in await cursor.fetchall()}
+        return {(str(name), str(item)): stored_tags(tags) for name, item, tags in await cursor.fetchall()}

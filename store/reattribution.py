@@ -13,7 +13,11 @@ from bot.domain.snapshot import Attribution
 from store.db import Conn, stored_tags, utc_iso
 from store.snapshots import EntryTable, recount_snapshots
 
-_KEY = {"entries": "model_id", "list_entries": "item_id"}  # what an entry row names its model by
+# How an entry row meets its decision: a model by its row id; an item of the other lists by its id and its list
+# (read per row from its snapshot, so the decision is found by its primary key as the table is walked once).
+_MATCH = {"entries": "entries.model_id = d.key",
+          "list_entries": "list_entries.item_id = d.key"
+                          " AND d.list = (SELECT s.list FROM snapshots AS s WHERE s.id = list_entries.snapshot_id)"}
 
 
 async def stored_model_tags(conn: Conn) -> dict[str, list[str]]:
@@ -36,32 +40,42 @@ async def reattribute_entries(conn: Conn, decided: Mapping[str, Attribution]) ->
     await _decisions_table(conn, "entries")
     await conn.executemany(
         "INSERT INTO decided_entries (key, country, method, via)"
-        " SELECT id, ?, ?, ? FROM models WHERE hub_id = ?" + _REPLACE,
+        " SELECT id, ?, ?, ? FROM models WHERE hub_id = ?" + _REPLACE.format(key="key"),
         [(a.country, a.method, a.via, hub_id) for hub_id, a in decided.items()],
     )
     return await _rewrite(conn, "entries")
 
 
-async def reattribute_list_entries(conn: Conn, decided: Mapping[str, Attribution]) -> Rewritten:
-    """The same for the other lists' entries (`list_entries`, keyed by the item's id)."""
+ListItem = tuple[str, str]  # (list name, item id): a model and a dataset may share an id, never a list
+
+
+async def reattribute_list_entries(conn: Conn, decided: Mapping[ListItem, Attribution]) -> Rewritten:
+    """The same for the other lists' entries (`list_entries`), keyed by (list, item id).
+
+    Not by the id alone: a model `org/x` and a dataset `org/x` are different items with different
+    tags, so each gets its own decision. A list holds one kind of item, so its name stands for the kind
+    (and still does for a list since removed from the config).
+    """
     await _decisions_table(conn, "list_entries")
     await conn.executemany(
-        "INSERT INTO decided_list_entries (key, country, method, via) VALUES (?, ?, ?, ?)" + _REPLACE,
-        [(item_id, a.country, a.method, a.via) for item_id, a in decided.items()],
+        "INSERT INTO decided_list_entries (list, key, country, method, via) VALUES (?, ?, ?, ?, ?)"
+        + _REPLACE.format(key="list, key"),
+        [(list_name, item_id, a.country, a.method, a.via) for (list_name, item_id), a in decided.items()],
     )
     return await _rewrite(conn, "list_entries")
 
 
-_REPLACE = (" ON CONFLICT (key) DO UPDATE SET country = excluded.country, method = excluded.method,"
+_REPLACE = (" ON CONFLICT ({key}) DO UPDATE SET country = excluded.country, method = excluded.method,"
             " via = excluded.via")
-_KEY_TYPE = {"entries": "BIGINT", "list_entries": "TEXT"}
+_DECISION_KEY = {"entries": ("key BIGINT", "key"), "list_entries": ("list TEXT, key TEXT", "list, key")}
 
 
 async def _decisions_table(conn: Conn, table: EntryTable) -> None:
     """A temporary table of this connection (SQLite and PostgreSQL alike) holding the decisions to apply."""
     await conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS decided_{table}"
-        f" (key {_KEY_TYPE[table]} PRIMARY KEY, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT)"
+        f" ({_DECISION_KEY[table][0]}, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT,"
+        f" PRIMARY KEY ({_DECISION_KEY[table][1]}))"
     )
     await conn.execute(f"DELETE FROM decided_{table}")
 
@@ -73,10 +87,9 @@ async def _rewrite(conn: Conn, table: EntryTable) -> Rewritten:
     one per model. The per-snapshot country counts of every snapshot touched are recomputed in the same
     transaction, so shares and charts read the corrected story.
     """
-    key = _KEY[table]
     async with conn.execute(
         f"UPDATE {table} SET country = d.country, country_method = d.method, country_via = d.via"
-        f" FROM decided_{table} AS d WHERE {table}.{key} = d.key"
+        f" FROM decided_{table} AS d WHERE {_MATCH[table]}"
         f" AND ({table}.country IS DISTINCT FROM d.country OR {table}.country_method IS DISTINCT FROM d.method"
         f" OR {table}.country_via IS DISTINCT FROM d.via) RETURNING {table}.snapshot_id"
     ) as cursor:

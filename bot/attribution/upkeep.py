@@ -196,7 +196,7 @@ async def reattribute_lists(conn: Conn, rules: Rules, known: Mapping[str, Sequen
     """The other lists' stored entries re-decided with today's rules (called by `bot.attribution.reattribute`
     in its transaction); Spaces and datasets go by their namespace, labels and overrides."""
     items = await list_store.stored_item_tags(conn)
-    decided = {item_id: rules.attribute(item_id, tags, known) for item_id, tags in items.items()}
+    decided = {(name, item_id): rules.attribute(item_id, tags, known) for (name, item_id), tags in items.items()}
     changed = (await reattribution.reattribute_list_entries(conn, decided)).entries
     if changed:
         log.info("re-attributed %d entr%s of the other lists", changed, "y" if changed == 1 else "ies")

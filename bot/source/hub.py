@@ -5,6 +5,13 @@ huggingface_hub retries on its own (five times, sleeping up to the full
 every retryable answer into `HubTransient` before the library sees it, so the
 one retry policy is ours (tenacity): backoff, `Retry-After` honoured, and the
 whole fetch bounded by `hub.retry_budget`.
+
+The Hub's own 429 carries no `Retry-After` but `RateLimit: "api";r=0;t=55`
+(IETF draft ratelimit-headers, hub-docs `rate-limits.md`): its quota is per
+fixed 5-minute window, and every request before `t` runs out is refused. So
+a fetch waits for that reset rather than backing off into more refusals, for
+at most the poll interval (a wait never holds up the next poll); a reset
+further away fails the poll at once, and the Hub is not asked again before it.
 """
 
 from __future__ import annotations
@@ -23,23 +30,23 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phon
 import httpx2
 from huggingface_hub import HfApi, set_client_factory
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.utils._http import parse_ratelimit_headers
 from huggingface_hub.utils._pagination import paginate
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_before_delay,
-    stop_when_event_set,
-    wait_exponential_jitter,
 )
 
 from bot.domain.outcomes import PollFailure
 from bot.domain.snapshot import Entry, Snapshot
 from bot.log import get_logger
+from bot.retry import HUB
 
 log = get_logger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+HUB_WINDOW = 300.0  # the Hub's quotas are per fixed 5-minute window: no reset is further away
 
 
 class HubError(Exception):
@@ -53,9 +60,11 @@ class HubError(Exception):
 class HubTransient(HubError):
     """Worth another try: 429, 5xx, timeout, connection trouble."""
 
-    def __init__(self, message: str, reason: PollFailure, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, reason: PollFailure, retry_after: float | None = None,
+                 reset_in: float | None = None) -> None:
         super().__init__(message, reason)
         self.retry_after = retry_after
+        self.reset_in = reset_in  # the Hub's 429: seconds until its rate-limit window resets (`RateLimit` t)
 
 
 def status_failure(status: int) -> PollFailure:
@@ -88,6 +97,18 @@ def _retry_after(headers: httpx2.Headers) -> float | None:
         return None
 
 
+def _rate_limit(headers: httpx2.Headers) -> tuple[float, str] | None:
+    """A 429's `RateLimit`/`RateLimit-Policy` → (seconds to the reset, what to tell the operator), or None."""
+    info = parse_ratelimit_headers(headers)
+    if info is None:
+        return None
+    window = float(info.window_seconds or HUB_WINDOW)
+    reset = min(float(info.reset_in_seconds), window, HUB_WINDOW)  # a bogus t must not park the bot for hours
+    quota = f"{info.remaining} of {info.limit}" if info.limit is not None else f"{info.remaining}"
+    return reset, (f"rate limited: {quota} {info.resource_type} requests left in this"
+                   f" {window:.0f} s window, which resets in {reset:.0f} s")
+
+
 class _FailFastTransport(httpx2.BaseTransport):
     """Raises `HubTransient` instead of returning a retryable answer (see module docstring)."""
 
@@ -109,7 +130,11 @@ class _FailFastTransport(httpx2.BaseTransport):
             raise HubTransient(f"cannot reach the Hub: {exc or type(exc).__name__}", PollFailure.UNREACHABLE) from exc
         if response.status_code in RETRY_STATUSES:
             retry_after = _retry_after(response.headers)
+            limited = _rate_limit(response.headers) if response.status_code == 429 else None
             response.close()
+            if limited is not None and retry_after is None:
+                raise HubTransient(f"the Hub answered HTTP 429 ({limited[1]})", PollFailure.RATE_LIMITED,
+                                   reset_in=limited[0])
             raise HubTransient(f"the Hub answered HTTP {response.status_code}", status_failure(response.status_code),
                                retry_after)
         return response
@@ -135,11 +160,18 @@ def _wait(base: Callable[[RetryCallState], float]) -> Callable[[RetryCallState],
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         backoff = base(state)
+        if isinstance(error, HubTransient) and error.reset_in is not None:
+            return max(error.reset_in, 0.0)
         if isinstance(error, HubTransient) and error.retry_after is not None:
             return max(error.retry_after, 0.0)
         return backoff
 
     return wait
+
+
+def _reset_in(state: RetryCallState) -> float | None:
+    error = state.outcome.exception() if state.outcome else None
+    return error.reset_in if isinstance(error, HubTransient) else None
 
 
 _MAX_INT64 = 2**63 - 1
@@ -261,11 +293,14 @@ class HubSource:
         timeout: timedelta = timedelta(seconds=10),
         budget: timedelta = timedelta(seconds=30),
         lineage_lookups: int = 10,
+        poll_interval: timedelta = timedelta(minutes=15),
     ) -> None:
         install_http_client(timeout.total_seconds())
         self.endpoint = endpoint
         self.depth = depth
         self.budget = budget.total_seconds()
+        self.patience = poll_interval.total_seconds()  # the longest wait for the Hub's rate-limit reset
+        self._not_before = 0.0  # monotonic time before which the Hub refuses us (its rate-limit window)
         self.lineage_lookups = lineage_lookups
         self._api = HfApi(endpoint=endpoint, token=token if token else False)
         # The fetch runs in a thread, which cancelling the poll cannot stop; this lets shutdown end its retries.
@@ -301,11 +336,42 @@ class HubSource:
         except OSError as exc:
             raise HubError(f"cannot reach the Hub: {exc}", PollFailure.UNREACHABLE) from exc
 
+    def _limited(self, reset_in: float) -> None:
+        self._not_before = max(self._not_before, time.monotonic() + reset_in)
+
+    def _await_reset(self) -> None:
+        """Before asking: wait out a rate-limit window that resets within the poll interval; else fail at once."""
+        remaining = self._not_before - time.monotonic()
+        if remaining <= 0:
+            return
+        if remaining > self.patience:
+            raise HubTransient(f"rate limited (the Hub answered HTTP 429 earlier): its window resets in"
+                               f" {remaining:.0f} s; not asking before then", PollFailure.RATE_LIMITED,
+                               reset_in=remaining)
+        log.info("waiting %.0f s for the Hub's rate-limit window to reset", remaining)
+        self._sleep(remaining)
+
+    def _stop(self, state: RetryCallState, waited: list[float]) -> bool:
+        """The budget bounds backoff; a rate-limit reset may be waited for up to the poll interval instead."""
+        if self._stopping.is_set():
+            return True
+        elapsed = state.seconds_since_start or 0.0
+        reset_in = _reset_in(state)
+        if reset_in is None:
+            return elapsed - waited[0] + state.upcoming_sleep >= self.budget
+        self._limited(reset_in)
+        if elapsed + state.upcoming_sleep > self.patience:
+            return True
+        waited[0] += state.upcoming_sleep
+        return False
+
     def _fetch_with_retries(self) -> list[Any]:
+        self._await_reset()
+        waited = [0.0]  # seconds spent waiting for rate-limit resets: not counted against the budget
         retrying = Retrying(
             retry=retry_if_exception_type(HubTransient),
-            wait=_wait(wait_exponential_jitter(initial=1, max=8, jitter=1)),
-            stop=stop_before_delay(self.budget) | stop_when_event_set(self._stopping),
+            wait=_wait(HUB.wait()),
+            stop=lambda state: self._stop(state, waited),
             sleep=self._sleep,
             reraise=True,
             # INFO: a retry is routine; the poll's final outcome is what gets a warning (or `once`'s one line).
@@ -327,12 +393,17 @@ class HubSource:
         """Each model's tags plus its `baseModels` as relation tags; a model the Hub does not know maps to []."""
         found: dict[str, list[str]] = {}
         for model_id in model_ids[: self.lineage_lookups]:
-            if self._stopping.is_set():
-                break
+            if self._stopping.is_set() or time.monotonic() < self._not_before:
+                break  # rate limited: every further lookup would be refused too (and the list fetch needs the quota)
             try:
                 info = self._api.model_info(model_id, expand=["baseModels", "tags"])
             except RepositoryNotFoundError:
                 found[model_id] = []  # gone or private: an answer worth caching, not an error
+                continue
+            except HubTransient as exc:
+                if exc.reset_in is not None:
+                    self._limited(exc.reset_in)
+                log.debug("lineage lookup of %s failed: %s", model_id, exc)
                 continue
             except Exception as exc:  # lineage is best effort: unknown is an honest answer
                 log.debug("lineage lookup of %s failed: %s", model_id, exc)

@@ -103,6 +103,7 @@ def build_list_sources(settings: Settings, secrets: Secrets) -> dict[str, Source
     return {
         spec.name: ListSource(spec, endpoint=settings.hub.endpoint, token=token,
                               timeout=settings.hub.request_timeout, budget=settings.hub.retry_budget,
+                              poll_interval=settings.hub.poll_interval,
                               lineage_lookups=settings.hub.lineage_lookups if spec.kind == "models" else 0)
         for spec in configured_lists(settings) if not spec.is_default
     }

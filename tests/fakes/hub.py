@@ -5,7 +5,11 @@ prove a list's filters reach the Hub).
 The real `huggingface_hub` client talks to it. Fault switches let tests make it
 fail the ways the real Hub does: an HTTP status (with `Retry-After`), a delay,
 a body that is not JSON, an empty list, entries without ids, a list shorter
-than asked for, and fields whose type drifts (`trendingScore: "x"`).
+than asked for, and fields whose type drifts (`trendingScore: "x"`). `rate_limit`
+gives it the Hub's fixed-window quota, answered past its end the way the Hub
+answers (hub-docs `rate-limits.md`): 429 with `RateLimit: "api";r=0;t=<seconds
+to the reset>` and `RateLimit-Policy: "fixed window";"api";q=<quota>;w=<window>`,
+and no `Retry-After`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +127,28 @@ class Fault:
 
 
 @dataclass
+class Quota:
+    """The Hub's "api" bucket: `requests` per fixed window of `window` seconds, the first starting at the first
+    request after it is set."""
+
+    requests: int
+    window: float
+    started: float | None = None
+    used: int = 0
+
+    def take(self, now: float) -> dict[str, str] | None:
+        """Count one request; None when within the quota, else the headers of the Hub's 429."""
+        if self.started is None or now >= self.started + self.window:
+            self.started, self.used = now, 0
+        if self.used < self.requests:
+            self.used += 1
+            return None
+        reset = max(1, math.ceil(self.started + self.window - now))  # the Hub gives whole seconds
+        return {"RateLimit": f'"api";r=0;t={reset}',
+                "RateLimit-Policy": f'"fixed window";"api";q={self.requests};w={math.ceil(self.window)}'}
+
+
+@dataclass
 class FakeHub:
     models: list[dict[str, Any]] = field(default_factory=list)
     spaces: list[dict[str, Any]] = field(default_factory=list)  # GET /api/spaces
@@ -128,6 +156,7 @@ class FakeHub:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)  # GET /api/models/{id}
     requests: list[web.Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    quota: Quota | None = None
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -145,6 +174,18 @@ class FakeHub:
 
     def fail(self, status: int = 503, *, retry_after: float | None = None, times: int = 1) -> None:
         self.faults.append(Fault(status=status, retry_after=retry_after, times=times))
+
+    def rate_limit(self, requests: int, window: float) -> None:
+        """From now on, at most `requests` API requests per fixed window of `window` seconds (models, Spaces,
+        datasets listings and model details all count), answered past it with the Hub's 429."""
+        self.quota = Quota(requests, window)
+
+    def _over_quota(self) -> web.StreamResponse | None:
+        headers = self.quota.take(time.monotonic()) if self.quota is not None else None
+        if headers is None:
+            return None
+        return web.json_response({"error": "rate limit reached for api requests"}, status=429,
+                                 headers=headers)
 
     def answer_raw(self, body: str, *, times: int = 1) -> None:
         self.faults.append(Fault(body=body, times=times))
@@ -172,6 +213,8 @@ class FakeHub:
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request)
+        if (limited := self._over_quota()) is not None:
+            return limited
         fault = self._next_fault()
         if fault is not None:
             if fault.delay:
@@ -200,6 +243,8 @@ class FakeHub:
 
     async def _detail(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request)
+        if (limited := self._over_quota()) is not None:
+            return limited
         fault = self._next_fault()
         if fault is not None and fault.status != 200:
             return web.json_response({"error": "fault"}, status=fault.status)

@@ -383,3 +383,32 @@ async def test_a_filtered_list_may_hold_fewer_than_its_top_n(fake_hub: FakeHub, 
         await app.close()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM snapshots WHERE list = 'data'").fetchone() == (1,)
+
+
+async def test_a_model_and_a_dataset_sharing_an_id_are_reattributed_each_by_its_own_tags(
+    fake_hub: FakeHub, db_path: Path
+):
+    """`acme/x` the model is a quantization of Qwen's (China, by its base); `acme/x` the dataset has no
+    lineage (unknown). One decision per id would give both lists the same country, whichever was stored last."""
+    fake_hub.models = [*ranked(US[:8] + CN[:2]), hub_model("acme/x", score=5,
+                                                           tags=["base_model:quantized:Qwen/Qwen3-8B"])]
+    fake_hub.datasets = [hub_dataset("acme/x", 90)]
+    settings = lists_settings(fake_hub, db_path, lists=[
+        {"name": "acme-models", "kind": "models", "author": "acme", "top_n": 1},
+        {"name": "acme-data", "kind": "datasets", "author": "acme", "top_n": 1}])
+
+    async def stored(app: Any) -> dict[str, tuple[str, str]]:
+        async with app.db.conn.execute(
+            "SELECT s.list, e.country, e.country_method FROM list_entries e JOIN snapshots s"
+            " ON s.id = e.snapshot_id WHERE e.item_id = 'acme/x'") as cursor:
+            return {str(name): (str(country), str(method)) for name, country, method in await cursor.fetchall()}
+
+    app = await open_app(settings)
+    try:
+        assert (await app.poll()).error is None
+        polled = await stored(app)
+        assert polled == {"acme-models": ("CN", "base_model"), "acme-data": ("unknown", "unknown")}
+        await reattribute(app.db, app.settings, datetime.now(UTC))
+        assert await stored(app) == polled
+    finally:
+        await app.close()

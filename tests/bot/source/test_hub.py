@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -170,3 +171,45 @@ async def test_an_answer_without_usable_ids_is_an_error(fake_hub: FakeHub, body:
     fake_hub.answer_raw(body)
     with pytest.raises(HubError, match=r"model id|not a list"):
         await source(fake_hub).fetch()
+
+
+# The Hub's own 429 (hub-docs rate-limits.md): no Retry-After, but `RateLimit: "api";r=0;t=<seconds to the reset>`.
+
+
+async def test_the_hubs_429_waits_for_the_reset_its_ratelimit_header_names(fake_hub: FakeHub):
+    """A budget too short for the reset: the wait is bounded by the poll interval (15 min by default), not the
+    budget, so the poll lands once the window resets instead of failing every poll until then."""
+    fake_hub.models = ranked(IDS)
+    fake_hub.rate_limit(requests=1, window=2)
+    hub = source(fake_hub, budget=1)
+    await hub.fetch()
+    started = time.monotonic()
+    snapshot = await hub.fetch()
+    assert len(snapshot.entries) == 50
+    assert time.monotonic() - started >= 1
+    assert len(fake_hub.list_requests) == 3  # one 429, then one request after the reset
+
+
+async def test_a_reset_beyond_the_poll_interval_fails_at_once_and_the_hub_is_asked_again_only_after_it(
+    fake_hub: FakeHub
+):
+    fake_hub.models = ranked(IDS)
+    fake_hub.rate_limit(requests=1, window=3)
+    hub = HubSource(fake_hub.endpoint, depth=50, budget=timedelta(seconds=5), poll_interval=timedelta(seconds=1))
+    await hub.fetch()
+    started = time.monotonic()
+    with pytest.raises(HubError, match=r"answered HTTP 429.*resets in 3 s"):
+        await hub.fetch()
+    with pytest.raises(HubError, match="not asking before then"):
+        await hub.fetch()  # still limited: not asked
+    assert time.monotonic() - started < 1
+    assert len(fake_hub.list_requests) == 2
+    await asyncio.sleep(2.2)  # the reset is now within a poll interval: waited for, then one request
+    assert len((await hub.fetch()).entries) == 50
+    assert len(fake_hub.list_requests) == 3
+
+
+async def test_lineage_lookups_stop_at_the_hubs_429(fake_hub: FakeHub):
+    fake_hub.rate_limit(requests=0, window=60)
+    found = await source(fake_hub).lookup_tags(["a/one", "b/two", "c/three"])
+    assert found == {} and len(fake_hub.detail_requests) == 1
