@@ -172,6 +172,10 @@ class SlashCommands:
         except SlackApiError as exc:
             log.warning("users.info for %s failed (%s): treating as not an admin", user, exc.response.get("error"))
             return False
+        except (aiohttp.ClientError, TimeoutError) as exc:  # Slack unreachable: refuse the change, answer anyway
+            log.warning("users.info for %s: Slack cannot be reached (%s): treating as not an admin", user,
+                        type(exc).__name__)
+            return False
         return admin_in_profile(user, info.get("user"))
 
     async def answer(self, payload: dict[str, Any]) -> Message:

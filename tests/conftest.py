@@ -90,3 +90,14 @@ def db_path(tmp_path: Path, store_backend: str) -> Path:
     """The SQLite file, on the SQLite run; on the PostgreSQL run only its folder matters (charts go there)."""
     return tmp_path / "trendwatch.db"
 
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (the soak on each store, then the other whole-process tests): pytest-xdist hands
+    tests out in this order, so the long ones run beside the many short ones instead of after them."""
+    def weight(item: pytest.Item) -> int:
+        if item.get_closest_marker("soak"):
+            return 0
+        return 1 if "end_to_end" in item.nodeid else 2
+
+    items.sort(key=weight)  # stable: within a weight, the files' own order

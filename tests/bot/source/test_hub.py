@@ -58,7 +58,8 @@ async def test_persistent_failure_is_bounded_by_the_budget(fake_hub: FakeHub):
     with pytest.raises(HubError, match="HTTP 500"):
         await source(fake_hub, budget=2.5).fetch()
     elapsed = time.monotonic() - started
-    assert 1 <= elapsed < 5 and len(fake_hub.list_requests) >= 2
+    # the bound, with room for a loaded machine: without it the fetch would retry for as long as the Hub fails
+    assert 1 <= elapsed < 10 and len(fake_hub.list_requests) >= 2
 
 
 async def test_a_hanging_hub_times_out(fake_hub: FakeHub):
