@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -170,7 +171,7 @@ async def _cmd_trending(args: argparse.Namespace) -> int:
     spec = _list_spec(args)
     view = await _read_store(args, lambda conn: trending_view(conn, args.count, args.country, spec.name, spec.kind))
     if args.json:
-        print(json.dumps([row.to_json() for row in view.rows], indent=2, ensure_ascii=False))
+        print(json.dumps([asdict(row) for row in view.rows], indent=2, ensure_ascii=False))
     else:
         print(render_text(trending_message(view, args.country)))
     return 0
@@ -191,7 +192,7 @@ async def _cmd_share(args: argparse.Namespace) -> int:
             "top_n": view.top_n,
             "days": view.days,
             "snapshots": view.snapshots_7d,
-            "countries": [row.to_json() for row in view.countries],
+            "countries": [asdict(row) for row in view.countries],
             "unknown": view.unknown_json(),
         }, indent=2, ensure_ascii=False))
     else:
@@ -331,7 +332,7 @@ async def _cmd_attribution(args: argparse.Namespace) -> int:
 
     rows = await _read_store(args, read)
     if args.json:
-        print(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
+        print(json.dumps([asdict(row) for row in rows], indent=2, ensure_ascii=False))
         return 0
     print(f"Namespaces in the top N over the last {args.days} days (unknowns first); appearances = entries")
     for row in rows:

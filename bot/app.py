@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from adapters.console import ConsoleAdapter
 from bot.attribution.orgs import iso_country_codes, load_org_table
 from bot.attribution.upkeep import reattribute_if_changed
 from bot.config import Secrets, Settings, unavailable_platforms
@@ -80,31 +81,33 @@ def chart_dir(settings: Settings) -> Path:
     return settings.store.path.parent / "trendwatch-charts"
 
 
+def _discord(token: str, settings: Settings) -> Adapter:
+    from adapters.discord_out import DiscordAdapter  # loaded only where enabled: discord.py is a heavy import
+
+    wait = settings.delivery.max_wait.total_seconds()
+    return DiscordAdapter(token, api_base=settings.discord.api_base, max_wait=wait)
+
+
+def _slack(token: str, settings: Settings) -> Adapter:
+    from adapters.slack_out import SlackAdapter  # loaded only where enabled: slack_sdk is a heavy import
+
+    return SlackAdapter(token, api_url=settings.slack.api_url, max_wait=settings.delivery.max_wait.total_seconds())
+
+
 def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
     """Every enabled output; platforms whose token is missing are skipped with a warning."""
-    from adapters.console import ConsoleAdapter
-
     adapters: dict[str, Adapter] = {}
     if settings.console.enabled:
         adapters["console"] = ConsoleAdapter(settings.console.format, image_dir=chart_dir(settings))
-    if settings.discord.enabled:
-        if secrets.discord_token is None:
-            log.warning("[discord] enabled but DISCORD_TOKEN is not set: not posting to Discord")
-        else:
-            from adapters.discord_out import DiscordAdapter
-
-            adapters["discord"] = DiscordAdapter(secrets.discord_token.get_secret_value(),
-                                                 api_base=settings.discord.api_base,
-                                                 max_wait=settings.delivery.max_wait.total_seconds())
-    if settings.slack.enabled:
-        if secrets.slack_bot_token is None:
-            log.warning("[slack] enabled but SLACK_BOT_TOKEN is not set: not posting to Slack")
-        else:
-            from adapters.slack_out import SlackAdapter
-
-            adapters["slack"] = SlackAdapter(secrets.slack_bot_token.get_secret_value(),
-                                             api_url=settings.slack.api_url,
-                                             max_wait=settings.delivery.max_wait.total_seconds())
+    platforms = (("discord", settings.discord.enabled, secrets.discord_token, "DISCORD_TOKEN", _discord),
+                 ("slack", settings.slack.enabled, secrets.slack_bot_token, "SLACK_BOT_TOKEN", _slack))
+    for name, enabled, token, variable, build in platforms:
+        if not enabled:
+            continue
+        if token is None:
+            log.warning("[%s] enabled but %s is not set: not posting to %s", name, variable, name.capitalize())
+            continue
+        adapters[name] = build(token.get_secret_value(), settings)
     return adapters
 
 
@@ -124,7 +127,7 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
     """Connections only `run` keeps open to answer slash commands (`once` needs none)."""
     services: list[Service] = []
     if "discord" in app.adapters:
-        from adapters.discord_commands import DiscordGateway
+        from adapters.discord_commands import DiscordGateway  # only when Discord is enabled (discord.py)
         from adapters.discord_out import DiscordAdapter
 
         adapter = app.adapters["discord"]
@@ -132,7 +135,7 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
             services.append(DiscordGateway(adapter, app.db, app.settings, next_poll,
                                            is_active=lambda: app.has_lease))
     if app.settings.slack.enabled:
-        from adapters.slack_app import build_slack_service
+        from adapters.slack_app import build_slack_service  # only when Slack is enabled (slack_bolt)
 
         if (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll)) is not None:
             services.append(slack)

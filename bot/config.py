@@ -174,6 +174,13 @@ class AlertSettings(_Section):
     new_leader: bool = True
 
 
+def _exactly_one(**keys: object) -> None:
+    """Two keys of which a table must set one: a share rule's `above`/`below`, a watch's `author`/`model`."""
+    first, second = keys
+    if (keys[first] is None) == (keys[second] is None):
+        raise ValueError(f"give exactly one of {first!r} or {second!r}")
+
+
 class ShareRule(_Section):
     """`{country, above = P}` or `{country, below = P}` in whole percents."""
 
@@ -187,8 +194,7 @@ class ShareRule(_Section):
 
     @model_validator(mode="after")
     def _one_direction(self) -> Self:
-        if (self.above is None) == (self.below is None):
-            raise ValueError("give exactly one of 'above' or 'below'")
+        _exactly_one(above=self.above, below=self.below)
         return self
 
     @property
@@ -267,8 +273,7 @@ class Watch(_Section):
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
-        if (self.author is None) == (self.model is None):
-            raise ValueError("give exactly one of 'author' or 'model'")
+        _exactly_one(author=self.author, model=self.model)
         return self
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.attribution.countries import (
     MAX_HOPS,
@@ -142,9 +141,6 @@ class AuditRow:
     confidence: str
     appearances: int
     models: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _confidence(attribution: Attribution, table: OrgTable) -> str:

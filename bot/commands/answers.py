@@ -5,7 +5,7 @@ Adapters and the CLI call these; nothing here knows Discord, Slack or a terminal
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,9 +37,6 @@ class TrendingRow:
     downloads: int | None
     trending_score: float | None
     url: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +156,6 @@ class CountryShare:
     average_7d: float
     low_7d: float
     high_7d: float
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

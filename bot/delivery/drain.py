@@ -31,19 +31,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from bot.delivery.adapter import (
-    Adapter,
-    AlertRejected,
-    AssumedDelivered,
-    DeliveryError,
-    DestinationGone,
-    OutcomeUnknown,
-    PlatformRefused,
-)
+from bot.delivery.adapter import Adapter, DeliveryError, PlatformRefused, outcome_of
 from bot.delivery.wording import render
 from bot.digest.chart_worker import digest_image
 from bot.domain.events import Digest, event_from_payload
 from bot.domain.messages import Alert, Image
+from bot.domain.outcomes import DeliveryOutcome
 from bot.log import get_logger
 from bot.retry import DELIVERY
 from store import destinations as destination_store
@@ -169,6 +162,45 @@ async def deliver_due(
             await outbox.mark_retry(conn, item.id, reason, clock() + wait)
         report.retried += 1
 
+    async def failed(item: outbox.OutboxItem, exc: Exception, outcome: DeliveryOutcome, tracked: bool) -> bool:
+        """Act on a failed send by its outcome; True when the channel's next alerts may go on."""
+        destination = item.destination
+        match outcome:
+            case DeliveryOutcome.UNKNOWN:
+                await retry_later(item, exc)  # the mark stays: a copy may be out
+                return False
+            case DeliveryOutcome.ASSUMED:
+                async with db.transaction() as conn:
+                    await outbox.mark_assumed_delivered(conn, item.id, clock(), f"unconfirmed: {exc}")
+                report.sent += 1
+                return True
+            case DeliveryOutcome.GONE:
+                reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
+                log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
+                async with db.transaction() as conn:
+                    await destination_store.pause(conn, destination.id, reason, clock())
+                    if tracked:
+                        await outbox.mark_unsent(conn, item.id, str(exc))
+                report.paused.append(f"{destination.platform}:{destination.channel}")
+                return False
+            case DeliveryOutcome.REFUSED:
+                if destination.platform not in report.refused:
+                    report.refused[destination.platform] = str(exc)
+                    log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
+                              " fix the token and restart", destination.platform, exc)
+                await retry_later(item, exc, quiet=True, unsent=tracked)
+                return False
+            case DeliveryOutcome.REJECTED:
+                log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
+                          destination.platform, item.key, destination.channel, exc)
+                async with db.transaction() as conn:
+                    await outbox.mark_rejected(conn, item.id, str(exc))
+                report.rejected += 1
+                return True
+            case _:  # transient, rate limited or unexpected: keep the alert, try later
+                await retry_later(item, exc, unsent=tracked)
+                return False
+
     async def send_one(item: outbox.OutboxItem) -> bool:
         """One alert to its channel; False when the channel's later alerts must wait."""
         destination = item.destination
@@ -193,40 +225,8 @@ async def deliver_due(
         started = time.monotonic()
         try:
             await adapter.send(destination.channel, alert, destination.mention)
-        except OutcomeUnknown as exc:
-            await retry_later(item, exc)  # the mark stays: a copy may be out
-            return False
-        except AssumedDelivered as exc:
-            async with db.transaction() as conn:
-                await outbox.mark_assumed_delivered(conn, item.id, clock(), f"unconfirmed: {exc}")
-            report.sent += 1
-            return True
-        except DestinationGone as exc:
-            reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
-            log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
-            async with db.transaction() as conn:
-                await destination_store.pause(conn, destination.id, reason, clock())
-                if tracked:
-                    await outbox.mark_unsent(conn, item.id, str(exc))
-            report.paused.append(f"{destination.platform}:{destination.channel}")
-            return False
-        except PlatformRefused as exc:
-            if destination.platform not in report.refused:
-                report.refused[destination.platform] = str(exc)
-                log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
-                          " fix the token and restart", destination.platform, exc)
-            await retry_later(item, exc, quiet=True, unsent=tracked)
-            return False
-        except AlertRejected as exc:
-            log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
-                      destination.platform, item.key, destination.channel, exc)
-            async with db.transaction() as conn:
-                await outbox.mark_rejected(conn, item.id, str(exc))
-            report.rejected += 1
-            return True
-        except Exception as exc:  # transient or unexpected: keep the alert, try later
-            await retry_later(item, exc, unsent=tracked)
-            return False
+        except Exception as exc:
+            return await failed(item, exc, outcome_of(exc), tracked)
         slots[destination.platform].observe(time.monotonic() - started)
         async with db.transaction() as conn:
             await outbox.mark_delivered(conn, item.id, clock())

@@ -20,7 +20,7 @@ from bot.domain.events import (
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Line, Message, Span, line
 from bot.domain.outcomes import PollFailure
-from bot.domain.snapshot import UNKNOWN
+from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN
 
 HUB = "https://huggingface.co"
 
@@ -59,7 +59,14 @@ _NOUNS = {"models": ("model", "models"), "datasets": ("dataset", "datasets"), "s
 
 def on_list(list_name: str, title: str) -> str:
     """The list's name in a title; the default list's titles stay as they always were."""
-    return title if list_name == "models" else f"[{list_name}] {title}"
+    return title if list_name == DEFAULT_LIST else f"[{list_name}] {title}"
+
+
+def about_snapshot(event: Entered | NewLeader | ShareChange | Watched, title: str, lines: tuple[Line, ...],
+                   url: str | None = None) -> Message:
+    """An alert about one snapshot of one list: its title names the list, its footer and time are the snapshot's."""
+    return Message(kind=event.kind, title=on_list(event.list, title), lines=lines,
+                   footer=snapshot_footer(event.taken_at), timestamp=event.taken_at, url=url)
 
 
 def _entered_line(model: EnteredModel, kind: str = "models") -> Line:
@@ -78,13 +85,7 @@ def render_entered(event: Entered) -> Message:
         if count == 1
         else f"{count} {_NOUNS[event.list_kind][1]} entered the trending top {event.top_n}"
     )
-    return Message(
-        kind="entered",
-        title=on_list(event.list, title),
-        lines=tuple(_entered_line(model, event.list_kind) for model in event.models),
-        footer=snapshot_footer(event.taken_at),
-        timestamp=event.taken_at,
-    )
+    return about_snapshot(event, title, tuple(_entered_line(model, event.list_kind) for model in event.models))
 
 
 def render_new_leader(event: NewLeader) -> Message:
@@ -92,14 +93,7 @@ def render_new_leader(event: NewLeader) -> Message:
     took = line(flag(event.country) + " ", Span(event.id, url=url, bold=True), " is now #1")
     if event.previous_id:
         took += line(" (ahead of ", Span(event.previous_id, url=item_url(event.list_kind, event.previous_id)), ")")
-    return Message(
-        kind="new_leader",
-        title=on_list(event.list, f"New #1 on the Hub's trending list: {event.id}"),
-        lines=(took,),
-        footer=snapshot_footer(event.taken_at),
-        timestamp=event.taken_at,
-        url=url,
-    )
+    return about_snapshot(event, f"New #1 on the Hub's trending list: {event.id}", (took,), url)
 
 
 def _percent(value: float) -> str:
@@ -116,13 +110,7 @@ def render_share(event: ShareChange) -> Message:
     else:
         title = f"{flag(event.country)} {name}'s share of the top {event.top_n} is back to {_percent(event.share)}"
         detail = f"{event.count} of the top {event.top_n} models are from {name}; the {rule} alert has resolved."
-    return Message(
-        kind="share",
-        title=on_list(event.list, title),
-        lines=(line(detail),),
-        footer=snapshot_footer(event.taken_at),
-        timestamp=event.taken_at,
-    )
+    return about_snapshot(event, title, (line(detail),))
 
 
 #: What a failing source means for the people reading the notice, by the reason the poll recorded.
@@ -269,15 +257,9 @@ def render_watched(event: Watched) -> Message:
     else:
         title = f"Watched: {event.id} entered the trending top {event.top_n} at #{event.rank}"
         how = f"entered the top {event.top_n}"
-    return Message(
-        kind="watched",
-        title=on_list(event.list, title),
-        lines=(line(f"#{event.rank} {flag(event.country)} ", Span(event.id, url=url, bold=True),
-                    f" — {noun}, {how}; matched your watch on {event.watch}"),),
-        footer=snapshot_footer(event.taken_at),
-        timestamp=event.taken_at,
-        url=url,
-    )
+    found = line(f"#{event.rank} {flag(event.country)} ", Span(event.id, url=url, bold=True),
+                 f" — {noun}, {how}; matched your watch on {event.watch}")
+    return about_snapshot(event, title, (found,), url)
 
 
 def render(event: Event) -> Message:
