@@ -5,21 +5,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
-from bot.config import ConfigError, Secrets, Settings, list_named, load_settings, parse_settings, unavailable_platforms
+from adapters.console import render_text
+from bot.attribution.orgs import iso_country_codes
+from bot.commands.answers import share_chart, share_message, share_view, trending_message, trending_view
+from bot.commands.caller import CommandError
+from bot.config import (
+    ConfigError,
+    Secrets,
+    Settings,
+    configured_lists,
+    list_named,
+    load_settings,
+    parse_settings,
+    requests_per_5_minutes,
+    unavailable_platforms,
+)
+from bot.delivery.wording import render
+from bot.digest.week import WeekError, parse_week, previous_week
+from bot.domain.destination import Destination
 from bot.domain.lists import ListSpec
-from bot.log import setup_logging
-
-if TYPE_CHECKING:
-    from bot.domain.destination import Destination
+from bot.log import get_logger, setup_logging
+from store import labels
+from store.copy import copy_store
+from store.db import StoreError, StoreLocation, open_database
+from store.destinations import active_destinations, get_destination, resume
+from store.snapshots import latest_snapshots
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -46,7 +69,6 @@ def _whole_number(low: int, high: int) -> Callable[[str], int]:
 
 
 def _country(text: str) -> str:
-    from bot.attribution.orgs import iso_country_codes
 
     code = text.strip().upper()
     if code != "UNKNOWN" and code not in iso_country_codes():
@@ -65,7 +87,6 @@ def _png_file(text: str) -> Path:
 
 
 def _write_chart(path: Path, data: bytes) -> None:
-    from bot.commands.caller import CommandError
 
     try:
         path.write_bytes(data)
@@ -124,7 +145,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _list_spec(args: argparse.Namespace) -> ListSpec:
     """`--list NAME` → the configured list; an unknown name is one line naming the configured ones (exit 1)."""
-    from bot.commands.caller import CommandError
 
     try:
         return list_named(_settings(args), args.list_name)
@@ -133,7 +153,7 @@ def _list_spec(args: argparse.Namespace) -> ListSpec:
 
 
 async def _cmd_once(args: argparse.Namespace) -> int:
-    from bot.app import LeaseHeld, run_once
+    from bot.app import LeaseHeld, run_once  # this command's own import: keeps the others quick
 
     try:
         result = await run_once(_settings(args), Secrets.from_env())
@@ -147,14 +167,13 @@ async def _cmd_once(args: argparse.Namespace) -> int:
 
 
 async def _cmd_run(args: argparse.Namespace) -> int:
-    from bot.worker import run_forever
+    from bot.worker import run_forever  # this command's own import: keeps the others quick
 
     await run_forever(_settings(args), Secrets.from_env())
     return 0
 
 
 async def _read_store(args: argparse.Namespace, read: Callable[[Any], Awaitable[Any]]) -> Any:
-    from store.db import open_database
 
     settings = _settings(args)
     db = await open_database(settings.store.location)
@@ -165,8 +184,6 @@ async def _read_store(args: argparse.Namespace, read: Callable[[Any], Awaitable[
 
 
 async def _cmd_trending(args: argparse.Namespace) -> int:
-    from adapters.console import render_text
-    from bot.commands.answers import trending_message, trending_view
 
     spec = _list_spec(args)
     view = await _read_store(args, lambda conn: trending_view(conn, args.count, args.country, spec.name, spec.kind))
@@ -178,8 +195,6 @@ async def _cmd_trending(args: argparse.Namespace) -> int:
 
 
 async def _cmd_share(args: argparse.Namespace) -> int:
-    from adapters.console import render_text
-    from bot.commands.answers import share_message, share_view
 
     name = _list_spec(args).name
     if args.chart and name != "models":
@@ -198,7 +213,6 @@ async def _cmd_share(args: argparse.Namespace) -> int:
     else:
         print(render_text(share_message(view)))
     if args.chart:
-        from bot.commands.answers import share_chart
 
         image = await _read_store(args, lambda conn: share_chart(conn, args.days))
         _write_chart(args.chart, image.data)
@@ -208,16 +222,10 @@ async def _cmd_share(args: argparse.Namespace) -> int:
 
 async def _cmd_digest(args: argparse.Namespace) -> int:
     """Dry run: compute and print. Otherwise store it once (like the schedule) and deliver if no worker runs."""
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
 
-    from adapters.console import render_text
-    from bot.app import Trendwatch
-    from bot.commands.caller import CommandError
-    from bot.delivery.wording import render
-    from bot.digest.chart import digest_image
-    from bot.digest.week import WeekError, parse_week, previous_week
-    from bot.digest.weekly import compute_digest, create_digest
+    from bot.app import Trendwatch  # this command's own import: keeps the others quick
+    from bot.digest.chart import digest_image  # this command's own import: keeps the others quick
+    from bot.digest.weekly import compute_digest, create_digest  # this command's own import: keeps the others quick
 
     settings = _settings(args)
     now = datetime.now(UTC)
@@ -263,7 +271,6 @@ def _channel_line(destination: Destination, unavailable: dict[str, str]) -> str:
 
 
 async def _cmd_channels(args: argparse.Namespace) -> int:
-    from store.destinations import active_destinations
 
     unavailable = unavailable_platforms(_settings(args), Secrets.from_env())
     destinations = await _read_store(args, active_destinations)
@@ -280,11 +287,7 @@ async def _cmd_channels(args: argparse.Namespace) -> int:
 
 async def _cmd_resume(args: argparse.Namespace) -> int:
     """The file operator's `alerts subscribe` for a paused channel: same store call, same fresh baseline."""
-    from datetime import UTC, datetime
 
-    from bot.commands.caller import CommandError
-    from store.db import open_database
-    from store.destinations import get_destination, resume
 
     db = await open_database(_settings(args).store.location)
     try:
@@ -315,11 +318,8 @@ def _attribution_commands(command: Callable[[str, str], argparse.ArgumentParser]
 
 
 async def _cmd_attribution(args: argparse.Namespace) -> int:
-    from datetime import timedelta
 
-    from bot.attribution.upkeep import audit
-    from bot.commands.caller import CommandError
-    from store.snapshots import latest_snapshots
+    from bot.attribution.upkeep import audit  # this command's own import: keeps the others quick
 
     if not 1 <= args.days <= 3660:
         raise CommandError(f"--days must be between 1 and 3660, not {args.days}")
@@ -343,7 +343,6 @@ async def _cmd_attribution(args: argparse.Namespace) -> int:
 
 
 def _operator() -> str:
-    import getpass
 
     try:
         return getpass.getuser()
@@ -353,15 +352,8 @@ def _operator() -> str:
 
 async def _cmd_label(args: argparse.Namespace) -> int:
     """Labels are the operator's act (CLI), never a chat command: they change attribution for everyone."""
-    import re
-    from datetime import UTC, datetime
 
-    from bot.attribution.orgs import iso_country_codes
-    from bot.attribution.upkeep import reattribute
-    from bot.commands.caller import CommandError
-    from bot.log import get_logger
-    from store import labels
-    from store.db import open_database
+    from bot.attribution.upkeep import reattribute  # this command's own import: keeps the others quick
 
     target = args.target.strip().removeprefix("https://huggingface.co/").strip("/")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?", target):
@@ -396,10 +388,8 @@ async def _cmd_label(args: argparse.Namespace) -> int:
 
 
 async def _cmd_reattribute(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
 
-    from bot.attribution.upkeep import reattribute
-    from store.db import open_database
+    from bot.attribution.upkeep import reattribute  # this command's own import: keeps the others quick
 
     settings = _settings(args)
     db = await open_database(settings.store.location)
@@ -415,11 +405,7 @@ async def _cmd_reattribute(args: argparse.Namespace) -> int:
 
 async def _cmd_db(args: argparse.Namespace) -> int:
     """`db copy`: the SQLite store → an empty PostgreSQL database, counted both sides, then what to change."""
-    from datetime import UTC, datetime
 
-    from bot.log import get_logger
-    from store.copy import copy_store
-    from store.db import StoreError, StoreLocation, open_database
 
     log = get_logger("bot.db")
 
@@ -466,7 +452,7 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
         raise ConfigError(f"{where}: store.path: folder {settings.store.path.parent} does not exist"
                           " (create it, mount the volume, or fix the path)")
 
-    from bot.web.ops import describe_endpoint
+    from bot.web.ops import describe_endpoint  # this command's own import: keeps the others quick
 
     print(
         f"config OK ({where}): hub {settings.hub.endpoint}, top {settings.hub.top_n} of {settings.hub.depth},"
@@ -480,7 +466,6 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
             print(f"warning: route {route.platform}:{route.channel} gets nothing while"
                   f" {unavailable[route.platform]}: its alerts queue unseen")
     if settings.lists or settings.watch:
-        from bot.config import configured_lists, requests_per_5_minutes
 
         shown = ", ".join(f"{spec.name} ({spec.kind}, top {spec.top_n} of {spec.depth}"
                           + "".join(f", {key}={value}" for key, value in spec.filters.items()) + ")"
@@ -491,8 +476,8 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 async def _cmd_demo(args: argparse.Namespace) -> int:
-    from bot.app import Trendwatch, demo_replay_path
-    from bot.source.replay import ReplaySource
+    from bot.app import Trendwatch, demo_replay_path  # this command's own import: keeps the others quick
+    from bot.source.replay import ReplaySource  # this command's own import: keeps the others quick
 
     replay = demo_replay_path()
     with tempfile.TemporaryDirectory(prefix="trendwatch-demo-") as tmp:
@@ -522,8 +507,6 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
                 await app.poll()
                 sent += (await app.deliver()).sent
             if args.format == "text":
-                from adapters.console import render_text
-                from bot.commands.answers import share_message, share_view, trending_message, trending_view
 
                 print(f"— {sent} alerts from {len(source)} polls. Where the week ended:\n")
                 print(render_text(trending_message(await trending_view(app.db.conn))) + "\n")
@@ -569,8 +552,6 @@ def _quiet_broken_pipe() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.commands.caller import CommandError
-    from store.db import StoreError
 
     args = _parser().parse_args(argv)
     if getattr(args, "refuses_config", False) and args.config is not None:

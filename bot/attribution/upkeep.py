@@ -115,7 +115,6 @@ async def reattribute(db: Database, settings: Settings, now: datetime) -> Reattr
         known.update(model_tags)
         decided = {model_id: rules.attribute(model_id, tags, known) for model_id, tags in model_tags.items()}
         changed = (await reattribution.reattribute_entries(conn, decided)).entries
-        from bot.attribution.upkeep import reattribute_lists  # issue 12: the other lists' history follows the table too
 
         changed += await reattribute_lists(conn, rules, known)
         version = await data_version(conn, settings)

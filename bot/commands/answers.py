@@ -13,6 +13,7 @@ from bot.attribution.countries import country_name, flag
 from bot.commands.caller import CommandError, clean_input, echo
 from bot.delivery.wording import model_url, on_list, origin_text, snapshot_footer
 from bot.digest import week as digest
+from bot.digest.chart_worker import ChartError, draw
 from bot.digest.week import find_gaps, usual_interval
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Image, Message, Span, line
@@ -271,7 +272,6 @@ async def share_chart(conn: Conn, days: int = 7) -> Image:
     chart = digest.share_chart(rows, {i: counts for i, (_, _, counts) in enumerate(series)}, gaps)
     title = f"Trending top {latest[0].top_n} by country, last {days} days (to {until:%d %b %Y %H:%M} UTC)"
 
-    from bot.digest.chart_worker import ChartError, draw
 
     try:
         png = await draw(chart, title, (since, until))

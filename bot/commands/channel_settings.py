@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.attribution.countries import COUNTRY_NAMES, country_name, flag
 from bot.commands.caller import Caller, CommandError, echo, parse_country
+from bot.commands.channel_lists import status_lines
 from bot.config import Settings, parse_duration
 from bot.domain.destination import Destination
 from bot.domain.events import ALERT_KINDS
@@ -181,7 +182,6 @@ class ChannelSettings:
             rules = await dest_store.channel_rules_of(conn, destination.id)
             for country, direction, threshold in rules:
                 lines.append(line(f"Rule: {flag(country)} {country} {direction} {threshold}%"))
-            from bot.commands.channel_lists import status_lines  # lists, filters and watches (issue 12)
 
             lines.extend(await status_lines(self.db, self.settings, destination))
         for rule in self.settings.share_rules:

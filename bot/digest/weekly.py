@@ -52,7 +52,6 @@ async def compute_digest(conn: Conn, settings: Settings, week: str, now: datetim
     digest = build_digest(week, tz, rows, previous, top_n=settings.hub.top_n,
                           poll_interval=settings.hub.poll_interval, end=now, created_at=now)
     if settings.lists:  # issue 12: a short section per other list
-        from bot.digest.weekly import list_sections
 
         digest = digest.model_copy(update={"lists": await list_sections(conn, settings, start, min(end, now))})
     return digest
