@@ -28,9 +28,8 @@ from bot.metrics import count_poll, metered
 from bot.poller.fan_out import sync_route_filters
 from bot.poller.poll import PollResult, poll_lists, poll_once, with_lists
 from bot.services import Service
-from bot.source.hub import HubSource, Source
-from bot.source.lists import build_list_sources
-from bot.source.replay import ReplaySource
+from bot.source.hub import Source
+from bot.source.sources import build_sources
 from store import lease
 from store.db import Database, open_database
 from store.destinations import active_destinations, sync_configured
@@ -47,20 +46,6 @@ class LeaseHeld(Exception):
 
 def demo_replay_path() -> Path:
     return Path(str(resources.files("bot.data").joinpath(DEMO_FILE)))
-
-
-def build_source(settings: Settings, secrets: Secrets) -> Source:
-    if settings.hub.replay is not None:
-        return ReplaySource(settings.hub.replay)
-    return HubSource(
-        endpoint=settings.hub.endpoint,
-        depth=settings.hub.depth,
-        token=secrets.hf_token.get_secret_value() if secrets.hf_token else None,
-        timeout=settings.hub.request_timeout,
-        budget=settings.hub.retry_budget,
-        lineage_lookups=settings.hub.lineage_lookups,
-        poll_interval=settings.hub.poll_interval,
-    )
 
 
 def source_label(settings: Settings) -> str:
@@ -145,14 +130,16 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
 class Trendwatch:
     """One process's view of the bot: owns the database and the lease."""
 
-    def __init__(self, settings: Settings, secrets: Secrets, db: Database, source: Source,
+    def __init__(self, settings: Settings, secrets: Secrets, db: Database, sources: dict[str, Source],
                  adapters: dict[str, Adapter]) -> None:
+        """`sources`: one per configured list, the default list's first (`bot.source.sources.build_sources`)."""
         self.settings = settings
         self.secrets = secrets
         self.db = db
-        self.source = source
+        self.sources = sources
+        self.source = source = next(iter(sources.values()))
         self.adapters = adapters
-        self.list_sources = build_list_sources(settings, secrets)  # `[[lists]]` beside the default list
+        self.list_sources = {name: listed for name, listed in sources.items() if listed is not source}
         self.table = load_org_table()
         iso_country_codes()  # read pycountry's table at start, not inside the first slash command that needs it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -182,7 +169,8 @@ class Trendwatch:
             await close_adapters(chosen)
             await db.close()
             raise
-        return cls(settings, secrets, db, build_source(settings, secrets), chosen)
+        sources = build_sources(settings, secrets)
+        return cls(settings, secrets, db, sources, chosen)
 
     async def acquire_lease(self) -> lease.LeaseHolder | None:
         holder = await lease.try_acquire(
@@ -219,6 +207,11 @@ class Trendwatch:
         async with self._polling:
             return await create_due_digest(self.db, self.settings, now or datetime.now(UTC))
 
+    def stop_sources(self) -> None:
+        """End every source's waits and retries: the process is shutting down."""
+        for source in self.sources.values():
+            source.stop()
+
     async def close(self) -> None:
         async with self._polling, self._delivering:
             if self.has_lease:
@@ -226,8 +219,7 @@ class Trendwatch:
                     await lease.release(self.db, LEASE_NAME, self.holder)
                 self.has_lease = False
             await close_adapters(self.adapters)
-            for list_source in self.list_sources.values():
-                list_source.stop()
+            self.stop_sources()
             await self.db.close()
 
 

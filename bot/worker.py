@@ -278,7 +278,7 @@ class Worker:
             await asyncio.wait(connecting)
         if self.scheduler.running:
             self.scheduler.pause()
-        await self.jobs.finish_or_cancel(self.app.source.stop)
+        await self.jobs.finish_or_cancel(self.app.stop_sources)
         await self.deliverer.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from typing import Annotated, Any, Protocol
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phones nobody extra
@@ -30,8 +29,6 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # an unattended bot phon
 import httpx2
 from huggingface_hub import HfApi, set_client_factory
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
-from huggingface_hub.utils._http import parse_ratelimit_headers
-from huggingface_hub.utils._pagination import paginate
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints, ValidationError
 from tenacity import (
     RetryCallState,
@@ -39,14 +36,15 @@ from tenacity import (
     retry_if_exception_type,
 )
 
+from bot.domain.lists import ListSpec
 from bot.domain.outcomes import PollFailure
-from bot.domain.snapshot import Entry, Snapshot
+from bot.domain.snapshot import DEFAULT_LIST, Entry, Snapshot
 from bot.log import get_logger
 from bot.retry import HUB
+from bot.source.hub_client import rate_limit, raw_listing
 
 log = get_logger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-HUB_WINDOW = 300.0  # the Hub's quotas are per fixed 5-minute window: no reset is further away
 
 
 class HubError(Exception):
@@ -97,18 +95,6 @@ def _retry_after(headers: httpx2.Headers) -> float | None:
         return None
 
 
-def _rate_limit(headers: httpx2.Headers) -> tuple[float, str] | None:
-    """A 429's `RateLimit`/`RateLimit-Policy` → (seconds to the reset, what to tell the operator), or None."""
-    info = parse_ratelimit_headers(headers)
-    if info is None:
-        return None
-    window = float(info.window_seconds or HUB_WINDOW)
-    reset = min(float(info.reset_in_seconds), window, HUB_WINDOW)  # a bogus t must not park the bot for hours
-    quota = f"{info.remaining} of {info.limit}" if info.limit is not None else f"{info.remaining}"
-    return reset, (f"rate limited: {quota} {info.resource_type} requests left in this"
-                   f" {window:.0f} s window, which resets in {reset:.0f} s")
-
-
 class _FailFastTransport(httpx2.BaseTransport):
     """Raises `HubTransient` instead of returning a retryable answer (see module docstring)."""
 
@@ -130,11 +116,11 @@ class _FailFastTransport(httpx2.BaseTransport):
             raise HubTransient(f"cannot reach the Hub: {exc or type(exc).__name__}", PollFailure.UNREACHABLE) from exc
         if response.status_code in RETRY_STATUSES:
             retry_after = _retry_after(response.headers)
-            limited = _rate_limit(response.headers) if response.status_code == 429 else None
+            limited = rate_limit(response.headers) if response.status_code == 429 else None
             response.close()
             if limited is not None and retry_after is None:
-                raise HubTransient(f"the Hub answered HTTP 429 ({limited[1]})", PollFailure.RATE_LIMITED,
-                                   reset_in=limited[0])
+                raise HubTransient(f"the Hub answered HTTP 429 ({limited.summary})", PollFailure.RATE_LIMITED,
+                                   reset_in=limited.reset_in)
             raise HubTransient(f"the Hub answered HTTP {response.status_code}", status_failure(response.status_code),
                                retry_after)
         return response
@@ -222,19 +208,24 @@ _OPTIONAL_FIELDS = {
 }
 
 
-def parse_item(position: int, item: object) -> tuple[HubModel, list[str]]:
-    """One raw item → (HubModel, the Hub's names of fields that drifted and were dropped to unknown)."""
+def parse_item(position: int, item: object, kind: str = "models") -> tuple[HubModel, list[str]]:
+    """One raw item → (HubModel, the Hub's names of fields that drifted and were dropped to unknown).
+
+    A Space has no library: its `sdk` (gradio, docker, …) stands in as `library_name`."""
+    noun = kind.removesuffix("s")
     if not isinstance(item, dict):
-        raise HubError("the Hub's answer is not a list of models")
+        raise HubError(f"the Hub's answer is not a list of {kind}")
     if "id" not in item or not isinstance(item["id"], str):
-        raise HubError(f"entry #{position} is without a usable model id")
+        raise HubError(f"entry #{position} is without a usable {noun} id")
+    if kind == "spaces" and "library_name" not in item and "sdk" in item:
+        item = {**item, "library_name": item["sdk"]}
     data = {key: item[key] for key in ("id", *_OPTIONAL_FIELDS.values()) if key in item}
     try:
         return HubModel.model_validate(data), []
     except ValidationError as exc:
         bad = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
     if "id" in bad:
-        raise HubError(f"entry #{position} is without a usable model id ({str(item['id'])[:60]!r})")
+        raise HubError(f"entry #{position} is without a usable {noun} id ({str(item['id'])[:60]!r})")
     for key in bad:
         data.pop(key, None)
     return HubModel.model_validate(data), bad
@@ -254,7 +245,7 @@ def entry_from_model(rank: int, model: HubModel) -> Entry:
     )
 
 
-def snapshot_from_json(items: object, taken_at: datetime) -> Snapshot:
+def snapshot_from_json(items: object, taken_at: datetime, kind: str = "models") -> Snapshot:
     """The Hub's raw answer → Snapshot, or HubError (stores nothing, counts as a failed poll).
 
     An answer is usable when it is a list of objects, each with a model id,
@@ -262,14 +253,14 @@ def snapshot_from_json(items: object, taken_at: datetime) -> Snapshot:
     ONE warning for the whole answer naming them.
     """
     if not isinstance(items, list):
-        raise HubError("the Hub's answer is not a list of models")
+        raise HubError(f"the Hub's answer is not a list of {kind}")
     if not items:
         raise HubError("the Hub answered an empty trending list", PollFailure.SHORT_LIST)
     entries: list[Entry] = []
     drifted: dict[str, int] = {}
     seen: set[str] = set()
     for rank, item in enumerate(items, start=1):
-        model, bad = parse_item(rank, item)
+        model, bad = parse_item(rank, item, kind)
         if model.id in seen:
             raise HubError(f"the Hub listed {model.id} twice")
         seen.add(model.id)
@@ -283,7 +274,8 @@ def snapshot_from_json(items: object, taken_at: datetime) -> Snapshot:
 
 
 class HubSource:
-    name = "hub"
+    """Any trending list of the Hub (models, Spaces, datasets, filtered): one fetch path, one parser, one retry
+    policy. Without a `spec` it is the overall trending models list at `depth`."""
 
     def __init__(
         self,
@@ -294,10 +286,16 @@ class HubSource:
         budget: timedelta = timedelta(seconds=30),
         lineage_lookups: int = 10,
         poll_interval: timedelta = timedelta(minutes=15),
+        *,
+        spec: ListSpec | None = None,
     ) -> None:
         install_http_client(timeout.total_seconds())
+        self.spec = spec if spec is not None else ListSpec(DEFAULT_LIST, "models", top_n=depth, depth=depth)
+        self.name = "hub" if self.spec.is_default else f"hub:{self.spec.name}"  # stored with each snapshot
         self.endpoint = endpoint
-        self.depth = depth
+        self.depth = self.spec.depth
+        if self.spec.kind != "models":
+            lineage_lookups = 0  # only models have bases
         self.budget = budget.total_seconds()
         self.patience = poll_interval.total_seconds()  # the longest wait for the Hub's rate-limit reset
         self._not_before = 0.0  # monotonic time before which the Hub refuses us (its rate-limit window)
@@ -313,15 +311,10 @@ class HubSource:
         self._stopping.wait(seconds)
 
     def _list(self) -> list[Any]:
-        """The raw list, fetched by the Hub client's own pagination; parsing it is ours (`snapshot_from_json`).
-
-        `HfApi.list_models` would build `ModelInfo`s, which fail on a drifting
-        optional field (a bad `createdAt` throws out the whole answer).
-        """
-        params = {"sort": "trendingScore", "limit": self.depth}
+        """The raw list as the Hub sent it (`hub_client.raw_listing`); parsing it is ours (`snapshot_from_json`)."""
+        kind = self.spec.kind
         try:
-            headers = self._api._build_hf_headers()
-            return list(islice(paginate(f"{self.endpoint}/api/models", params=params, headers=headers), self.depth))
+            return raw_listing(self._api, self.endpoint, self.spec)
         except HubError:
             raise
         except ValueError as exc:  # includes JSONDecodeError
@@ -329,7 +322,7 @@ class HubSource:
         except KeyError as exc:
             raise HubError(f"the Hub's answer has an entry without {exc}") from exc
         except (TypeError, AttributeError) as exc:
-            raise HubError("the Hub's answer is not a list of models") from exc
+            raise HubError(f"the Hub's answer is not a list of {kind}") from exc
         except (httpx2.HTTPStatusError, HfHubHTTPError) as exc:  # the client's error is an OSError: before it
             status = exc.response.status_code
             raise HubError(f"the Hub answered HTTP {status}", status_failure(status)) from exc
@@ -385,8 +378,9 @@ class HubSource:
     async def fetch(self, after: datetime | None = None) -> Snapshot:
         started = time.monotonic()
         items = await asyncio.to_thread(self._fetch_with_retries)
-        snapshot = snapshot_from_json(items, datetime.now(UTC))
-        log.info("fetched %d trending models in %.1fs", len(snapshot.entries), time.monotonic() - started)
+        snapshot = snapshot_from_json(items, datetime.now(UTC), self.spec.kind)
+        log.info("fetched %d trending %s of list %s in %.1fs", len(snapshot.entries), self.spec.kind, self.spec.name,
+                 time.monotonic() - started)
         return snapshot
 
     def _lookup_sync(self, model_ids: Sequence[str]) -> dict[str, list[str]]:

