@@ -127,6 +127,137 @@ async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Ta
     return replace(alert, message=replace(alert.message, image=image)) if image else alert
 
 
+class OutboxDrain:
+    """One delivery pass: every due alert, each channel's in order, channels side by side.
+
+    A pass holds what its sends share: the send slots per platform, the charts drawn once per digest, the
+    report, and each platform's refusal of the token (one refusal speaks for every channel).
+    """
+
+    def __init__(self, db: Database, adapters: Mapping[str, Adapter], concurrency: int, max_backoff: timedelta,
+                 clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.max_backoff = max_backoff
+        self.clock = clock
+        self.report = DeliveryReport()
+        self.slots = {name: InFlight(concurrency, adapter.pacing_rate) for name, adapter in adapters.items()}
+        self.images: dict[int, asyncio.Task[Image | None]] = {}
+
+    async def retry_later(self, item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False,
+                          unsent: bool = False) -> None:
+        """Try again after a backoff; `unsent`: the platform answered, so the post marked before it did not go out."""
+        wait = backoff(item.attempts + 1, self.max_backoff)
+        if isinstance(exc, DeliveryError) and exc.retry_after:
+            wait = max(wait, timedelta(seconds=exc.retry_after))
+        if not quiet:
+            log.warning("send to %s:%s failed (%s); retrying in %ds",
+                        item.destination.platform, item.destination.channel, exc, wait.total_seconds())
+        reason = str(exc) or type(exc).__name__
+        async with self.db.transaction() as conn:
+            if unsent:
+                await outbox.mark_unsent(conn, item.id, reason)
+            await outbox.mark_retry(conn, item.id, reason, self.clock() + wait)
+        self.report.retried += 1
+
+    async def failed(self, item: outbox.OutboxItem, exc: Exception, outcome: DeliveryOutcome, tracked: bool) -> bool:
+        """Act on a failed send by its outcome; True when the channel's next alerts may go on."""
+        destination = item.destination
+        match outcome:
+            case DeliveryOutcome.UNKNOWN:
+                await self.retry_later(item, exc)  # the mark stays: a copy may be out
+                return False
+            case DeliveryOutcome.ASSUMED:
+                async with self.db.transaction() as conn:
+                    await outbox.mark_assumed_delivered(conn, item.id, self.clock(), f"unconfirmed: {exc}")
+                self.report.sent += 1
+                return True
+            case DeliveryOutcome.GONE:
+                reason = f"{exc} (since {self.clock():%Y-%m-%d %H:%M} UTC)"
+                log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
+                async with self.db.transaction() as conn:
+                    await destination_store.pause(conn, destination.id, reason, self.clock())
+                    if tracked:
+                        await outbox.mark_unsent(conn, item.id, str(exc))
+                self.report.paused.append(f"{destination.platform}:{destination.channel}")
+                return False
+            case DeliveryOutcome.REFUSED:
+                if destination.platform not in self.report.refused:
+                    self.report.refused[destination.platform] = str(exc)
+                    log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
+                              " fix the token and restart", destination.platform, exc)
+                await self.retry_later(item, exc, quiet=True, unsent=tracked)
+                return False
+            case DeliveryOutcome.REJECTED:
+                log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
+                          destination.platform, item.key, destination.channel, exc)
+                async with self.db.transaction() as conn:
+                    await outbox.mark_rejected(conn, item.id, str(exc))
+                self.report.rejected += 1
+                return True
+            case _:  # transient, rate limited or unexpected: keep the alert, try later
+                await self.retry_later(item, exc, unsent=tracked)
+                return False
+
+    async def send_one(self, item: outbox.OutboxItem) -> bool:
+        """One alert to its channel; False when the channel's later alerts must wait."""
+        destination = item.destination
+        if destination.platform in self.report.refused:  # one refusal of the token speaks for every channel
+            await self.retry_later(item, PlatformRefused(self.report.refused[destination.platform]), quiet=True)
+            return False
+        adapter = self.adapters[destination.platform]
+        tracked = not adapter.idempotent
+        try:
+            alert = await alert_with_image(item, self.images)
+        except Exception as exc:  # a payload this version cannot read or render: retrying will not help
+            log.error("alert %s for %s:%s cannot be rendered (%s); set aside, the channel's next alerts go on",
+                      item.key, destination.platform, destination.channel, exc)
+            async with self.db.transaction() as conn:
+                await outbox.mark_rejected(conn, item.id, f"cannot render: {type(exc).__name__}: {exc}")
+            self.report.rejected += 1
+            return True
+        await adapter.pace()
+        if tracked:
+            async with self.db.transaction() as conn:
+                await outbox.mark_sending(conn, item.id, self.clock())
+        started = time.monotonic()
+        try:
+            await adapter.send(destination.channel, alert, destination.mention)
+        except Exception as exc:
+            return await self.failed(item, exc, outcome_of(exc), tracked)
+        self.slots[destination.platform].observe(time.monotonic() - started)
+        async with self.db.transaction() as conn:
+            await outbox.mark_delivered(conn, item.id, self.clock())
+        self.report.sent += 1
+        return True
+
+    async def drain(self, queue: list[outbox.OutboxItem]) -> None:
+        """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
+        for item in queue:
+            adapter = self.adapters[item.destination.platform]
+            await adapter.ready(item.destination.channel)
+            async with self.slots[item.destination.platform].slot():
+                if not await self.send_one(item):
+                    return
+
+    async def run(self) -> DeliveryReport:
+        # Read in a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
+        async with self.db.transaction() as conn:
+            items = await outbox.due_items(conn, self.clock(), list(self.adapters))
+        by_destination: dict[int, list[outbox.OutboxItem]] = {}
+        for item in items:
+            by_destination.setdefault(item.destination.id, []).append(item)
+        # Every channel's queue ends within this pass, even when one fails (a database fault): a drain left
+        # running would overlap the next pass and could send its alerts twice.
+        drained = await asyncio.gather(*(self.drain(queue) for queue in by_destination.values()),
+                                       return_exceptions=True)
+        failures = [result for result in drained if isinstance(result, BaseException)]
+        if failures:
+            raise failures[0]
+        self.report.in_flight = {name: limiter.peak for name, limiter in self.slots.items() if limiter.peak}
+        return self.report
+
+
 async def deliver_due(
     db: Database,
     adapters: Mapping[str, Adapter],
@@ -135,119 +266,5 @@ async def deliver_due(
     max_backoff: timedelta = timedelta(minutes=30),
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DeliveryReport:
-    report = DeliveryReport()
-    # Read in a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
-    async with db.transaction() as conn:
-        items = await outbox.due_items(conn, clock(), list(adapters))
-    by_destination: dict[int, list[outbox.OutboxItem]] = {}
-    for item in items:
-        by_destination.setdefault(item.destination.id, []).append(item)
-    slots = {name: InFlight(concurrency, adapter.pacing_rate) for name, adapter in adapters.items()}
-    images: dict[int, asyncio.Task[Image | None]] = {}
-
-    async def retry_later(
-        item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False, unsent: bool = False
-    ) -> None:
-        """Try again after a backoff; `unsent`: the platform answered, so the post marked before it did not go out."""
-        wait = backoff(item.attempts + 1, max_backoff)
-        if isinstance(exc, DeliveryError) and exc.retry_after:
-            wait = max(wait, timedelta(seconds=exc.retry_after))
-        if not quiet:
-            log.warning("send to %s:%s failed (%s); retrying in %ds",
-                        item.destination.platform, item.destination.channel, exc, wait.total_seconds())
-        reason = str(exc) or type(exc).__name__
-        async with db.transaction() as conn:
-            if unsent:
-                await outbox.mark_unsent(conn, item.id, reason)
-            await outbox.mark_retry(conn, item.id, reason, clock() + wait)
-        report.retried += 1
-
-    async def failed(item: outbox.OutboxItem, exc: Exception, outcome: DeliveryOutcome, tracked: bool) -> bool:
-        """Act on a failed send by its outcome; True when the channel's next alerts may go on."""
-        destination = item.destination
-        match outcome:
-            case DeliveryOutcome.UNKNOWN:
-                await retry_later(item, exc)  # the mark stays: a copy may be out
-                return False
-            case DeliveryOutcome.ASSUMED:
-                async with db.transaction() as conn:
-                    await outbox.mark_assumed_delivered(conn, item.id, clock(), f"unconfirmed: {exc}")
-                report.sent += 1
-                return True
-            case DeliveryOutcome.GONE:
-                reason = f"{exc} (since {clock():%Y-%m-%d %H:%M} UTC)"
-                log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
-                async with db.transaction() as conn:
-                    await destination_store.pause(conn, destination.id, reason, clock())
-                    if tracked:
-                        await outbox.mark_unsent(conn, item.id, str(exc))
-                report.paused.append(f"{destination.platform}:{destination.channel}")
-                return False
-            case DeliveryOutcome.REFUSED:
-                if destination.platform not in report.refused:
-                    report.refused[destination.platform] = str(exc)
-                    log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
-                              " fix the token and restart", destination.platform, exc)
-                await retry_later(item, exc, quiet=True, unsent=tracked)
-                return False
-            case DeliveryOutcome.REJECTED:
-                log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
-                          destination.platform, item.key, destination.channel, exc)
-                async with db.transaction() as conn:
-                    await outbox.mark_rejected(conn, item.id, str(exc))
-                report.rejected += 1
-                return True
-            case _:  # transient, rate limited or unexpected: keep the alert, try later
-                await retry_later(item, exc, unsent=tracked)
-                return False
-
-    async def send_one(item: outbox.OutboxItem) -> bool:
-        """One alert to its channel; False when the channel's later alerts must wait."""
-        destination = item.destination
-        if destination.platform in report.refused:  # one refusal of the token speaks for every channel
-            await retry_later(item, PlatformRefused(report.refused[destination.platform]), quiet=True)
-            return False
-        adapter = adapters[destination.platform]
-        tracked = not adapter.idempotent
-        try:
-            alert = await alert_with_image(item, images)
-        except Exception as exc:  # a payload this version cannot read or render: retrying will not help
-            log.error("alert %s for %s:%s cannot be rendered (%s); set aside, the channel's next alerts go on",
-                      item.key, destination.platform, destination.channel, exc)
-            async with db.transaction() as conn:
-                await outbox.mark_rejected(conn, item.id, f"cannot render: {type(exc).__name__}: {exc}")
-            report.rejected += 1
-            return True
-        await adapter.pace()
-        if tracked:
-            async with db.transaction() as conn:
-                await outbox.mark_sending(conn, item.id, clock())
-        started = time.monotonic()
-        try:
-            await adapter.send(destination.channel, alert, destination.mention)
-        except Exception as exc:
-            return await failed(item, exc, outcome_of(exc), tracked)
-        slots[destination.platform].observe(time.monotonic() - started)
-        async with db.transaction() as conn:
-            await outbox.mark_delivered(conn, item.id, clock())
-        report.sent += 1
-        return True
-
-    async def drain(queue: list[outbox.OutboxItem]) -> None:
-        """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
-        for item in queue:
-            adapter = adapters[item.destination.platform]
-            await adapter.ready(item.destination.channel)
-            async with slots[item.destination.platform].slot():
-                if not await send_one(item):
-                    return
-
-    # Every channel's queue ends within this pass, even when one fails (a database fault): a drain left
-    # running would overlap the next pass and could send its alerts twice.
-    failures = [result for result in await asyncio.gather(*(drain(queue) for queue in by_destination.values()),
-                                                          return_exceptions=True)
-                if isinstance(result, BaseException)]
-    if failures:
-        raise failures[0]
-    report.in_flight = {name: limiter.peak for name, limiter in slots.items() if limiter.peak}
-    return report
+    """Send every due alert once (see `OutboxDrain`)."""
+    return await OutboxDrain(db, adapters, concurrency, max_backoff, clock).run()
