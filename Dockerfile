@@ -2,7 +2,7 @@
 #
 # BASE is Debian 12 (bookworm) slim; its own python3 (3.11) runs the bot. Pin it by digest where you
 # build (`docker buildx imagetools inspect debian:bookworm-slim`), e.g. BASE=debian:bookworm-slim@sha256:…
-# tests/test_container.py builds this file with buildah from a bookworm made by debootstrap, as
+# tests/end_to_end/test_container.py builds this file with buildah from a bookworm made by debootstrap, as
 # BASE=localhost/trendwatch-base:bookworm, because the machines that test it reach no image registry.
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
