@@ -19,7 +19,6 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from adapters.console import render_text
-from bot.attribution.orgs import iso_country_codes
 from bot.commands.answers import share_chart, share_message, share_view, trending_message, trending_view
 from bot.commands.caller import CommandError
 from bot.config import (
@@ -35,6 +34,7 @@ from bot.config import (
 )
 from bot.delivery.wording import render
 from bot.digest.week import WeekError, parse_week, previous_week
+from bot.domain.country_codes import iso_country_codes
 from bot.domain.destination import Destination
 from bot.domain.lists import ListSpec
 from bot.log import get_logger, setup_logging

@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from adapters.console import ConsoleAdapter
-from bot.attribution.orgs import iso_country_codes, load_org_table
+from bot.attribution.orgs import load_org_table
 from bot.attribution.upkeep import reattribute_if_changed
 from bot.config import Secrets, Settings, unavailable_platforms
 from bot.delivery.adapter import Adapter
 from bot.delivery.drain import DeliveryReport, deliver_due
 from bot.digest.week import parse_schedule
 from bot.digest.weekly import DigestOutcome, create_due_digest
+from bot.domain.country_codes import iso_country_codes
 from bot.log import get_logger
 from bot.metrics import count_poll, metered
 from bot.poller.fan_out import sync_route_filters

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.attribution.orgs import iso_country_codes
+from bot.domain.country_codes import iso_country_codes
 from bot.domain.events import ALERT_KINDS
 from bot.domain.lists import RESERVED_NAMES, ListSpec
 from bot.domain.snapshot import DEFAULT_LIST

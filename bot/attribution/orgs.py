@@ -48,11 +48,3 @@ def attribution_version(overrides: Mapping[str, str], labels: Mapping[str, str],
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()[:16]
-
-
-@cache
-def iso_country_codes() -> frozenset[str]:
-    """ISO 3166-1 alpha-2 as pycountry ships it (read once): ZZ, XX or EU are not countries."""
-    import pycountry
-
-    return frozenset(country.alpha_2 for country in pycountry.countries)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.attribution.orgs import iso_country_codes
+from bot.domain.country_codes import iso_country_codes
 
 
 class CommandError(Exception):

@@ -4,7 +4,7 @@ import re
 import tomllib
 from typing import Any
 
-from bot.attribution.orgs import iso_country_codes
+from bot.domain.country_codes import iso_country_codes
 from tests.support.cli import REPO
 
 ORGS_TOML = REPO / "bot" / "data" / "orgs.toml"
