@@ -183,9 +183,13 @@ async def item_row_ids(conn: Conn, list_name: str, hub_ids: Sequence[str]) -> di
 
 
 async def load_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
-    """One snapshot's entries by rank, with their items' task, library and tags (the latest seen)."""
+    """One snapshot's entries by rank, with their items' task and library (the latest seen).
+
+    Tags are not read back: detection, watches and filters read the fetched snapshot's own, and a
+    stored snapshot only serves as the previous one (ranks, countries) or as an answer.
+    """
     async with conn.execute(
-        "SELECT e.rank, i.hub_id, e.likes, e.downloads, e.trending_score, i.pipeline_tag, i.library_name, i.tags,"
+        "SELECT e.rank, i.hub_id, e.likes, e.downloads, e.trending_score, i.pipeline_tag, i.library_name,"
         " e.country, e.country_method, e.country_via"
         " FROM entries e JOIN items i ON i.id = e.item_id WHERE e.snapshot_id = ? ORDER BY e.rank",
         (snapshot_id,),
@@ -193,17 +197,16 @@ async def load_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
         rows = await cursor.fetchall()
     return tuple(
         Entry(
-            rank=int(rank),
-            id=str(hub_id),
+            rank=rank,
+            id=hub_id,
             likes=stored_int(likes),
             downloads=stored_int(downloads),
             trending_score=stored_float(score),
             pipeline_tag=stored_text(pipeline_tag),
             library_name=stored_text(library_name),
-            tags=tuple(stored_tags(tags)),
-            attribution=Attribution(str(country), str(method), stored_text(via)),
+            attribution=Attribution(country, method, via),
         )
-        for rank, hub_id, likes, downloads, score, pipeline_tag, library_name, tags, country, method, via in rows
+        for rank, hub_id, likes, downloads, score, pipeline_tag, library_name, country, method, via in rows
     )
 
 
@@ -377,8 +380,10 @@ async def search_models(conn: Conn, text: str, limit: int = 25, list_name: str =
                  " ORDER BY best_rank, last_seen DESC")
         params: tuple[object, ...] = (f"%{text.lower()}%", list_name)
     elif len(text) >= 3 and text.isascii():
+        # CROSS JOIN keeps the trigram index as the outer loop: with `list` in the WHERE, the planner would
+        # otherwise walk the list's items and ask the index once per item (seconds on 100,000 models).
         query = (
-            "SELECT i.hub_id FROM items_search s JOIN items i ON i.id = s.rowid"
+            "SELECT i.hub_id FROM items_search s CROSS JOIN items i ON i.id = s.rowid"
             " WHERE s.hub_id LIKE ? AND i.list = ? ORDER BY i.best_rank, i.last_seen DESC"
         )
         params = (f"%{text}%", list_name)
