@@ -366,6 +366,14 @@ async def model_record(conn: Conn, hub_id: str, list_name: str = DEFAULT_LIST) -
     )
 
 
+# CROSS JOIN keeps the trigram index as the outer loop: with `list` in the WHERE, the planner would otherwise
+# walk the list's items and ask the index once per item (27 s for a miss on 100,000 models).
+SEARCH_BY_TRIGRAMS = (
+    "SELECT i.hub_id FROM items_search s CROSS JOIN items i ON i.id = s.rowid"
+    " WHERE s.hub_id LIKE ? AND i.list = ? ORDER BY i.best_rank, i.last_seen DESC"
+)
+
+
 async def search_models(conn: Conn, text: str, limit: int = 25, list_name: str = DEFAULT_LIST) -> list[str]:
     """Ids on one list containing `text` (any case), best-ranked first: autocomplete and "did you mean".
 
@@ -380,12 +388,7 @@ async def search_models(conn: Conn, text: str, limit: int = 25, list_name: str =
                  " ORDER BY best_rank, last_seen DESC")
         params: tuple[object, ...] = (f"%{text.lower()}%", list_name)
     elif len(text) >= 3 and text.isascii():
-        # CROSS JOIN keeps the trigram index as the outer loop: with `list` in the WHERE, the planner would
-        # otherwise walk the list's items and ask the index once per item (seconds on 100,000 models).
-        query = (
-            "SELECT i.hub_id FROM items_search s CROSS JOIN items i ON i.id = s.rowid"
-            " WHERE s.hub_id LIKE ? AND i.list = ? ORDER BY i.best_rank, i.last_seen DESC"
-        )
+        query = SEARCH_BY_TRIGRAMS
         params = (f"%{text}%", list_name)
     else:
         query = ("SELECT hub_id FROM items WHERE list = ? AND instr(lower(hub_id), ?) > 0"

@@ -154,6 +154,8 @@ async def test_model_lookup_and_hints_use_indexes(db_path: Path):
         assert "USING COVERING INDEX items_by_hub_id_nocase" in nocase, nocase
         substring = await plan("SELECT rowid FROM items_search WHERE hub_id LIKE '%abc%'")
         assert "INDEX 0:L0" in substring, substring  # the LIKE is answered by the trigram index
+        search = await plan(snapshots.SEARCH_BY_TRIGRAMS.replace("?", "'x'", 2))
+        assert search.startswith("SCAN s VIRTUAL TABLE INDEX 0:L0") and "USING INTEGER PRIMARY KEY" in search, search
         assert await snapshots.search_models(db.conn, "my_model") == ["org/My_Model-7B"]  # `_` is not a wildcard
         assert await snapshots.search_models(db.conn, "ti") == ["x/tiny"]
         # SQLite 3.40's trigram LIKE segfaults on this pattern (found by the slash-command fuzz test):
