@@ -166,9 +166,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     @app_commands.describe(list_name="which trending list (default: models)")
     async def share(interaction: discord.Interaction, list_name: str | None = None) -> None:
         async def work() -> Message:
-            name = chosen_list(list_name)[0]
-            view = share_view(db.conn, list_name=name) if name != "models" else share_view(db.conn)
-            return share_message(await view)
+            return share_message(await share_view(db.conn, list_name=chosen_list(list_name)[0]))
 
         await reply(interaction, work())
 

@@ -35,6 +35,7 @@ from bot.commands.channel_lists import ChannelLists, parse_filter_words
 from bot.commands.channel_settings import ChannelSettings
 from bot.config import ConfigError, Secrets, Settings, configured_lists, list_named
 from bot.domain.messages import Message, line
+from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger
 from store.db import Database
 
@@ -56,7 +57,7 @@ class ParsedCommand:
     args: tuple[str, ...] = ()
 
 
-def parse_command(text: str, lists: Collection[str] = ("models",)) -> ParsedCommand:
+def parse_command(text: str, lists: Collection[str] = (DEFAULT_LIST,)) -> ParsedCommand:
     """The words after `/trending` → what was asked. Anything unrecognised asks for help.
 
     `lists` are the configured list names: `spaces 5` asks for the top 5 of the `spaces` list.
@@ -205,9 +206,7 @@ class SlashCommands:
             if len(numbers) > 1 or len(names) > 1 or (names and names[0] not in self.list_names):
                 raise CommandError(f"Use: share [days] [list]; lists: {', '.join(self.list_names)}")
             days = _number(numbers[0], "number of days", 1, 366) if numbers else 7
-            if names and names[0] != "models":
-                return share_message(await share_view(conn, days, names[0]))
-            return share_message(await share_view(conn, days))
+            return share_message(await (share_view(conn, days, names[0]) if names else share_view(conn, days)))
         if action == "model":
             if len(args) != 1:
                 raise CommandError("Use: model <org/name>, e.g. model Qwen/Qwen3-8B")

@@ -31,13 +31,13 @@ MISSING = "deepseek-ai/DeepSeek-V4-Preview"
 
 
 async def add_models(path: Path | str, total: int) -> None:
-    """Fill `models` up to `total` rows with plausible ids, as a long-lived bot at depth 1000 would see."""
+    """Fill the default list's items up to `total` rows with plausible ids, as a bot at depth 1000 would see."""
     rng = random.Random(11)
     words = ["llama", "qwen", "mistral", "phi", "gemma", "coder", "instruct", "chat", "vision", "tiny", "moe",
              "reasoning", "distill", "base", "lora", "merge", "gguf", "awq", "sft", "dpo"]
     db = await open_database(path)
     try:
-        async with db.conn.execute("SELECT COUNT(*) FROM models") as cursor:
+        async with db.conn.execute("SELECT COUNT(*) FROM items WHERE list = 'models'") as cursor:
             row = await cursor.fetchone()
         have = int(row[0]) if row else 0
         rows = []
@@ -47,10 +47,10 @@ async def add_models(path: Path | str, total: int) -> None:
                          "2025-03-01T00:00:00.000000Z", rng.randint(11, 1000), "2025-03-01T00:00:00.000000Z"))
         async with db.transaction() as conn:
             await conn.executemany(
-                "INSERT INTO models (hub_id, first_seen, last_seen, best_rank, best_rank_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+                "INSERT INTO items (list, hub_id, first_seen, last_seen, best_rank, best_rank_at)"
+                " VALUES ('models', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
         if conn.dialect == "postgresql":
-            await conn.execute("ANALYZE models")
+            await conn.execute("ANALYZE items")
     finally:
         await db.close()
 

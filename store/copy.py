@@ -1,6 +1,6 @@
 """Moving a bot: copy a SQLite store into an empty PostgreSQL one, whole, and prove it by counting.
 
-Everything is copied (history, models, subscriptions and channel rules,
+Everything is copied (every list's history and items, subscriptions and channel rules,
 labels, rule state, the outbox with what is still pending, digests, lineage)
 except the worker lease, which belongs to the old host. The source is held
 in one read transaction that also keeps any writer out, and the target is
@@ -37,7 +37,7 @@ async def _tables_in_order(source: Database) -> list[str]:
     """Every table of the source, parents before children (foreign keys), so no row waits for its parent."""
     rows = await (await source.conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        " AND name NOT LIKE 'models_search%' ORDER BY name"
+        " AND name NOT LIKE 'items_search%' ORDER BY name"
     )).fetchall()
     names = [str(name) for (name,) in rows if str(name) not in SKIPPED]
     parents: dict[str, set[str]] = {}

@@ -1,11 +1,12 @@
-"""The Hub's health as the poller saw it: consecutive failures and whether we said so."""
+"""The Hub's health as each list's poller saw it: consecutive failures and whether we said so."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from store.db import Conn, from_iso, utc_iso
+from bot.domain.snapshot import DEFAULT_LIST
+from store.db import Conn, from_iso, stored_text, utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,37 +18,44 @@ class SourceHealth:
     failing_announced: bool
 
 
-async def get_health(conn: Conn) -> SourceHealth:
+async def get_health(conn: Conn, list_name: str = DEFAULT_LIST) -> SourceHealth:
+    """A list never polled (or never failing) has no row: healthy, nothing known."""
     async with conn.execute(
         "SELECT failures, last_error, last_failure_at, last_success_at, failing_announced"
-        " FROM source_health WHERE id = 1"
+        " FROM source_health WHERE list = ?",
+        (list_name,),
     ) as cursor:
         row = await cursor.fetchone()
-    assert row is not None
+    if row is None:
+        return SourceHealth(0, None, None, None, False)
     failures, error, failed_at, success_at, announced = row
     return SourceHealth(
         failures=int(failures),
-        last_error=error,
+        last_error=stored_text(error),
         last_failure_at=from_iso(failed_at) if failed_at else None,
         last_success_at=from_iso(success_at) if success_at else None,
         failing_announced=bool(announced),
     )
 
 
-async def record_failure(conn: Conn, error: str, now: datetime) -> SourceHealth:
+async def record_failure(conn: Conn, error: str, now: datetime, list_name: str = DEFAULT_LIST) -> SourceHealth:
     await conn.execute(
-        "UPDATE source_health SET failures = failures + 1, last_error = ?, last_failure_at = ? WHERE id = 1",
-        (error[:500], utc_iso(now)),
+        "INSERT INTO source_health (list, failures, last_error, last_failure_at) VALUES (?, 1, ?, ?)"
+        " ON CONFLICT (list) DO UPDATE SET failures = source_health.failures + 1,"
+        " last_error = excluded.last_error, last_failure_at = excluded.last_failure_at",
+        (list_name, error[:500], utc_iso(now)),
     )
-    return await get_health(conn)
+    return await get_health(conn, list_name)
 
 
-async def set_failing_announced(conn: Conn, announced: bool) -> None:
-    await conn.execute("UPDATE source_health SET failing_announced = ? WHERE id = 1", (int(announced),))
+async def set_failing_announced(conn: Conn, announced: bool, list_name: str = DEFAULT_LIST) -> None:
+    await conn.execute("UPDATE source_health SET failing_announced = ? WHERE list = ?", (int(announced), list_name))
 
 
-async def record_success(conn: Conn, now: datetime) -> None:
+async def record_success(conn: Conn, now: datetime, list_name: str = DEFAULT_LIST) -> None:
     await conn.execute(
-        "UPDATE source_health SET failures = 0, last_success_at = ?, failing_announced = 0 WHERE id = 1",
-        (utc_iso(now),),
+        "INSERT INTO source_health (list, last_success_at) VALUES (?, ?)"
+        " ON CONFLICT (list) DO UPDATE SET failures = 0, last_success_at = excluded.last_success_at,"
+        " failing_announced = 0",
+        (list_name, utc_iso(now)),
     )

@@ -11,22 +11,27 @@ from datetime import datetime
 
 from bot.domain.snapshot import Attribution
 from store.db import Conn, stored_tags, utc_iso
-from store.snapshots import EntryTable, recount_snapshots
-
-# How an entry row meets its decision: a model by its row id; an item of the other lists by its id and its list
-# (read per row from its snapshot, so the decision is found by its primary key as the table is walked once).
-_MATCH = {"entries": "entries.model_id = d.key",
-          "list_entries": "list_entries.item_id = d.key"
-                          " AND d.list = (SELECT s.list FROM snapshots AS s WHERE s.id = list_entries.snapshot_id)"}
+from store.snapshots import recount_snapshots
 
 
-async def stored_model_tags(conn: Conn) -> dict[str, list[str]]:
-    """Every model that has entries, with its latest stored tags."""
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One list's item that has entries, with its latest stored tags: what re-attribution decides for."""
+
+    id: int  # `items.id`: the key decisions are applied by, so the same id on two lists gets its own
+    list_name: str
+    hub_id: str
+    tags: list[str]
+
+
+async def stored_items(conn: Conn) -> list[StoredItem]:
+    """Every item of every list that has entries."""
     async with conn.execute(
-        "SELECT hub_id, tags FROM models WHERE id IN (SELECT DISTINCT model_id FROM entries)"
+        "SELECT id, list, hub_id, tags FROM items WHERE id IN (SELECT DISTINCT item_id FROM entries) ORDER BY id"
     ) as cursor:
         rows = await cursor.fetchall()
-    return {str(hub_id): stored_tags(tags) for hub_id, tags in rows}
+    return [StoredItem(int(row_id), str(list_name), str(hub_id), stored_tags(tags))
+            for row_id, list_name, hub_id, tags in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,68 +40,34 @@ class Rewritten:
     snapshot_ids: frozenset[int]  # the snapshots they belong to: whatever summarises them must be refreshed
 
 
-async def reattribute_entries(conn: Conn, decided: Mapping[str, Attribution]) -> Rewritten:
-    """Set every stored entry of each model to its newly decided attribution (the one writer of history's countries)."""
-    await _decisions_table(conn, "entries")
-    await conn.executemany(
-        "INSERT INTO decided_entries (key, country, method, via)"
-        " SELECT id, ?, ?, ? FROM models WHERE hub_id = ?" + _REPLACE.format(key="key"),
-        [(a.country, a.method, a.via, hub_id) for hub_id, a in decided.items()],
-    )
-    return await _rewrite(conn, "entries")
+async def reattribute_entries(conn: Conn, decided: Mapping[int, Attribution]) -> Rewritten:
+    """Set every stored entry of each item (by `items.id`) to its newly decided attribution: the one writer
+    of history's countries, for every list.
 
-
-ListItem = tuple[str, str]  # (list name, item id): a model and a dataset may share an id, never a list
-
-
-async def reattribute_list_entries(conn: Conn, decided: Mapping[ListItem, Attribution]) -> Rewritten:
-    """The same for the other lists' entries (`list_entries`), keyed by (list, item id).
-
-    Not by the id alone: a model `org/x` and a dataset `org/x` are different items with different
-    tags, so each gets its own decision. A list holds one kind of item, so its name stands for the kind
-    (and still does for a list since removed from the config).
+    The decisions go into a temporary table of this connection (SQLite and PostgreSQL alike), then ONE
+    statement rewrites only the entries that differ: no index leads from an item to its entries (it would
+    cost a fifth of the file), so one pass beats one per item. The per-snapshot country counts of every
+    snapshot touched are recomputed in the same transaction, so shares and charts read the corrected story.
     """
-    await _decisions_table(conn, "list_entries")
-    await conn.executemany(
-        "INSERT INTO decided_list_entries (list, key, country, method, via) VALUES (?, ?, ?, ?, ?)"
-        + _REPLACE.format(key="list, key"),
-        [(list_name, item_id, a.country, a.method, a.via) for (list_name, item_id), a in decided.items()],
-    )
-    return await _rewrite(conn, "list_entries")
-
-
-_REPLACE = (" ON CONFLICT ({key}) DO UPDATE SET country = excluded.country, method = excluded.method,"
-            " via = excluded.via")
-_DECISION_KEY = {"entries": ("key BIGINT", "key"), "list_entries": ("list TEXT, key TEXT", "list, key")}
-
-
-async def _decisions_table(conn: Conn, table: EntryTable) -> None:
-    """A temporary table of this connection (SQLite and PostgreSQL alike) holding the decisions to apply."""
     await conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS decided_{table}"
-        f" ({_DECISION_KEY[table][0]}, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT,"
-        f" PRIMARY KEY ({_DECISION_KEY[table][1]}))"
+        "CREATE TEMP TABLE IF NOT EXISTS decided_items"
+        " (item_id BIGINT PRIMARY KEY, country TEXT NOT NULL, method TEXT NOT NULL, via TEXT)"
     )
-    await conn.execute(f"DELETE FROM decided_{table}")
-
-
-async def _rewrite(conn: Conn, table: EntryTable) -> Rewritten:
-    """Rewrite `table`'s countries from its decisions table in ONE statement touching only rows that differ.
-
-    No index leads from a model to its entries (it would cost a fifth of the file), so one pass beats
-    one per model. The per-snapshot country counts of every snapshot touched are recomputed in the same
-    transaction, so shares and charts read the corrected story.
-    """
+    await conn.execute("DELETE FROM decided_items")
+    await conn.executemany(
+        "INSERT INTO decided_items (item_id, country, method, via) VALUES (?, ?, ?, ?)",
+        [(item_id, a.country, a.method, a.via) for item_id, a in decided.items()],
+    )
     async with conn.execute(
-        f"UPDATE {table} SET country = d.country, country_method = d.method, country_via = d.via"
-        f" FROM decided_{table} AS d WHERE {_MATCH[table]}"
-        f" AND ({table}.country IS DISTINCT FROM d.country OR {table}.country_method IS DISTINCT FROM d.method"
-        f" OR {table}.country_via IS DISTINCT FROM d.via) RETURNING {table}.snapshot_id"
+        "UPDATE entries SET country = d.country, country_method = d.method, country_via = d.via"
+        " FROM decided_items AS d WHERE entries.item_id = d.item_id"
+        " AND (entries.country IS DISTINCT FROM d.country OR entries.country_method IS DISTINCT FROM d.method"
+        " OR entries.country_via IS DISTINCT FROM d.via) RETURNING entries.snapshot_id"
     ) as cursor:
         rows = list(await cursor.fetchall())
-    await conn.execute(f"DELETE FROM decided_{table}")
+    await conn.execute("DELETE FROM decided_items")
     snapshot_ids = frozenset(int(snapshot_id) for (snapshot_id,) in rows)
-    await recount_snapshots(conn, snapshot_ids, table)
+    await recount_snapshots(conn, snapshot_ids)
     return Rewritten(len(rows), snapshot_ids)
 
 

@@ -1,4 +1,8 @@
-"""Snapshots, their entries and the per-model summary (`models`)."""
+"""Every trending list's series: its snapshots, their entries and what is remembered of each item (`items`).
+
+The default list (`models`, the Hub's overall trending models) and every `[[lists]]` entry are stored
+alike, keyed by list name; `store.series.Series` binds these functions to one list.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from bot.domain.rule_state import History
-from bot.domain.snapshot import Attribution, Entry, Snapshot
+from bot.domain.snapshot import DEFAULT_LIST, Attribution, Entry, Snapshot
 from store.db import Conn, from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 
 
@@ -21,42 +24,47 @@ class StoredSnapshot:
     top_n: int
 
 
-_UPSERT_MODEL = """
-INSERT INTO models (hub_id, first_seen, last_seen, best_rank, best_rank_at, first_in_top, last_in_top,
-                    last_led, top_polls, pipeline_tag, library_name, created_at, tags)
-VALUES (:id, :t, :t, :rank, :t, :in_top_at, :in_top_at, :led_at, :in_top, :pipeline_tag, :library_name,
+_UPSERT_ITEM = """
+INSERT INTO items (list, hub_id, first_seen, last_seen, best_rank, best_rank_at, first_in_top, last_in_top,
+                   last_led, top_polls, pipeline_tag, library_name, created_at, tags)
+VALUES (:list, :id, :t, :t, :rank, :t, :in_top_at, :in_top_at, :led_at, :in_top, :pipeline_tag, :library_name,
         :created_at, :tags)
-ON CONFLICT (hub_id) DO UPDATE SET
+ON CONFLICT (list, hub_id) DO UPDATE SET
     last_seen    = excluded.last_seen,
-    best_rank_at = CASE WHEN excluded.best_rank < models.best_rank THEN excluded.best_rank_at
-                        ELSE models.best_rank_at END,
-    best_rank    = CASE WHEN excluded.best_rank < models.best_rank THEN excluded.best_rank
-                   ELSE models.best_rank END,
-    first_in_top = COALESCE(models.first_in_top, excluded.first_in_top),
-    last_in_top  = COALESCE(excluded.last_in_top, models.last_in_top),
-    last_led     = COALESCE(excluded.last_led, models.last_led),
-    top_polls    = models.top_polls + excluded.top_polls,
-    pipeline_tag = COALESCE(excluded.pipeline_tag, models.pipeline_tag),
-    library_name = COALESCE(excluded.library_name, models.library_name),
-    created_at   = COALESCE(excluded.created_at, models.created_at),
+    best_rank_at = CASE WHEN excluded.best_rank < items.best_rank THEN excluded.best_rank_at
+                        ELSE items.best_rank_at END,
+    best_rank    = CASE WHEN excluded.best_rank < items.best_rank THEN excluded.best_rank
+                   ELSE items.best_rank END,
+    first_in_top = COALESCE(items.first_in_top, excluded.first_in_top),
+    last_in_top  = COALESCE(excluded.last_in_top, items.last_in_top),
+    last_led     = COALESCE(excluded.last_led, items.last_led),
+    top_polls    = items.top_polls + excluded.top_polls,
+    pipeline_tag = COALESCE(excluded.pipeline_tag, items.pipeline_tag),
+    library_name = COALESCE(excluded.library_name, items.library_name),
+    created_at   = COALESCE(excluded.created_at, items.created_at),
     tags         = excluded.tags
 """
 
 
-async def save_snapshot(conn: Conn, snapshot: Snapshot, top_n: int, source: str) -> int:
-    """Insert one snapshot with its entries; call inside the poll's transaction."""
+async def save_snapshot(
+    conn: Conn, snapshot: Snapshot, top_n: int, source: str, list_name: str = DEFAULT_LIST
+) -> int:
+    """Insert one snapshot of one list with its entries and what its items' memory learns; call inside the
+    poll's transaction."""
     taken = utc_iso(snapshot.taken_at)
     cursor = await conn.execute(
-        "INSERT INTO snapshots (taken_at, top_n, depth, source, top_counts) VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (taken, top_n, len(snapshot.entries), source, json.dumps(top_counts(snapshot.entries, top_n))),
+        "INSERT INTO snapshots (taken_at, top_n, depth, source, top_counts, list) VALUES (?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
+        (taken, top_n, len(snapshot.entries), source, json.dumps(top_counts(snapshot.entries, top_n)), list_name),
     )
     row = await cursor.fetchone()
     assert row is not None
     snapshot_id = int(row[0])
     await conn.executemany(
-        _UPSERT_MODEL,
+        _UPSERT_ITEM,
         [
             {
+                "list": list_name,
                 "id": entry.id,
                 "t": taken,
                 "rank": entry.rank,
@@ -71,9 +79,9 @@ async def save_snapshot(conn: Conn, snapshot: Snapshot, top_n: int, source: str)
             for entry in snapshot.entries
         ],
     )
-    ids = await model_row_ids(conn, [entry.id for entry in snapshot.entries])
+    ids = await item_row_ids(conn, list_name, [entry.id for entry in snapshot.entries])
     await conn.executemany(
-        "INSERT INTO entries (snapshot_id, rank, model_id, likes, downloads, trending_score, country,"
+        "INSERT INTO entries (snapshot_id, rank, item_id, likes, downloads, trending_score, country,"
         " country_method, country_via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
@@ -90,7 +98,7 @@ async def save_snapshot(conn: Conn, snapshot: Snapshot, top_n: int, source: str)
             for entry in snapshot.entries
         ],
     )
-    await thin_history(conn)
+    await thin_history(conn, list_name)
     return snapshot_id
 
 
@@ -103,51 +111,49 @@ def top_counts(entries: Iterable[Entry], top_n: int) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-EntryTable = Literal["entries", "list_entries"]  # the default list's entries, and the other lists'
+_RECOUNT = (
+    "UPDATE snapshots SET top_counts = ("
+    " SELECT COALESCE({as_object}, '{{}}') FROM ("
+    "  SELECT e.country AS country, COUNT(*) AS n FROM entries e"
+    "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
+    "  GROUP BY e.country ORDER BY e.country) AS counts)"
+)
 
 
-def _recount(conn: Conn, table: EntryTable) -> str:
+def _recount(conn: Conn) -> str:
     as_object = "json_group_object(country, n)" if conn.dialect == "sqlite" else "json_object_agg(country, n)::text"
-    return (
-        "UPDATE snapshots SET top_counts = ("
-        f" SELECT COALESCE({as_object}, '{{}}') FROM ("
-        f"  SELECT e.country AS country, COUNT(*) AS n FROM {table} e"
-        "  WHERE e.snapshot_id = snapshots.id AND e.rank <= snapshots.top_n"
-        "  GROUP BY e.country ORDER BY e.country) AS counts)"
-    )
+    return _RECOUNT.format(as_object=as_object)
 
 
-async def recount_snapshots(
-    conn: Conn, snapshot_ids: Iterable[int] | None = None, table: EntryTable = "entries"
-) -> None:
-    """Recompute the stored country counts of these snapshots from their entries in `table`
-    (None: every snapshot of the models list, whose entries are `entries`).
+async def recount_snapshots(conn: Conn, snapshot_ids: Iterable[int] | None = None) -> None:
+    """Recompute the stored country counts of these snapshots (None: every snapshot) from their entries.
 
     Whoever changes an entry's country (re-attribution after the tables or labels changed) calls
     this in the same transaction, so shares read from `snapshots.top_counts` stay right. Each
     snapshot costs a primary-key range of its top N entries: a 15-minute year takes ~0.2 s.
     """
     if snapshot_ids is None:
-        await conn.execute(_recount(conn, "entries") + " WHERE list = 'models'")
+        await conn.execute(_recount(conn))
         return
     ids = sorted(set(snapshot_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        await conn.execute(_recount(conn, table) + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        await conn.execute(_recount(conn) + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
 
-async def thin_history(conn: Conn) -> None:
-    """Keep ranks below the top N only where something reads them; called with each new snapshot.
+async def thin_history(conn: Conn, list_name: str = DEFAULT_LIST) -> None:
+    """Keep ranks below the top N only where something reads them; called with each new snapshot of a list.
 
     Detection and `trending` compare the two latest snapshots at full depth, and the digest's
     climbers need full ranks near each week's ends: the first snapshot of each UTC hour keeps all
     its entries. Any other snapshot older than the two latest keeps its top N (shares, the
     digest's top lists, re-attribution) and drops the rest, which at a 15-minute interval is
-    three rows in five of a year's history.
+    three rows in five of a year's history. One rule for every list.
     """
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE kept_depth IS NULL AND list = 'models'"
-        " ORDER BY taken_at DESC, id DESC LIMIT 1 OFFSET 2"
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND kept_depth IS NULL"
+        " ORDER BY taken_at DESC, id DESC LIMIT 1 OFFSET 2",
+        (list_name,),
     ) as cursor:
         row = await cursor.fetchone()
     if row is None:
@@ -155,9 +161,9 @@ async def thin_history(conn: Conn) -> None:
     sid, taken, top_n = int(row[0]), str(row[1]), int(row[2])
     hour_start = utc_iso(from_iso(taken).replace(minute=0, second=0, microsecond=0))
     async with conn.execute(
-        "SELECT 1 FROM snapshots WHERE list = 'models' AND taken_at >= ?"
+        "SELECT 1 FROM snapshots WHERE list = ? AND taken_at >= ?"
         " AND (taken_at < ? OR (taken_at = ? AND id < ?)) LIMIT 1",
-        (hour_start, taken, taken, sid),
+        (list_name, hour_start, taken, taken, sid),
     ) as cursor:
         earlier_in_hour = await cursor.fetchone() is not None
     if not earlier_in_hour:
@@ -166,19 +172,26 @@ async def thin_history(conn: Conn) -> None:
     await conn.execute("UPDATE snapshots SET kept_depth = ? WHERE id = ?", (top_n, sid))
 
 
-async def model_row_ids(conn: Conn, hub_ids: Sequence[str]) -> dict[str, int]:
+async def item_row_ids(conn: Conn, list_name: str, hub_ids: Sequence[str]) -> dict[str, int]:
     if not hub_ids:
         return {}
     marks = ",".join("?" * len(hub_ids))
-    async with conn.execute(f"SELECT hub_id, id FROM models WHERE hub_id IN ({marks})", list(hub_ids)) as cur:
+    async with conn.execute(
+        f"SELECT hub_id, id FROM items WHERE list = ? AND hub_id IN ({marks})", [list_name, *hub_ids]
+    ) as cur:
         return {str(hub_id): int(row_id) for hub_id, row_id in await cur.fetchall()}
 
 
 async def load_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
+    """One snapshot's entries by rank, with their items' task and library (the latest seen).
+
+    Tags are not read back: detection, watches and filters read the fetched snapshot's own, and a
+    stored snapshot only serves as the previous one (ranks, countries) or as an answer.
+    """
     async with conn.execute(
-        "SELECT e.rank, m.hub_id, e.likes, e.downloads, e.trending_score, m.pipeline_tag, m.library_name,"
+        "SELECT e.rank, i.hub_id, e.likes, e.downloads, e.trending_score, i.pipeline_tag, i.library_name,"
         " e.country, e.country_method, e.country_via"
-        " FROM entries e JOIN models m ON m.id = e.model_id WHERE e.snapshot_id = ? ORDER BY e.rank",
+        " FROM entries e JOIN items i ON i.id = e.item_id WHERE e.snapshot_id = ? ORDER BY e.rank",
         (snapshot_id,),
     ) as cursor:
         rows = await cursor.fetchall()
@@ -197,70 +210,85 @@ async def load_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
     )
 
 
-async def latest_snapshots(conn: Conn, count: int = 1) -> list[StoredSnapshot]:
-    """The newest `count` snapshots, newest first."""
+async def latest_snapshots(conn: Conn, count: int = 1, list_name: str = DEFAULT_LIST) -> list[StoredSnapshot]:
+    """The newest `count` snapshots of one list, newest first."""
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' ORDER BY taken_at DESC, id DESC LIMIT ?",
-        (count,),
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? ORDER BY taken_at DESC, id DESC LIMIT ?",
+        (list_name, count),
     ) as cursor:
         rows = await cursor.fetchall()
     return [
-        StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_entries(conn, sid)), int(top_n))
+        StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_entries(conn, int(sid))), int(top_n))
         for sid, taken, top_n in rows
     ]
 
 
-async def snapshot_at_or_before(conn: Conn, moment: datetime) -> StoredSnapshot | None:
+async def snapshot_at_or_before(
+    conn: Conn, moment: datetime, list_name: str = DEFAULT_LIST
+) -> StoredSnapshot | None:
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE list = 'models' AND taken_at <= ?"
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND taken_at <= ?"
         " ORDER BY taken_at DESC, id DESC LIMIT 1",
-        (utc_iso(moment),),
+        (list_name, utc_iso(moment)),
     ) as cursor:
         row = await cursor.fetchone()
     if row is None:
         return None
     sid, taken, top_n = row
-    return StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_entries(conn, sid)), int(top_n))
+    return StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_entries(conn, int(sid))), int(top_n))
 
 
-async def model_history(conn: Conn, hub_ids: Iterable[str]) -> History:
-    """When each model was last in the top N and last #1, as of the latest stored snapshot."""
+async def item_history(conn: Conn, hub_ids: Iterable[str], list_name: str = DEFAULT_LIST) -> History:
+    """When each item was last in this list's top N and last #1, as of its latest stored snapshot."""
     ids = list(hub_ids)
     if not ids:
         return History()
     marks = ",".join("?" * len(ids))
     async with conn.execute(
-        f"SELECT hub_id, last_in_top, last_led FROM models WHERE hub_id IN ({marks})", ids
+        f"SELECT hub_id, last_in_top, last_led FROM items WHERE list = ? AND hub_id IN ({marks})", [list_name, *ids]
     ) as cursor:
         rows = await cursor.fetchall()
     return History(
-        last_in_top={hub_id: from_iso(top) for hub_id, top, _ in rows if top},
-        last_led={hub_id: from_iso(led) for hub_id, _, led in rows if led},
+        last_in_top={str(hub_id): from_iso(top) for hub_id, top, _ in rows if top},
+        last_led={str(hub_id): from_iso(led) for hub_id, _, led in rows if led},
     )
 
 
+async def seen_before(conn: Conn, hub_ids: Sequence[str], list_name: str = DEFAULT_LIST) -> set[str]:
+    """Which of these ids any stored snapshot of this list held (at any rank): a watch's 'first appearance'."""
+    if not hub_ids:
+        return set()
+    marks = ",".join("?" * len(hub_ids))
+    async with conn.execute(
+        f"SELECT hub_id FROM items WHERE list = ? AND hub_id IN ({marks})", [list_name, *hub_ids]
+    ) as cursor:
+        return {str(found) for (found,) in await cursor.fetchall()}
+
+
 async def known_tags(conn: Conn, hub_ids: Sequence[str]) -> dict[str, list[str]]:
-    """Latest stored tags of models we have seen, for walking lineage without asking the Hub."""
+    """Latest stored tags of models the default list has seen, for walking lineage without asking the Hub."""
     if not hub_ids:
         return {}
     marks = ",".join("?" * len(hub_ids))
-    async with conn.execute(f"SELECT hub_id, tags FROM models WHERE hub_id IN ({marks})", list(hub_ids)) as cur:
+    async with conn.execute(
+        f"SELECT hub_id, tags FROM items WHERE list = ? AND hub_id IN ({marks})", [DEFAULT_LIST, *hub_ids]
+    ) as cur:
         return {str(hub_id): stored_tags(tags) for hub_id, tags in await cur.fetchall()}
 
 
 async def share_series(
-    conn: Conn, since: datetime, until: datetime | None = None
+    conn: Conn, since: datetime, until: datetime | None = None, list_name: str = DEFAULT_LIST
 ) -> list[tuple[datetime, int, dict[str, int]]]:
-    """(taken_at, top_n, {country: models in top N}) per snapshot in [since, until], oldest first.
+    """(taken_at, top_n, {country: items in top N}) per snapshot of one list in [since, until], oldest first.
 
     One row per snapshot (its `top_counts`), fetched at once: a year costs one query, not one
     round trip per 64 rows.
     """
     query = (
-        "SELECT taken_at, top_n, top_counts FROM snapshots WHERE list = 'models' AND taken_at >= ?"
+        "SELECT taken_at, top_n, top_counts FROM snapshots WHERE list = ? AND taken_at >= ?"
         + (" AND taken_at <= ?" if until else "") + " ORDER BY taken_at, id"
     )
-    params = [utc_iso(since)] + ([utc_iso(until)] if until else [])
+    params = [list_name, utc_iso(since)] + ([utc_iso(until)] if until else [])
     async with conn.execute(query, params) as cursor:
         rows = await cursor.fetchall()
     loads = json.loads
@@ -282,7 +310,7 @@ class ShareSummary:
 
 
 async def share_summary(
-    conn: Conn, since: datetime, until: datetime, list_name: str = "models"
+    conn: Conn, since: datetime, until: datetime, list_name: str = DEFAULT_LIST
 ) -> ShareSummary:
     """Country counts of one list's snapshots in [since, until]: first, last, and how often each mix occurred."""
     bounds = (list_name, utc_iso(since), utc_iso(until))
@@ -319,13 +347,13 @@ class ModelRecord:
     pipeline_tag: str | None
 
 
-async def model_record(conn: Conn, hub_id: str) -> ModelRecord | None:
-    """One model's summary; the id is matched case-insensitively, as the Hub does."""
+async def model_record(conn: Conn, hub_id: str, list_name: str = DEFAULT_LIST) -> ModelRecord | None:
+    """One item's summary on one list; the id is matched case-insensitively, as the Hub does."""
     async with conn.execute(
         "SELECT hub_id, first_seen, last_seen, best_rank, best_rank_at, first_in_top, last_in_top, top_polls,"
-        " pipeline_tag FROM models WHERE "
+        " pipeline_tag FROM items WHERE list = ? AND "
         + ("hub_id = ? COLLATE NOCASE" if conn.dialect == "sqlite" else "lower(hub_id) = lower(?)") + " LIMIT 1",
-        (hub_id,),
+        (list_name, hub_id),
     ) as cursor:
         row = await cursor.fetchone()
     if row is None:
@@ -338,27 +366,34 @@ async def model_record(conn: Conn, hub_id: str) -> ModelRecord | None:
     )
 
 
-async def search_models(conn: Conn, text: str, limit: int = 25) -> list[str]:
-    """Model ids containing `text` (any case), best-ranked first: autocomplete and "did you mean".
+# CROSS JOIN keeps the trigram index as the outer loop: with `list` in the WHERE, the planner would otherwise
+# walk the list's items and ask the index once per item (27 s for a miss on 100,000 models).
+SEARCH_BY_TRIGRAMS = (
+    "SELECT i.hub_id FROM items_search s CROSS JOIN items i ON i.id = s.rowid"
+    " WHERE s.hub_id LIKE ? AND i.list = ? ORDER BY i.best_rank, i.last_seen DESC"
+)
 
-    Three ASCII characters or more go through the trigram index `models_search`; its LIKE has no
+
+async def search_models(conn: Conn, text: str, limit: int = 25, list_name: str = DEFAULT_LIST) -> list[str]:
+    """Ids on one list containing `text` (any case), best-ranked first: autocomplete and "did you mean".
+
+    Three ASCII characters or more go through the trigram index `items_search`; its LIKE has no
     ESCAPE, so `_` and `%` match loosely there and the exact substring test is done here. Anything
     else takes the scan: SQLite 3.40's trigram LIKE crashes the process on some non-ASCII patterns
     (a pattern mixing `_` with non-ASCII letters, found by fuzzing the slash commands); Hub ids are ASCII.
     """
     needle = text.casefold()
     if conn.dialect == "postgresql":  # pg_trgm's GIN index on lower(hub_id) serves LIKE, any text
-        query = "SELECT hub_id FROM models WHERE lower(hub_id) LIKE ? ORDER BY best_rank, last_seen DESC"
-        params: tuple[object, ...] = (f"%{text.lower()}%",)
+        query = ("SELECT hub_id FROM items WHERE lower(hub_id) LIKE ? AND list = ?"
+                 " ORDER BY best_rank, last_seen DESC")
+        params: tuple[object, ...] = (f"%{text.lower()}%", list_name)
     elif len(text) >= 3 and text.isascii():
-        query = (
-            "SELECT m.hub_id FROM models_search s JOIN models m ON m.id = s.rowid"
-            " WHERE s.hub_id LIKE ? ORDER BY m.best_rank, m.last_seen DESC"
-        )
-        params = (f"%{text}%",)
+        query = SEARCH_BY_TRIGRAMS
+        params = (f"%{text}%", list_name)
     else:
-        query = "SELECT hub_id FROM models WHERE instr(lower(hub_id), ?) > 0 ORDER BY best_rank, last_seen DESC"
-        params = (text.lower(),)
+        query = ("SELECT hub_id FROM items WHERE list = ? AND instr(lower(hub_id), ?) > 0"
+                 " ORDER BY best_rank, last_seen DESC")
+        params = (list_name, text.lower())
     found: list[str] = []
     async with conn.execute(query, params) as cursor:
         async for (hub_id,) in cursor:
@@ -369,10 +404,10 @@ async def search_models(conn: Conn, text: str, limit: int = 25) -> list[str]:
     return found
 
 
-async def typical_poll_gap(conn: Conn, sample: int = 50) -> float | None:
-    """Median seconds between the latest snapshots: turns 'snapshots in the top N' into time."""
+async def typical_poll_gap(conn: Conn, sample: int = 50, list_name: str = DEFAULT_LIST) -> float | None:
+    """Median seconds between a list's latest snapshots: turns 'snapshots in the top N' into time."""
     async with conn.execute(
-        "SELECT taken_at FROM snapshots WHERE list = 'models' ORDER BY taken_at DESC LIMIT ?", (sample,)
+        "SELECT taken_at FROM snapshots WHERE list = ? ORDER BY taken_at DESC LIMIT ?", (list_name, sample)
     ) as cur:
         times = [from_iso(taken) for (taken,) in await cur.fetchall()]
     gaps = sorted((a - b).total_seconds() for a, b in itertools.pairwise(times))

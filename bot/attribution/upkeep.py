@@ -26,11 +26,10 @@ from bot.attribution.countries import (
 )
 from bot.attribution.orgs import attribution_version, load_family_table, load_org_table
 from bot.config import Settings
-from bot.domain.snapshot import UNKNOWN, Attribution, Snapshot
+from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN, Attribution, Snapshot
 from bot.log import get_logger
 from bot.source.hub import Source
 from store import labels, reattribution, snapshots
-from store import lists as list_store
 from store.db import Conn, Database, utc_iso
 from store.lineage import all_lineage, cached_lineage, remember_lineage
 
@@ -106,22 +105,20 @@ async def data_version(conn: Conn, settings: Settings) -> str:
 
 
 async def reattribute(db: Database, settings: Settings, now: datetime) -> Reattribution:
-    """Re-decide every stored entry with today's rules, in one transaction. Sent alerts stay as sent."""
+    """Re-decide every stored entry of every list with today's rules, in one transaction. Sent alerts stay as sent."""
     async with db.transaction() as conn:
         rules = await current_rules(conn, settings)
-        model_tags = await reattribution.stored_model_tags(conn)
+        items = await reattribution.stored_items(conn)
         known: dict[str, Sequence[str]] = {model_id: lineage_tags(bases)
                                            for model_id, bases in (await all_lineage(conn)).items()}
-        known.update(model_tags)
-        decided = {model_id: rules.attribute(model_id, tags, known) for model_id, tags in model_tags.items()}
-        changed = (await reattribution.reattribute_entries(conn, decided)).entries
-
-        changed += await reattribute_lists(conn, rules, known)
+        known.update({item.hub_id: item.tags for item in items if item.list_name == DEFAULT_LIST})
+        changed = await reattribute_lists(conn, rules, known, items)
         version = await data_version(conn, settings)
         await reattribution.set_attribution_version(conn, version, now)
+    models = sum(1 for item in items if item.list_name == DEFAULT_LIST)
     log.info("re-attributed %d model(s): %d stored entr%s changed (attribution data %s)",
-             len(decided), changed, "y" if changed == 1 else "ies", version)
-    return Reattribution(version, len(decided), changed)
+             models, changed, "y" if changed == 1 else "ies", version)
+    return Reattribution(version, models, changed)
 
 
 async def reattribute_if_changed(db: Database, settings: Settings, now: datetime) -> Reattribution | None:
@@ -154,14 +151,15 @@ def _confidence(attribution: Attribution, table: OrgTable) -> str:
     return "-"
 
 
-async def audit(conn: Conn, since: datetime, table: OrgTable | None = None) -> list[AuditRow]:
-    """Top-N appearances since `since` per (namespace, country, method), unknowns first, then most seen."""
+async def audit(conn: Conn, since: datetime, table: OrgTable | None = None,
+                list_name: str = DEFAULT_LIST) -> list[AuditRow]:
+    """One list's top-N appearances since `since` per (namespace, country, method), unknowns first, then most seen."""
     table = table or load_org_table()
     async with conn.execute(
-        "SELECT m.hub_id, e.country, e.country_method, e.country_via, COUNT(*) FROM snapshots s"
-        " JOIN entries e ON e.snapshot_id = s.id AND e.rank <= s.top_n JOIN models m ON m.id = e.model_id"
-        " WHERE s.taken_at >= ? GROUP BY m.hub_id, e.country, e.country_method, e.country_via",
-        (utc_iso(since),),
+        "SELECT i.hub_id, e.country, e.country_method, e.country_via, COUNT(*) FROM snapshots s"
+        " JOIN entries e ON e.snapshot_id = s.id AND e.rank <= s.top_n JOIN items i ON i.id = e.item_id"
+        " WHERE s.list = ? AND s.taken_at >= ? GROUP BY i.hub_id, e.country, e.country_method, e.country_via",
+        (list_name, utc_iso(since)),
     ) as cursor:
         rows = await cursor.fetchall()
     groups: dict[tuple[str, str, str], Counter[str]] = {}
@@ -187,12 +185,13 @@ def audit_since(latest: datetime, days: int) -> datetime:
     return latest - timedelta(days=days)
 
 
-async def reattribute_lists(conn: Conn, rules: Rules, known: Mapping[str, Sequence[str]]) -> int:
-    """The other lists' stored entries re-decided with today's rules (called by `bot.attribution.reattribute`
-    in its transaction); Spaces and datasets go by their namespace, labels and overrides."""
-    items = await list_store.stored_item_tags(conn)
-    decided = {(name, item_id): rules.attribute(item_id, tags, known) for (name, item_id), tags in items.items()}
-    changed = (await reattribution.reattribute_list_entries(conn, decided)).entries
-    if changed:
-        log.info("re-attributed %d entr%s of the other lists", changed, "y" if changed == 1 else "ies")
-    return changed
+async def reattribute_lists(conn: Conn, rules: Rules, known: Mapping[str, Sequence[str]],
+                            items: Sequence[reattribution.StoredItem]) -> int:
+    """Every list's stored entries re-decided with today's rules (called by `reattribute` in its transaction).
+
+    One decision per item of each list, from that item's own tags: a dataset or a Space and a model
+    with the same id are decided apart (Spaces and datasets go by their namespace, labels and
+    overrides; a model may also go by its bases, whose tags are `known`).
+    """
+    decided = {item.id: rules.attribute(item.hub_id, item.tags, known) for item in items}
+    return (await reattribution.reattribute_entries(conn, decided)).entries

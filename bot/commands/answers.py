@@ -17,11 +17,11 @@ from bot.digest.chart_worker import ChartError, draw
 from bot.digest.week import find_gaps, usual_interval
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Image, Message, Span, line
-from bot.domain.snapshot import UNKNOWN
+from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN
 from bot.domain.week_rows import SnapshotRow
 from store import snapshots
 from store.db import Conn
-from store.lists import latest_list_snapshots
+from store.series import Series
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class TrendingView:
     previous_taken_at: datetime | None
     top_n: int
     rows: tuple[TrendingRow, ...]
-    list_name: str = "models"
+    list_name: str = DEFAULT_LIST
     list_kind: str = "models"
 
 
@@ -56,9 +56,9 @@ def _no_data() -> CommandError:
 
 async def trending_view(
     conn: Conn, count: int | None = None, country: str | None = None,
-    list_name: str = "models", list_kind: str = "models",
+    list_name: str = DEFAULT_LIST, list_kind: str = "models",
 ) -> TrendingView:
-    latest = await latest_list_snapshots(conn, list_name, 2)
+    latest = await Series(list_name).latest_snapshots(conn, 2)
     if not latest:
         raise _no_data()
     current, previous = latest[0], (latest[1] if len(latest) > 1 else None)
@@ -166,7 +166,7 @@ class ShareView:
     snapshots_7d: int  # snapshots in the window (named when the window was always 7 days)
     countries: tuple[CountryShare, ...]
     unknown_models: tuple[str, ...] = ()  # the latest top N's models of unknown origin, by rank
-    list_name: str = "models"
+    list_name: str = DEFAULT_LIST
 
     def unknown_json(self) -> dict[str, Any]:
         return {"count": len(self.unknown_models), "of": self.top_n, "models": list(self.unknown_models)}
@@ -177,13 +177,13 @@ def _pct(count: int, top_n: int) -> float:
     return round(100.0 * count / top_n, 1)
 
 
-async def share_view(conn: Conn, days: int = 7, list_name: str = "models") -> ShareView:
-    latest = await latest_list_snapshots(conn, list_name, 1)
-    if not latest:
+async def share_view(conn: Conn, days: int = 7, list_name: str = DEFAULT_LIST) -> ShareView:
+    series = Series(list_name)
+    current = await series.latest(conn)
+    if current is None:
         raise _no_data()
-    current = latest[0]
     since = current.snapshot.taken_at - timedelta(days=days)
-    summary = await snapshots.share_summary(conn, since, current.snapshot.taken_at, list_name)
+    summary = await series.share_summary(conn, since, current.snapshot.taken_at)
     first = summary.first
     week_ago = first if first and first[0] <= since + timedelta(hours=12) else None
     now_counts = summary.last[2] if summary.last else {}

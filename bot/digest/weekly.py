@@ -17,7 +17,7 @@ from bot.domain.events import Digest, ListSection
 from bot.log import get_logger
 from bot.rules.routing import recipients
 from store import history, outbox
-from store.db import Conn, Database, utc_iso
+from store.db import Conn, Database
 from store.destinations import active_destinations
 
 log = get_logger(__name__)
@@ -102,18 +102,8 @@ async def list_sections(conn: Conn, settings: Settings, start: datetime, end: da
     for spec in configured_lists(settings):
         if spec.is_default:
             continue
-        async with conn.execute(
-            "SELECT s.id, e.rank, e.item_id FROM snapshots s JOIN list_entries e ON e.snapshot_id = s.id"
-            " WHERE s.list = ? AND s.taken_at >= ? AND s.taken_at < ? AND e.rank <= s.top_n"
-            " ORDER BY s.taken_at, s.id, e.rank",
-            (spec.name, utc_iso(start), utc_iso(end)),
-        ) as cursor:
-            week = [(int(sid), int(rank), str(item)) for sid, rank, item in await cursor.fetchall()]
-        async with conn.execute(
-            "SELECT DISTINCT e.item_id FROM snapshots s JOIN list_entries e ON e.snapshot_id = s.id"
-            " WHERE s.list = ? AND s.taken_at < ? AND e.rank <= s.top_n",
-            (spec.name, utc_iso(start)),
-        ) as cursor:
-            before = {str(item) for (item,) in await cursor.fetchall()}
+        rows = await history.week_rows(conn, start, end, detail=False, list_name=spec.name)
+        week = [(row.snapshot_id, row.rank, row.model_id) for row in rows.top]
+        before = {item for item, first in rows.first_in_top.items() if first < start}
         sections.append(list_section(spec, week, before))
     return tuple(sections)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 from bot.domain.outcomes import PollFailure
 
@@ -82,6 +82,14 @@ class SourceHealth(_Event):
     failures: int
     error: str = ""
     reason: PollFailure | None = None  # None in notices stored before reasons were recorded
+
+    @model_serializer(mode="wrap")
+    def _reason_when_known(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A notice without a reason (a recovery) is stored and sent as before reasons existed."""
+        data: dict[str, Any] = handler(self)
+        if data.get("reason") is None:
+            data.pop("reason", None)
+        return data
 
 
 class Watched(_Event):

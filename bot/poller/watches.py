@@ -8,9 +8,9 @@ from bot.domain.lists import ListSpec
 from bot.domain.snapshot import Snapshot
 from bot.rules.filters import on_list
 from bot.rules.watches import WatchSpec, detect_watched
-from store import lists as list_store
 from store import watches
 from store.db import Conn
+from store.series import Series
 
 
 def config_watches(settings: Settings) -> list[WatchSpec]:
@@ -36,6 +36,6 @@ async def watched_events(
     wanted = [w for w in await all_watches(conn, settings) if w.list == spec.name]
     if previous is None or not wanted:
         return []
-    seen = await list_store.seen_before(conn, spec.name, [entry.id for entry in current.entries])
+    seen = await Series(spec.name).seen_before(conn, [entry.id for entry in current.entries])
     found = detect_watched(previous, current, watches=wanted, top_n=spec.top_n, seen_before=seen)
     return [on_list(event, spec) for event in found]

@@ -11,7 +11,7 @@ from pathlib import Path
 from store.db import migrations, open_database
 from tests.support.postgres import PostgresServer
 
-SQLITE_ONLY = {"models_search"}  # fts5 trigram search; PostgreSQL has pg_trgm's index on models instead
+SQLITE_ONLY = {"items_search"}  # fts5 trigram search; PostgreSQL has pg_trgm's index on items instead
 
 
 async def sqlite_schema(path: Path) -> dict[str, list[tuple[str, bool, bool]]]:

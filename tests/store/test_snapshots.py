@@ -120,7 +120,7 @@ async def test_a_0002_database_with_data_migrates_and_reads_the_same(db_path: Pa
         series = await snapshots.share_series(db.conn, T0 - hours(1))
         after = [(i + 1, country, n) for i, (_, _, counts) in enumerate(series) for country, n in counts.items()]
         assert sorted(after) == before
-        async with db.conn.execute("SELECT snapshot_id, rank, model_id FROM entries ORDER BY 1, 2") as cursor:
+        async with db.conn.execute("SELECT snapshot_id, rank, item_id FROM entries ORDER BY 1, 2") as cursor:
             kept = [tuple(row) for row in await cursor.fetchall()]
         assert kept == [row for row in ranks_before if row[0] != 2 or row[1] <= 10]  # 00:15 keeps its top 10
         latest = (await snapshots.latest_snapshots(db.conn, 2))
@@ -150,10 +150,12 @@ async def test_model_lookup_and_hints_use_indexes(db_path: Path):
             async with db.conn.execute("EXPLAIN QUERY PLAN " + query) as cursor:
                 return " ".join(str(row[3]) for row in await cursor.fetchall())
 
-        nocase = await plan("SELECT hub_id FROM models WHERE hub_id = 'a' COLLATE NOCASE")
-        assert "USING COVERING INDEX models_by_hub_id_nocase" in nocase, nocase
-        substring = await plan("SELECT rowid FROM models_search WHERE hub_id LIKE '%abc%'")
+        nocase = await plan("SELECT hub_id FROM items WHERE list = 'models' AND hub_id = 'a' COLLATE NOCASE")
+        assert "USING COVERING INDEX items_by_hub_id_nocase" in nocase, nocase
+        substring = await plan("SELECT rowid FROM items_search WHERE hub_id LIKE '%abc%'")
         assert "INDEX 0:L0" in substring, substring  # the LIKE is answered by the trigram index
+        search = await plan(snapshots.SEARCH_BY_TRIGRAMS.replace("?", "'x'", 2))
+        assert search.startswith("SCAN s VIRTUAL TABLE INDEX 0:L0") and "USING INTEGER PRIMARY KEY" in search, search
         assert await snapshots.search_models(db.conn, "my_model") == ["org/My_Model-7B"]  # `_` is not a wildcard
         assert await snapshots.search_models(db.conn, "ti") == ["x/tiny"]
         # SQLite 3.40's trigram LIKE segfaults on this pattern (found by the slash-command fuzz test):

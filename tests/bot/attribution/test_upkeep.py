@@ -115,8 +115,8 @@ async def test_history_is_re_attributed_at_start_when_the_data_changed_and_alert
     async def stored() -> list[tuple[object, ...]]:
         assert standby is not None
         async with standby.db.conn.execute(
-            "SELECT DISTINCT country, country_method, country_via FROM entries e JOIN models m ON m.id = e.model_id"
-            " WHERE m.hub_id = 'jane/Qwen3-8B-ft'") as cursor:
+            "SELECT DISTINCT country, country_method, country_via FROM entries e JOIN items i ON i.id = e.item_id"
+            " WHERE i.hub_id = 'jane/Qwen3-8B-ft'") as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
 
     try:
@@ -127,7 +127,7 @@ async def test_history_is_re_attributed_at_start_when_the_data_changed_and_alert
         # As if stored by an older rule: unknown, and an older attribution version.
         async with app.db.transaction() as conn:
             await conn.execute("UPDATE entries SET country = 'unknown', country_method = 'unknown', country_via = NULL"
-                               " WHERE model_id = (SELECT id FROM models WHERE hub_id = 'jane/Qwen3-8B-ft')")
+                               " WHERE item_id = (SELECT id FROM items WHERE hub_id = 'jane/Qwen3-8B-ft')")
             await set_attribution_version(conn, "old", datetime.now(UTC))
         events, sent = await count(app, "events"), stream.getvalue()
         standby = await Trendwatch.open(settings, Secrets.from_env({}), {})
@@ -303,6 +303,7 @@ async def test_a_database_of_the_old_schema_migrates_and_its_history_follows_the
 async def test_reattribute_entries_names_the_snapshots_it_rewrote(fake_hub: FakeHub, db_path: Path):
     from bot.domain.snapshot import Attribution
     from store.reattribution import Rewritten, reattribute_entries
+    from store.snapshots import item_row_ids
 
     fake_hub.models = ranked(["jane/x", *US[:9]])
     app = await open_app(settings_for(fake_hub, db_path))
@@ -310,8 +311,10 @@ async def test_reattribute_entries_names_the_snapshots_it_rewrote(fake_hub: Fake
         first, second = await app.poll(), await app.poll()
         assert first.snapshot_id is not None and second.snapshot_id is not None
         async with app.db.transaction() as conn:
-            rewritten = await reattribute_entries(conn, {"jane/x": Attribution("FR", "label", "jane"),
-                                                         "meta-llama/l0": Attribution("US", "namespace", "meta-llama")})
+            ids = await item_row_ids(conn, "models", ["jane/x", "meta-llama/l0"])
+            rewritten = await reattribute_entries(conn, {ids["jane/x"]: Attribution("FR", "label", "jane"),
+                                                         ids["meta-llama/l0"]: Attribution("US", "namespace",
+                                                                                           "meta-llama")})
         assert rewritten == Rewritten(2, frozenset({first.snapshot_id, second.snapshot_id}))
         # The per-snapshot counts that share and charts read follow the rewrite in the same transaction.
         async with app.db.conn.execute("SELECT DISTINCT top_counts FROM snapshots") as cursor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +20,10 @@ from bot.config import ConfigError, Settings, configured_lists, parse_settings, 
 from bot.delivery.wording import list_section_field, render
 from bot.digest.week import list_section
 from bot.digest.weekly import compute_digest
+from bot.domain.events import ALERT_KINDS
 from bot.source.hub import HubError, HubSource
 from store import labels
-from store.db import open_database
+from store.db import migrations, open_database
 from tests.fakes.hub import FakeHub, hub_dataset, hub_model, hub_space, ranked
 from tests.support.app import alerts, open_app
 from tests.support.cli import bot
@@ -126,11 +128,12 @@ async def test_each_list_is_fetched_with_its_filters_stored_and_named_in_alerts(
     with sqlite3.connect(db_path) as conn:
         per_list = dict(conn.execute("SELECT list, COUNT(*) FROM snapshots GROUP BY list").fetchall())
         assert per_list == {"models": 2, "spaces": 2, "text-to-image": 2, "data": 2}
-        sdk = conn.execute("SELECT DISTINCT library_name FROM list_entries e JOIN snapshots s ON s.id = e.snapshot_id"
-                           " WHERE s.list = 'spaces'").fetchall()
+        sdk = conn.execute("SELECT DISTINCT i.library_name FROM entries e JOIN snapshots s ON s.id = e.snapshot_id"
+                           " JOIN items i ON i.id = e.item_id WHERE s.list = 'spaces'").fetchall()
         assert sdk == [("gradio",)]
         # The default list's per-model memory holds models only: no Space, no list of another kind.
-        assert conn.execute("SELECT COUNT(*) FROM models WHERE hub_id LIKE 'org%'").fetchone() == (0,)
+        models = "SELECT COUNT(*) FROM items WHERE list = 'models' AND hub_id LIKE 'org%'"
+        assert conn.execute(models).fetchone() == (0,)
 
 
 async def test_one_list_failing_does_not_stop_the_others_and_has_its_own_notice(fake_hub: FakeHub, db_path: Path):
@@ -189,19 +192,22 @@ async def test_an_existing_database_migrates_with_its_history_as_the_models_list
     stream = io.StringIO()
     single = parse_settings({"hub": {"endpoint": fake_hub.endpoint}, "store": {"path": str(db_path)},
                              "console": {"enabled": True, "format": "jsonl"}}, env={})
-    fake_hub.models = ranked(US[:8] + CN[:2])
-    app = await open_app(single, stream)
-    try:
-        await app.poll()
-    finally:
-        await app.close()
-    # Roll the file back to before migration 0005, as a database of the previous release (0006 undone too).
+    # A file of the release before migration 0005: made by its migrations, holding one poll as it stored it.
     with sqlite3.connect(db_path) as conn:
-        conn.executescript(
-            "DROP TABLE channel_watches; DROP TABLE channel_filters; DROP TABLE list_health; DROP TABLE list_items;"
-            " DROP TABLE list_entries; DROP INDEX snapshots_by_list_time; ALTER TABLE snapshots DROP COLUMN list;"
-            " ALTER TABLE outbox DROP COLUMN unconfirmed;"
-            " PRAGMA user_version = 4;")
+        for number, _, sql in migrations()[:4]:
+            conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        taken = "2025-07-21T00:00:00.000000Z"
+        conn.execute("INSERT INTO snapshots (id, taken_at, top_n, depth, source, top_counts)"
+                     " VALUES (1, ?, 10, 10, 'hub', '{\"CN\": 2, \"US\": 8}')", (taken,))
+        for rank, model in enumerate(US[:8] + CN[:2], start=1):
+            country, via = ("CN", "Qwen") if model in CN else ("US", "meta-llama")
+            conn.execute("INSERT INTO models (id, hub_id, first_seen, last_seen, best_rank, best_rank_at, first_in_top,"
+                         " last_in_top, top_polls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                         (rank, model, taken, taken, rank, taken, taken, taken))
+            conn.execute("INSERT INTO entries (snapshot_id, rank, model_id, country, country_method, country_via)"
+                         " VALUES (1, ?, ?, ?, 'namespace', ?)", (rank, rank, country, via))
+        conn.execute("INSERT INTO destinations (platform, channel, kinds, origin, subscribed_at)"  # before that poll
+                     " VALUES ('console', 'stdout', ?, 'console', ?)", (json.dumps(list(ALERT_KINDS)), taken))
     db = await open_database(db_path)
     await db.close()
     with sqlite3.connect(db_path) as conn:
@@ -361,6 +367,40 @@ async def test_the_other_lists_history_is_reattributed_with_labels(fake_hub: Fak
         await app.close()
 
 
+async def test_a_dataset_and_a_model_with_one_id_are_reattributed_apart(fake_hub: FakeHub, db_path: Path):
+    """`jane/shared` is a fine-tune of a Chinese model on two model lists and a dataset on a third: each
+    list's item keeps the decision its own tags give, whichever list was polled last."""
+    shared = "jane/shared"
+    fake_hub.models = [  # #2 on the default list, #1 on text-to-image
+        *ranked(US[:1]),
+        hub_model(shared, score=995, pipeline_tag="text-to-image", tags=["base_model:finetune:Qwen/q0"]),
+        *ranked(US[1:8] + CN[:2]),
+        *[hub_model(f"bfl/flux{i}", score=50 - i, pipeline_tag="text-to-image") for i in range(3)]]
+    fake_hub.spaces = spaces(SPACES[:6])
+    fake_hub.datasets = [hub_dataset(f"HuggingFaceFW/{name}", 90 - i) for i, name in enumerate(["shared", "a", "b"])]
+    fake_hub.datasets.insert(0, hub_dataset(shared, 100))
+    settings = lists_settings(fake_hub, db_path, lists=[
+        {"name": "text-to-image", "kind": "models", "pipeline_tag": "text-to-image", "top_n": 3},
+        {"name": "data", "kind": "datasets", "top_n": 3}])  # polled after the models lists
+
+    async def origins() -> dict[str, tuple[str, str]]:
+        found = {}
+        for name, kind in (("models", "models"), ("text-to-image", "models"), ("data", "datasets")):
+            view = await trending_view(app.db.conn, None, None, name, kind)
+            found[name] = next((row.country, row.country_method) for row in view.rows if row.id == shared)
+        return found
+
+    expected = {"models": ("CN", "base_model"), "text-to-image": ("CN", "base_model"), "data": ("unknown", "unknown")}
+    app = await open_app(settings)
+    try:
+        await app.poll()
+        assert await origins() == expected  # as the poll decided them
+        await reattribute(app.db, app.settings, datetime.now(UTC))
+        assert await origins() == expected
+    finally:
+        await app.close()
+
+
 async def test_a_list_entry_without_an_id_is_one_clear_line(fake_hub: FakeHub):
     fake_hub.spaces = spaces(SPACES[:3])
     del fake_hub.spaces[1]["id"]
@@ -397,8 +437,8 @@ async def test_a_model_and_a_dataset_sharing_an_id_are_reattributed_each_by_its_
 
     async def stored(app: Any) -> dict[str, tuple[str, str]]:
         async with app.db.conn.execute(
-            "SELECT s.list, e.country, e.country_method FROM list_entries e JOIN snapshots s"
-            " ON s.id = e.snapshot_id WHERE e.item_id = 'acme/x'") as cursor:
+            "SELECT s.list, e.country, e.country_method FROM entries e JOIN snapshots s ON s.id = e.snapshot_id"
+            " JOIN items i ON i.id = e.item_id WHERE i.hub_id = 'acme/x'") as cursor:
             return {str(name): (str(country), str(method)) for name, country, method in await cursor.fetchall()}
 
     app = await open_app(settings)

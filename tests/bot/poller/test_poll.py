@@ -249,7 +249,7 @@ async def test_lineage_walks_through_models_the_hub_describes(fake_hub: FakeHub,
 
 
 async def failures(app: Trendwatch) -> int:
-    async with app.db.conn.execute("SELECT failures FROM source_health WHERE id = 1") as cursor:
+    async with app.db.conn.execute("SELECT failures FROM source_health WHERE list = 'models'") as cursor:
         row = await cursor.fetchone()
     assert row is not None
     return int(row[0])
@@ -324,7 +324,7 @@ async def test_garbage_stored_by_older_versions_does_not_break_reads(fake_hub: F
         await app.close()
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE entries SET likes = 'lots', downloads = 1.5, trending_score = 'x'")
-        conn.execute("UPDATE models SET pipeline_tag = 7, tags = 'not json'")
+        conn.execute("UPDATE items SET pipeline_tag = 7, tags = 'not json'")
     app = await open_app(settings_for(fake_hub, db_path))
     try:
         view = await trending_view(app.db.conn)
