@@ -20,12 +20,9 @@ class SourceHealth:
 
 async def get_health(conn: Conn, list_name: str = DEFAULT_LIST) -> SourceHealth:
     """A list never polled (or never failing) has no row: healthy, nothing known."""
-    async with conn.execute(
+    row = await (await conn.execute(
         "SELECT failures, last_error, last_failure_at, last_success_at, failing_announced"
-        " FROM source_health WHERE list = ?",
-        (list_name,),
-    ) as cursor:
-        row = await cursor.fetchone()
+        " FROM source_health WHERE list = ?", (list_name,))).fetchone()
     if row is None:
         return SourceHealth(0, None, None, None, False)
     failures, error, failed_at, success_at, announced = row

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.domain.rule_state import History
 from bot.domain.snapshot import DEFAULT_LIST, Attribution, Entry, Snapshot
@@ -172,14 +173,19 @@ async def thin_history(conn: Conn, list_name: str = DEFAULT_LIST) -> None:
     await conn.execute("UPDATE snapshots SET kept_depth = ? WHERE id = ?", (top_n, sid))
 
 
-async def item_row_ids(conn: Conn, list_name: str, hub_ids: Sequence[str]) -> dict[str, int]:
+async def _items(conn: Conn, columns: str, list_name: str, hub_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(hub id, *`columns`) of the given items of one list, as stored; `columns` is this module's, never input."""
     if not hub_ids:
-        return {}
+        return []
     marks = ",".join("?" * len(hub_ids))
     async with conn.execute(
-        f"SELECT hub_id, id FROM items WHERE list = ? AND hub_id IN ({marks})", [list_name, *hub_ids]
+        f"SELECT hub_id, {columns} FROM items WHERE list = ? AND hub_id IN ({marks})", [list_name, *hub_ids]
     ) as cur:
-        return {str(hub_id): int(row_id) for hub_id, row_id in await cur.fetchall()}
+        return [tuple(row) for row in await cur.fetchall()]
+
+
+async def item_row_ids(conn: Conn, list_name: str, hub_ids: Sequence[str]) -> dict[str, int]:
+    return {str(hub_id): int(row_id) for hub_id, row_id in await _items(conn, "id", list_name, hub_ids)}
 
 
 async def load_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
@@ -240,14 +246,7 @@ async def snapshot_at_or_before(
 
 async def item_history(conn: Conn, hub_ids: Iterable[str], list_name: str = DEFAULT_LIST) -> History:
     """When each item was last in this list's top N and last #1, as of its latest stored snapshot."""
-    ids = list(hub_ids)
-    if not ids:
-        return History()
-    marks = ",".join("?" * len(ids))
-    async with conn.execute(
-        f"SELECT hub_id, last_in_top, last_led FROM items WHERE list = ? AND hub_id IN ({marks})", [list_name, *ids]
-    ) as cursor:
-        rows = await cursor.fetchall()
+    rows = await _items(conn, "last_in_top, last_led", list_name, list(hub_ids))
     return History(
         last_in_top={str(hub_id): from_iso(top) for hub_id, top, _ in rows if top},
         last_led={str(hub_id): from_iso(led) for hub_id, _, led in rows if led},
@@ -256,24 +255,12 @@ async def item_history(conn: Conn, hub_ids: Iterable[str], list_name: str = DEFA
 
 async def seen_before(conn: Conn, hub_ids: Sequence[str], list_name: str = DEFAULT_LIST) -> set[str]:
     """Which of these ids any stored snapshot of this list held (at any rank): a watch's 'first appearance'."""
-    if not hub_ids:
-        return set()
-    marks = ",".join("?" * len(hub_ids))
-    async with conn.execute(
-        f"SELECT hub_id FROM items WHERE list = ? AND hub_id IN ({marks})", [list_name, *hub_ids]
-    ) as cursor:
-        return {str(found) for (found,) in await cursor.fetchall()}
+    return {str(found) for (found, _) in await _items(conn, "id", list_name, hub_ids)}
 
 
 async def known_tags(conn: Conn, hub_ids: Sequence[str]) -> dict[str, list[str]]:
     """Latest stored tags of models the default list has seen, for walking lineage without asking the Hub."""
-    if not hub_ids:
-        return {}
-    marks = ",".join("?" * len(hub_ids))
-    async with conn.execute(
-        f"SELECT hub_id, tags FROM items WHERE list = ? AND hub_id IN ({marks})", [DEFAULT_LIST, *hub_ids]
-    ) as cur:
-        return {str(hub_id): stored_tags(tags) for hub_id, tags in await cur.fetchall()}
+    return {str(hub_id): stored_tags(tags) for hub_id, tags in await _items(conn, "tags", DEFAULT_LIST, hub_ids)}
 
 
 async def share_series(
