@@ -37,6 +37,7 @@ from bot.digest.week import WeekError, parse_week, previous_week
 from bot.domain.country_codes import iso_country_codes
 from bot.domain.destination import Destination
 from bot.domain.lists import ListSpec
+from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger, setup_logging
 from store import labels
 from store.copy import copy_store
@@ -197,7 +198,7 @@ async def _cmd_trending(args: argparse.Namespace) -> int:
 async def _cmd_share(args: argparse.Namespace) -> int:
 
     name = _list_spec(args).name
-    if args.chart and name != "models":
+    if args.chart and name != DEFAULT_LIST:
         print(f"trendwatch share: --chart draws the models list only, not {name!r}", file=sys.stderr)
         return EXIT_USAGE
     view = await _read_store(args, lambda conn: share_view(conn, args.days, name))

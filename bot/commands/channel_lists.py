@@ -13,6 +13,7 @@ from bot.commands.caller import Caller, CommandError, parse_country
 from bot.config import Settings, configured_lists, list_named
 from bot.domain.destination import Destination
 from bot.domain.messages import Line, Message, line
+from bot.domain.snapshot import DEFAULT_LIST
 from bot.poller.fan_out import channel_filter_map
 from bot.rules.filters import ChannelFilter, filter_for
 from bot.rules.watches import parse_target
@@ -91,7 +92,7 @@ class ChannelLists:
             text = str(raw).strip()
             values = [] if text.lower() in _ANY else _words(text)
             if key == "lists":
-                lists = tuple(dict.fromkeys(self._list_name(name) for name in values)) or ("models",)
+                lists = tuple(dict.fromkeys(self._list_name(name) for name in values)) or (DEFAULT_LIST,)
             elif key == "countries":
                 countries = tuple(dict.fromkeys(parse_country(code) for code in values))
             elif key == "tasks":

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 from bot.domain.outcomes import PollFailure
+from bot.domain.snapshot import DEFAULT_LIST
 
 # What a route or a subscription can ask for.
 ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")
@@ -22,7 +23,7 @@ class _Event(BaseModel):
 
     taken_at: datetime
     # Which trending list this is about (issue 12): every alert carries it; `list_kind` makes its links.
-    list: str = "models"
+    list: str = DEFAULT_LIST
     list_kind: Literal["models", "datasets", "spaces"] = "models"
 
     def to_payload(self) -> dict[str, Any]:

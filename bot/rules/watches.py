@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain.events import Watched
-from bot.domain.snapshot import Snapshot
+from bot.domain.snapshot import DEFAULT_LIST, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +17,7 @@ class WatchSpec:
 
     target_kind: Literal["author", "model"]
     target: str
-    list: str = "models"
+    list: str = DEFAULT_LIST
     scope: int | None = None
 
     @property
