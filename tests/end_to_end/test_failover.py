@@ -17,12 +17,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
 from tests.support.cli import REPO
-from tests.support.stores import count, query
+from tests.support.stores import count, query, store_of
 
 MODELS = [f"meta-llama/l{i}" for i in range(11)]
 CHANNELS = [f"C{n:05d}" for n in range(20)]
@@ -46,6 +47,28 @@ async def worker(config: Path) -> asyncio.subprocess.Process:
 def holder_pid(db: Path) -> int | None:
     found = query(db, "SELECT pid FROM lease WHERE name = 'worker'")
     return int(found[0][0]) if found else None
+
+
+async def vanish_to_another_host(active: asyncio.subprocess.Process, url: str) -> None:
+    """Stop the active worker (no renewal from here on, as if its host had vanished) and name another host in
+    its lease row, so the standby cannot use the pid check and must wait for the lease to lapse.
+
+    A worker stopped inside a transaction keeps that row locked: the rewrite then gives up after a second
+    (it never waits on a process that will not run again), the worker runs on for a moment, and it is
+    stopped again at another instant.
+    """
+    for _ in range(20):
+        active.send_signal(signal.SIGSTOP)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE lease SET host = 'worker-host-2' WHERE name = 'worker'", timeout=1.0)
+            return
+        except (TimeoutError, asyncpg.QueryCanceledError):
+            active.send_signal(signal.SIGCONT)
+            await asyncio.sleep(0.05)
+        finally:
+            await conn.close(timeout=5)
+    raise AssertionError("the active worker held its lease row at every stop")
 
 
 @pytest.mark.parametrize("active_on", ["this host", "another host"])
@@ -75,8 +98,7 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_is_lost_or_sent_t
         hub.models = ranked(MODELS[:9] + MODELS[10:])  # one model enters: one alert per channel
         await until(lambda: len(slack.posts()) >= 1)
         if active_on == "another host":
-            active.send_signal(signal.SIGSTOP)  # no renewal from here on, as if its host had vanished
-            query(db_path, "UPDATE lease SET host = 'worker-host-2' WHERE name = 'worker'")
+            await vanish_to_another_host(active, str(store_of(db_path)))
         active.send_signal(signal.SIGKILL)
         await active.wait()
         killed_at = time.monotonic()
