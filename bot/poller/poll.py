@@ -1,7 +1,7 @@
 """One poll of one list: fetch → attribute → detect → store snapshot, state, events and outbox in ONE transaction.
 
-The default list and every `[[lists]]` entry run through the same `poll_list`; only where their rows
-live differs (`store.series`).
+The default list and every `[[lists]]` entry run through the same `poll_list` over the same tables,
+keyed by list (`store.series`); the default list's poll also prunes the outbox, once per cycle.
 """
 
 from __future__ import annotations
