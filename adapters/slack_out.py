@@ -70,13 +70,11 @@ log = get_logger(__name__)
 #: Answers that will not change by retrying: the channel is gone or closed to the bot's posts.
 GONE_ERRORS = frozenset({
     "channel_not_found", "not_in_channel", "is_archived", "team_access_not_granted",
-    "restricted_action",  # a workspace preference keeps the bot from posting there
-    "restricted_action_read_only_channel",  # only admins post in an announcement channel
-    "restricted_action_thread_only_channel",  # top-level posts are not allowed, only thread replies
-    "restricted_action_non_threadable_channel",
     "posting_to_general_channel_denied",  # an admin restricted posting to #general
 })
-#: ... and any later refusal of the same kind Slack names this way.
+#: ... and every `restricted_action*`: a workspace preference (`restricted_action`), an announcement channel
+#: (`_read_only_channel`), a channel that takes thread replies only (`_thread_only_channel`), and any later
+#: refusal Slack names this way (`_non_threadable_channel`, …).
 GONE_PREFIX = "restricted_action"
 #: Slack's "wait": HTTP 429 with `ratelimited`, or `rate_limited` in a 200 answer (chat.postMessage documents both).
 RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
