@@ -33,7 +33,7 @@ from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.messages import Message, line
 from bot.log import get_logger
-from bot.services import retry_delay
+from bot.retry import RECONNECT
 from store import snapshots
 from store.db import Database
 
@@ -431,7 +431,7 @@ class DiscordGateway:
         failures, error = 0, first
         while True:
             failures += 1
-            wait = retry_delay(failures)
+            wait = RECONNECT.delay(failures)
             log.log(logging.WARNING if failures == 1 else logging.INFO,
                     "discord: slash command sync failed (%s); retrying in %.0fs, commands synced before still work",
                     error, wait)

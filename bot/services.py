@@ -12,7 +12,6 @@ attempt: it is handed to `on_fatal`, which stops the process with that line.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Callable
 from typing import Protocol
 
@@ -39,17 +38,12 @@ class Service(Protocol):
     async def close(self) -> None: ...
 
 
-def retry_delay(failures: int, rng: random.Random | None = None) -> float:
-    """The reconnect policy (`bot.retry.RECONNECT`): 5 s, 10 s, 20 s … up to 5 min, ±20%."""
-    return RECONNECT.delay(failures, rng)
-
-
 def service_name(service: Service) -> str:
     return service.name
 
 
 async def keep_connecting(service: Service, on_fatal: Callable[[ConfigError], None],
-                          delay: Callable[[int], float] = retry_delay) -> bool:
+                          delay: Callable[[int], float] = RECONNECT.delay) -> bool:
     """Start `service`, retrying transient failures for as long as it takes; True once it started.
 
     Returns False after a `ConfigError` (passed to `on_fatal`). Cancel the task to give up.

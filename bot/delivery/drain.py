@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -98,11 +97,6 @@ class DeliveryReport:
     in_flight: dict[str, int] = field(default_factory=dict)  # platform → most sends awaiting an answer at once
 
 
-def backoff(attempts: int, cap: timedelta, rng: random.Random | None = None) -> timedelta:
-    """The delivery policy (`bot.retry.DELIVERY`) capped at `[delivery] max_backoff`."""
-    return timedelta(seconds=DELIVERY.capped(cap.total_seconds()).delay(attempts, rng))
-
-
 def alert_for(item: outbox.OutboxItem) -> Alert:
     return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload,
                  unconfirmed=item.unconfirmed)
@@ -147,7 +141,7 @@ class OutboxDrain:
     async def retry_later(self, item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False,
                           unsent: bool = False) -> None:
         """Try again after a backoff; `unsent`: the platform answered, so the post marked before it did not go out."""
-        wait = backoff(item.attempts + 1, self.max_backoff)
+        wait = timedelta(seconds=DELIVERY.capped(self.max_backoff.total_seconds()).delay(item.attempts + 1))
         if isinstance(exc, DeliveryError) and exc.retry_after:
             wait = max(wait, timedelta(seconds=exc.retry_after))
         if not quiet:
