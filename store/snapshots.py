@@ -152,7 +152,7 @@ async def thin_history(conn: Conn, list_name: str = DEFAULT_LIST) -> None:
     three rows in five of a year's history. One rule for every list.
     """
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND kept_depth IS NULL"
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND kept_depth IS NULL AND archive IS NULL"
         " ORDER BY taken_at DESC, id DESC LIMIT 1 OFFSET 2",
         (list_name,),
     ) as cursor:
@@ -162,7 +162,7 @@ async def thin_history(conn: Conn, list_name: str = DEFAULT_LIST) -> None:
     sid, taken, top_n = int(row[0]), str(row[1]), int(row[2])
     hour_start = utc_iso(from_iso(taken).replace(minute=0, second=0, microsecond=0))
     async with conn.execute(
-        "SELECT 1 FROM snapshots WHERE list = ? AND taken_at >= ?"
+        "SELECT 1 FROM snapshots WHERE list = ? AND archive IS NULL AND taken_at >= ?"
         " AND (taken_at < ? OR (taken_at = ? AND id < ?)) LIMIT 1",
         (list_name, hour_start, taken, taken, sid),
     ) as cursor:
@@ -217,9 +217,14 @@ async def load_entries(conn: Conn, snapshot_id: int) -> tuple[Entry, ...]:
 
 
 async def latest_snapshots(conn: Conn, count: int = 1, list_name: str = DEFAULT_LIST) -> list[StoredSnapshot]:
-    """The newest `count` snapshots of one list, newest first."""
+    """The newest `count` snapshots that the bot polled itself, newest first.
+
+    Snapshots imported from archives are never here: the next poll must be compared with what the
+    bot last saw, not with a moment an archive happened to record.
+    """
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? ORDER BY taken_at DESC, id DESC LIMIT ?",
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND archive IS NULL"
+        " ORDER BY taken_at DESC, id DESC LIMIT ?",
         (list_name, count),
     ) as cursor:
         rows = await cursor.fetchall()
