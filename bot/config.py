@@ -33,6 +33,7 @@ from pydantic import (
 from bot.domain.country_codes import iso_country_codes
 from bot.domain.events import ALERT_KINDS
 from bot.domain.lists import RESERVED_NAMES, ListSpec
+from bot.domain.shares import BASES, DEFAULT_BASIS, Basis
 from bot.domain.snapshot import DEFAULT_LIST
 from store.db import StoreLocation, postgres_url
 
@@ -191,6 +192,15 @@ class ShareRule(_Section):
     hysteresis: float | None = Field(None, ge=0, le=100)
     notify_resolved: bool = False
     list: str = DEFAULT_LIST
+    basis: Basis = DEFAULT_BASIS  # what the share is decided on: bot.domain.shares
+
+    @field_validator("basis", mode="before")
+    @classmethod
+    def _known_basis(cls, value: object) -> object:
+        if value not in BASES:
+            choices = ", ".join(f'"{basis}"' for basis in BASES)
+            raise ValueError(f"unknown basis {value!r}; choose one of {choices} (default \"{DEFAULT_BASIS}\")")
+        return value
 
     @model_validator(mode="after")
     def _one_direction(self) -> Self:
@@ -211,6 +221,8 @@ class ShareRule(_Section):
     def key(self) -> str:
         """Stable identity for stored rule state; the default list keeps today's keys."""
         key = f"{self.country}:{self.direction}:{self.threshold}"
+        if self.basis != DEFAULT_BASIS:  # another basis is another rule, with its own state
+            key = f"{key}:{self.basis}"
         return key if self.list == DEFAULT_LIST else f"{self.list}:{key}"
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from bot.domain.shares import Hold, holds
 from bot.domain.snapshot import UNKNOWN, Attribution, Entry, Snapshot
 
 BASE = "base"
@@ -283,12 +284,14 @@ def attribute_snapshot(
     return replace(snapshot, entries=tuple(attributed(e) for e in snapshot.entries))
 
 
+def country_holds(entries: Sequence[Entry], top_n: int) -> dict[str, Hold]:
+    """Each country's hold on the top N, with the unknown entries beside it (`bot.domain.shares`)."""
+    return holds((entry.country for entry in entries), top_n)
+
+
 def shares(entries: Sequence[Entry], top_n: int) -> dict[str, float]:
     """Percent of the top N held by each country (unknown included), over N, not over len(entries)."""
-    counts: dict[str, int] = {}
-    for entry in entries[:top_n]:
-        counts[entry.country] = counts.get(entry.country, 0) + 1
-    return {country: 100.0 * count / top_n for country, count in counts.items()}
+    return {country: hold.percent for country, hold in country_holds(entries, top_n).items()}
 
 
 FLAGS_UNKNOWN = "🏳️"

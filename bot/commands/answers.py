@@ -17,6 +17,7 @@ from bot.digest.chart_worker import ChartError, draw
 from bot.digest.week import find_gaps, usual_interval
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Image, Message, Span, line
+from bot.domain.shares import Hold, hold_text
 from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN
 from bot.domain.week_rows import SnapshotRow
 from store import snapshots
@@ -157,6 +158,7 @@ class CountryShare:
     average_7d: float
     low_7d: float
     high_7d: float
+    unknown: int = 0  # the latest top N's entries of unknown origin, said beside every country's figure
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +171,10 @@ class ShareView:
     list_name: str = DEFAULT_LIST
 
     def unknown_json(self) -> dict[str, Any]:
-        return {"count": len(self.unknown_models), "of": self.top_n, "models": list(self.unknown_models)}
+        return {"count": len(self.unknown_models), "of": self.top_n, "models": list(self.unknown_models),
+                "average": self.unknown_average}
     days: int = 7  # the look-back window every "then", average and range is over
+    unknown_average: float = 0.0  # unknown entries per snapshot over the window: how sure the averages are
 
 
 def _pct(count: int, top_n: int) -> float:
@@ -206,22 +210,27 @@ async def share_view(conn: Conn, days: int = 7, list_name: str = DEFAULT_LIST) -
                 average_7d=round(sum(pct * n for pct, n in history) / total, 1) if total else now,
                 low_7d=min((pct for pct, _ in history), default=now),
                 high_7d=max((pct for pct, _ in history), default=now),
+                unknown=now_counts.get(UNKNOWN, 0),
             )
         )
     rows.sort(key=lambda r: (-r.share, -r.average_7d, r.country == UNKNOWN, r.country))
     unknown = tuple(e.id for e in current.snapshot.top(current.top_n) if e.country == UNKNOWN)
+    weighted = [(counts.get(UNKNOWN, 0), n) for _, counts, n in summary.distribution]
+    total = sum(n for _, n in weighted)
+    unknown_average = round(sum(c * n for c, n in weighted) / total, 1) if total else float(len(unknown))
     return ShareView(current.snapshot.taken_at, current.top_n, summary.snapshots, tuple(rows),
-                     unknown_models=unknown, days=days, list_name=list_name)
+                     unknown_models=unknown, days=days, list_name=list_name, unknown_average=unknown_average)
 
 
 UNKNOWN_NAMED = 5  # name at most this many unknown models, so a bad day cannot flood the answer
 
 
 def unknown_line(view: ShareView) -> str:
-    """'unknown: 2 of 10 (jane/a, bob/b)' — shown beside the countries, never hidden."""
+    """'unknown: 2 of 10 (jane/a, bob/b) · 7-day avg 1.5 of 10' — shown beside the countries, never hidden."""
     named = ", ".join(view.unknown_models[:UNKNOWN_NAMED])
     more = f" and {len(view.unknown_models) - UNKNOWN_NAMED} more" if len(view.unknown_models) > UNKNOWN_NAMED else ""
-    return f"unknown: {len(view.unknown_models)} of {view.top_n}" + (f" ({named}{more})" if named else "")
+    return (f"unknown: {len(view.unknown_models)} of {view.top_n}" + (f" ({named}{more})" if named else "")
+            + f" · {view.days}-day avg {view.unknown_average:g} of {view.top_n}")
 
 
 def _days_text(days: int) -> str:
@@ -238,9 +247,10 @@ def share_message(view: ShareView, image: Image | None = None) -> Message:
         change = ""
         if row.change is not None:
             change = f" ({'+' if row.change > 0 else ''}{row.change:g} pts vs {ago})" if row.change else " (=)"
+        held = Hold(row.country, row.count, view.top_n, row.unknown, view.top_n)
         lines.append(
             line(
-                f"{flag(row.country)} {row.name}: {row.share:g}% — {row.count} of {view.top_n}{change}"
+                f"{flag(row.country)} {row.name}: {hold_text(held)}{change}"
                 f" · {view.days}-day avg {row.average_7d:g}%, range {row.low_7d:g}–{row.high_7d:g}%"
             )
         )

@@ -20,6 +20,7 @@ from bot.domain.events import (
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Line, Message, Span, line
 from bot.domain.outcomes import PollFailure
+from bot.domain.shares import BASIS_WORDS, unknown_text
 from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN
 
 HUB = "https://huggingface.co"
@@ -100,16 +101,37 @@ def _percent(value: float) -> str:
     return f"{value:g}%"
 
 
+def _bound(event: ShareChange) -> str:
+    """'at least ' / 'at most ' before a `certain` share: which bound of the possible share decided."""
+    if event.basis != "certain":
+        return ""
+    lower = (event.direction == "above") == (event.state == "firing")
+    return "at least " if lower else "at most "
+
+
+def _basis_note(event: ShareChange) -> str:
+    """Which basis decided, when it is not the default: the reader should know what the figure counts."""
+    if event.basis == "known":
+        known = f"the {event.known} entries" if event.known is not None else "the entries"
+        return f", decided on {known} of known origin"
+    if event.basis == "certain":
+        return f", {BASIS_WORDS['certain']}"
+    return ""
+
+
 def render_share(event: ShareChange) -> Message:
     name = country_name(event.country)
     rule = f"{event.direction} {event.threshold}%"
+    of = "the known entries of " if event.basis == "known" else ""
+    share = _bound(event) + _percent(event.share)
+    counted = f"{event.count} of the top {event.top_n} models are from {name}{unknown_text(event.unknown)}"
     if event.state == "firing":
         verb = "reached" if event.direction == "above" else "fell to"
-        title = f"{flag(event.country)} {name}'s share of the trending top {event.top_n} {verb} {_percent(event.share)}"
-        detail = f"{event.count} of the top {event.top_n} models are from {name} (alert: {rule})."
+        title = f"{flag(event.country)} {name}'s share of {of}the trending top {event.top_n} {verb} {share}"
+        detail = f"{counted}; alert: {rule}{_basis_note(event)}."
     else:
-        title = f"{flag(event.country)} {name}'s share of the top {event.top_n} is back to {_percent(event.share)}"
-        detail = f"{event.count} of the top {event.top_n} models are from {name}; the {rule} alert has resolved."
+        title = f"{flag(event.country)} {name}'s share of {of}the top {event.top_n} is back to {share}"
+        detail = f"{counted}; the {rule} alert has resolved{_basis_note(event)}."
     return about_snapshot(event, title, (line(detail),))
 
 
@@ -223,7 +245,8 @@ def render_digest(event: Digest) -> Message:
                  else f" — {hours_text(r.longest_run_hours)} in a row, {hours_text(r.hours_in_top)} in all")
             for r in event.long_runners)))
     fields.append(Field(f"Average share of the {top} (change from the week before)", tuple(
-        line(f"{flag(c.country)} {country_name(c.country)}: {c.average:g}%{_change_text(c.change)}")
+        line(f"{flag(c.country)} {country_name(c.country)}: {c.average:g}%{_change_text(c.change)}"
+             + ("" if c.country == UNKNOWN else unknown_text(event.unknown_average, "on average")))
         for c in event.countries if c.average > 0 or (c.change or 0) != 0
     )))
     if event.unknown_namespaces:

@@ -160,6 +160,13 @@ def country_averages(rows: WeekRows) -> dict[str, float]:
     return {country: total / len(rows.snapshots) for country, total in totals.items()}
 
 
+def unknown_per_snapshot(rows: WeekRows) -> float:
+    """Entries of unknown origin per snapshot of the week, on average: how sure the week's averages are."""
+    if not rows.snapshots:
+        return 0.0
+    return round(sum(1 for row in rows.top if row.country == UNKNOWN) / len(rows.snapshots), 1)
+
+
 def compare_countries(current: Mapping[str, float], previous: Mapping[str, float] | None) -> tuple[CountryAverage, ...]:
     """Averages with their change from the week before (None when that week has no data)."""
     result = []
@@ -310,6 +317,7 @@ def build_digest(
         countries=compare_countries(country_averages(rows), previous_averages),
         chart=share_chart(rows.snapshots, counts, gaps),
         unknown_namespaces=unknown_namespaces(rows.top),
+        unknown_average=unknown_per_snapshot(rows),
         **base,
     )
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 from bot.domain.outcomes import PollFailure
+from bot.domain.shares import DEFAULT_BASIS, Basis
 from bot.domain.snapshot import DEFAULT_LIST
 
 # What a route or a subscription can ask for.
@@ -73,6 +74,11 @@ class ShareChange(_Event):
     count: int
     rule: str
     scope: int | None = None
+    # How sure the figure is (issue 18): the top N's entries of unknown origin, how many were known,
+    # and what the rule decided on. Alerts stored before these existed read as the default basis.
+    unknown: int = 0
+    known: int | None = None
+    basis: Basis = DEFAULT_BASIS
 
 
 class SourceHealth(_Event):
@@ -211,6 +217,7 @@ class Digest(_Event):
     chart: ShareChart | None = None
     unknown_namespaces: tuple[UnknownNamespace, ...] = ()
     lists: tuple[ListSection, ...] = ()
+    unknown_average: float = 0.0  # top-N entries of unknown origin per snapshot, said beside every average
 
 
 Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest | Watched, Field(discriminator="kind")]

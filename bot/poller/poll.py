@@ -51,7 +51,8 @@ def list_rules(settings: Settings, spec: ListSpec) -> list[RuleSpec]:
     """The configured share rules of one list (`[[share_rules]] list = NAME`, default `models`)."""
     return [
         RuleSpec(key=rule.key, country=rule.country, direction=rule.direction, threshold=rule.threshold,
-                 for_polls=rule.for_polls, hysteresis=rule.hysteresis, notify_resolved=rule.notify_resolved)
+                 for_polls=rule.for_polls, hysteresis=rule.hysteresis, notify_resolved=rule.notify_resolved,
+                 basis=rule.basis)
         for rule in settings.share_rules if rule.list == spec.name
     ]
 

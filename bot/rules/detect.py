@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from bot.attribution.countries import shares
+from bot.attribution.countries import country_holds
 from bot.domain.events import Entered, EnteredModel, NewLeader, ShareChange
 from bot.domain.rule_state import History, RuleState
+from bot.domain.shares import DEFAULT_BASIS, Basis, Reading, hold_of, reading
 from bot.domain.snapshot import Snapshot
 
 _EPSILON = 1e-9
@@ -32,6 +33,7 @@ class RuleSpec:
     hysteresis: float | None = None
     notify_resolved: bool = False
     scope: int | None = None
+    basis: Basis = DEFAULT_BASIS  # what the share is decided on (bot.domain.shares)
 
     def band(self, top_n: int) -> float:
         """Points the share must move back past the threshold to resolve; default one model."""
@@ -113,13 +115,24 @@ def _cleared(rule: RuleSpec, share: float, top_n: int) -> bool:
     return share > rule.threshold + band + _EPSILON
 
 
-def step_rule(rule: RuleSpec, state: RuleState, share: float, top_n: int) -> tuple[RuleState, str | None]:
-    """One poll of one rule's state machine → (new state, "firing" | "resolved" | None)."""
+def step_rule(
+    rule: RuleSpec, state: RuleState, share: float | Reading | None, top_n: int
+) -> tuple[RuleState, str | None]:
+    """One poll of one rule's state machine → (new state, "firing" | "resolved" | None).
+
+    `share` is one figure (the default basis) or a `Reading` of the rule's basis, which may fire on one
+    figure and resolve on another (`certain`). None — nothing to decide on, as when every entry of the
+    top N is unknown under `basis = "known"` — leaves the state as it was: no evidence either way
+    neither breaks a streak nor resolves an alert.
+    """
+    if share is None:
+        return state, None
+    fires, clears = (share.fires, share.clears) if isinstance(share, Reading) else (share, share)
     if state.firing:
-        if _cleared(rule, share, top_n):
+        if _cleared(rule, clears, top_n):
             return RuleState(), "resolved"
         return state, None
-    if _holds(rule, share):
+    if _holds(rule, fires):
         streak = state.streak + 1
         if streak >= rule.for_polls:
             return RuleState(streak=streak, firing=True), "firing"
@@ -135,32 +148,35 @@ def _share_number(value: float) -> float:
 def detect_shares(
     current: Snapshot, top_n: int, rules: Sequence[RuleSpec], states: Mapping[str, RuleState]
 ) -> tuple[tuple[ShareChange, ...], dict[str, RuleState]]:
-    """Advance every rule; a rule seen for the first time is a silent baseline."""
-    by_country = shares(current.entries, top_n)
+    """Advance every rule on its own basis; a rule seen for the first time is a silent baseline."""
+    found = country_holds(current.entries, top_n)
     changes: list[ShareChange] = []
     new_states: dict[str, RuleState] = {}
     for rule in rules:
-        share = by_country.get(rule.country, 0.0)
+        hold = hold_of(found, rule.country, top_n)
+        figures = reading(hold, rule.basis, rule.direction)
         known = rule.key in states
-        state, transition = step_rule(rule, states.get(rule.key, RuleState()), share, top_n)
+        state, transition = step_rule(rule, states.get(rule.key, RuleState()), figures, top_n)
         new_states[rule.key] = state
-        if not known or transition is None:
+        if not known or transition is None or figures is None:
             continue
         if transition == "resolved" and not rule.notify_resolved:
             continue
-        count = sum(1 for entry in current.top(top_n) if entry.country == rule.country)
         changes.append(
             ShareChange(
                 taken_at=current.taken_at,
                 country=rule.country,
                 state="firing" if transition == "firing" else "resolved",
                 direction=rule.direction,
-                share=_share_number(share),
+                share=_share_number(figures.fires if transition == "firing" else figures.clears),
                 threshold=rule.threshold,
                 top_n=top_n,
-                count=count,
+                count=hold.count,
                 rule=rule.key,
                 scope=rule.scope,
+                unknown=hold.unknown,
+                known=hold.known,
+                basis=rule.basis,
             )
         )
     return tuple(changes), new_states

@@ -196,14 +196,15 @@ async def test_cli_label_is_stored_logged_and_applied_to_history(fake_hub: FakeH
     assert (rows[0]["country"], rows[0]["country_method"], rows[0]["country_via"]) == ("FR", "label", "jane")
 
     share = json.loads((await bot("share", "--config", str(config), "--json")).out)
-    assert share["unknown"] == {"count": 0, "of": 10, "models": []}
+    assert share["unknown"] == {"count": 0, "of": 10, "models": [], "average": 0.0}
 
     run = await bot("label", "jane", "--remove", "--config", str(config))
     assert run.code == 0 and "label on jane removed" in run.out
     rows = json.loads((await bot("trending", "--config", str(config), "--json")).out)
     assert rows[0]["country"] == "unknown"
     share = json.loads((await bot("share", "--config", str(config), "--json")).out)
-    assert share["unknown"] == {"count": 1, "of": 10, "models": ["jane/mystery"]}
+    assert share["unknown"] == {"count": 1, "of": 10, "models": ["jane/mystery"], "average": 1.0}
+    assert {row["country"]: row["unknown"] for row in share["countries"]}["US"] == 1  # beside every country
 
 
 @pytest.mark.parametrize(("args", "message"), [
