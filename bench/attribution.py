@@ -1,6 +1,7 @@
 """Country attribution on 141 real trending snapshots of March–May 2026 (bench/data/).
 
     python -m bench.attribution
+    python -m bench.attribution --archive PATH [--top N]   # an archive's ids, by year (see `by_year`)
 
 Prints, for ids alone (the archive keeps no tags) and for the tagged replay served by the fake
 Hub to the real huggingface_hub client through the bot's own poll: the share of top-10 entries
@@ -11,19 +12,23 @@ in the same run. Goals: unknown under 10% from ids alone, under 5% with tags.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.measure import VERDICTS
 from bench.trending_data import DATA, TAGGED, ArchivedSnapshot, load_snapshots, read_tagged
-from bot.attribution.countries import Rules, attribute_snapshot, base_models, namespace_of
+from bot.attribution.countries import Rules, attribute_snapshot, base_models, has_format_suffix, namespace_of
 from bot.attribution.orgs import load_family_table, load_org_table
 from bot.domain.snapshot import UNKNOWN, Attribution, Entry, Snapshot
 
@@ -204,5 +209,168 @@ async def main() -> None:
         zip(before_ids.share_by_month("CN").items(), now.share_by_month("CN").values(), strict=True)))
 
 
-if __name__ == "__main__":
+# --- an archive as it is kept (ids only), by year --------------------------------------------------
+
+TRUTH = DATA / "hub-namespaces.tsv"
+ARCHIVE_FILES = ("trending_cache.json", "trending.json")
+
+
+class ArchiveError(Exception):
+    """An archive that cannot be read: one line for the operator, never a traceback."""
+
+
+def ids_of(document: Any) -> tuple[str, ...]:
+    """Model ids by rank from one archived answer: the Hub's `/api/trending` keyed by id (park-onezero's
+    `trending_cache.json`), `{"models": [{"id"}]}` or a list of `{"id", "rank"}` (Nitjsefnie's `trending.json`)."""
+    rows: Any = document.get("models", document) if isinstance(document, dict) else document
+    if isinstance(rows, dict):
+        return tuple(str(key) for key in rows if "/" in str(key))
+    if isinstance(rows, list):
+        ranked = [(row.get("rank", i), str(row.get("id") or row.get("model_id") or ""))
+                  for i, row in enumerate(rows, start=1) if isinstance(row, dict)]
+        return tuple(model_id for _, model_id in sorted(ranked, key=lambda pair: pair[0]) if "/" in model_id)
+    return ()
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) else exc
+        raise ArchiveError(f"{repo}: git {args[0]} failed: {detail}") from None
+    return done.stdout
+
+
+def read_git_archive(repo: Path) -> list[ArchivedSnapshot]:
+    """Each commit's version of the archive file is one snapshot taken at the commit's time (git itself
+    reads the history: `git log` for the commits, one `git cat-file --batch` for every version)."""
+    names = [name for name in ARCHIVE_FILES if _git(repo, "log", "-1", "--format=%H", "--", name).strip()]
+    if not names:
+        raise ArchiveError(f"{repo}: no commit touches {' or '.join(ARCHIVE_FILES)}")
+    commits = [line.split(" ", 1) for line in
+               _git(repo, "log", "--reverse", "--format=%H %cI", "--", names[0]).decode().splitlines() if line]
+    batch = _git(repo, "cat-file", "--batch", stdin="".join(f"{sha}:{names[0]}\n" for sha, _ in commits).encode())
+    snapshots, offset = [], 0
+    for _sha, when in commits:
+        header_end = batch.index(b"\n", offset)
+        header = batch[offset:header_end].split()
+        if header[-1] == b"missing":  # the file was deleted in this commit
+            offset = header_end + 1
+            continue
+        size = int(header[2])
+        body = batch[header_end + 1:header_end + 1 + size]
+        offset = header_end + 1 + size + 1
+        try:
+            found = ids_of(json.loads(body))
+        except ValueError:
+            continue  # a version that is not JSON is skipped, as the importer counts it
+        if found:
+            snapshots.append(ArchivedSnapshot(datetime.fromisoformat(when).astimezone(UTC).isoformat(), found))
+    return snapshots
+
+
+def read_archive(path: Path) -> list[ArchivedSnapshot]:
+    """A git clone of a git-scraped archive, or a JSONL of rows (`snapshot_time`, `rank`, `model_id`)."""
+    if path.is_dir():
+        if not ((path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())):
+            raise ArchiveError(f"{path}: not a git clone (no .git), so not a git-scraped archive")
+        return read_git_archive(path)
+    if path.is_file():
+        try:
+            return load_snapshots(path)
+        except (ValueError, KeyError) as exc:
+            raise ArchiveError(f"{path}: not a JSONL of snapshot_time/rank/model_id rows ({exc})") from None
+    raise ArchiveError(f"{path}: no such archive (a git clone or a JSONL file)")
+
+
+def load_truth(path: Path = TRUTH) -> dict[str, str]:
+    """namespace (lowered) → country, from the sourced reference rows of one country's labs (UNSURE left out)."""
+    truth = {}
+    for text in path.read_text(encoding="utf-8").splitlines()[1:]:
+        namespace, _org, country, kind, _confidence, source = text.split("\t")
+        if kind == "lab" and len(country) == 2 and "UNSURE" not in source:
+            truth[namespace.lower()] = country
+    return truth
+
+
+@dataclass
+class Year:
+    """One year of an archive: entries, unknown ones and where they come from, and what a source contradicts."""
+
+    snapshots: int = 0
+    measure: Measure = field(default_factory=Measure)
+    checked: int = 0
+    wrong: list[str] = field(default_factory=list)  # "id: decided XX, source says YY"
+
+
+def by_year(snapshots: Sequence[ArchivedSnapshot], rules: Rules, truth: Mapping[str, str],
+            top_n: int = TOP_N, period: int = 4) -> dict[str, Year]:
+    """The pure rule on ids alone (no tags), per year of the snapshot (`period = 7`: per month): unknown,
+    top unknown namespaces, and wrong."""
+    years: dict[str, Year] = {}
+    for archived in snapshots:
+        year = years.setdefault(archived.taken_at[:period], Year())
+        year.snapshots += 1
+        attributed = attribute_snapshot(_snapshot(archived.model_ids[:top_n], {}), rules)
+        for entry in attributed.entries:
+            year.measure.add(entry.id, entry.attribution, archived.taken_at[:7])
+            expected = truth.get(namespace_of(entry.id).lower())
+            if expected is None or has_format_suffix(entry.id):
+                continue
+            year.checked += 1
+            if entry.country != expected:
+                year.wrong.append(f"{entry.id}: decided {entry.country}, source says {expected}")
+    return years
+
+
+def year_table(years: Mapping[str, Year], namespaces: int = 5) -> list[str]:
+    """The attribution table by year, as the report prints it."""
+    lines = ["period  snapshots  entries  unknown  unknown models  checked  wrong  top unknown namespaces"]
+    for year, found in sorted(years.items()):
+        m = found.measure
+        top = ", ".join(f"{ns} {n}" for ns, n in m.unknown_namespaces.most_common(namespaces)) or "none"
+        lines.append(f"{year:<7} {found.snapshots:>9}  {m.entries:>7}  {m.unknown_share:>6.1f}%"
+                     f"  {m.unknown_model_share:>13.1f}%  {found.checked:>7}  {len(found.wrong):>5}  {top}")
+    return lines
+
+
+def archive_main(path: Path, top_n: int, by_month: bool = False) -> int:
+    try:
+        snapshots = read_archive(path)
+    except ArchiveError as exc:
+        print(f"bench.attribution: {exc}", file=sys.stderr)
+        return 2
+    if not snapshots:
+        print(f"bench.attribution: {path}: no snapshot with model ids", file=sys.stderr)
+        return 2
+    years = by_year(snapshots, current_rules(), load_truth(), top_n, 7 if by_month else 4)
+    print(f"{len(snapshots)} snapshots of {path.name} ({snapshots[0].taken_at[:10]} .. {snapshots[-1].taken_at[:10]}),"
+          f" top {top_n}, ids only (no tags), today's tables")
+    for text in year_table(years):
+        print(text)
+    wrong = [w for found in years.values() for w in found.wrong]
+    for text in wrong:
+        print(f"    wrong: {text}")
+    passed = not wrong
+    print(f"wrong: {len(wrong)} of {sum(y.checked for y in years.values())} entries a source can check"
+          f" (goal 0)  {'PASS' if passed else 'FAIL'}")
+    VERDICTS.append(("attribution: wrong on the archive", passed))
+    return 0 if passed else 1
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.attribution", description=__doc__.split("\n")[0])
+    parser.add_argument("--archive", type=Path, metavar="PATH",
+                        help="measure an archive's ids by year: a git clone of a git-scraped archive"
+                             " (trending_cache.json or trending.json per commit) or a JSONL of rows")
+    parser.add_argument("--top", type=int, default=TOP_N, help=f"top N to measure (default {TOP_N})")
+    parser.add_argument("--by-month", action="store_true", help="one row a month instead of a year")
+    args = parser.parse_args(argv)
+    if args.archive is not None:
+        return archive_main(args.archive, args.top, args.by_month)
     asyncio.run(main())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
