@@ -217,3 +217,13 @@ def test_shipped_family_table_finds_the_2025_families():
                               ("a/Devstral-ft", "FR"), ("a/LTX-2.3-GGUF", "IL"), ("a/SkyReels-V2", "CN")]:
         found = families.find(model_id)
         assert found is not None and found.country == country, model_id
+
+
+def test_sourced_spellings_of_their_own_place_a_derivative_by_its_family():
+    """`Qwopus` (Jackrong's Qwen fine-tunes) and `SuperGemma` (Gemma 4 derivatives) are spellings listed in the
+    shipped families.toml with the model cards that name their base; words that only start alike still do not match."""
+    shipped = Rules(load_org_table(), load_family_table())
+    assert shipped.attribute("Jackrong/Qwopus3.6-27B-v2-GGUF", []) == Attribution("CN", "family", "Qwen")
+    assert shipped.attribute("Jiunsong/supergemma4-26b-uncensored-gguf-v2", []) == Attribution("US", "family", "Gemma")
+    assert shipped.families.find("x/Qwenny3-7b") is None
+    assert shipped.families.find("x/megagemma4-26b") is None
