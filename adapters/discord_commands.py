@@ -198,14 +198,16 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
     @alerts.command(name="rule", description="Alert here when a country's share crosses a line")
     @app_commands.describe(country="ISO code, e.g. CN", direction="above or below", percent="0 to 100",
-                           remove="remove this rule instead of adding it")
+                           remove="remove this rule instead of adding it",
+                           basis="top_n (default), known (known entries only) or certain (what unknowns cannot change)")
     async def rule(interaction: discord.Interaction, country: str, direction: Literal["above", "below"],
-                   percent: int, remove: bool = False) -> None:
+                   percent: int, remove: bool = False,
+                   basis: Literal["top_n", "known", "certain"] = "top_n") -> None:
         caller = caller_of(interaction)
         if remove:
             await reply(interaction, channels.remove_rule(caller, country, direction, percent), private=True)
         else:
-            await reply(interaction, channels.add_rule(caller, country, direction, percent), private=True)
+            await reply(interaction, channels.add_rule(caller, country, direction, percent, basis), private=True)
 
     @alerts.command(name="mention", description="Ping a role on alerts here (leave empty to turn pings off)")
     async def mention(interaction: discord.Interaction, role: discord.Role | None = None) -> None:

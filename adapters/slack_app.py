@@ -245,16 +245,17 @@ class SlashCommands:
             if len(args) != 1:
                 raise CommandError("Use: alerts mention @group|here|off")
             return await settings.mention(caller, parse_mention(args[0]))
-        # rule [add|remove] <CC> above|below <percent>
+        # rule [add|remove] <CC> above|below <percent> [top_n|known|certain]
         verb = "add"
         if args and args[0].lower() in ("add", "remove"):
             verb, args = args[0].lower(), args[1:]
-        if len(args) != 3:
-            raise CommandError("Use: alerts rule [add|remove] <CC> above|below <percent>, e.g. rule add CN above 50")
+        if len(args) not in (3, 4) or (verb == "remove" and len(args) != 3):
+            raise CommandError("Use: alerts rule [add|remove] <CC> above|below <percent> [known|certain],"
+                               " e.g. rule add CN above 50")
         country, direction, percent = args[0], args[1].lower(), args[2]
         if verb == "remove":
             return await settings.remove_rule(caller, country, direction, percent)
-        return await settings.add_rule(caller, country, direction, percent)
+        return await settings.add_rule(caller, country, direction, percent, args[3] if len(args) == 4 else None)
 
 
 class SlackFaultsInOneLine(logging.Filter):

@@ -66,12 +66,12 @@ async def active_destinations(conn: Conn) -> list[Destination]:
 class Routing:
     """Who gets alerts, as of `version` of `store_versions['destinations']`.
 
-    `channel_rules` are (destination id, country, direction, threshold) of active destinations.
+    `channel_rules` are (destination id, country, direction, threshold, basis) of active destinations.
     """
 
     version: int
     destinations: tuple[Destination, ...]
-    channel_rules: tuple[tuple[int, str, str, int], ...]
+    channel_rules: tuple[tuple[int, str, str, int, str], ...]
 
 
 _routing: weakref.WeakKeyDictionary[Conn, Routing] = weakref.WeakKeyDictionary()
@@ -95,10 +95,10 @@ async def current_routing(conn: Conn) -> Routing:
     if cached is not None and cached.version == version:
         return cached
     async with conn.execute(
-        "SELECT r.destination_id, r.country, r.direction, r.threshold FROM channel_rules r"
+        "SELECT r.destination_id, r.country, r.direction, r.threshold, r.basis FROM channel_rules r"
         " JOIN destinations d ON d.id = r.destination_id WHERE d.active = 1 ORDER BY r.id"
     ) as cursor:
-        rules = tuple((int(d), str(c), str(di), int(t)) for d, c, di, t in await cursor.fetchall())
+        rules = tuple((int(d), str(c), str(di), int(t), str(b)) for d, c, di, t, b in await cursor.fetchall())
     fresh = Routing(version, tuple(await active_destinations(conn)), rules)
     _routing[conn] = fresh
     return fresh
@@ -186,13 +186,15 @@ async def set_mention(conn: Conn, destination_id: int, mention: str | None) -> N
 
 
 async def add_channel_rule(
-    conn: Conn, destination_id: int, country: str, direction: str, threshold: int, now: datetime
+    conn: Conn, destination_id: int, country: str, direction: str, threshold: int, now: datetime,
+    basis: str = "top_n",
 ) -> bool:
-    """False when the channel already has that exact rule."""
+    """False when the channel already has that exact rule; the same rule on another basis takes the new basis."""
     cursor = await conn.execute(
-        "INSERT INTO channel_rules (destination_id, country, direction, threshold, created_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (destination_id, country, direction, threshold, utc_iso(now)),
+        "INSERT INTO channel_rules (destination_id, country, direction, threshold, created_at, basis)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (destination_id, country, direction, threshold)"
+        " DO UPDATE SET basis = excluded.basis WHERE channel_rules.basis <> excluded.basis",
+        (destination_id, country, direction, threshold, utc_iso(now), basis),
     )
     return cursor.rowcount == 1
 
@@ -207,9 +209,10 @@ async def remove_channel_rule(
     return cursor.rowcount == 1
 
 
-async def channel_rules_of(conn: Conn, destination_id: int) -> list[tuple[str, str, int]]:
+async def channel_rules_of(conn: Conn, destination_id: int) -> list[tuple[str, str, int, str]]:
+    """(country, direction, threshold, basis) of one channel's rules."""
     async with conn.execute(
-        "SELECT country, direction, threshold FROM channel_rules WHERE destination_id = ? ORDER BY id",
+        "SELECT country, direction, threshold, basis FROM channel_rules WHERE destination_id = ? ORDER BY id",
         (destination_id,),
     ) as cursor:
-        return [(str(c), str(d), int(t)) for c, d, t in await cursor.fetchall()]
+        return [(str(c), str(d), int(t), str(b)) for c, d, t, b in await cursor.fetchall()]

@@ -17,6 +17,7 @@ from bot.config import Settings, parse_duration
 from bot.domain.destination import Destination
 from bot.domain.events import ALERT_KINDS
 from bot.domain.messages import Field, Message, line
+from bot.domain.shares import BASES, DEFAULT_BASIS, Basis
 from store import destinations as dest_store
 from store import health as health_store
 from store import snapshots
@@ -55,6 +56,22 @@ def parse_percent(value: int | str) -> int:
     if not 0 <= number <= 100:
         raise CommandError(f"{number}% is out of range: give a percent between 0 and 100.")
     return number
+
+
+def parse_basis(text: str | None) -> Basis:
+    """'known' / 'certain' / 'top_n' (or nothing: the default); anything else is a CommandError naming the choices."""
+    if text is None or not text.strip():
+        return DEFAULT_BASIS
+    wanted = text.strip().lower()
+    for basis in BASES:
+        if wanted == basis:
+            return basis
+    raise CommandError(f"Unknown basis '{echo(text)}': choose {', '.join(BASES)} (default {DEFAULT_BASIS}).")
+
+
+def basis_text(basis: str) -> str:
+    """' (basis known)' after a rule decided on another basis than the default; nothing for the default."""
+    return "" if basis == DEFAULT_BASIS else f" (basis {basis})"
 
 
 def parse_mute(text: str) -> timedelta | None:
@@ -116,16 +133,20 @@ class ChannelSettings:
             await dest_store.deactivate(conn, found.id)
         return _ok("Unsubscribed", "This channel gets no more alerts.")
 
-    async def add_rule(self, caller: Caller, country: str, direction: str, percent: int | str) -> Message:
+    async def add_rule(self, caller: Caller, country: str, direction: str, percent: int | str,
+                       basis: str | None = None) -> Message:
         _require_admin(caller)
         code = parse_country(country)
         if direction not in ("above", "below"):
             raise CommandError(f"'{echo(direction)}' must be 'above' or 'below'.")
         threshold = parse_percent(percent)
+        decided_on = parse_basis(basis)
         destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
-            added = await dest_store.add_channel_rule(conn, destination.id, code, direction, threshold, self.clock())
-        what = f"{flag(code)} {country_name(code)} {direction} {threshold}% of the top {self.settings.hub.top_n}"
+            added = await dest_store.add_channel_rule(conn, destination.id, code, direction, threshold, self.clock(),
+                                                      decided_on)
+        what = (f"{flag(code)} {country_name(code)} {direction} {threshold}% of the top {self.settings.hub.top_n}"
+                f"{basis_text(decided_on)}")
         if not added:
             return _ok("Rule already set", f"This channel already has: {what}.")
         note = "" if code in COUNTRY_NAMES else f" ({code} is not a country the bot has seen yet.)"
@@ -180,12 +201,13 @@ class ChannelSettings:
                 lines.append(line(f"🔇 Muted until {destination.muted_until:%Y-%m-%d %H:%M} UTC"))
             lines.append(line("Mentions: " + ("a role is pinged" if destination.mention else "off")))
             rules = await dest_store.channel_rules_of(conn, destination.id)
-            for country, direction, threshold in rules:
-                lines.append(line(f"Rule: {flag(country)} {country} {direction} {threshold}%"))
+            for country, direction, threshold, basis in rules:
+                lines.append(line(f"Rule: {flag(country)} {country} {direction} {threshold}%{basis_text(basis)}"))
 
             lines.extend(await status_lines(self.db, self.settings, destination))
         for rule in self.settings.share_rules:
-            lines.append(line(f"Bot-wide rule: {flag(rule.country)} {rule.country} {rule.direction} {rule.threshold}%"))
+            lines.append(line(f"Bot-wide rule: {flag(rule.country)} {rule.country} {rule.direction} {rule.threshold}%"
+                              f"{basis_text(rule.basis)}"))
         health = await health_store.get_health(conn)
         latest = await snapshots.latest_snapshots(conn, 1)
         last_poll = f"{latest[0].snapshot.taken_at:%Y-%m-%d %H:%M} UTC" if latest else "never"

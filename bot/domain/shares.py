@@ -28,6 +28,14 @@ DEFAULT_BASIS: Basis = "top_n"
 Direction = Literal["above", "below"]
 
 
+def basis_of(text: str) -> Basis:
+    """A stored basis back as the type; the store's CHECK allows only `BASES`, so anything else is the default."""
+    for basis in BASES:
+        if text == basis:
+            return basis
+    return DEFAULT_BASIS
+
+
 @dataclass(frozen=True, slots=True)
 class Hold:
     """One country's entries in one top N: `count` of `top_n`, with `unknown` entries of unknown origin.

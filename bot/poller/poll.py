@@ -17,6 +17,7 @@ from bot.config import Settings, configured_lists
 from bot.domain.events import Event, SourceHealth
 from bot.domain.lists import ListSpec
 from bot.domain.outcomes import Failure, PollFailure
+from bot.domain.shares import DEFAULT_BASIS, basis_of
 from bot.domain.snapshot import Snapshot
 from bot.log import get_logger
 from bot.poller.fan_out import fan_out
@@ -57,17 +58,21 @@ def list_rules(settings: Settings, spec: ListSpec) -> list[RuleSpec]:
     ]
 
 
-def channel_rule_specs(rows: tuple[tuple[int, str, str, int], ...]) -> list[RuleSpec]:
-    """Rules channels added with `/alerts rule`; their alerts go to that channel only."""
+def channel_rule_specs(rows: tuple[tuple[int, str, str, int, str], ...]) -> list[RuleSpec]:
+    """Rules channels added with `/alerts rule`; their alerts go to that channel only.
+
+    A rule on the default basis keeps the key it always had; another basis is another key (a fresh baseline).
+    """
     return [
         RuleSpec(
-            key=f"dest{dest_id}:{country}:{direction}:{threshold}",
+            key=f"dest{dest_id}:{country}:{direction}:{threshold}" + ("" if basis == DEFAULT_BASIS else f":{basis}"),
             country=country,
             direction="above" if direction == "above" else "below",  # the table's CHECK allows only these
             threshold=threshold,
             scope=dest_id,
+            basis=basis_of(basis),
         )
-        for dest_id, country, direction, threshold in rows
+        for dest_id, country, direction, threshold, basis in rows
     ]
 
 

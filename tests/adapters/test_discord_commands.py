@@ -154,6 +154,8 @@ async def test_subscribe_rule_mute_and_status(bot: Bot) -> None:
         assert ephemeral(bad) and expected in embed(bad)["description"], embed(bad)
     added = await bot.alerts("rule", {"country": "cn", "direction": "above", "percent": 60})
     assert embed(added)["title"] == "Rule added"
+    known = await bot.alerts("rule", {"country": "us", "direction": "below", "percent": 20, "basis": "known"})
+    assert embed(known)["title"] == "Rule added" and "(basis known)" in embed(known)["description"]
     assert embed(await bot.alerts("mute", {"duration": "forever"}))["title"] == "That did not work"
     assert embed(await bot.alerts("mute", {"duration": "2h"}))["title"] == "Muted"
 

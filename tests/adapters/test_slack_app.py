@@ -178,6 +178,10 @@ async def test_rules_mention_mute_and_status(fake: FakeSlack, socket: SlackSocke
     assert "Rule: 🇨🇳 CN above 60%" in text and "🔇 Muted until" in text and "Mentions: a role is pinged" in text
     _, _, body, _ = await command(fake, "alerts rule remove CN above 60", user="UADMIN")
     assert title(body) == "Rule removed"
+    _, _, body, _ = await command(fake, "alerts rule add US below 20 certain", user="UADMIN")
+    assert title(body) == "Rule added" and "(basis certain)" in body_text(body)
+    _, _, body, _ = await command(fake, "alerts rule add US below 20 sure", user="UADMIN")
+    assert "Unknown basis 'sure'" in body_text(body)
     _, _, body, _ = await command(fake, "alerts unsubscribe", user="UADMIN")
     assert title(body) == "Unsubscribed"
 

@@ -205,7 +205,7 @@ async def test_routing_is_reloaded_when_a_channel_changes_in_any_process(db_path
         with sqlite3.connect(db_path) as other:
             other.execute("INSERT INTO channel_rules (destination_id, country, direction, threshold, created_at)"
                           " VALUES (2, 'CN', 'above', 50, 'x')")
-        assert (await current_routing(db.conn)).channel_rules == ((2, "CN", "above", 50),)
+        assert (await current_routing(db.conn)).channel_rules == ((2, "CN", "above", 50, "top_n"),)
     finally:
         await db.close()
 
