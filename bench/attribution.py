@@ -1,7 +1,7 @@
 """Country attribution on 141 real trending snapshots of March–May 2026 (bench/data/).
 
     python -m bench.attribution
-    python -m bench.attribution --archive PATH [--top N]   # an archive's ids, by year (see `by_year`)
+    python -m bench.attribution --archive PATH [--top N] [--by-month]   # an archive's ids, by year (`by_year`)
 
 Prints, for ids alone (the archive keeps no tags) and for the tagged replay served by the fake
 Hub to the real huggingface_hub client through the bot's own poll: the share of top-10 entries
