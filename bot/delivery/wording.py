@@ -20,7 +20,7 @@ from bot.domain.events import (
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Line, Message, Span, line
 from bot.domain.outcomes import PollFailure
-from bot.domain.shares import BASIS_WORDS, unknown_text
+from bot.domain.shares import unknown_text
 from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN
 
 HUB = "https://huggingface.co"
@@ -115,7 +115,7 @@ def _basis_note(event: ShareChange) -> str:
         known = f"the {event.known} entries" if event.known is not None else "the entries"
         return f", decided on {known} of known origin"
     if event.basis == "certain":
-        return f", {BASIS_WORDS['certain']}"
+        return ", decided only on what the unknown entries cannot change"
     return ""
 
 

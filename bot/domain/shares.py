@@ -134,10 +134,3 @@ def hold_text(hold: Hold) -> str:
     """'60% — 6 of 10 (1 unknown)': a share, what it counts and how many entries could not be placed."""
     unknown = "" if hold.country == UNKNOWN else unknown_text(hold.unknown)
     return f"{percent_text(hold.percent)} — {hold.count} of {hold.top_n}{unknown}"
-
-
-BASIS_WORDS: dict[Basis, str] = {
-    "top_n": "",
-    "known": "decided on the entries of known origin",
-    "certain": "decided only on what the unknown entries cannot change",
-}
