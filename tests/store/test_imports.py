@@ -118,7 +118,7 @@ async def test_old_history_never_becomes_latest_nor_moves_memory_back_nor_alerts
             return sorted(repr(event) for event in found.events)
 
         memory = "SELECT hub_id, first_seen, last_seen, last_in_top, last_led, best_rank FROM items ORDER BY hub_id"
-        before_events, before_memory = await detected(), dict((row[0], row[1:]) for row in query(db_path, memory))
+        before_events, before_memory = await detected(), {row[0]: row[1:] for row in query(db_path, memory)}
         report = await run_import(db, settings_for(db_path), park_archive(tmp_path / "park", broken=False))
         assert report.snapshots == 5
         assert await detected() == before_events  # the leaver stays in its cooldown; the newcomer still enters
