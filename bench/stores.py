@@ -95,6 +95,15 @@ class BenchStore:
         self._made.append(name)
         return f"{self._base}/{name}"
 
+    async def empty(self) -> Path | str:
+        """A fresh, empty store (a new SQLite path, or a new PostgreSQL database) for a measurement that fills it."""
+        if self.kind == "sqlite":
+            return Path(self._tmp) / f"{next(self._numbers)}-empty.db"
+        name = f"bench_{os.getpid()}_{next(self._numbers)}"
+        await self._sql(f"CREATE DATABASE {name}")
+        self._made.append(name)
+        return f"{self._base}/{name}"
+
 
 def store_settings(target: Path | str) -> dict[str, str]:
     """The `[store]` table for a bench's settings: a path, or a url."""

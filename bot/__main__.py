@@ -1,5 +1,5 @@
 """Command line: run | once | trending | share | digest | channels | resume | attribution | label | reattribute
-| demo | check-config."""
+| import | export | demo | check-config."""
 
 from __future__ import annotations
 
@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("--to", required=True, metavar="URL", help="an empty PostgreSQL database: postgresql://…")
     db.add_argument("--from", dest="source", type=Path, default=None, metavar="FILE",
                     help="the SQLite file (default: [store] path)")
+    _archive_commands(command)
     command("check-config", "validate a config file and say which key is wrong")
     demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
     demo.add_argument("--format", choices=("text", "jsonl"), default="text")
@@ -440,6 +441,87 @@ async def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _archive_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    imported = command("import", "import history from a public archive (git repository, .bundle, folder or file)")
+    imported.add_argument("source", type=Path, metavar="SOURCE",
+                          help="a git archive, a .bundle, a folder of snapshots, or one file (.json, .jsonl, .csv)")
+    imported.add_argument("--format", dest="archive_format", default=None,
+                          help="trending-cache, trending-json, rows-csv or rows-jsonl (default: detected)")
+    imported.add_argument("--list", dest="list_name", default=None,
+                          help="the list to import into (default: models, or the list each row or file names)")
+    imported.add_argument("--since", default=None, help="only snapshots at or after this date or time (UTC)")
+    imported.add_argument("--until", default=None, help="only snapshots up to this date (the whole day) or time")
+    imported.add_argument("--archive", default=None, help="the name to store them under (default: the archive's)")
+    imported.add_argument("--dry-run", action="store_true", help="say what would be imported; write nothing")
+    export = command("export", "export stored history: `export snapshots` writes one row per entry to stdout")
+    export.add_argument("what", choices=("snapshots",))
+    export.add_argument("--from", dest="since", default=None, help="first date or time (UTC; default: the start)")
+    export.add_argument("--to", dest="until", default=None, help="last date (the whole day) or time (default: now)")
+    export.add_argument("--format", dest="export_format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--list", dest="list_name", default=None, help="one list (default: every list)")
+
+
+def _moment(option: str, text: str | None, end: bool = False) -> datetime | None:
+    """`--since 2026-03-01` / `--until 2026-03-31T12:00Z` → a UTC bound; a bad one is one line (exit 1).
+    An end given as a date includes that whole day."""
+
+    from bot.archive.formats import parse_time, until_bound  # this command's own import: keeps the others quick
+
+    if text is None:
+        return None
+    try:
+        return until_bound(text) if end else parse_time(text)
+    except ValueError:
+        raise CommandError(f"{option} {text!r} is not a date or time (expected 2026-03-01 or"
+                           " 2026-03-01T12:00:00Z)") from None
+
+
+async def _cmd_import(args: argparse.Namespace) -> int:
+
+    from bot.archive.importer import ImportRefused, import_reading, progress_bar  # this command's own import
+    from bot.archive.reading import ArchiveError, parse_format, read_source
+
+    since, until = _moment("--since", args.since), _moment("--until", args.until, end=True)
+    settings = _settings(args)
+    try:
+        fmt = parse_format(args.archive_format)
+        if args.list_name is not None:
+            list_named(settings, args.list_name)
+        reading_bar = progress_bar(None, "reading")
+        try:
+            reading = await asyncio.to_thread(read_source, args.source, fmt, reading_bar.update)
+        finally:
+            reading_bar.close()
+        db = await open_database(settings.store.location)
+        try:
+            report = await import_reading(db, settings, reading, list_name=args.list_name, archive=args.archive,
+                                          since=since, until=until, dry_run=args.dry_run)
+        finally:
+            await db.close()
+    except (ArchiveError, ImportRefused, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print(report.summary(reading.described))
+    for problem in report.unreadable[:20]:
+        print(f"  unreadable: {problem.line()}")
+    if len(report.unreadable) > 20:
+        print(f"  … and {len(report.unreadable) - 20} more unreadable")
+    return 0
+
+
+async def _cmd_export(args: argparse.Namespace) -> int:
+
+    from bot.archive.export import to_csv, to_jsonl  # this command's own import: keeps the others quick
+    from store.exports import snapshot_rows
+
+    since = _moment("--from", args.since) or datetime(1970, 1, 1, tzinfo=UTC)
+    end = _moment("--to", args.until, end=True)
+    until = end - timedelta(microseconds=1) if end else datetime.now(UTC)
+    name = _list_spec(args).name if args.list_name is not None else None
+    rows = await _read_store(args, lambda conn: snapshot_rows(conn, name, since, until))
+    sys.stdout.write(to_csv(rows) if args.export_format == "csv" else to_jsonl(rows))
+    return 0
+
+
 async def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     where = args.config or "embedded defaults"
@@ -531,6 +613,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "check-config": _cmd_check_config,
     "demo": _cmd_demo,
     "db": _cmd_db,
+    "import": _cmd_import,
+    "export": _cmd_export,
 }
 
 
