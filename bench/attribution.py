@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -28,9 +26,11 @@ from typing import Any
 
 from bench.measure import VERDICTS
 from bench.trending_data import DATA, TAGGED, ArchivedSnapshot, load_snapshots, read_tagged
+from bot.archive.reading import ArchiveError as ReadError
+from bot.archive.reading import read_source
 from bot.attribution.countries import Rules, attribute_snapshot, base_models, has_format_suffix, namespace_of
 from bot.attribution.orgs import load_family_table, load_org_table
-from bot.domain.snapshot import UNKNOWN, Attribution, Entry, Snapshot
+from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN, Attribution, Entry, Snapshot
 
 GOAL_IDS_ONLY = 10.0
 GOAL_WITH_TAGS = 5.0
@@ -212,75 +212,35 @@ async def main() -> None:
 # --- an archive as it is kept (ids only), by year --------------------------------------------------
 
 TRUTH = DATA / "hub-namespaces.tsv"
-ARCHIVE_FILES = ("trending_cache.json", "trending.json")
 
 
 class ArchiveError(Exception):
     """An archive that cannot be read: one line for the operator, never a traceback."""
 
 
-def ids_of(document: Any) -> tuple[str, ...]:
-    """Model ids by rank from one archived answer: the Hub's `/api/trending` keyed by id (park-onezero's
-    `trending_cache.json`), `{"models": [{"id"}]}` or a list of `{"id", "rank"}` (Nitjsefnie's `trending.json`)."""
-    rows: Any = document.get("models", document) if isinstance(document, dict) else document
-    if isinstance(rows, dict):
-        return tuple(str(key) for key in rows if "/" in str(key))
-    if isinstance(rows, list):
-        ranked = [(row.get("rank", i), str(row.get("id") or row.get("model_id") or ""))
-                  for i, row in enumerate(rows, start=1) if isinstance(row, dict)]
-        return tuple(model_id for _, model_id in sorted(ranked, key=lambda pair: pair[0]) if "/" in model_id)
-    return ()
+@dataclass(frozen=True, slots=True)
+class ArchiveRead:
+    snapshots: list[ArchivedSnapshot]
+    unreadable: int  # versions or rows the importer could not read (a deleted file, a broken version)
+    described: str  # "git history of trending_cache.json (145 commits)"
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def read_archive(path: Path) -> ArchiveRead:
+    """Every models snapshot of an archive, read exactly as `python -m bot import` reads it
+    (`bot.archive.reading.read_source`: a git clone or `.bundle` of a git-scraped archive, a folder or a file
+    in any format the importer knows), kept as ids by rank: what an archive keeps, no tags."""
     try:
-        done = subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) else exc
-        raise ArchiveError(f"{repo}: git {args[0]} failed: {detail}") from None
-    return done.stdout
-
-
-def read_git_archive(repo: Path) -> list[ArchivedSnapshot]:
-    """Each commit's version of the archive file is one snapshot taken at the commit's time (git itself
-    reads the history: `git log` for the commits, one `git cat-file --batch` for every version)."""
-    names = [name for name in ARCHIVE_FILES if _git(repo, "log", "-1", "--format=%H", "--", name).strip()]
-    if not names:
-        raise ArchiveError(f"{repo}: no commit touches {' or '.join(ARCHIVE_FILES)}")
-    commits = [line.split(" ", 1) for line in
-               _git(repo, "log", "--reverse", "--format=%H %cI", "--", names[0]).decode().splitlines() if line]
-    batch = _git(repo, "cat-file", "--batch", stdin="".join(f"{sha}:{names[0]}\n" for sha, _ in commits).encode())
-    snapshots, offset = [], 0
-    for _sha, when in commits:
-        header_end = batch.index(b"\n", offset)
-        header = batch[offset:header_end].split()
-        if header[-1] == b"missing":  # the file was deleted in this commit
-            offset = header_end + 1
-            continue
-        size = int(header[2])
-        body = batch[header_end + 1:header_end + 1 + size]
-        offset = header_end + 1 + size + 1
-        try:
-            found = ids_of(json.loads(body))
-        except ValueError:
-            continue  # a version that is not JSON is skipped, as the importer counts it
-        if found:
-            snapshots.append(ArchivedSnapshot(datetime.fromisoformat(when).astimezone(UTC).isoformat(), found))
-    return snapshots
-
-
-def read_archive(path: Path) -> list[ArchivedSnapshot]:
-    """A git clone of a git-scraped archive, or a JSONL of rows (`snapshot_time`, `rank`, `model_id`)."""
-    if path.is_dir():
-        if not ((path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())):
-            raise ArchiveError(f"{path}: not a git clone (no .git), so not a git-scraped archive")
-        return read_git_archive(path)
-    if path.is_file():
-        try:
-            return load_snapshots(path)
-        except (ValueError, KeyError) as exc:
-            raise ArchiveError(f"{path}: not a JSONL of snapshot_time/rank/model_id rows ({exc})") from None
-    raise ArchiveError(f"{path}: no such archive (a git clone or a JSONL file)")
+        reading = read_source(path)
+    except ReadError as exc:
+        raise ArchiveError(str(exc)) from None
+    snapshots = [
+        ArchivedSnapshot(found.taken_at.astimezone(UTC).isoformat(),
+                         tuple(entry.id for entry in sorted(found.entries, key=lambda entry: entry.rank)))
+        for found in reading.parsed.snapshots
+        if found.kind in (None, "models") and found.list_name in (None, DEFAULT_LIST)
+    ]
+    kept = sorted((s for s in snapshots if s.model_ids), key=lambda s: s.taken_at)
+    return ArchiveRead(kept, len(reading.parsed.unreadable), reading.described)
 
 
 def load_truth(path: Path = TRUTH) -> dict[str, str]:
@@ -336,16 +296,17 @@ def year_table(years: Mapping[str, Year], namespaces: int = 5) -> list[str]:
 
 def archive_main(path: Path, top_n: int, by_month: bool = False) -> int:
     try:
-        snapshots = read_archive(path)
+        read = read_archive(path)
     except ArchiveError as exc:
         print(f"bench.attribution: {exc}", file=sys.stderr)
         return 2
+    snapshots = read.snapshots
     if not snapshots:
-        print(f"bench.attribution: {path}: no snapshot with model ids", file=sys.stderr)
+        print(f"bench.attribution: {path}: no models snapshot with model ids ({read.described})", file=sys.stderr)
         return 2
     years = by_year(snapshots, current_rules(), load_truth(), top_n, 7 if by_month else 4)
-    print(f"{len(snapshots)} snapshots of {path.name} ({snapshots[0].taken_at[:10]} .. {snapshots[-1].taken_at[:10]}),"
-          f" top {top_n}, ids only (no tags), today's tables")
+    print(f"{len(snapshots)} snapshots of {path.name} ({snapshots[0].taken_at[:10]} .. {snapshots[-1].taken_at[:10]};"
+          f" {read.described}; {read.unreadable} unreadable skipped), top {top_n}, ids only (no tags), today's tables")
     for text in year_table(years):
         print(text)
     wrong = [w for found in years.values() for w in found.wrong]
@@ -361,8 +322,8 @@ def archive_main(path: Path, top_n: int, by_month: bool = False) -> int:
 def cli(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.attribution", description=__doc__.split("\n")[0])
     parser.add_argument("--archive", type=Path, metavar="PATH",
-                        help="measure an archive's ids by year: a git clone of a git-scraped archive"
-                             " (trending_cache.json or trending.json per commit) or a JSONL of rows")
+                        help="measure an archive's ids by year, read as `python -m bot import` reads it:"
+                             " a git clone or .bundle of a git-scraped archive, a folder or a file")
     parser.add_argument("--top", type=int, default=TOP_N, help=f"top N to measure (default {TOP_N})")
     parser.add_argument("--by-month", action="store_true", help="one row a month instead of a year")
     args = parser.parse_args(argv)

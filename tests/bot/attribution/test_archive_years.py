@@ -1,4 +1,4 @@
-"""`python -m bench.attribution --archive`: an archive's ids, by year of the snapshot, read with git itself.
+"""`python -m bench.attribution --archive`: an archive's ids, by year of the snapshot, read as the importer reads it.
 
 The archive is built here at test time, in the shape park-onezero/daily-hf-trending keeps (each commit's
 `trending_cache.json` is the Hub's `/api/trending` answer keyed by id, in rank order), from real rows of
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.attribution import ArchiveError, archive_main, by_year, current_rules, ids_of, load_truth, read_archive
+from bench.attribution import ArchiveError, archive_main, by_year, current_rules, load_truth, read_archive
 from bench.trending_data import load_snapshots
 
 REAL = load_snapshots()[0].model_ids  # the first real snapshot: Qwen, unsloth's GGUF, LiquidAI, zai-org, …
@@ -49,39 +49,36 @@ def archive(tmp_path: Path) -> Path:
 
 
 def test_each_commit_is_one_snapshot_at_its_commit_time_in_rank_order(archive: Path):
-    snapshots = read_archive(archive)
-    assert [s.taken_at[:19] for s in snapshots] == ["2024-08-01T01:00:00", "2025-01-01T01:30:00"]
-    assert snapshots[0].model_ids == REAL  # the version that is not JSON is skipped, not fatal
-    assert snapshots[1].model_ids[-1] == "jane/mystery-7b"
+    read = read_archive(archive)
+    assert [s.taken_at[:19] for s in read.snapshots] == ["2024-08-01T01:00:00", "2025-01-01T01:30:00"]
+    assert read.snapshots[0].model_ids == REAL
+    assert read.snapshots[1].model_ids[-1] == "jane/mystery-7b"
+    assert read.unreadable == 1  # the version that is not JSON is counted and skipped, not fatal
 
 
 def test_the_table_is_by_year_with_unknowns_and_their_namespaces(archive: Path):
-    years = by_year(read_archive(archive), current_rules(), load_truth())
+    years = by_year(read_archive(archive).snapshots, current_rules(), load_truth())
     assert sorted(years) == ["2024", "2025"]
     assert years["2025"].measure.unknown_namespaces["jane"] == 1
     assert years["2024"].measure.unknown_namespaces["jane"] == 0
     assert all(not year.wrong for year in years.values()) and years["2024"].checked > 0
 
 
-def test_an_entry_a_source_contradicts_is_counted_wrong(archive: Path):
+def test_an_entry_a_source_contradicts_is_counted_wrong(archive: Path, capsys: pytest.CaptureFixture[str]):
     truth = {**load_truth(), "qwen": "FR"}  # as if a source said Qwen were French
-    years = by_year(read_archive(archive), current_rules(), truth)
+    years = by_year(read_archive(archive).snapshots, current_rules(), truth)
     assert any(text.startswith("Qwen/") and text.endswith("source says FR") for text in years["2024"].wrong)
-
-
-def test_the_other_archive_shapes_give_ids_by_rank():
-    assert ids_of({"models": [{"id": "a/x"}, {"id": "b/y"}]}) == ("a/x", "b/y")
-    assert ids_of([{"rank": 2, "id": "b/y"}, {"rank": 1, "id": "a/x"}, {"rank": 3}]) == ("a/x", "b/y")
-    assert ids_of("nothing") == ()
+    assert archive_main(archive, 10) == 0  # the shipped tables and the real reference: nothing wrong
+    assert "wrong: 0 of" in capsys.readouterr().out
 
 
 def test_a_bad_path_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert archive_main(tmp_path / "missing", 10) == 2
     (tmp_path / "plain").mkdir()
-    assert archive_main(tmp_path / "plain", 10) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "no such archive" in err[0] and "not a git clone" in err[1]
     subprocess.run(["git", "init", "-q", str(tmp_path / "plain")], check=True)
     commit(tmp_path / "plain", {"not": "an archive"}, "2024-01-01T00:00:00Z", name="README.json")
-    with pytest.raises(ArchiveError, match=r"no commit touches trending_cache\.json or trending\.json"):
-        read_archive(tmp_path / "plain")
+    assert archive_main(tmp_path / "plain", 10) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "does not exist" in err[0] and "without an archive file" in err[1]
+    with pytest.raises(ArchiveError):
+        read_archive(tmp_path / "missing")
