@@ -209,6 +209,7 @@ async def _cmd_share(args: argparse.Namespace) -> int:
             "top_n": view.top_n,
             "days": view.days,
             "snapshots": view.snapshots_7d,
+            "archives": dict(view.archives),
             "countries": [asdict(row) for row in view.countries],
             "unknown": view.unknown_json(),
         }, indent=2, ensure_ascii=False))

@@ -27,6 +27,10 @@ class Series:
         latest = await snapshots.latest_snapshots(conn, 1, self.name)
         return latest[0] if latest else None
 
+    async def newest(self, conn: Conn) -> StoredSnapshot | None:
+        """The newest snapshot, polled or imported (`latest` is only ever a polled one)."""
+        return await snapshots.newest_snapshot(conn, self.name)
+
     async def latest_snapshots(self, conn: Conn, count: int) -> list[StoredSnapshot]:
         return await snapshots.latest_snapshots(conn, count, self.name)
 

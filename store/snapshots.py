@@ -299,6 +299,12 @@ class ShareSummary:
     first: tuple[datetime, int, dict[str, int]] | None
     last: tuple[datetime, int, dict[str, int]] | None
     distribution: tuple[tuple[int, dict[str, int], int], ...]
+    archives: tuple[tuple[str, int], ...] = ()  # (archive, snapshots) imported into the window, by name
+
+    @property
+    def polled(self) -> int:
+        """Snapshots in the window that the bot took itself."""
+        return self.snapshots - sum(n for _, n in self.archives)
 
 
 async def share_summary(
@@ -323,7 +329,27 @@ async def share_summary(
         ) as cursor:
             row = await cursor.fetchone()
         ends.append((from_iso(row[0]), int(row[1]), dict(json.loads(row[2]))) if row else None)
-    return ShareSummary(sum(n for _, _, n in distribution), ends[0], ends[1], distribution)
+    async with conn.execute(
+        "SELECT archive, COUNT(*) FROM snapshots WHERE list = ? AND taken_at >= ? AND taken_at <= ?"
+        " AND archive IS NOT NULL GROUP BY archive ORDER BY archive",
+        bounds,
+    ) as cursor:
+        archives = tuple((str(name), int(n)) for name, n in await cursor.fetchall())
+    return ShareSummary(sum(n for _, _, n in distribution), ends[0], ends[1], distribution, archives)
+
+
+async def newest_snapshot(conn: Conn, list_name: str = DEFAULT_LIST) -> StoredSnapshot | None:
+    """The newest snapshot of one list whether polled or imported: what a history reader anchors on when
+    the bot has not polled yet (a store that holds only imported archives)."""
+    async with conn.execute(
+        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? ORDER BY taken_at DESC, id DESC LIMIT 1",
+        (list_name,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return None
+    sid, taken, top_n = row
+    return StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_entries(conn, int(sid))), int(top_n))
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,15 @@ class ShareView:
                 "average": self.unknown_average}
     days: int = 7  # the look-back window every "then", average and range is over
     unknown_average: float = 0.0  # unknown entries per snapshot over the window: how sure the averages are
+    archives: tuple[tuple[str, int], ...] = ()  # (archive, snapshots) of the window imported, not polled
+
+    def based_on(self) -> str:
+        """'672 snapshots over the last 7 days (24 imported from park-onezero/daily-hf-trending)': a figure
+        built on imported history names where that history came from."""
+        text = f"{self.snapshots_7d} snapshots over the last {_days_text(self.days)}"
+        if self.archives:
+            text += " (" + ", ".join(f"{n} imported from {name}" for name, n in self.archives) + ")"
+        return text
 
 
 def _pct(count: int, top_n: int) -> float:
@@ -183,7 +192,8 @@ def _pct(count: int, top_n: int) -> float:
 
 async def share_view(conn: Conn, days: int = 7, list_name: str = DEFAULT_LIST) -> ShareView:
     series = Series(list_name)
-    current = await series.latest(conn)
+    # Anchored on the bot's own latest poll; a store that holds only imported history answers from its newest.
+    current = await series.latest(conn) or await series.newest(conn)
     if current is None:
         raise _no_data()
     since = current.snapshot.taken_at - timedelta(days=days)
@@ -219,7 +229,8 @@ async def share_view(conn: Conn, days: int = 7, list_name: str = DEFAULT_LIST) -
     total = sum(n for _, n in weighted)
     unknown_average = round(sum(c * n for c, n in weighted) / total, 1) if total else float(len(unknown))
     return ShareView(current.snapshot.taken_at, current.top_n, summary.snapshots, tuple(rows),
-                     unknown_models=unknown, days=days, list_name=list_name, unknown_average=unknown_average)
+                     unknown_models=unknown, days=days, list_name=list_name, unknown_average=unknown_average,
+                     archives=summary.archives)
 
 
 UNKNOWN_NAMED = 5  # name at most this many unknown models, so a bad day cannot flood the answer
@@ -259,7 +270,7 @@ def share_message(view: ShareView, image: Image | None = None) -> Message:
         kind="share",
         title=on_list(view.list_name, f"Who holds the trending top {view.top_n}"),
         lines=tuple(lines),
-        fields=(Field("Based on", (line(f"{view.snapshots_7d} snapshots over the last {_days_text(view.days)}"),)),),
+        fields=(Field("Based on", (line(view.based_on()),)),),
         footer=snapshot_footer(view.taken_at),
         timestamp=view.taken_at,
         image=image,

@@ -17,6 +17,7 @@ from bot.domain.snapshot import Attribution, Entry, Snapshot
 from store import history, outbox, snapshots
 from store.db import migrations, open_database, utc_iso
 from store.destinations import current_routing, pause, sync_configured, upsert_destination
+from store.imports import save_imported
 from tests.conftest import T0, hours, snap
 
 CN = {f"Qwen/q{i}": "CN" for i in range(30)}
@@ -221,3 +222,23 @@ def test_entries_of_every_depth_are_counted_only_in_the_top_n():
     entries = tuple(Entry(rank=r, id=f"a/{r}", attribution=Attribution("CN" if r % 2 else "US")) for r in range(1, 8))
     assert snapshots.top_counts(entries, 4) == {"CN": 2, "US": 2}
     assert snapshots.top_counts(Snapshot(T0, ()).entries, 10) == {}
+
+
+async def test_a_share_built_on_imported_history_names_its_archive_and_anchors_on_it_before_any_poll(
+    db_path: Path,
+):
+    db = await open_database(db_path)
+    try:
+        archived = [snap(IDS, T0 + hours(24 * day), CN) for day in range(5)]
+        async with db.transaction() as conn:
+            await save_imported(conn, "models", archived, 10, "park-onezero/daily-hf-trending")
+        view = await share_view(db.conn, 7)  # no poll yet: the newest imported snapshot is "now"
+        assert view.taken_at == T0 + hours(96) and view.snapshots_7d == 5
+        assert view.archives == (("park-onezero/daily-hf-trending", 5),)
+        async with db.transaction() as conn:
+            await snapshots.save_snapshot(conn, snap(IDS, T0 + hours(100), CN), 10, "test")
+        view = await share_view(db.conn, 7)  # the bot's own poll anchors once there is one
+        assert view.taken_at == T0 + hours(100) and view.snapshots_7d == 6
+        assert "5 imported from park-onezero/daily-hf-trending" in view.based_on()
+    finally:
+        await db.close()
