@@ -19,6 +19,7 @@ import pytest
 from bot.domain.events import Entered, EnteredModel, ShareChange, Watched
 from bot.web.site import SECURITY_HEADERS
 from store.db import Database
+from tests.support.cli import bot
 from tests.support.stores import query, store_of
 from tests.support.web import CHANNEL, add_sent_alert, add_snapshot, ranked, site_client
 
@@ -224,3 +225,20 @@ async def test_crawling_every_page_writes_nothing(db_path: Path) -> None:
             await (await client.get(path)).read()
         assert dump(db_path) == before
         assert len(before) > 100
+
+
+async def test_share_csv_on_the_command_line_is_the_export_byte_for_byte(db_path: Path, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[store]\npath = "{db_path}"\n', encoding="utf-8")
+    async with site_client(db_path) as (client, db):
+        await fill(db)
+        for params, args in [("?resolution=week", ()), ("?from=2024-01-02&to=2024-01-15&resolution=day",
+                                                        ("--from", "2024-01-02", "--to", "2024-01-15",
+                                                         "--resolution", "day"))]:
+            served = await (await client.get("/export/share.csv" + params)).text()
+            run = await bot("share", "--csv", "--config", str(config), *args)
+            assert run.code == 0, run.err
+            assert run.out == served and served.count("\n") > 3
+    bad = await bot("share", "--csv", "--config", str(config), "--from", "2024-02-01", "--to", "2024-01-01")
+    assert (bad.code, bad.out) == (1, "")
+    assert bad.err == "trendwatch: share --csv: from (2024-02-01) is after to (2024-01-01)\n"
