@@ -87,8 +87,10 @@ def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title:
     ticks = min(6, n)
     for k in range(ticks):
         i = round(k * (n - 1) / (ticks - 1)) if ticks > 1 else 0
-        parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="11" text-anchor="middle" fill="#555">{d}</text>')
-                     .format(x=_x(i, n), y=BOTTOM + STRIP + 20, d=buckets[i].start.isoformat()))
+        anchor = "start" if k == 0 and ticks > 1 else "end" if k == ticks - 1 and ticks > 1 else "middle"
+        x = LEFT if anchor == "start" else WIDTH - RIGHT if anchor == "end" else _x(i, n)
+        parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="11" text-anchor="{a}" fill="#555">{d}</text>')
+                     .format(x=x, y=BOTTOM + STRIP + 20, a=anchor, d=buckets[i].start.isoformat()))
     parts.append(Markup('<text x="{x}" y="{y}" font-size="11" fill="#555">strip: dark = polled by the bot,'
                         ' sand = imported archive</text>').format(x=LEFT, y=HEIGHT - 8))
     parts.append(Markup("</svg>"))
