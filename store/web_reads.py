@@ -30,20 +30,22 @@ class ShareDay:
     snapshots: int
 
 
-async def share_days(conn: Conn, list_name: str, since: datetime | None, until: datetime | None) -> list[ShareDay]:
+async def share_days(conn: Conn, list_name: str, since: datetime | None, until: datetime | None,
+                     after_id: int | None = None, up_to_id: int | None = None) -> list[ShareDay]:
     """One list's snapshots in [since, until) grouped by (UTC day, source, top N, country mix), oldest first.
 
     Walks `snapshots_by_list_time` (list, taken_at, id); `taken_at` is ISO text, so its first ten
-    characters are the UTC day on both stores.
+    characters are the UTC day on both stores. `after_id`/`up_to_id` bound the snapshot ids, so a
+    reader holding the days up to one id can read only what came after (`ShareMark`).
     """
     where = ["list = ?"]
     params: list[Any] = [list_name]
-    if since is not None:
-        where.append("taken_at >= ?")
-        params.append(utc_iso(since))
-    if until is not None:
-        where.append("taken_at < ?")
-        params.append(utc_iso(until))
+    for condition, value in (("taken_at >= ?", utc_iso(since) if since else None),
+                             ("taken_at < ?", utc_iso(until) if until else None),
+                             ("id > ?", after_id), ("id <= ?", up_to_id)):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
     async with conn.execute(
         "SELECT substr(taken_at, 1, 10) AS day, archive, top_n, top_counts, COUNT(*) FROM snapshots"
         f" WHERE {' AND '.join(where)} GROUP BY day, archive, top_n, top_counts ORDER BY day",
@@ -53,6 +55,25 @@ async def share_days(conn: Conn, list_name: str, since: datetime | None, until: 
     loads = json.loads
     return [ShareDay(date.fromisoformat(str(day)), stored_text(archive), int(top_n), dict(loads(counts or "{}")),
                      int(n)) for day, archive, top_n, counts, n in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareMark:
+    """What a list's share history is made of, in three cheap facts: its snapshots, the newest id, and when
+    history was last re-attributed (the one thing that rewrites stored country counts)."""
+
+    snapshots: int
+    last_id: int
+    reattributed_at: str | None
+
+
+async def share_mark(conn: Conn, list_name: str) -> ShareMark:
+    async with conn.execute("SELECT COUNT(*), MAX(id) FROM snapshots WHERE list = ?", (list_name,)) as cursor:
+        row = await cursor.fetchone()
+    async with conn.execute("SELECT reattributed_at FROM attribution_state WHERE id = 1") as cursor:
+        state = await cursor.fetchone()
+    count, last = (row[0], row[1]) if row else (0, None)
+    return ShareMark(int(count or 0), int(last or 0), stored_text(state[0]) if state else None)
 
 
 async def history_bounds(conn: Conn, list_name: str) -> tuple[datetime, datetime] | None:

@@ -60,36 +60,70 @@ def bucket_end(start: date, resolution: Resolution) -> date:
     return start + timedelta(days=1)
 
 
+@dataclass(frozen=True, slots=True)
+class DayTotal:
+    """One UTC day's snapshots with the same N, summed: `counts[c]` is Σ (entries of c × snapshots).
+
+    Integers, so adding a day's snapshots in any order, at once or as they come (`add_days`),
+    gives the same totals, and the page's cached history and a fresh read agree to the last digit.
+    """
+
+    day: date
+    top_n: int
+    snapshots: int
+    counts: dict[str, int]
+    sources: frozenset[str]
+
+
+def add_days(totals: dict[tuple[date, int], DayTotal], days: Iterable[DayMix]) -> dict[tuple[date, int], DayTotal]:
+    """`totals` with `days` added in (a new dict; `totals` is left as it was)."""
+    found = dict(totals)
+    for mix in days:
+        if mix.top_n <= 0 or mix.snapshots <= 0:
+            continue
+        key = (mix.day, mix.top_n)
+        before = found.get(key)
+        counts = dict(before.counts) if before else {}
+        for country, count in mix.counts.items():
+            counts[country] = counts.get(country, 0) + count * mix.snapshots
+        found[key] = DayTotal(mix.day, mix.top_n, (before.snapshots if before else 0) + mix.snapshots, counts,
+                              (before.sources if before else frozenset()) | {mix.source})
+    return found
+
+
 def share_buckets(days: Iterable[DayMix], resolution: Resolution) -> list[ShareBucket]:
     """Average shares per bucket, oldest first; a bucket without snapshots is absent, not zero."""
+    return buckets_of(add_days({}, days).values(), resolution)
+
+
+def buckets_of(totals: Iterable[DayTotal], resolution: Resolution) -> list[ShareBucket]:
+    """Buckets from day totals (see `DayTotal`), taken in (day, N) order so every caller adds alike."""
     sums: dict[date, dict[str, float]] = {}
     unknown: dict[date, int] = {}
     counts: dict[date, int] = {}
     sources: dict[date, set[str]] = {}
     top_n: dict[date, int] = {}
-    for mix in days:
-        if mix.top_n <= 0 or mix.snapshots <= 0:
-            continue
-        start = bucket_start(mix.day, resolution)
+    for total in sorted(totals, key=lambda t: (t.day, t.top_n)):
+        start = bucket_start(total.day, resolution)
         shares = sums.setdefault(start, {})
-        for country, count in mix.counts.items():
-            shares[country] = shares.get(country, 0.0) + count / mix.top_n * mix.snapshots
-        unknown[start] = unknown.get(start, 0) + mix.counts.get(UNKNOWN, 0) * mix.snapshots
-        counts[start] = counts.get(start, 0) + mix.snapshots
-        sources.setdefault(start, set()).add(mix.source)
-        top_n[start] = max(top_n.get(start, 0), mix.top_n)
+        for country, count in total.counts.items():
+            shares[country] = shares.get(country, 0.0) + count / total.top_n
+        unknown[start] = unknown.get(start, 0) + total.counts.get(UNKNOWN, 0)
+        counts[start] = counts.get(start, 0) + total.snapshots
+        sources.setdefault(start, set()).update(total.sources)
+        top_n[start] = max(top_n.get(start, 0), total.top_n)
     buckets = []
     for start in sorted(sums):
-        total = counts[start]
+        total_snapshots = counts[start]
         buckets.append(ShareBucket(
             start=start,
             end=bucket_end(start, resolution),
-            snapshots=total,
+            snapshots=total_snapshots,
             sources=tuple(sorted(sources[start] - {LIVE})) + ((LIVE,) if LIVE in sources[start] else ()),
             top_n=top_n[start],
-            shares={country: round(value / total * 100, DIGITS)
+            shares={country: round(value / total_snapshots * 100, DIGITS)
                     for country, value in sorted(sums[start].items()) if value > 0},
-            unknown=round(unknown[start] / total, DIGITS),
+            unknown=round(unknown[start] / total_snapshots, DIGITS),
         ))
     return buckets
 

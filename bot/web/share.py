@@ -15,9 +15,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from bot.domain.snapshot import DEFAULT_LIST
-from bot.web.buckets import LIVE, RESOLUTIONS, DayMix, Resolution, ShareBucket, countries_in, share_buckets
+from bot.web.buckets import (
+    LIVE,
+    RESOLUTIONS,
+    DayMix,
+    DayTotal,
+    Resolution,
+    ShareBucket,
+    add_days,
+    buckets_of,
+    countries_in,
+)
 from store.db import Conn
-from store.web_reads import history_bounds, share_days
+from store.web_reads import ShareDay, ShareMark, history_bounds, share_days, share_mark
 
 CSV_COLUMNS = ("start", "end", "country", "share_percent", "unknown_entries", "top_n", "snapshots", "sources")
 
@@ -103,18 +113,63 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-async def share_table(conn: Conn, query: ShareQuery) -> ShareTable:
-    """Read the list's snapshots in the range (grouped by day in the store) and average them per bucket."""
+class DayCache:
+    """Each list's share history as day totals, kept in memory and brought up to date with only what is new.
+
+    A page that is read while the bot polls every 15 minutes would otherwise read three years of
+    snapshots per request; here a request reads the list's `ShareMark` (a count over an index) and,
+    when snapshots were added (a poll, an import), only those. Anything else that changed the
+    history (a re-attribution, rows that appeared below the newest id) reads it all again. Read
+    only: nothing is written anywhere but this process's memory.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[ShareMark, list[DayTotal], dict[tuple[date, int], DayTotal]]] = {}
+
+    async def totals(self, conn: Conn, list_name: str) -> list[DayTotal]:
+        """The list's day totals, oldest first."""
+        mark = await share_mark(conn, list_name)
+        held = self._held.get(list_name)
+        if held is not None and held[0] == mark:
+            return held[1]
+        if held is not None and held[0].reattributed_at == mark.reattributed_at and mark.last_id > held[0].last_id:
+            fresh = await share_days(conn, list_name, None, None, after_id=held[0].last_id, up_to_id=mark.last_id)
+            if held[0].snapshots + sum(day.snapshots for day in fresh) == mark.snapshots:
+                return self._keep(list_name, mark, add_days(held[2], _mixes(fresh)))
+        days = await share_days(conn, list_name, None, None, up_to_id=mark.last_id)
+        totals = add_days({}, _mixes(days))
+        if sum(day.snapshots for day in days) == mark.snapshots:  # else a write raced the read: not kept
+            return self._keep(list_name, mark, totals)
+        return sorted(totals.values(), key=lambda t: (t.day, t.top_n))
+
+    def _keep(self, list_name: str, mark: ShareMark, totals: dict[tuple[date, int], DayTotal]) -> list[DayTotal]:
+        ordered = sorted(totals.values(), key=lambda t: (t.day, t.top_n))
+        self._held[list_name] = (mark, ordered, totals)
+        return ordered
+
+
+def _mixes(days: list[ShareDay]) -> list[DayMix]:
+    return [DayMix(d.day, d.archive or LIVE, d.top_n, d.counts, d.snapshots) for d in days]
+
+
+async def share_table(conn: Conn, query: ShareQuery, cache: DayCache | None = None) -> ShareTable:
+    """The list's snapshots in the range (grouped by day in the store, or from `cache`), averaged per bucket."""
     start, end = query.start, query.end
-    if start is None or end is None:
-        bounds = await history_bounds(conn, query.list_name)
-        if bounds is not None:
-            start = start or bounds[0].date()
-            end = end or bounds[1].date()
-    days = await share_days(conn, query.list_name, _midnight(start) if start else None,
-                            _midnight(end + timedelta(days=1)) if end else None)
-    buckets = share_buckets((DayMix(d.day, d.archive or LIVE, d.top_n, d.counts, d.snapshots) for d in days),
-                            query.resolution)
+    if cache is not None:
+        every = await cache.totals(conn, query.list_name)
+        start = start or (every[0].day if every else None)
+        end = end or (every[-1].day if every else None)
+        totals = [t for t in every if (start is None or t.day >= start) and (end is None or t.day <= end)]
+    else:
+        if start is None or end is None:
+            bounds = await history_bounds(conn, query.list_name)
+            if bounds is not None:
+                start = start or bounds[0].date()
+                end = end or bounds[1].date()
+        days = await share_days(conn, query.list_name, _midnight(start) if start else None,
+                                _midnight(end + timedelta(days=1)) if end else None)
+        totals = list(add_days({}, _mixes(days)).values())
+    buckets = buckets_of(totals, query.resolution)
     return ShareTable(query, start, end, tuple(countries_in(buckets)), tuple(buckets))
 
 

@@ -29,7 +29,7 @@ from bot.log import get_logger
 from bot.web import chart
 from bot.web.alerts import AlertFilter, PublicAlert, public_alerts
 from bot.web.feeds import atom_feed, json_feed
-from bot.web.share import BadParameter, ShareQuery, ShareTable, list_param, share_csv, share_table
+from bot.web.share import BadParameter, DayCache, ShareQuery, ShareTable, list_param, share_csv, share_table
 from bot.web.summary import country_name, flag, headline, how_decided, movement
 from store.db import Database
 from store.snapshots import latest_snapshots, share_summary, top_counts
@@ -99,6 +99,7 @@ class Site:
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(flag=flag, country_name=country_name, site_title=self.title,
                                 lists=list(self.lists), swatch=chart.swatch, q=quote)
+        self.days = DayCache()
         self.static = {path.name: path.read_bytes() for path in STATIC.iterdir() if path.suffix in STATIC_TYPES}
 
     def routes(self) -> list[web.RouteDef]:
@@ -187,7 +188,7 @@ class Site:
 
     async def share(self, request: web.Request) -> View:
         query = ShareQuery.parse(request.query, list(self.lists))
-        table = await share_table(self.db.conn, query)
+        table = await share_table(self.db.conn, query, self.days)
         return View("share.html", f"Country shares of the {query.list_name} top N", table.to_json(),
                     self._share_context(table))
 

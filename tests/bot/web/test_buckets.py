@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from bot.web.buckets import LIVE, DayMix, bucket_end, bucket_start, countries_in, share_buckets
+from bot.web.buckets import (
+    LIVE,
+    DayMix,
+    DayTotal,
+    add_days,
+    bucket_end,
+    bucket_start,
+    buckets_of,
+    countries_in,
+    share_buckets,
+)
 
 
 def test_a_weeks_share_is_the_average_over_its_snapshots_not_over_its_days() -> None:
@@ -51,3 +61,13 @@ def test_bucket_bounds(day: date, resolution: str, start: date, end: date) -> No
 def test_countries_are_ordered_by_total_share_with_unknown_last() -> None:
     days = [DayMix(date(2025, 7, 21), LIVE, 10, {"unknown": 5, "US": 2, "CN": 3}, 1)]
     assert countries_in(share_buckets(days, "day")) == ["CN", "US", "unknown"]
+
+
+def test_day_totals_added_as_they_come_give_the_same_buckets_as_all_at_once() -> None:
+    days = [DayMix(date(2025, 7, 21) + timedelta(days=i % 9), LIVE if i % 3 else "arch", 10,
+                   {"CN": i % 7, "US": 10 - i % 7 - i % 2, "unknown": i % 2}, 1 + i % 5) for i in range(60)]
+    one_by_one: dict[tuple[date, int], DayTotal] = {}
+    for day in reversed(days):
+        one_by_one = add_days(one_by_one, [day])
+    assert one_by_one == add_days({}, days)
+    assert buckets_of(one_by_one.values(), "week") == share_buckets(days, "week")

@@ -242,3 +242,33 @@ async def test_share_csv_on_the_command_line_is_the_export_byte_for_byte(db_path
     bad = await bot("share", "--csv", "--config", str(config), "--from", "2024-02-01", "--to", "2024-01-01")
     assert (bad.code, bad.out) == (1, "")
     assert bad.err == "trendwatch: share --csv: from (2024-02-01) is after to (2024-01-01)\n"
+
+
+async def test_share_follows_new_polls_imports_and_reattribution_between_requests(db_path: Path) -> None:
+    async with site_client(db_path) as (client, db):
+        await fill(db)
+
+        async def weeks() -> dict[str, dict[str, Any]]:
+            data = await (await client.get("/api/share?resolution=week")).json()
+            return {week["start"]: week for week in data["buckets"]}
+
+        assert (await weeks())["2024-01-15"]["snapshots"] == 4
+        await add_snapshot(db, LIVE0 + timedelta(days=1), ranked(*US))  # a new poll
+        assert (await weeks())["2024-01-15"]["snapshots"] == 5
+        await add_snapshot(db, DAY0 - timedelta(days=7), ranked(*CN), archive="older/archive")  # an import, earlier
+        before = await weeks()
+        assert before["2023-12-25"]["shares"]["CN"] == 100.0 and before["2023-12-25"]["sources"] == ["older/archive"]
+        assert before["2024-01-15"]["shares"]["US"] == 52.0  # (4 * 40 + 100) / 5
+        async with db.transaction() as conn:  # what a re-attribution leaves: other counts, a new time
+            await conn.execute("UPDATE snapshots SET top_counts = '{\"JP\": 10}' WHERE taken_at < ?",
+                               ("2024-01-01T00:00:00Z",))
+            await conn.execute("UPDATE attribution_state SET reattributed_at = '2026-01-01T00:00:00.000000Z'")
+        assert (await weeks())["2023-12-25"]["shares"]["JP"] == 100.0
+        served = await (await client.get("/export/share.csv")).text()
+    config_free = await site_fresh_csv(db_path)
+    assert served == config_free  # what the page holds in memory is what a fresh read gives
+
+
+async def site_fresh_csv(db_path: Path) -> str:
+    async with site_client(db_path) as (client, _):
+        return await (await client.get("/export/share.csv")).text()
