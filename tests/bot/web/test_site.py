@@ -21,7 +21,7 @@ from bot.web.site import SECURITY_HEADERS
 from store.db import Database
 from tests.support.cli import bot
 from tests.support.stores import query, store_of
-from tests.support.web import CHANNEL, add_sent_alert, add_snapshot, ranked, site_client
+from tests.support.web import CHANNEL, add_sent_alert, add_snapshot, ranked, site_client, web_settings
 
 ARCHIVE = "park-onezero/daily-hf-trending"
 EVIL = 'evil"org/<script>alert("x")</script>'
@@ -272,3 +272,16 @@ async def test_share_follows_new_polls_imports_and_reattribution_between_request
 async def site_fresh_csv(db_path: Path) -> str:
     async with site_client(db_path) as (client, _):
         return await (await client.get("/export/share.csv")).text()
+
+
+async def test_a_new_bot_with_nothing_stored_answers_every_page(db_path: Path) -> None:
+    settings = web_settings(db_path, lists=[{"name": "spaces", "kind": "spaces"}])
+    async with site_client(db_path, settings) as (client, _):
+        for path in [p for p in PAGES if "/model/" not in p] + ["/share?list=spaces", "/?list=spaces"]:
+            response = await client.get(path)
+            assert response.status == 200, (path, await response.text())
+        top = await (await client.get("/api/top")).json()
+        assert [(s["list"], s["headline"]) for s in top["lists"]] == [("models", "No snapshot yet"),
+                                                                      ("spaces", "No snapshot yet")]
+        assert (await (await client.get("/api/share")).json())["buckets"] == []
+        assert "No snapshots in this range" in await (await client.get("/share")).text()
