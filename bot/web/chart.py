@@ -16,8 +16,9 @@ from markupsafe import Markup
 from bot.domain.snapshot import UNKNOWN
 from bot.web.buckets import LIVE, ShareBucket
 
-WIDTH, HEIGHT = 800, 380
-LEFT, RIGHT, TOP, BOTTOM = 44, 10, 12, 300  # the plot's box; the source strip and dates go under it
+WIDTH, HEIGHT = 640, 356
+LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 300  # the plot's box; the source strip and dates go under it
+FONT = 14  # in viewBox units: about 8.5 px on a 390 px phone, 17.5 px at the widest (50rem)
 STRIP = 8
 PALETTE = ("#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173")
@@ -53,12 +54,12 @@ def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title:
     for percent in (0, 25, 50, 75, 100):
         y = _y(percent)
         parts.append(Markup('<line class="grid" x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke="#ddd"/>'
-                            '<text x="{tx}" y="{ty}" font-size="11" text-anchor="end" fill="#555">{p}%</text>')
-                     .format(l=LEFT, r=WIDTH - RIGHT, y=y, tx=LEFT - 4, ty=y + 4, p=percent))
+                            '<text x="{tx}" y="{ty}" font-size="{fs}" text-anchor="end" fill="#555">{p}%</text>')
+                     .format(fs=FONT, l=LEFT, r=WIDTH - RIGHT, y=y, tx=LEFT - 4, ty=y + 4, p=percent))
     n = len(buckets)
     if not n:
-        parts.append(Markup('<text x="{x}" y="{y}" text-anchor="middle" font-size="14">No snapshots in this'
-                            ' range</text></svg>').format(x=WIDTH / 2, y=(TOP + BOTTOM) / 2))
+        parts.append(Markup('<text x="{x}" y="{y}" text-anchor="middle" font-size="{fs}">No snapshots in this'
+                            ' range</text></svg>').format(fs=FONT, x=WIDTH / 2, y=(TOP + BOTTOM) / 2))
         return Markup("").join(parts)
     colours = colour_of(countries)
     below = [0.0] * n
@@ -84,15 +85,15 @@ def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title:
                      .format(kind="archive" if archived else LIVE, x=LEFT + i * width, y=BOTTOM + 4,
                              w=width, h=STRIP, fill=ARCHIVE_COLOUR if archived else LIVE_COLOUR,
                              start=bucket.start.isoformat(), label=label))
-    ticks = min(6, n)
+    ticks = min(5, n)
     for k in range(ticks):
         i = round(k * (n - 1) / (ticks - 1)) if ticks > 1 else 0
         anchor = "start" if k == 0 and ticks > 1 else "end" if k == ticks - 1 and ticks > 1 else "middle"
         x = LEFT if anchor == "start" else WIDTH - RIGHT if anchor == "end" else _x(i, n)
-        parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="11" text-anchor="{a}" fill="#555">{d}</text>')
-                     .format(x=x, y=BOTTOM + STRIP + 20, a=anchor, d=buckets[i].start.isoformat()))
-    parts.append(Markup('<text x="{x}" y="{y}" font-size="11" fill="#555">strip: dark = polled by the bot,'
-                        ' sand = imported archive</text>').format(x=LEFT, y=HEIGHT - 8))
+        parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="{fs}" text-anchor="{a}" fill="#555">{d}</text>')
+                     .format(fs=FONT, x=x, y=BOTTOM + STRIP + 20, a=anchor, d=buckets[i].start.isoformat()))
+    parts.append(Markup('<text x="{x}" y="{y}" font-size="{fs}" fill="#555">strip: dark = polled by the bot,'
+                        ' sand = imported archive</text>').format(fs=FONT, x=LEFT, y=HEIGHT - 8))
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
 
@@ -118,16 +119,18 @@ def rank_chart(points: Sequence[tuple[str, int]], worst: int, title: str) -> Mar
 
     for rank in sorted({1, max(1, bottom // 2), bottom}):
         parts.append(Markup('<line x1="{l}" x2="{r}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-                            '<text x="{tx}" y="{ty:.1f}" font-size="11" text-anchor="end" fill="#555">#{k}</text>')
-                     .format(l=LEFT, r=WIDTH - RIGHT, y=y(rank), tx=LEFT - 4, ty=y(rank) + 4, k=rank))
+                            '<text x="{tx}" y="{ty:.1f}" font-size="{fs}" text-anchor="end" fill="#555">#{k}</text>')
+                     .format(fs=FONT, l=LEFT, r=WIDTH - RIGHT, y=y(rank), tx=LEFT - 4, ty=y(rank) + 4, k=rank))
     if n:
         line = " ".join(f"{_x(i, n):.1f},{y(rank):.1f}" for i, (_, rank) in enumerate(points))
         parts.append(Markup('<polyline class="rank" data-points="{n}" fill="none" stroke="#1f77b4"'
                             ' stroke-width="2" points="{p}"/>').format(n=n, p=line))
-        ticks = min(6, n)
+        ticks = min(5, n)
         for k in range(ticks):
             i = round(k * (n - 1) / (ticks - 1)) if ticks > 1 else 0
-            parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="11" text-anchor="middle" fill="#555">{d}'
-                                '</text>').format(x=_x(i, n), y=BOTTOM + 24, d=points[i][0]))
+            anchor = "start" if k == 0 and ticks > 1 else "end" if k == ticks - 1 and ticks > 1 else "middle"
+            x = LEFT if anchor == "start" else WIDTH - RIGHT if anchor == "end" else _x(i, n)
+            parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="{fs}" text-anchor="{a}" fill="#555">{d}'
+                                '</text>').format(fs=FONT, x=x, y=BOTTOM + 24, a=anchor, d=points[i][0]))
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)

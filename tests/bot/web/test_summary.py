@@ -50,5 +50,5 @@ def test_the_chart_draws_one_band_per_country_with_a_point_per_bucket_and_marks_
                                                                               ("unknown", "2")]
     assert re.findall(r'data-source="(\w+)"', svg) == ["archive", "live"]
     assert "arch&lt;ive&gt;" in svg and "&#34;&lt;models&gt;&#34;" in svg and "<ive>" not in svg
-    assert svg.startswith('<svg class="chart"') and 'viewBox="0 0 800 380"' in svg
+    assert svg.startswith('<svg class="chart"') and 'viewBox="0 0 640 356"' in svg
     assert "No snapshots in this range" in str(share_chart([], [], "empty"))
