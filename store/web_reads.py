@@ -138,14 +138,27 @@ async def rank_days(conn: Conn, item_id: int) -> list[RankDay]:
 
 
 async def item_origin(conn: Conn, item_id: int) -> ItemOrigin | None:
-    """The item's attribution in its latest stored snapshot."""
+    """The item's attribution in its latest stored snapshot.
+
+    `items.last_seen` names that snapshot's time, so the snapshot is found by the list's time index
+    and the entry among its ranks; only if that finds nothing (history rewritten since) are all of
+    the item's entries scanned.
+    """
     async with conn.execute(
-        "SELECT i.hub_id, e.country, e.country_method, e.country_via, s.taken_at FROM entries e"
-        " JOIN snapshots s ON s.id = e.snapshot_id JOIN items i ON i.id = e.item_id WHERE e.item_id = ?"
-        " ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
+        "SELECT i.hub_id, e.country, e.country_method, e.country_via, s.taken_at FROM items i"
+        " JOIN snapshots s ON s.list = i.list AND s.taken_at = i.last_seen"
+        " JOIN entries e ON e.snapshot_id = s.id AND e.item_id = i.id WHERE i.id = ? ORDER BY s.id DESC LIMIT 1",
         (item_id,),
     ) as cursor:
         row = await cursor.fetchone()
+    if row is None:
+        async with conn.execute(
+            "SELECT i.hub_id, e.country, e.country_method, e.country_via, s.taken_at FROM entries e"
+            " JOIN snapshots s ON s.id = e.snapshot_id JOIN items i ON i.id = e.item_id WHERE e.item_id = ?"
+            " ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
+            (item_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
     if row is None:
         return None
     hub_id, country, method, via, taken = row

@@ -285,3 +285,23 @@ async def test_a_new_bot_with_nothing_stored_answers_every_page(db_path: Path) -
                                                                       ("spaces", "No snapshot yet")]
         assert (await (await client.get("/api/share")).json())["buckets"] == []
         assert "No snapshots in this range" in await (await client.get("/share")).text()
+
+
+async def test_a_models_origin_is_found_when_its_last_seen_time_names_no_snapshot(db_path: Path) -> None:
+    async with site_client(db_path) as (client, db):
+        await fill(db)
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE items SET last_seen = '2001-01-01T00:00:00.000000Z' WHERE hub_id = 'Qwen/q3'")
+        data = await (await client.get("/api/model/Qwen/q3")).json()
+        assert (data["country"], data["how"]) == ("CN", "namespace Qwen")
+
+
+async def test_a_configured_title_with_markup_is_text(db_path: Path) -> None:
+    settings = web_settings(db_path, web={"enabled": True, "title": '<script>alert("t")</script>'})
+    async with site_client(db_path, settings) as (client, db):
+        await fill(db)
+        for path in ["/", "/alerts", "/share"]:
+            page = await (await client.get(path)).text()
+            assert "<script>alert" not in page and "&lt;script&gt;alert(&#34;t&#34;)" in page
+        feed = feedparser.parse(await (await client.get("/feeds/alerts.atom")).text())
+        assert not feed.bozo and feed.feed.title == '<script>alert("t")</script>: alerts'
