@@ -179,14 +179,20 @@ class SentAlert:
 
 
 async def sent_alerts(conn: Conn, kinds: Sequence[str] = (), before: int | None = None,
-                      limit: int = 200) -> list[SentAlert]:
+                      limit: int = 200, pruned_before: datetime | None = None) -> list[SentAlert]:
     """Alerts delivered to at least one channel, newest first; `kinds` empty means every kind.
 
-    An event that only one channel asked for (its own watch or share rule: `scope` set) is that
-    channel's business and never read here; the caller drops those after parsing.
+    The outbox forgets sent rows after `[store] keep_outbox`, while events stay: an event older than
+    `pruned_before` with no outbox row left was handled and pruned, and counts as sent, so an alert
+    does not vanish from the page and the feeds a month later. An event that only one channel asked
+    for (its own watch or share rule: `scope` set) is that channel's business; the caller drops those.
     """
-    where = ["EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.status = 'delivered')"]
+    sent = "EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.status = 'delivered')"
     params: list[Any] = []
+    if pruned_before is not None:
+        sent = (f"({sent} OR (e.created_at < ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id)))")
+        params.append(utc_iso(pruned_before))
+    where = [sent]
     if kinds:
         where.append(f"e.kind IN ({','.join('?' * len(kinds))})")
         params.extend(kinds)

@@ -69,10 +69,12 @@ class AlertFilter:
         return {key: value for key, value in found.items() if value}
 
 
-async def public_alerts(conn: Conn, wanted: AlertFilter, limit: int = SHOWN) -> list[PublicAlert]:
-    """Sent alerts matching the filter, newest first."""
+async def public_alerts(conn: Conn, wanted: AlertFilter, limit: int = SHOWN,
+                        pruned_before: datetime | None = None) -> list[PublicAlert]:
+    """Sent alerts matching the filter, newest first; `pruned_before`: see `sent_alerts`."""
     found: list[PublicAlert] = []
-    for sent in await sent_alerts(conn, (wanted.kind,) if wanted.kind else (), limit=SCANNED):
+    for sent in await sent_alerts(conn, (wanted.kind,) if wanted.kind else (), limit=SCANNED,
+                                  pruned_before=pruned_before):
         try:
             event = event_from_payload(sent.payload)
         except ValidationError:

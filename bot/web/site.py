@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -94,6 +94,7 @@ class Site:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.title = settings.web.title
+        self.keep_outbox = settings.store.keep_outbox  # sent rows older than this are pruned; their events stay
         self.lists: dict[str, ListSpec] = {spec.name: spec for spec in configured_lists(settings)}
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -255,7 +256,7 @@ class Site:
 
     async def alerts(self, request: web.Request) -> View:
         wanted = AlertFilter.parse(request.query, list(self.lists))
-        found = await public_alerts(self.db.conn, wanted)
+        found = await public_alerts(self.db.conn, wanted, pruned_before=self._pruned_before())
         return View("alerts.html", "Alerts sent", {"filter": wanted.as_params(),
                                                    "alerts": [alert.to_json() for alert in found]})
 
@@ -264,12 +265,15 @@ class Site:
     async def _feed_alerts(self, request: web.Request) -> list[PublicAlert] | web.Response:
         try:
             wanted = AlertFilter.parse(request.query, list(self.lists))
-            return await public_alerts(self.db.conn, wanted)
+            return await public_alerts(self.db.conn, wanted, pruned_before=self._pruned_before())
         except BadParameter as exc:
             return one_line(400, f"bad parameter: {exc}")
         except Exception as exc:
             log.warning("feed %s: cannot read the store: %s: %s", request.path, type(exc).__name__, exc)
             return one_line(503, "the store cannot be read right now; try again shortly")
+
+    def _pruned_before(self) -> datetime:
+        return datetime.now(UTC) - self.keep_outbox
 
     @staticmethod
     def _self_path(request: web.Request) -> str:

@@ -305,3 +305,18 @@ async def test_a_configured_title_with_markup_is_text(db_path: Path) -> None:
             assert "<script>alert" not in page and "&lt;script&gt;alert(&#34;t&#34;)" in page
         feed = feedparser.parse(await (await client.get("/feeds/alerts.atom")).text())
         assert not feed.bozo and feed.feed.title == '<script>alert("t")</script>: alerts'
+
+
+async def test_an_alert_stays_listed_after_the_outbox_forgets_its_rows(db_path: Path) -> None:
+    async with site_client(db_path) as (client, db):
+        await fill(db)  # its alerts were stored in 2024: older than the outbox keeps rows (30 days)
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM outbox WHERE status = 'delivered'")  # what pruning leaves
+        alerts = (await (await client.get("/api/alerts")).json())["alerts"]
+        assert [a["kind"] for a in alerts] == ["share", "entered"]  # the unsent one is still pending: not listed
+        fresh = await add_sent_alert(db, Entered(taken_at=datetime.now(UTC), top_n=10, models=(
+            EnteredModel(id="Qwen/new", rank=1, country="CN"),)), datetime.now(UTC), delivered=False)
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM outbox WHERE event_id = ?", (fresh,))
+        ids = [a["id"] for a in (await (await client.get("/api/alerts")).json())["alerts"]]
+        assert fresh not in ids  # recent and without a delivered row: never sent
