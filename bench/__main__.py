@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import attribution, digest, discord_fanout, imports, memory, poll_cycle, queries, slack_fanout
+from bench import attribution, digest, discord_fanout, imports, memory, poll_cycle, queries, slack_fanout, web
 from bench.measure import VERDICTS
 from tests.support.postgres import bin_dir
 
 if __name__ == "__main__":
-    for bench in (poll_cycle, queries, digest, memory, discord_fanout, slack_fanout, attribution, imports):
+    for bench in (poll_cycle, queries, digest, memory, discord_fanout, slack_fanout, attribution, imports, web):
         print(f"\n== {bench.__name__} ==")
         asyncio.run(bench.main())
     if bin_dir() is not None or os.environ.get("TRENDWATCH_TEST_POSTGRES"):
-        for bench in (poll_cycle, queries, imports):  # the store-bound figures again, on PostgreSQL
+        for bench in (poll_cycle, queries, imports, web):  # the store-bound figures again, on PostgreSQL
             print(f"\n== {bench.__name__} --store postgresql ==")
             asyncio.run(bench.main(store="postgresql"))
     failed = [name for name, passed in VERDICTS if not passed]

@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     share.add_argument("--days", type=_whole_number(1, 366), default=7, help="look-back window, 1 to 366 (default 7)")
     share.add_argument("--list", dest="list_name", default=None, help="a [[lists]] name (default: models)")
     share.add_argument("--chart", type=_png_file, metavar="FILE.png", help="also write the share chart to this PNG")
+    share.add_argument("--csv", action="store_true",
+                       help="print shares over time as CSV, exactly as the web page's /export/share.csv")
+    share.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="with --csv: first day (default: the first)")
+    share.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="with --csv: last day (default: the last)")
+    share.add_argument("--resolution", choices=("day", "week", "month"), default="week",
+                       help="with --csv: one row per country and day, week (default) or month")
     digest = command("digest", "build the weekly digest and post it to subscribed channels (or print it: --dry-run)")
     digest.add_argument("--week", help="ISO week like 2025-W30 (default: the last full week, in [digest] timezone)")
     digest.add_argument("--out", type=_png_file, metavar="FILE.png", help="also write its chart to this PNG file")
@@ -199,6 +205,8 @@ async def _cmd_trending(args: argparse.Namespace) -> int:
 async def _cmd_share(args: argparse.Namespace) -> int:
 
     name = _list_spec(args).name
+    if args.csv:
+        return await _share_csv(args, name)
     if args.chart and name != DEFAULT_LIST:
         print(f"trendwatch share: --chart draws the models list only, not {name!r}", file=sys.stderr)
         return EXIT_USAGE
@@ -220,6 +228,19 @@ async def _cmd_share(args: argparse.Namespace) -> int:
         image = await _read_store(args, lambda conn: share_chart(conn, args.days))
         _write_chart(args.chart, image.data)
         print(f"chart written to {args.chart}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+async def _share_csv(args: argparse.Namespace, list_name: str) -> int:
+    """`share --csv`: the web page's own query and CSV writer, so both give the same bytes."""
+    from bot.web.share import BadParameter, ShareQuery, share_csv, share_table  # this option's own import
+
+    params = {"list": list_name, "from": args.start or "", "to": args.end or "", "resolution": args.resolution}
+    try:
+        query = ShareQuery.parse(params, [list_name])
+    except BadParameter as exc:
+        raise CommandError(f"share --csv: {exc}") from None
+    sys.stdout.write(share_csv(await _read_store(args, lambda conn: share_table(conn, query))))
     return 0
 
 

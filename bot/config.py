@@ -370,6 +370,19 @@ class OpsSettings(_Section):
     host: str | None = None
 
 
+class WebSettings(_Section):
+    """The read-only web page (bot/web/site.py), served by the same server as `/healthz` and `/metrics`.
+
+    `$PORT` wins over `port`, as for `[ops]`. The page is meant to be public: `host` unset is 0.0.0.0,
+    and `/healthz` then leaves out the lease holder's host name and pid.
+    """
+
+    enabled: bool = False
+    port: int = Field(8080, ge=0, le=65535)
+    host: str | None = None
+    title: str = Field("Trendwatch", min_length=1, max_length=80)
+
+
 class Settings(_Section):
     hub: HubSettings = HubSettings()
     store: StoreSettings = StoreSettings()
@@ -384,6 +397,7 @@ class Settings(_Section):
     digest: DigestSettings = DigestSettings()
     log: LogSettings = LogSettings()
     ops: OpsSettings = OpsSettings()
+    web: WebSettings = WebSettings()
     lists: tuple[TrendList, ...] = ()
     watch: tuple[Watch, ...] = ()
 

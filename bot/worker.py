@@ -29,6 +29,7 @@ from bot.config import ConfigError, Secrets, Settings
 from bot.log import get_logger
 from bot.services import Service, keep_connecting, service_name
 from bot.web import ops
+from bot.web.site import Site
 from store.db import StoreError, StoreTransient
 
 log = get_logger(__name__)
@@ -251,7 +252,9 @@ class Worker:
         await self.lease.check()  # unguarded: a store that fails now fails the start, with its line
         connections = [*connections, *platform_services(self.app, self.poller.next_poll)]
         if address is not None:
-            endpoint = ops.OpsEndpoint(self.app.db, self.app.settings, lambda: self.app.holder, LEASE_NAME, address)
+            pages = Site(self.app.db, self.app.settings).routes() if self.app.settings.web.enabled else []
+            endpoint = ops.OpsEndpoint(self.app.db, self.app.settings, lambda: self.app.holder, LEASE_NAME, address,
+                                       pages=pages)
             connections = ops.place(endpoint, connections)
         connecting: list[asyncio.Task[bool]] = []
         settings = self.app.settings

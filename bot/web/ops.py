@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -53,14 +53,21 @@ class OpsAddress:
 
 
 def ops_address(settings: Settings, env: Mapping[str, str] | None = None) -> OpsAddress | None:
-    """Where to listen, or None when the endpoint is off. A `$PORT` that is not a port number is a config error."""
-    if not settings.ops.enabled:
+    """Where to listen, or None when the endpoint is off. A `$PORT` that is not a port number is a config error.
+
+    With `[web] enabled` the web page shares this server: its port and host win over `[ops]`'s, and the
+    host defaults to 0.0.0.0, since a page is there to be reached.
+    """
+    if not settings.ops.enabled and not settings.web.enabled:
         return None
     source = os.environ if env is None else env
+    public = settings.web.enabled
     if port_text := source.get("PORT", "").strip():
         if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
             raise ConfigError(f"$PORT: expected a port number, got {port_text!r}")
-        return OpsAddress(settings.ops.host or "0.0.0.0", int(port_text), "$PORT")
+        return OpsAddress((settings.web.host if public else settings.ops.host) or "0.0.0.0", int(port_text), "$PORT")
+    if public:
+        return OpsAddress(settings.web.host or "0.0.0.0", settings.web.port, "[web] port")
     return OpsAddress(settings.ops.host or "127.0.0.1", settings.ops.port, "[ops] port")
 
 
@@ -70,11 +77,14 @@ class Health:
     body: dict[str, Any]
 
 
-def judge(vitals: Vitals, me: str, now: datetime, interval: timedelta, started_at: datetime) -> Health:
+def judge(vitals: Vitals, me: str, now: datetime, interval: timedelta, started_at: datetime,
+          public: bool = False) -> Health:
     """Healthy = a good poll within three poll intervals, and the lease held (by us, or by a live other worker).
 
     Before the first good poll since start, the process gets the same three
     intervals of grace: a host restarting it would only delay that poll.
+    `public` (the web page is on, so anyone can ask): what is wrong, without the lease holder's host
+    name and pid, which say where the bot runs; the last error is left out too, as it may name hosts.
     """
     reasons: list[str] = []
     window = interval * FRESH_POLLS
@@ -87,7 +97,7 @@ def judge(vitals: Vitals, me: str, now: datetime, interval: timedelta, started_a
         poll_state = "stale"
         since = (f"the last good poll was {_ago(now - last_good)} ago" if last_good is not None
                  else "no poll has ever succeeded")
-        error = f" (last error: {vitals.source.last_error})" if vitals.source.last_error else ""
+        error = f" (last error: {vitals.source.last_error})" if vitals.source.last_error and not public else ""
         reasons.append(f"{since}, more than {FRESH_POLLS} poll intervals of {_ago(interval)};"
                        f" {vitals.source.failures} failure(s) in a row{error}")
 
@@ -97,7 +107,8 @@ def judge(vitals: Vitals, me: str, now: datetime, interval: timedelta, started_a
         reasons.append("no worker holds the lease")
     elif lease.expires_at <= now:
         role = "none"
-        reasons.append(f"the lease of {lease.holder} expired {_ago(now - lease.expires_at)} ago"
+        whose = "the active worker" if public else lease.holder
+        reasons.append(f"the lease of {whose} expired {_ago(now - lease.expires_at)} ago"
                        " and no worker has taken it over")
     elif lease.holder == me:
         role = "active"
@@ -111,11 +122,13 @@ def judge(vitals: Vitals, me: str, now: datetime, interval: timedelta, started_a
         "last_good_poll_at": last_good.isoformat() if last_good else None,
         "seconds_since_good_poll": round((now - last_good).total_seconds(), 1) if last_good else None,
         "consecutive_failures": vitals.source.failures,
-        "last_error": vitals.source.last_error if vitals.source.failures else None,
+        "last_error": vitals.source.last_error if vitals.source.failures and not public else None,
         "lease": None if lease is None else {
             "holder": lease.holder, "host": lease.host, "pid": lease.pid, "expires_at": lease.expires_at.isoformat(),
         },
     }
+    if public and lease is not None:
+        body["lease"] = {"expires_at": lease.expires_at.isoformat()}
     if reasons:
         body["reasons"] = reasons
     return Health(ok=not reasons, body=body)
@@ -133,10 +146,11 @@ def _ago(delta: timedelta) -> str:
 class VitalsCollector(Collector):
     """Gauges from one store read, made at scrape time (the store is the truth, not process memory)."""
 
-    def __init__(self, vitals: Vitals, me: str, now: datetime) -> None:
+    def __init__(self, vitals: Vitals, me: str, now: datetime, public: bool = False) -> None:
         self.vitals = vitals
         self.me = me
         self.now = now
+        self.public = public  # the holder gauge's labels name the host: left empty on a public port
 
     def collect(self) -> Iterable[Metric]:
         return list(self._families())
@@ -169,7 +183,7 @@ class VitalsCollector(Collector):
         live = lease is not None and lease.expires_at > now
         holder = GaugeMetricFamily("trendwatch_lease_holder", "The worker holding the lease (1), by holder and host.",
                                    labels=["holder", "host"])
-        if lease is not None and live:
+        if lease is not None and live and not self.public:
             holder.add_metric([lease.holder, lease.host], 1)
         yield holder
         yield GaugeMetricFamily("trendwatch_lease_held", "1 when this process holds the lease, else 0.",
@@ -182,7 +196,8 @@ class OpsEndpoint:
     name = "ops endpoint"
 
     def __init__(self, db: Database, settings: Settings, me: Callable[[], str], lease_name: str,
-                 address: OpsAddress, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 address: OpsAddress, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 pages: Sequence[web.RouteDef] = ()) -> None:
         self.db = db
         self.settings = settings
         self.me = me
@@ -191,9 +206,11 @@ class OpsEndpoint:
         self.clock = clock
         self.started_at = clock()
         self.runner: web.AppRunner | None = None
+        self.pages = list(pages)  # the web page's routes (bot/web/site.py), on the same server
+        self.public = settings.web.enabled
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get(HEALTH_PATH, self.health), web.get(METRICS_PATH, self.metrics)]
+        return [web.get(HEALTH_PATH, self.health), web.get(METRICS_PATH, self.metrics), *self.pages]
 
     async def _vitals(self) -> Vitals:
         return await read_vitals(self.db.conn, self.lease_name)
@@ -205,7 +222,8 @@ class OpsEndpoint:
             log.warning("health check could not read the store: %s: %s", type(exc).__name__, exc)
             body = {"status": "unhealthy", "reasons": [f"cannot read the store: {type(exc).__name__}: {exc}"]}
             return web.json_response(body, status=503, dumps=_dumps)
-        verdict = judge(vitals, self.me(), self.clock(), self.settings.hub.poll_interval, self.started_at)
+        verdict = judge(vitals, self.me(), self.clock(), self.settings.hub.poll_interval, self.started_at,
+                        self.public)
         return web.json_response(verdict.body, status=200 if verdict.ok else 503, dumps=_dumps)
 
     async def metrics(self, _request: web.Request) -> web.Response:
@@ -217,7 +235,7 @@ class OpsEndpoint:
             log.warning("metrics could not read the store: %s: %s", type(exc).__name__, exc)
         else:
             scrape = CollectorRegistry(auto_describe=False)
-            scrape.register(VitalsCollector(vitals, self.me(), self.clock()))
+            scrape.register(VitalsCollector(vitals, self.me(), self.clock(), self.public))
             text += generate_latest(scrape)
         log.debug("metrics scraped in %.1f ms", (time.perf_counter() - started) * 1000)
         return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -233,8 +251,8 @@ class OpsEndpoint:
             await runner.cleanup()
             raise
         self.runner = runner
-        log.info("ops endpoint: %s and %s on http://%s:%d (port from %s)", HEALTH_PATH, METRICS_PATH,
-                 self.address.host, self.bound_port, self.address.origin)
+        log.info("ops endpoint: %s and %s%s on http://%s:%d (port from %s)", HEALTH_PATH, METRICS_PATH,
+                 " and the web page" if self.pages else "", self.address.host, self.bound_port, self.address.origin)
 
     @property
     def bound_port(self) -> int:
@@ -282,4 +300,6 @@ def describe_endpoint(settings: Settings, env: Mapping[str, str] | None = None) 
         return (f"{HEALTH_PATH} and {METRICS_PATH} on Slack's HTTP server, port {settings.slack.port}"
                 f" (with SLACK_SIGNING_SECRET set; without, Slack's server does not start and they answer on"
                 f" {address})")
+    if settings.web.enabled:
+        return f"the web page, {HEALTH_PATH} and {METRICS_PATH} on {address}"
     return f"{HEALTH_PATH} and {METRICS_PATH} on {address}"
