@@ -10,11 +10,12 @@ attributes, which a strict Content-Security-Policy allows where inline styles ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from markupsafe import Markup
 
 from bot.domain.snapshot import UNKNOWN
-from bot.web.buckets import LIVE, ShareBucket
+from bot.web.buckets import LIVE, Resolution, ShareBucket, bucket_end
 
 WIDTH, HEIGHT = 640, 356
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 12, 300  # the plot's box; the source strip and dates go under it
@@ -45,8 +46,25 @@ def _y(percent: float) -> float:
     return BOTTOM - (BOTTOM - TOP) * min(max(percent, 0.0), 100.0) / 100
 
 
-def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title: str) -> Markup:
-    """The chart, or a short SVG saying there is nothing to draw."""
+def slots_of(buckets: Sequence[ShareBucket], resolution: Resolution) -> list[date]:
+    """Every bucket start from the first bucket to the last, those without snapshots included: the chart's
+    x axis runs in time, so months an archive skipped show as a gap instead of joining their neighbours."""
+    if not buckets:
+        return []
+    slots, start = [], buckets[0].start
+    while start <= buckets[-1].start:
+        slots.append(start)
+        start = bucket_end(start, resolution)
+    return slots
+
+
+def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title: str,
+                resolution: Resolution = "week") -> Markup:
+    """The chart, or a short SVG saying there is nothing to draw.
+
+    One band per country (a path with one stretch per run of buckets that have snapshots), stacked
+    in `countries` order; a strip under it says where each bucket's snapshots came from.
+    """
     parts: list[Markup] = [Markup(
         '<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img"'
         ' aria-labelledby="chart-title" preserveAspectRatio="xMidYMid meet">'
@@ -56,24 +74,30 @@ def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title:
         parts.append(Markup('<line class="grid" x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke="#ddd"/>'
                             '<text x="{tx}" y="{ty}" font-size="{fs}" text-anchor="end" fill="#555">{p}%</text>')
                      .format(fs=FONT, l=LEFT, r=WIDTH - RIGHT, y=y, tx=LEFT - 4, ty=y + 4, p=percent))
-    n = len(buckets)
-    if not n:
+    if not buckets:
         parts.append(Markup('<text x="{x}" y="{y}" text-anchor="middle" font-size="{fs}">No snapshots in this'
                             ' range</text></svg>').format(fs=FONT, x=WIDTH / 2, y=(TOP + BOTTOM) / 2))
         return Markup("").join(parts)
+    slots = slots_of(buckets, resolution)
+    n = len(slots)
+    slot = {start: i for i, start in enumerate(slots)}
+    at = [slot[bucket.start] for bucket in buckets]  # each bucket's place on the time axis
     colours = colour_of(countries)
-    below = [0.0] * n
+    below = [0.0] * len(buckets)
     half = (WIDTH - LEFT - RIGHT) / n / 2
     for country in countries:
-        above = [below[i] + buckets[i].shares.get(country, 0.0) for i in range(n)]
-        # Steps, not slopes: each bucket is a flat stretch as wide as its time, so one bucket still shows.
-        top_line = [f"{_x(i, n) - half:.1f},{_y(above[i]):.1f} {_x(i, n) + half:.1f},{_y(above[i]):.1f}"
-                    for i in range(n)]
-        bottom_line = [f"{_x(i, n) + half:.1f},{_y(below[i]):.1f} {_x(i, n) - half:.1f},{_y(below[i]):.1f}"
-                       for i in reversed(range(n))]
+        above = [below[i] + bucket.shares.get(country, 0.0) for i, bucket in enumerate(buckets)]
+        stretches = []
+        for run in _bucket_runs(at):
+            # Steps, not slopes: each bucket is a flat stretch as wide as its time, so one bucket still shows.
+            top_line = [f"{_x(at[i], n) - half:.1f},{_y(above[i]):.1f} {_x(at[i], n) + half:.1f},{_y(above[i]):.1f}"
+                        for i in run]
+            bottom_line = [f"{_x(at[i], n) + half:.1f},{_y(below[i]):.1f} {_x(at[i], n) - half:.1f},{_y(below[i]):.1f}"
+                           for i in reversed(run)]
+            stretches.append("M" + " L".join(top_line + bottom_line) + "Z")
         parts.append(Markup('<path class="band" data-country="{c}" data-points="{n}" fill="{fill}"'
-                            ' d="M{d}Z"><title>{name}</title></path>')
-                     .format(c=country, n=n, fill=colours[country], d=" L".join(top_line + bottom_line),
+                            ' d="{d}"><title>{name}</title></path>')
+                     .format(c=country, n=len(buckets), fill=colours[country], d=" ".join(stretches),
                              name=country))
         below = above
     width = (WIDTH - LEFT - RIGHT) / n
@@ -82,7 +106,7 @@ def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title:
         label = ", ".join(bucket.sources)
         parts.append(Markup('<rect class="source" data-source="{kind}" x="{x:.1f}" y="{y}" width="{w:.2f}"'
                             ' height="{h}" fill="{fill}"><title>{start}: {label}</title></rect>')
-                     .format(kind="archive" if archived else LIVE, x=LEFT + i * width, y=BOTTOM + 4,
+                     .format(kind="archive" if archived else LIVE, x=LEFT + at[i] * width, y=BOTTOM + 4,
                              w=width, h=STRIP, fill=ARCHIVE_COLOUR if archived else LIVE_COLOUR,
                              start=bucket.start.isoformat(), label=label))
     ticks = min(5, n)
@@ -91,11 +115,23 @@ def share_chart(buckets: Sequence[ShareBucket], countries: Sequence[str], title:
         anchor = "start" if k == 0 and ticks > 1 else "end" if k == ticks - 1 and ticks > 1 else "middle"
         x = LEFT if anchor == "start" else WIDTH - RIGHT if anchor == "end" else _x(i, n)
         parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="{fs}" text-anchor="{a}" fill="#555">{d}</text>')
-                     .format(fs=FONT, x=x, y=BOTTOM + STRIP + 20, a=anchor, d=buckets[i].start.isoformat()))
+                     .format(fs=FONT, x=x, y=BOTTOM + STRIP + 20, a=anchor, d=slots[i].isoformat()))
+    gap_note = ", blank = no snapshots" if n > len(buckets) else ""
     parts.append(Markup('<text x="{x}" y="{y}" font-size="{fs}" fill="#555">strip: dark = polled by the bot,'
-                        ' sand = imported archive</text>').format(fs=FONT, x=LEFT, y=HEIGHT - 8))
+                        ' sand = imported archive{gap}</text>').format(fs=FONT, x=LEFT, y=HEIGHT - 8, gap=gap_note))
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
+
+
+def _bucket_runs(at: Sequence[int]) -> list[list[int]]:
+    """Bucket indices grouped by consecutive slots: buckets at slots [0, 1, 4] -> [[0, 1], [2]]."""
+    runs: list[list[int]] = []
+    for i, position in enumerate(at):
+        if runs and position == at[runs[-1][-1]] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
 
 
 def swatch(colour: str) -> Markup:

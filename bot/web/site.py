@@ -203,7 +203,7 @@ class Site:
         return {
             "chart": chart.share_chart(table.buckets, table.countries,
                                        f"Share of the {table.query.list_name} top N by country, {span},"
-                                       f" per {table.query.resolution}"),
+                                       f" per {table.query.resolution}", table.query.resolution),
             "colours": colours,
             "export": "/export/share.csv?" + urlencode(table.query.as_params()),
             "query": table.query.as_params(),

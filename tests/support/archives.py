@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 ROWS = Path(__file__).with_name("archive_rows.jsonl")
+# Every top-10 snapshot park-onezero/daily-hf-trending recorded from 2 March to 31 May 2026 (141), ids and
+# ranks only, as the archive's git history holds them: the page's screenshot is drawn from these.
+PARK_TOP10 = Path(__file__).with_name("park_onezero_2026_03_to_05.jsonl")
 
 
-def real_snapshots() -> list[tuple[datetime, list[dict[str, Any]]]]:
+def real_snapshots(rows: Path = ROWS) -> list[tuple[datetime, list[dict[str, Any]]]]:
     """(time, rows by rank) of each real snapshot, oldest first."""
     by_time: dict[str, list[dict[str, Any]]] = {}
-    for line in ROWS.read_text(encoding="utf-8").splitlines():
+    for line in rows.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         by_time.setdefault(row["snapshot_time"], []).append(row)
     return [(datetime.fromisoformat(time), sorted(rows, key=lambda row: row["rank"]))
@@ -29,8 +32,8 @@ def trending_cache(rows: Sequence[dict[str, Any]]) -> str:
     """park-onezero's `trending_cache.json` shape: the Hub's /api/trending items keyed by id, in rank order."""
     return json.dumps({
         row["model_id"]: {"repoData": {"id": row["model_id"], "author": row["model_id"].split("/")[0],
-                                       "likes": row["likes"], "downloads": row["downloads"],
-                                       "pipeline_tag": row["pipeline_tag"], "repoType": "model"},
+                                       "likes": row.get("likes"), "downloads": row.get("downloads"),
+                                       "pipeline_tag": row.get("pipeline_tag"), "repoType": "model"},
                           "repoType": "model"}
         for row in rows
     }, indent=1)
@@ -71,9 +74,9 @@ def git_archive(repo: Path, name: str, versions: Sequence[tuple[datetime, str | 
 
 
 def park_archive(repo: Path, broken: bool = True,
-                 shape: Callable[[Sequence[dict[str, Any]]], str] = trending_cache) -> Path:
+                 shape: Callable[[Sequence[dict[str, Any]]], str] = trending_cache, source: Path = ROWS) -> Path:
     """The real snapshots as a park-onezero-style git archive; `broken` adds one commit that is not JSON."""
-    versions: list[tuple[datetime, str | None]] = [(when, shape(rows)) for when, rows in real_snapshots()]
+    versions: list[tuple[datetime, str | None]] = [(when, shape(rows)) for when, rows in real_snapshots(source)]
     if broken:
         first = versions[0][0]
         versions.insert(1, (first.replace(hour=first.hour + 1), "{not json"))

@@ -20,7 +20,10 @@ import pytest
 
 from bot.domain.events import Entered, EnteredModel
 from store.db import Database
-from tests.support.cli import REPO
+from tests.fakes.hub import FakeHub
+from tests.fakes.hub import ranked as hub_ranked
+from tests.support.archives import PARK_TOP10, park_archive, real_snapshots
+from tests.support.cli import REPO, bot, write_config
 from tests.support.web import add_sent_alert, add_snapshot, ranked, site_client
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -74,7 +77,7 @@ def chromium() -> Path:
 
 
 @pytest.mark.sqlite_only
-async def test_every_page_in_a_real_browser(db_path: Path, chromium: Path) -> None:
+async def test_every_page_in_a_real_browser(db_path: Path, chromium: Path, tmp_path: Path) -> None:
     from playwright.async_api import ConsoleMessage, Request, Response, async_playwright
 
     async with site_client(db_path) as (client, db):
@@ -124,8 +127,7 @@ async def test_every_page_in_a_real_browser(db_path: Path, chromium: Path) -> No
                 assert await sources.count() == weeks
                 assert await page.locator('rect.source[data-source="live"]').count() == 4  # 3 weeks and a few hours
                 assert await page.locator("table.figures tbody tr").count() == weeks
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(SCREENSHOT), full_page=False)
+                await page.screenshot(path=str(tmp_path / "share-weeks.png"), full_page=False)
 
                 phone = await browser.new_page(viewport={"width": 390, "height": 800}, device_scale_factor=2)
                 await phone.goto(base + share_query, wait_until="load")
@@ -138,6 +140,54 @@ async def test_every_page_in_a_real_browser(db_path: Path, chromium: Path) -> No
                 assert await plain.locator("table.figures tbody tr").count() == weeks
                 assert await plain.locator("svg.chart path.band").count() == len(expected["countries"])
                 await no_script.close()
+            finally:
+                await browser.close()
+        assert problems == []
+    assert (tmp_path / "share-weeks.png").stat().st_size > 10_000
+
+
+@pytest.mark.sqlite_only
+async def test_the_park_onezero_archive_beside_the_bots_own_polls(db_path: Path, chromium: Path, tmp_path: Path,
+                                                                   fake_hub: FakeHub) -> None:
+    """The README's screenshot: the real archive imported through `python -m bot import`, then two polls."""
+    from playwright.async_api import async_playwright
+
+    recorded = real_snapshots(PARK_TOP10)
+    # A git-scraped archive commits only when its file changed: a snapshot equal to the one before is no commit.
+    history = [snapshot for i, snapshot in enumerate(recorded)
+               if i == 0 or [r["model_id"] for r in snapshot[1]] != [r["model_id"] for r in recorded[i - 1][1]]]
+    repo = park_archive(tmp_path / "daily-hf-trending", broken=False, source=PARK_TOP10)
+    config = write_config(tmp_path / "trendwatch.toml", fake_hub, db_path)
+    run = await bot("import", str(repo), "--config", str(config), "--archive", ARCHIVE)
+    assert run.code == 0 and f"imported {len(history)} snapshots" in run.out, run.err
+    fake_hub.models = hub_ranked(row["model_id"] for row in history[-1][1])
+    for _ in range(2):
+        run = await bot("once", "--config", str(config))
+        assert run.code == 0, run.err
+    this_month = datetime.now(UTC).date().replace(day=1).isoformat()
+    async with site_client(db_path) as (client, _db):
+        query = "/share?list=models&resolution=month"
+        expected = await (await client.get("/api" + query)).json()
+        assert [(b["start"], b["sources"]) for b in expected["buckets"]] == [
+            ("2026-03-01", [ARCHIVE]), ("2026-04-01", [ARCHIVE]), ("2026-05-01", [ARCHIVE]), (this_month, ["live"])]
+        assert [b["snapshots"] for b in expected["buckets"]][:3] == [
+            sum(1 for when, _ in history if when.month == month) for month in (3, 4, 5)]
+        problems: list[str] = []
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(chromium), headless=True,
+                                                       args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1100, "height": 900})
+                page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+                        if message.type in ("error", "warning") else None)
+                page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+                await page.goto(str(client.make_url(query)), wait_until="load")
+                bands = page.locator("svg.chart path.band")
+                assert await bands.count() == len(expected["countries"])
+                assert await page.locator('rect.source[data-source="archive"]').count() == 3
+                assert await page.locator('rect.source[data-source="live"]').count() == 1
+                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SCREENSHOT), full_page=False)
             finally:
                 await browser.close()
         assert problems == []

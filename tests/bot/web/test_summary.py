@@ -52,3 +52,18 @@ def test_the_chart_draws_one_band_per_country_with_a_point_per_bucket_and_marks_
     assert "arch&lt;ive&gt;" in svg and "&#34;&lt;models&gt;&#34;" in svg and "<ive>" not in svg
     assert svg.startswith('<svg class="chart"') and 'viewBox="0 0 640 356"' in svg
     assert "No snapshots in this range" in str(share_chart([], [], "empty"))
+
+
+def test_months_without_snapshots_are_a_gap_in_time_not_joined_neighbours() -> None:
+    march = ShareBucket(date(2026, 3, 1), date(2026, 4, 1), 30, ("park",), 10, {"CN": 60.0, "US": 40.0}, 0.0)
+    april = ShareBucket(date(2026, 4, 1), date(2026, 5, 1), 30, ("park",), 10, {"CN": 70.0, "US": 30.0}, 0.0)
+    december = ShareBucket(date(2026, 12, 1), date(2027, 1, 1), 96, (LIVE,), 10, {"CN": 50.0, "US": 50.0}, 0.0)
+    svg = str(share_chart([march, april, december], ["CN", "US"], "t", "month"))
+    bands = re.findall(r'data-country="(\w+)" data-points="(\d+)" fill="[^"]+" d="([^"]+)"', svg)
+    assert [(country, points) for country, points, _ in bands] == [("CN", "3"), ("US", "3")]
+    for _, _, path in bands:  # March–April one stretch, December another: May to November drawn as nothing
+        assert path.count("M") == 2 and path.count("Z") == 2
+    xs = [float(x) for x in re.findall(r'class="source" data-source="\w+" x="([\d.]+)"', svg)]
+    step = xs[1] - xs[0]
+    assert abs((xs[2] - xs[1]) - 8 * step) < 0.2  # December sits eight months after April, not one
+    assert "blank = no snapshots" in svg and ">2026-12-01<" in svg
