@@ -19,12 +19,12 @@ async def week_rows(conn: Conn, start: datetime, end: datetime, detail: bool = T
                     list_name: str = DEFAULT_LIST) -> WeekRows:
     """One list's snapshots in [start, end), their top-N entries and, with `detail`, full ranks at both ends."""
     async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND taken_at >= ? AND taken_at < ?"
+        "SELECT id, taken_at, top_n, archive FROM snapshots WHERE list = ? AND taken_at >= ? AND taken_at < ?"
         " ORDER BY taken_at, id",
         (list_name, utc_iso(start), utc_iso(end)),
     ) as cursor:
-        snapshots = tuple(SnapshotRow(int(sid), from_iso(taken), int(top_n)) for sid, taken, top_n in
-                          await cursor.fetchall())
+        snapshots = tuple(SnapshotRow(int(sid), from_iso(taken), int(top_n), archive)
+                          for sid, taken, top_n, archive in await cursor.fetchall())
     if not snapshots:
         return WeekRows((), (), {}, {}, {})
     async with conn.execute(

@@ -257,6 +257,7 @@ def render_digest(event: Digest) -> Message:
     for section in event.lists:
         fields.append(list_section_field(section))
     based = [line(f"{event.snapshots} snapshots")]
+    based.extend(line(f"{count} of them imported from {archive}") for archive, count in event.archives)
     for gap in event.gaps:
         length = hours_text((gap.end - gap.start).total_seconds() / 3600)
         based.append(line(f"no data {when(gap.start)} – {when(gap.end)} ({length})"))

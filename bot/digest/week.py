@@ -318,8 +318,18 @@ def build_digest(
         chart=share_chart(rows.snapshots, counts, gaps),
         unknown_namespaces=unknown_namespaces(rows.top),
         unknown_average=unknown_per_snapshot(rows),
+        archives=archived_snapshots(rows.snapshots),
         **base,
     )
+
+
+def archived_snapshots(snapshots: Sequence[SnapshotRow]) -> tuple[tuple[str, int], ...]:
+    """(archive, snapshots) of a week built partly on imported history, by name: said under "Built from"."""
+    counted: dict[str, int] = {}
+    for snapshot in snapshots:
+        if snapshot.archive is not None:
+            counted[snapshot.archive] = counted.get(snapshot.archive, 0) + 1
+    return tuple(sorted(counted.items()))
 
 
 def _runner(

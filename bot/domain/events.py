@@ -218,6 +218,7 @@ class Digest(_Event):
     unknown_namespaces: tuple[UnknownNamespace, ...] = ()
     lists: tuple[ListSection, ...] = ()
     unknown_average: float = 0.0  # top-N entries of unknown origin per snapshot, said beside every average
+    archives: tuple[tuple[str, int], ...] = ()  # (archive, snapshots) of the week imported, not polled
 
 
 Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest | Watched, Field(discriminator="kind")]

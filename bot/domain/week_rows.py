@@ -16,6 +16,7 @@ class SnapshotRow:
     id: int
     taken_at: datetime
     top_n: int
+    archive: str | None = None  # the archive it was imported from; None = polled by the bot
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from adapters.console import render_text
+from bot.delivery.wording import render
 from bot.digest.week import WeekError, build_digest, last_fire, previous_week, share_chart, week_bounds
 from bot.domain.events import Gap
 from bot.domain.week_rows import SnapshotRow, TopRow, WeekRows
@@ -181,3 +184,12 @@ def test_the_digest_lists_the_weeks_most_frequent_unknown_namespaces():
     assert [(u.namespace, u.entries) for u in event.unknown_namespaces] == [("jane", 2)]
     field = next(f for f in render_digest(event).fields if f.name.startswith("Unknown origin"))
     assert "jane — 2 entries (E)" in "".join(span.text for span in field.value[0])
+
+
+def test_a_week_built_partly_on_imported_history_names_the_archive_under_built_from():
+    week = w30()
+    archived = tuple(replace(s, archive="park-onezero/daily-hf-trending") if s.id < 9 else s for s in week.snapshots)
+    event = digest(WeekRows(archived, week.top, week.first_ranks, week.last_ranks, week.first_in_top))
+    assert event.archives == (("park-onezero/daily-hf-trending", 9),)  # k = 0..8 came from the archive
+    assert "9 of them imported from park-onezero/daily-hf-trending" in render_text(render(event))
+    assert digest(w30()).archives == ()
