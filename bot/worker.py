@@ -193,6 +193,7 @@ class TenantUpkeep:
 
     name = "tenants"
     EVERY = timedelta(hours=1)
+    BATCH = 50  # tenants forgotten per write transaction (~0.1 s on SQLite)
 
     def __init__(self, app: Trendwatch, jobs: Jobs) -> None:
         self.app = app
@@ -205,8 +206,13 @@ class TenantUpkeep:
         if not self.app.has_lease:
             return 0
         keep = self.app.settings.tenants.keep_after_leaving
-        async with self.app.db.transaction() as conn:
-            forgotten = await tenants.forget_left_tenants(conn, now, keep)
+        forgotten = 0
+        while self.app.has_lease:  # in batches: each write transaction stays short, polls and commands go between
+            async with self.app.db.transaction() as conn:
+                batch = await tenants.forget_left_tenants(conn, now, keep, self.BATCH)
+            forgotten += batch
+            if batch < self.BATCH:
+                break
         if forgotten:
             log.info("deleted the settings of %d server(s)/workspace(s) that left more than %s ago", forgotten, keep)
         return forgotten

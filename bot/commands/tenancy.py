@@ -4,7 +4,8 @@ A channel belongs to the server or workspace whose command subscribed it (`desti
 Another tenant's command naming the same channel (a Slack Connect channel shared by two workspaces, or a
 forged interaction) reads and changes nothing of it. Channels no tenant owns (config routes, the console,
 a self-hosted bot's channels from before tenants) stay open to commands in that channel, as they always were.
-Per-tenant caps (`[tenants] max_*`) are checked here too, in the transaction that adds.
+Per-tenant caps (`[tenants] max_*`) are checked here too, in the transaction that adds: write transactions
+run one at a time on both stores, so two commands at once cannot both take a tenant's last place.
 """
 
 from __future__ import annotations

@@ -24,7 +24,10 @@ async def test_the_upkeep_forgets_tenants_gone_longer_than_the_grace(fake_hub: F
                 await tenants.tenant_left(conn, "slack", team, left)
             await tenants.tenant_joined(conn, "discord", "77", "staying", T0)
         upkeep = TenantUpkeep(app, Jobs(lambda exc: None))
-        assert await upkeep.forget(T0 + timedelta(days=3)) == 1
+        upkeep.BATCH = 1  # one per transaction: the loop must go on until none is left
+        async with app.db.transaction() as conn:
+            await tenants.tenant_left(conn, "discord", "78", T0 - timedelta(days=1))
+        assert await upkeep.forget(T0 + timedelta(days=3)) == 2
         kept = {s.tenant.external_id for s in await tenants.tenant_summaries(app.db.conn)}
         assert kept == {"T0RECENT", "77"}
         assert await dest_store.get_destination(app.db.conn, "slack", "C-T0LONG") is None
