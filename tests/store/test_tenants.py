@@ -12,8 +12,10 @@ import pytest
 
 from store import channel_filters, outbox, tenants, watches
 from store import destinations as dest_store
+from store.copy import copy_store
 from store.db import Conn, Database, open_database, utc_iso
 from tests.conftest import T0
+from tests.support.postgres import PostgresServer
 from tests.support.stores import store_of
 
 KEEP = timedelta(days=30)
@@ -157,3 +159,24 @@ async def test_a_config_route_keeps_the_tenant_a_command_gave_its_channel(db: Da
         await dest_store.upsert_destination(conn, "discord", "90", ["entered"], "command", T0, tenant_id)
         found = await dest_store.upsert_destination(conn, "discord", "90", ["entered"], "config", T0)
     assert found.tenant_id == tenant_id
+
+
+async def test_db_copy_moves_tenants_and_who_owns_each_channel(tmp_path: Path, postgres_server: PostgresServer):
+    """`python -m bot db copy`: tenants come before the channels that name them, and ids stay as they were."""
+    source = await open_database(tmp_path / "source.db")
+    target = await open_database(postgres_server.fresh_url())
+    try:
+        async with source.transaction() as conn:
+            first = await settle(conn, "discord", "5", "50", "Five")
+            second = await settle(conn, "slack", "T0SIX", "C6", "Six")
+            await tenants.tenant_left(conn, "slack", "T0SIX", T0 + timedelta(hours=3))
+        report = await copy_store(source, target, T0)
+        assert report.counts["tenants"] == 2
+        for tenant_id in (first, second):
+            assert await tenants.export_tenant(target.conn, tenant_id) == \
+                await tenants.export_tenant(source.conn, tenant_id)
+        async with target.transaction() as conn:  # the identity moved past the copied ids
+            assert await tenants.tenant_joined(conn, "discord", "7", "Seven", T0) > second
+    finally:
+        await source.close()
+        await target.close()
