@@ -104,10 +104,14 @@ async def answer(interaction: discord.Interaction, work: Awaitable[Message], *, 
 
 
 def caller_of(interaction: discord.Interaction) -> Caller:
-    """Who asks; admin = Manage Channels here (checked again by the handlers, not only by Discord's UI)."""
+    """Who asks, and from which server (the tenant); admin = Manage Channels here (checked again by the
+    handlers, not only by Discord's UI)."""
     perms = interaction.permissions
+    guild = interaction.guild
     return Caller(platform="discord", channel=str(interaction.channel_id), user=str(interaction.user.id),
-                  is_admin=perms.manage_channels or perms.administrator)
+                  is_admin=perms.manage_channels or perms.administrator,
+                  tenant=str(interaction.guild_id) if interaction.guild_id is not None else None,
+                  tenant_name=guild.name if guild is not None and guild.name else "")
 
 
 class _Tree(app_commands.CommandTree[discord.Client]):

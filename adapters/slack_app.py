@@ -219,7 +219,9 @@ class SlashCommands:
     async def _alerts(self, action: str, args: tuple[str, ...], payload: dict[str, Any]) -> Message:
         user = str(payload.get("user_id", ""))
         admin = await self.is_admin(user) if action in SETTING_CHANGES else False
-        caller = Caller("slack", str(payload.get("channel_id", "")), user, admin)
+        team = str(payload.get("team_id") or "") or None  # the workspace the command came from: the tenant
+        caller = Caller("slack", str(payload.get("channel_id", "")), user, admin, tenant=team,
+                        tenant_name=str(payload.get("team_domain") or ""))
         settings = self.channel_settings
         if action == "subscribe":
             return await settings.subscribe(caller, " ".join(args) or None)

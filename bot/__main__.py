@@ -1,5 +1,5 @@
-"""Command line: run | once | trending | share | digest | channels | resume | attribution | label | reattribute
-| import | export | demo | check-config."""
+"""Command line: run | once | trending | share | digest | channels | resume | tenants | attribution | label
+| reattribute | import | export | demo | check-config."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.console import render_text
 from bot.commands.answers import share_chart, share_message, share_view, trending_message, trending_view
-from bot.commands.caller import CommandError
+from bot.commands.caller import CommandError, echo
 from bot.config import (
     ConfigError,
     Secrets,
@@ -40,6 +40,7 @@ from bot.domain.lists import ListSpec
 from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger, setup_logging
 from store import labels
+from store import tenants as tenant_store
 from store.copy import copy_store
 from store.db import StoreError, StoreLocation, open_database
 from store.destinations import active_destinations, get_destination, resume
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     resume = command("resume", "send to a paused channel again once its cause is fixed (fresh baseline)")
     resume.add_argument("platform", choices=("discord", "slack"))
     resume.add_argument("channel", help="the channel id, as in [[routes]] or `channels`")
+    _tenant_commands(command)
     _attribution_commands(command)
     db = command("db", "move the store: `db copy --to postgresql://…` copies the SQLite file into PostgreSQL")
     db.add_argument("action", choices=("copy",))
@@ -326,6 +328,58 @@ async def _cmd_resume(args: argparse.Namespace) -> int:
     finally:
         await db.close()
     print(f"{args.platform}:{args.channel} resumed (was: {found.paused_reason}); the next poll is its baseline")
+    return 0
+
+
+def _tenant_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    found = command("tenants", "the Discord servers and Slack workspaces the bot serves; `tenants export ID`"
+                               " prints one's data as JSON, `tenants delete ID` removes it")
+    found.add_argument("action", nargs="?", choices=("list", "export", "delete"), default="list",
+                       help="list (default), export or delete")
+    found.add_argument("tenant", nargs="?", metavar="ID",
+                       help="a Slack team id (T…) or Discord server id, optionally as slack:ID / discord:ID")
+    found.add_argument("--json", action="store_true", help="list as JSON")
+
+
+def _tenant_line(summary: tenant_store.TenantSummary) -> str:
+    tenant = summary.tenant
+    state = "active" if tenant.state == "active" else f"LEFT {tenant.left_at:%Y-%m-%d %H:%M} UTC"
+    name = f"  {tenant.name}" if tenant.name else ""
+    return (f"{tenant.platform}:{tenant.external_id}{name}  {summary.channels} channel(s), {summary.rules} rule(s),"
+            f" {summary.watches} watch(es)  {state}")
+
+
+async def _cmd_tenants(args: argparse.Namespace) -> int:
+    """List, export or delete tenants; an export holds only that tenant's rows, a delete says what went."""
+    if args.action != "list" and not args.tenant:
+        raise CommandError(f"tenants {args.action} needs an ID: a Slack team id (T…) or a Discord server id")
+    if args.action == "list" and args.tenant:
+        raise CommandError(f"'{echo(args.tenant)}': did you mean `tenants export {echo(args.tenant)}`?")
+    db = await open_database(_settings(args).store.location)
+    try:
+        if args.action == "list":
+            summaries = await tenant_store.tenant_summaries(db.conn)
+            if args.json:
+                print(json.dumps([{
+                    "platform": s.tenant.platform, "id": s.tenant.external_id, "name": s.tenant.name,
+                    "state": s.tenant.state, "channels": s.channels, "rules": s.rules, "watches": s.watches,
+                    "filters": s.filters,
+                    "left_at": s.tenant.left_at.isoformat() if s.tenant.left_at else None,
+                } for s in summaries], indent=2, ensure_ascii=False))
+            else:
+                print("\n".join(_tenant_line(s) for s in summaries) or "no server or workspace has used the bot")
+            return 0
+        found = await tenant_store.find_tenant(db.conn, args.tenant)
+        if found is None:
+            raise CommandError(f"no server or workspace '{echo(args.tenant)}' (see `python -m bot tenants`)")
+        if args.action == "export":
+            print(json.dumps(await tenant_store.export_tenant(db.conn, found.id), indent=2, ensure_ascii=False))
+            return 0
+        async with db.transaction() as conn:
+            removed = await tenant_store.delete_tenant(conn, found.id)
+    finally:
+        await db.close()
+    print(f"{found.platform}:{found.external_id} removed: {removed.describe()}")
     return 0
 
 
@@ -629,6 +683,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "digest": _cmd_digest,
     "channels": _cmd_channels,
     "resume": _cmd_resume,
+    "tenants": _cmd_tenants,
     "attribution": _cmd_attribution,
     "label": _cmd_label,
     "reattribute": _cmd_reattribute,

@@ -383,6 +383,20 @@ class WebSettings(_Section):
     title: str = Field("Trendwatch", min_length=1, max_length=80)
 
 
+class TenantSettings(_Section):
+    """One deployment serving many Discord servers and Slack workspaces (tenants).
+
+    Caps are per tenant and count what its commands made (config routes belong to no tenant); unset is
+    unlimited, as for a self-hosted bot. `keep_after_leaving`: how long a server or workspace that removed
+    the bot keeps its settings (its channels are stopped at once) before they are deleted.
+    """
+
+    max_subscriptions: int | None = Field(None, ge=1)
+    max_watches: int | None = Field(None, ge=1)
+    max_rules: int | None = Field(None, ge=1)
+    keep_after_leaving: Duration = timedelta(days=30)
+
+
 class Settings(_Section):
     hub: HubSettings = HubSettings()
     store: StoreSettings = StoreSettings()
@@ -398,6 +412,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     ops: OpsSettings = OpsSettings()
     web: WebSettings = WebSettings()
+    tenants: TenantSettings = TenantSettings()
     lists: tuple[TrendList, ...] = ()
     watch: tuple[Watch, ...] = ()
 

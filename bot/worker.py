@@ -4,6 +4,8 @@
 - `Poller`: one poll of every list on `[hub] poll_interval`, while this process holds the lease.
 - `Deliverer`: drains the outbox on `[delivery] interval` and whenever a poll or digest made alerts.
 - `DigestService`: the weekly digest on its cron (a missed one is sent at start, within grace).
+- `TenantUpkeep`: hourly, deletes the settings of servers and workspaces that removed the bot longer
+  ago than `[tenants] keep_after_leaving`.
 - connections (each platform's gateway or socket, the ops endpoint): started beside the poller by
   `keep_connecting`, so a platform that is down never holds up polling.
 
@@ -30,6 +32,7 @@ from bot.log import get_logger
 from bot.services import Service, keep_connecting, service_name
 from bot.web import ops
 from bot.web.site import Site
+from store import tenants
 from store.db import StoreError, StoreTransient
 
 log = get_logger(__name__)
@@ -184,6 +187,41 @@ class DigestService:
         )
 
 
+class TenantUpkeep:
+    """Forgets tenants that left longer ago than `[tenants] keep_after_leaving` (their channels stopped when
+    they left). Hourly, and once shortly after start; only the lease holder writes."""
+
+    name = "tenants"
+    EVERY = timedelta(hours=1)
+    BATCH = 50  # tenants forgotten per write transaction (~0.1 s on SQLite)
+
+    def __init__(self, app: Trendwatch, jobs: Jobs) -> None:
+        self.app = app
+        self.run = jobs.job(self.upkeep)
+
+    async def upkeep(self) -> None:
+        await self.forget(datetime.now(UTC))
+
+    async def forget(self, now: datetime) -> int:
+        if not self.app.has_lease:
+            return 0
+        keep = self.app.settings.tenants.keep_after_leaving
+        forgotten = 0
+        while self.app.has_lease:  # in batches: each write transaction stays short, polls and commands go between
+            async with self.app.db.transaction() as conn:
+                batch = await tenants.forget_left_tenants(conn, now, keep, self.BATCH)
+            forgotten += batch
+            if batch < self.BATCH:
+                break
+        if forgotten:
+            log.info("deleted the settings of %d server(s)/workspace(s) that left more than %s ago", forgotten, keep)
+        return forgotten
+
+    def schedule(self, scheduler: AsyncIOScheduler, now: datetime) -> None:
+        scheduler.add_job(self.run, "interval", id="tenants", seconds=self.EVERY.total_seconds(),
+                          next_run_time=now + timedelta(seconds=30), **COMMON)
+
+
 class LeaseKeeper:
     """Holds the worker lease, or waits for it; gaining it polls at once (and runs a missed digest)."""
 
@@ -234,6 +272,7 @@ class Worker:
         self.poller = Poller(app, self.jobs, self.deliverer)
         self.digest = DigestService(app, self.jobs, self.deliverer)
         self.lease = LeaseKeeper(app, self.jobs)
+        self.tenants = TenantUpkeep(app, self.jobs)
 
     def give_up(self, exc: StoreError | ConfigError) -> None:
         self.fatal.append(exc)
@@ -245,6 +284,7 @@ class Worker:
         self.deliverer.schedule(self.scheduler)
         self.lease.schedule(self.scheduler)
         self.digest.schedule(self.scheduler, now)
+        self.tenants.schedule(self.scheduler, now)
 
     async def run(self, connections: Sequence[Service], address: ops.OpsAddress | None) -> None:
         """Until SIGINT/SIGTERM or a fatal error; then every service stops, the last started first."""

@@ -27,12 +27,12 @@ class ConfiguredRoute(Protocol):
 CONSOLE_CHANNEL = "stdout"
 _COLUMNS = (
     "id, platform, channel, kinds, origin, active, subscribed_at, since_snapshot, paused_at, paused_reason,"
-    " muted_until, mention"
+    " muted_until, mention, tenant_id"
 )
 
 
 def _row(row: Sequence[object]) -> Destination:
-    rid, platform, channel, kinds, origin, active, subscribed, since, paused_at, reason, muted, mention = row
+    rid, platform, channel, kinds, origin, active, subscribed, since, paused_at, reason, muted, mention, tenant = row
     return Destination(
         id=int(str(rid)),
         platform=str(platform),
@@ -46,6 +46,7 @@ def _row(row: Sequence[object]) -> Destination:
         paused_reason=str(reason) if reason else None,
         muted_until=from_iso(str(muted)) if muted else None,
         mention=str(mention) if mention else None,
+        tenant_id=int(str(tenant)) if tenant is not None else None,
     )
 
 
@@ -105,14 +106,20 @@ async def current_routing(conn: Conn) -> Routing:
 
 
 async def upsert_destination(
-    conn: Conn, platform: str, channel: str, kinds: Sequence[str], origin: str, now: datetime
+    conn: Conn, platform: str, channel: str, kinds: Sequence[str], origin: str, now: datetime,
+    tenant_id: int | None = None,
 ) -> Destination:
-    """Activate (or re-kind) a destination. Becoming active again starts a new baseline."""
+    """Activate (or re-kind) a destination. Becoming active again starts a new baseline.
+
+    `tenant_id` records the server or workspace a command came from; None (config, console) keeps the
+    tenant already recorded, so a config route never takes a channel away from its tenant.
+    """
     await conn.execute(
-        "INSERT INTO destinations (platform, channel, kinds, origin, active, subscribed_at, since_snapshot)"
-        " VALUES (?, ?, ?, ?, 1, ?, (SELECT MAX(id) FROM snapshots))"
+        "INSERT INTO destinations (platform, channel, kinds, origin, active, subscribed_at, since_snapshot,"
+        " tenant_id) VALUES (?, ?, ?, ?, 1, ?, (SELECT MAX(id) FROM snapshots), ?)"
         " ON CONFLICT (platform, channel) DO UPDATE SET"
         "   kinds = excluded.kinds, origin = excluded.origin,"
+        "   tenant_id = COALESCE(excluded.tenant_id, destinations.tenant_id),"
         "   subscribed_at = CASE WHEN destinations.active = 1 THEN destinations.subscribed_at"
         "                        ELSE excluded.subscribed_at END,"
         "   since_snapshot = CASE WHEN destinations.active = 1 THEN destinations.since_snapshot"
@@ -120,7 +127,7 @@ async def upsert_destination(
         "   paused_at = CASE WHEN destinations.active = 1 THEN destinations.paused_at END,"
         "   paused_reason = CASE WHEN destinations.active = 1 THEN destinations.paused_reason END,"
         "   active = 1",
-        (platform, channel, json.dumps(list(kinds)), origin, utc_iso(now)),
+        (platform, channel, json.dumps(list(kinds)), origin, utc_iso(now), tenant_id),
     )
     found = await get_destination(conn, platform, channel)
     assert found is not None

@@ -26,10 +26,16 @@ def clean_input(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
+    """Who asks, from where. `tenant` is the server or workspace the command came from (the Discord
+    interaction's guild id, the Slack payload's team id): every setting a command makes belongs to it, and
+    a channel another tenant set up can be neither read nor changed. None only where the platform said none."""
+
     platform: str
     channel: str
     user: str
     is_admin: bool
+    tenant: str | None = None
+    tenant_name: str = ""  # the server's or workspace's name, when the platform sent it
 
 
 def parse_country(text: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from bot.commands.caller import Caller, CommandError, parse_country
+from bot.commands.tenancy import check_watch_cap, own_destination
 from bot.config import Settings, configured_lists, list_named
 from bot.domain.destination import Destination
 from bot.domain.messages import Line, Message, line
@@ -18,8 +19,7 @@ from bot.poller.fan_out import channel_filter_map
 from bot.rules.filters import ChannelFilter, filter_for
 from bot.rules.watches import parse_target
 from store import channel_filters, watches
-from store import destinations as dest_store
-from store.db import Database
+from store.db import Conn, Database
 
 FILTER_KEYS = ("lists", "countries", "tasks", "authors", "derivatives")
 _ANY = ("", "any", "all", "none", "-")
@@ -65,8 +65,9 @@ class ChannelLists:
         if not caller.is_admin:
             raise CommandError("Changing alert settings needs channel-manager (admin) rights.")
 
-    async def _subscribed(self, caller: Caller) -> Destination:
-        found = await dest_store.get_destination(self.db.conn, caller.platform, caller.channel)
+    async def _subscribed(self, conn: Conn, caller: Caller) -> Destination:
+        """The caller's channel, subscribed and of the caller's tenant; anything else is a CommandError."""
+        found, _ = await own_destination(conn, caller, self.clock())
         if found is None or not found.active:
             raise CommandError("This channel is not subscribed: use `alerts subscribe` first.")
         return found
@@ -107,8 +108,8 @@ class ChannelLists:
                          clear: bool = False) -> Message:
         """Change the given filter keys (others stay); `clear` goes back to the default list, unfiltered."""
         self._admin(caller)
-        destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
+            destination = await self._subscribed(conn, caller)
             if clear:
                 await channel_filters.clear_filter(conn, destination.id)
                 return _ok("Filters cleared", "This channel hears the models list again, every entry.")
@@ -128,8 +129,11 @@ class ChannelLists:
         except ValueError as exc:
             raise CommandError(str(exc) + ".") from None
         name = self._list_name(list_name)
-        destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
+            destination = await self._subscribed(conn, caller)
+            if not any((w.target_kind, w.target, w.list) == (kind, value, name)
+                       for w in await watches.watches_of(conn, destination.id)):
+                await check_watch_cap(conn, caller, destination.tenant_id, self.settings.tenants)
             added = await watches.add_watch(conn, destination.id, kind, value, name, self.clock())
         if not added:
             return _ok("Already watching", f"This channel already watches {kind} {value} on {name}.")
@@ -140,8 +144,8 @@ class ChannelLists:
     async def unwatch(self, caller: Caller, target: str, list_name: str | None = None) -> Message:
         self._admin(caller)
         name = self._list_name(list_name) if list_name else None
-        destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
+            destination = await self._subscribed(conn, caller)
             removed = await watches.remove_watch(conn, destination.id, target.strip().strip("/"), name)
         if not removed:
             raise CommandError(f"This channel does not watch '{target}'; `alerts status` lists its watches.")

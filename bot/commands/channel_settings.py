@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from bot.attribution.countries import COUNTRY_NAMES, country_name, flag
 from bot.commands.caller import Caller, CommandError, echo, parse_country
 from bot.commands.channel_lists import status_lines
+from bot.commands.tenancy import check_rule_cap, check_subscription_cap, own_destination
 from bot.config import Settings, parse_duration
 from bot.domain.destination import Destination
 from bot.domain.events import ALERT_KINDS
@@ -21,7 +22,7 @@ from bot.domain.shares import BASES, DEFAULT_BASIS, Basis
 from store import destinations as dest_store
 from store import health as health_store
 from store import snapshots
-from store.db import Database
+from store.db import Conn, Database
 
 SUBSCRIBABLE = ("entered", "share", "digest")
 MAX_MUTE = timedelta(days=30)
@@ -100,8 +101,9 @@ class ChannelSettings:
         self.next_poll = next_poll
         self.clock = clock
 
-    async def _subscribed(self, caller: Caller) -> Destination:
-        found = await dest_store.get_destination(self.db.conn, caller.platform, caller.channel)
+    async def _subscribed(self, conn: Conn, caller: Caller) -> Destination:
+        """The caller's channel, subscribed and of the caller's tenant; anything else is a CommandError."""
+        found, _ = await own_destination(conn, caller, self.clock())
         if found is None or not found.active:
             raise CommandError("This channel is not subscribed: use `alerts subscribe` first.")
         return found
@@ -110,9 +112,11 @@ class ChannelSettings:
         _require_admin(caller)
         chosen = parse_kinds(kinds)
         async with self.db.transaction() as conn:
-            before = await dest_store.get_destination(conn, caller.platform, caller.channel)
+            before, tenant_id = await own_destination(conn, caller, self.clock(), record=True)
+            if before is None or not before.active:
+                await check_subscription_cap(conn, caller, tenant_id, self.settings.tenants)
             after = await dest_store.upsert_destination(conn, caller.platform, caller.channel, chosen, "command",
-                                                        self.clock())
+                                                        self.clock(), tenant_id)
             if after.paused_at is not None:
                 await dest_store.resume(conn, after.id, self.clock())
         shown = ", ".join(k for k in chosen if k != "new_leader")
@@ -127,7 +131,7 @@ class ChannelSettings:
     async def unsubscribe(self, caller: Caller) -> Message:
         _require_admin(caller)
         async with self.db.transaction() as conn:
-            found = await dest_store.get_destination(conn, caller.platform, caller.channel)
+            found, _ = await own_destination(conn, caller, self.clock())
             if found is None or not found.active:
                 raise CommandError("This channel is not subscribed.")
             await dest_store.deactivate(conn, found.id)
@@ -141,8 +145,11 @@ class ChannelSettings:
             raise CommandError(f"'{echo(direction)}' must be 'above' or 'below'.")
         threshold = parse_percent(percent)
         decided_on = parse_basis(basis)
-        destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
+            destination = await self._subscribed(conn, caller)
+            if not any(rule[:3] == (code, direction, threshold)
+                       for rule in await dest_store.channel_rules_of(conn, destination.id)):
+                await check_rule_cap(conn, caller, destination.tenant_id, self.settings.tenants)
             added = await dest_store.add_channel_rule(conn, destination.id, code, direction, threshold, self.clock(),
                                                       decided_on)
         what = (f"{flag(code)} {country_name(code)} {direction} {threshold}% of the top {self.settings.hub.top_n}"
@@ -155,8 +162,8 @@ class ChannelSettings:
 
     async def remove_rule(self, caller: Caller, country: str, direction: str, percent: int | str) -> Message:
         _require_admin(caller)
-        destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
+            destination = await self._subscribed(conn, caller)
             removed = await dest_store.remove_channel_rule(
                 conn, destination.id, parse_country(country), direction, parse_percent(percent))
         if not removed:
@@ -166,8 +173,8 @@ class ChannelSettings:
     async def mention(self, caller: Caller, role: str | None) -> Message:
         """`role` is the platform's mention target (a role id, a user group); None turns pings off."""
         _require_admin(caller)
-        destination = await self._subscribed(caller)
         async with self.db.transaction() as conn:
+            destination = await self._subscribed(conn, caller)
             await dest_store.set_mention(conn, destination.id, role)
         if role is None:
             return _ok("Mentions off", "Alerts here ping nobody.")
@@ -175,10 +182,10 @@ class ChannelSettings:
 
     async def mute(self, caller: Caller, duration: str) -> Message:
         _require_admin(caller)
-        destination = await self._subscribed(caller)
         length = parse_mute(duration)
         until = None if length is None else self.clock() + length
         async with self.db.transaction() as conn:
+            destination = await self._subscribed(conn, caller)
             await dest_store.set_muted_until(conn, destination.id, until)
         if until is None:
             return _ok("Unmuted", "Alerts resume with the next change.")
@@ -186,8 +193,8 @@ class ChannelSettings:
 
     async def status(self, caller: Caller) -> Message:
         conn = self.db.conn
-        destination = await dest_store.get_destination(conn, caller.platform, caller.channel)
         now = self.clock()
+        destination, _ = await own_destination(conn, caller, now)
         lines = []
         if destination is None or not destination.active:
             lines.append(line("This channel is not subscribed."))

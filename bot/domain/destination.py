@@ -20,3 +20,4 @@ class Destination:
     paused_reason: str | None = None
     muted_until: datetime | None = None
     mention: str | None = None
+    tenant_id: int | None = None  # the server or workspace it belongs to; None: the operator's (config, console)

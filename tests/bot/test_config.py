@@ -151,3 +151,26 @@ def test_durations_that_overflow_are_value_errors():
     for text in ("99999999999d", "9" * 400 + "s", float("inf"), float("nan")):
         with pytest.raises(ValueError):
             parse_duration(text)
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"tenants": {"max_subscriptions": 0}}, "config: tenants.max_subscriptions: Input should be greater than or"
+                                            " equal to 1 (got 0)"),
+    ({"tenants": {"max_rules": "many"}}, "config: tenants.max_rules: Input should be a valid integer"),
+    ({"tenants": {"max_watches": -3}}, "config: tenants.max_watches: Input should be greater than or equal to 1"),
+    ({"tenants": {"keep_after_leaving": "forever"}}, "config: tenants.keep_after_leaving: expected a duration"),
+    ({"tenants": {"max_channels": 5}}, "config: tenants.max_channels: unknown key"),
+])
+def test_tenant_caps_are_whole_numbers_and_a_bad_one_is_one_line_naming_the_key(
+    data: dict[str, Any], expected: str
+) -> None:
+    said = error_for(data)
+    assert said.startswith(expected) and "\n" not in said
+
+
+def test_tenant_caps_unset_are_unlimited_and_the_grace_is_30_days() -> None:
+    tenants = parse_settings({}, env={}).tenants
+    assert (tenants.max_subscriptions, tenants.max_watches, tenants.max_rules) == (None, None, None)
+    assert tenants.keep_after_leaving == timedelta(days=30)
+    set_up = parse_settings({"tenants": {"max_rules": 5, "keep_after_leaving": "7d"}}, env={}).tenants
+    assert (set_up.max_rules, set_up.keep_after_leaving) == (5, timedelta(days=7))

@@ -17,11 +17,14 @@ SECRETS = Secrets.from_env({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "
 
 
 async def command(fake: FakeSlack, text: str, user: str = "UPLAIN", channel: str = "C1",
-                  name: str = "/trending") -> tuple[dict[str, Any], float, dict[str, Any], float]:
-    """Send a slash command; return (ack, seconds to ack, response_url body, seconds to answer)."""
+                  name: str = "/trending", team: str | None = None,
+                  ) -> tuple[dict[str, Any], float, dict[str, Any], float]:
+    """Send a slash command (from workspace `team`, default the fake's own); return (ack, seconds to ack,
+    response_url body, seconds to answer)."""
     seen = len(fake.responses)
     started = time.monotonic()
-    envelope = await fake.send_slash_command(command=name, text=text, user_id=user, channel_id=channel)
+    envelope = await fake.send_slash_command(command=name, text=text, user_id=user, channel_id=channel,
+                                             team_id=team)
     ack = await fake.wait_for_ack(envelope, timeout=3)
     acked = time.monotonic() - started
     await fake.wait_until(lambda: len(fake.responses) > seen, timeout=8)
