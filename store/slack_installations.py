@@ -152,9 +152,11 @@ async def record_channel_team(conn: Conn, channel: str, team_id: str, enterprise
     )
 
 
-async def channel_team(conn: Conn, channel: str) -> str | None:
-    row = await (await conn.execute("SELECT team_id FROM slack_channel_teams WHERE channel = ?", (channel,))).fetchone()
-    return str(row[0]) if row else None
+async def channel_team(conn: Conn, channel: str) -> tuple[str, str] | None:
+    """(team id, enterprise id or '') of the channel's workspace, when a slash command there told it."""
+    row = await (await conn.execute("SELECT team_id, enterprise_id FROM slack_channel_teams WHERE channel = ?",
+                                    (channel,))).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
 
 
 async def channels_of(conn: Conn, team_id: str) -> list[str]:

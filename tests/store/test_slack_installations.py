@@ -132,7 +132,7 @@ async def test_channels_remember_their_workspace(db_path: Path) -> None:
             await installs.record_channel_team(conn, "C1", "T1", None, NOW)
             await installs.record_channel_team(conn, "C2", "T2", None, NOW)
             await installs.record_channel_team(conn, "C1", "T3", None, NOW)  # a shared channel, set up from T3
-        assert await installs.channel_team(db.conn, "C1") == "T3"
+        assert await installs.channel_team(db.conn, "C1") == ("T3", "")
         assert await installs.channel_team(db.conn, "C9") is None
         assert await installs.channels_of(db.conn, "T2") == ["C2"]
     finally:
@@ -154,7 +154,7 @@ async def test_db_copy_moves_installations_still_sealed(db_path: Path, postgres_
         assert report.counts["slack_channel_teams"] == 1
         found = await installs.find_bot(target.conn, sealer, "CID", None, "T1")
         assert found is not None and found["bot_token"] == TOKEN
-        assert await installs.channel_team(target.conn, "C1") == "T1"
+        assert await installs.channel_team(target.conn, "C1") == ("T1", "")
     finally:
         await source.close()
         await target.close()
