@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -259,3 +260,59 @@ def test_the_default_scopes_are_the_manifests() -> None:
     bot_scopes = re.search(r"    bot:\n((?:      - .*\n)+)", manifest)
     assert bot_scopes is not None
     assert tuple(re.findall(r"- ([a-z:._]+)", bot_scopes.group(1))) == MANIFEST_SCOPES
+
+
+async def test_a_revoked_bot_token_removes_the_workspace_and_an_install_link_works_once(
+        deployment: Deployment, db_path: Path) -> None:
+    bot, slack = deployment, deployment.slack
+    await install_and_subscribe(bot)
+
+    # The way back from Slack is replayed (a leaked link, a double click): its state is spent, nothing more stored.
+    slack.add_workspace("T3")
+    jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[bot.url])
+    async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+        async with browser.get(f"{bot.url}/slack/install", params={"team": "T3"}) as page:
+            link = re.search(r'<a href="([^"]+)"><img alt="Add to Slack"', await page.text())
+        assert link is not None
+        async with browser.get(html.unescape(link.group(1)), allow_redirects=False) as consent:
+            back = consent.headers["Location"]
+        async with browser.get(back) as done:
+            assert done.status == 200
+    state = back.split("state=")[1]
+    async with aiohttp.ClientSession() as replay, replay.get(
+            back, headers={"Cookie": f"slack-app-oauth-state={state}"}) as again:  # the browser's cookie, kept
+        assert again.status == 401  # Bolt's invalid_state: the store let the state be used once
+    assert [c.response.get("ok") for c in slack.calls_to("oauth.v2.access")] == [True, True, True]
+    assert query(db_path, "SELECT COUNT(*) FROM slack_bots")[0][0] == 3
+
+    # A user token revoked: the workspace stays. The bot's token revoked: it goes, and the app is told.
+    assert await bot.event("T2", {"type": "tokens_revoked", "tokens": {"oauth": ["UINSTALLER"], "bot": []}}) == 200
+    assert await bot.event("T2", {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT2"]}}) == 200
+    await until(lambda: bool(bot.left))
+    assert bot.left == [("slack", "T2")]
+    assert query(db_path, "SELECT team_id FROM slack_bots ORDER BY team_id") == [("T1",), ("T3",)]
+
+    # A command from the workspace that left is told to reinstall; the other workspace is answered as before.
+    seen = len(slack.responses)
+    body, headers = slack.signed_slash_command_request(SIGNING_SECRET, text="alerts status", team_id="T2",
+                                                       user_id=ADMINS["T2"], channel_id=CHANNELS["T2"])
+    async with aiohttp.ClientSession() as client, \
+            client.post(f"{bot.url}/slack/events", data=body, headers=headers) as answer:
+        assert answer.status == 200
+    await slack.wait_until(lambda: len(slack.responses) > seen, timeout=8)
+    assert "reinstall" in json.dumps(slack.responses[seen].body)
+    assert "reinstall" not in json.dumps(await bot.command("T1", "alerts status"))
+
+
+async def test_check_config_names_what_add_to_slack_lacks(tmp_path: Path) -> None:
+    from tests.support.cli import bot as run_bot
+
+    config = tmp_path / "c.toml"
+    config.write_text('[slack]\nenabled = true\nmode = "http"\noauth = true\n', encoding="utf-8")
+    env = oauth_env(new_key())
+    ok = await run_bot("check-config", "--config", str(config), env=env)
+    assert ok.code == 0 and "slack (Add to Slack" in ok.out, ok.err
+    missing = await run_bot("check-config", "--config", str(config), env={**env, "SLACK_CLIENT_ID": ""})
+    assert missing.code == 2 and missing.err.strip().splitlines() == [
+        "trendwatch: config error: environment: SLACK_CLIENT_ID is not set; [slack] oauth = true needs it"
+        " (the app's Basic Information page)"]
