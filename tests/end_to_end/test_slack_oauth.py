@@ -12,6 +12,7 @@ import asyncio
 import html
 import json
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -316,3 +317,70 @@ async def test_check_config_names_what_add_to_slack_lacks(tmp_path: Path) -> Non
     assert missing.code == 2 and missing.err.strip().splitlines() == [
         "trendwatch: config error: environment: SLACK_CLIENT_ID is not set; [slack] oauth = true needs it"
         " (the app's Basic Information page)"]
+
+
+async def test_python_m_bot_run_serves_two_workspaces_until_one_uninstalls(
+        tmp_path: Path, db_path: Path, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same story through the real process: `python -m bot run`, its scheduler, its HTTP server."""
+    from tests.support.processes import snapshots, start, stop, wait_for_line
+
+    with socket.socket() as probe:  # a free port for the bot's HTTP server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for variable, value in oauth_env(new_key()).items():
+        monkeypatch.setenv(variable, value)
+    fake_hub.models = ranked(US[:6] + CN[:4])
+    async with FakeSlack() as slack:
+        slack.oauth_app(CLIENT_ID, CLIENT_SECRET, redirect_url=f"http://127.0.0.1:{port}/slack/oauth_redirect")
+        for team, admin in ADMINS.items():
+            slack.add_workspace(team)
+            slack.add_user(admin, is_admin=True)
+        config = tmp_path / "run.toml"
+        config.write_text(f"""
+[hub]
+endpoint = "{fake_hub.endpoint}"
+retry_budget = "2s"
+poll_interval = "1s"
+[store]
+path = "{db_path}"
+[console]
+enabled = false
+[delivery]
+interval = "1s"
+[slack]
+enabled = true
+mode = "http"
+port = {port}
+oauth = true
+api_url = "{slack.api_url}"
+authorize_url = "{slack.base_url}/oauth/v2/authorize"
+""", encoding="utf-8")
+        process = await start(config)
+        try:
+            await wait_for_line(process, "HTTP mode listening")
+            bot = Deployment(None, None, slack, fake_hub, "")  # type: ignore[arg-type]  # drives the process over HTTP
+            bot.service = type("Bound", (), {"bound_port": port})()  # type: ignore[assignment]
+            for team in ("T1", "T2"):
+                assert (await bot.install(team)).startswith("200")
+                assert (await bot.command(team, "alerts subscribe"))["text"].startswith("Subscribed")
+            polled = snapshots(db_path)
+            await until(lambda: snapshots(db_path) > polled + 1, timeout=20)  # the channels' baseline is taken
+
+            fake_hub.models = ranked(CN[:6] + US[:4])
+            await slack.wait_until(  # Qwen/q4 and q5 entered, Qwen/q0 leads: two posts each
+                lambda: [len(slack.posts_by_team().get(team, [])) for team in ("T1", "T2")] == [2, 2], timeout=20)
+            for team in ("T1", "T2"):
+                assert {post["token"] for post in slack.posts_by_team()[team]} == {slack.tokens_of(team)[0]}
+
+            slack.uninstall("T1")
+            assert await bot.event("T1", {"type": "app_uninstalled"}) == 200
+            await wait_for_line(process, "workspace T1 uninstalled the app")
+            heard = len(slack.posts_by_team()["T2"])
+            fake_hub.models = ranked(CN[:8] + US[:2])
+            await slack.wait_until(lambda: len(slack.posts_by_team()["T2"]) > heard, timeout=20)
+            polled = snapshots(db_path)
+            await until(lambda: snapshots(db_path) > polled + 1, timeout=20)  # and a pass or two more
+            assert len(slack.posts_by_team()["T1"]) == 2 and "Qwen/q6" in slack.posts_by_team()["T2"][-1]["text"]
+        finally:
+            code, log = await stop(process)
+        assert code == 0 and "Traceback" not in log, log
