@@ -359,7 +359,7 @@ authorize_url = "{slack.base_url}/oauth/v2/authorize"
         try:
             await wait_for_line(process, "HTTP mode listening")
             bot = Deployment(None, None, slack, fake_hub, "")  # type: ignore[arg-type]  # drives the process over HTTP
-            bot.service = type("Bound", (), {"bound_port": port})()  # type: ignore[assignment]
+            bot.service = type("Bound", (), {"bound_port": port})()
             for team in ("T1", "T2"):
                 assert (await bot.install(team)).startswith("200")
                 assert (await bot.command(team, "alerts subscribe"))["text"].startswith("Subscribed")
