@@ -321,6 +321,8 @@ def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_r
             logger=bolt_logger, installation_store=oauth.installation_store, client_id=oauth.client_id,
             client_secret=oauth.client_secret, token_rotation_expiration_minutes=ROTATE_BEFORE_MINUTES,
             client=commands.client)
+        if isinstance(oauth.installation_store, StoredInstallations) and oauth.installation_store.rotator is not None:
+            authorize.token_rotator = oauth.installation_store.rotator  # one rotation at a time, shared with delivery
         app = AsyncApp(client=commands.client, signing_secret=signing_secret or "", oauth_settings=oauth,
                        authorize=authorize,  # type: ignore[arg-type]  # an AsyncAuthorize, which Bolt accepts
                        request_verification_enabled=verify_requests,

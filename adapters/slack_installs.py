@@ -70,8 +70,8 @@ class StoredInstallations(AsyncInstallationStore):
         self.client_id = client_id
         self.clock = clock
         self._logger = get_logger("adapters.slack_installs.bolt")
-        self.rotator = (AsyncTokenRotator(client_id=client_id, client_secret=client_secret,
-                                          client=AsyncWebClient(base_url=api_url))
+        self.rotator = (OneRotationAtATime(self, client_id=client_id, client_secret=client_secret,
+                                           client=AsyncWebClient(base_url=api_url))
                         if client_secret else None)
         self._tokens: dict[str, tuple[str, int | None, float]] = {}  # team → (token, expires at, cached at)
         self._channels: dict[str, tuple[tuple[str, str] | None, float]] = {}  # channel → (workspace, cached at)
@@ -161,30 +161,61 @@ class StoredInstallations(AsyncInstallationStore):
         if cached is not None and now - cached[2] < CACHE_SECONDS and (
                 cached[1] is None or cached[1] - now > ROTATE_BEFORE_MINUTES * 60):
             return cached[0]
-        async with self._rotating.setdefault(team_id, asyncio.Lock()):
-            installation = await self.async_find_installation(enterprise_id=enterprise_id or None, team_id=team_id)
-            if installation is None or installation.bot_token is None:
-                self.forget(team_id)
-                return None
-            if self.rotator is not None and installation.bot_refresh_token:
-                try:
-                    refreshed = await self.rotator.perform_token_rotation(
-                        installation=installation, minutes_before_expiration=ROTATE_BEFORE_MINUTES)
-                except SlackTokenRotationError as exc:
-                    error = getattr(exc.api_error, "response", {}).get("error") if exc.api_error else None
-                    log.warning("slack: workspace %s: its token could not be refreshed (%s)", team_id, error or exc)
-                    refreshed = None
-                if refreshed is not None:
-                    await self.async_save(refreshed)
-                    installation = refreshed
-                    log.info("slack: workspace %s: bot token refreshed (token rotation)", team_id)
-            token = installation.bot_token
-            assert token is not None
-            self._tokens[team_id] = (token, installation.bot_token_expires_at, self.clock())
-            return token
+        installation = await self.async_find_installation(enterprise_id=enterprise_id or None, team_id=team_id)
+        if installation is None or installation.bot_token is None:
+            self.forget(team_id)
+            return None
+        if self.rotator is not None and installation.bot_refresh_token:
+            try:
+                refreshed = await self.rotator.perform_token_rotation(
+                    installation=installation, minutes_before_expiration=ROTATE_BEFORE_MINUTES)
+            except SlackTokenRotationError as exc:
+                error = getattr(exc.api_error, "response", {}).get("error") if exc.api_error else None
+                log.warning("slack: workspace %s: its token could not be refreshed (%s)", team_id, error or exc)
+                refreshed = None
+            installation = refreshed or installation
+        token = installation.bot_token
+        assert token is not None
+        self._tokens[team_id] = (token, installation.bot_token_expires_at, self.clock())
+        return token
+
+    def rotation_lock(self, team_id: str) -> asyncio.Lock:
+        return self._rotating.setdefault(team_id, asyncio.Lock())
 
     async def workspaces(self) -> list[stored.Workspace]:
         return await stored.workspaces(self.db.conn, self.client_id)
+
+
+class OneRotationAtATime(AsyncTokenRotator):
+    """slack_sdk's token rotator, one workspace's rotation at a time in this process, the result stored at once.
+
+    Bolt's authorize (an incoming command) and delivery may both find a token about to expire at the
+    same moment; a refresh token is good once, so the second must not spend it again. Under the
+    workspace's lock the newest stored installation is read again: if another rotation already
+    replaced the token, that one is used; otherwise this one rotates and saves before letting go.
+    (Several processes can still race; the loser's refresh fails, is logged, and it reads the
+    winner's token from the store within a minute.)
+    """
+
+    def __init__(self, installations: StoredInstallations, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.installations = installations
+
+    async def perform_token_rotation(self, *, installation: Installation,
+                                     minutes_before_expiration: int = ROTATE_BEFORE_MINUTES) -> Installation | None:
+        team = installation.team_id or installation.enterprise_id or ""
+        async with self.installations.rotation_lock(team):
+            newest = await self.installations.async_find_installation(
+                enterprise_id=installation.enterprise_id, team_id=installation.team_id,
+                user_id=installation.user_id, is_enterprise_install=installation.is_enterprise_install)
+            if newest is not None and newest.bot_token != installation.bot_token:
+                return newest  # rotated meanwhile by the other path
+            refreshed = await super().perform_token_rotation(
+                installation=newest or installation, minutes_before_expiration=minutes_before_expiration)
+            if refreshed is not None:
+                await self.installations.async_save(refreshed)
+                log.info("slack: workspace %s: bot token refreshed (token rotation)", team)
+            return refreshed
 
 
 class StoredOAuthStates(AsyncOAuthStateStore):

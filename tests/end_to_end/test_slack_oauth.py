@@ -235,6 +235,20 @@ async def test_rotating_tokens_are_refreshed_before_a_post_and_kept_sealed(deplo
     assert not any(token in rows for team in ("T1", "T2") for token in slack.tokens_of(team))
 
 
+async def test_a_command_and_deliveries_needing_a_fresh_token_at_once_spend_the_refresh_token_once(
+        deployment: Deployment) -> None:
+    bot, slack = deployment, deployment.slack
+    slack.rotation_expires_in = 3600
+    assert (await bot.install("T1")).startswith("200")
+    slack.rotation_expires_in = 43200
+    installations = bot.app.adapters["slack"].installations  # type: ignore[attr-defined]
+    tokens = await asyncio.gather(*(installations.token_for("T1") for _ in range(3)),
+                                  bot.command("T1", "alerts status"))
+    refreshes = [c for c in slack.calls_to("oauth.v2.access") if c.params.get("grant_type") == "refresh_token"]
+    assert [c.response.get("ok") for c in refreshes] == [True]  # one refresh; nobody spent the old token again
+    assert set(tokens[:3]) == {slack.tokens_of("T1")[-1]}
+
+
 def test_oauth_needs_its_secrets_and_a_key_each_named_in_one_line(tmp_path: Path) -> None:
     from bot.config import check_slack_oauth
 
