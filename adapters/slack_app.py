@@ -27,7 +27,9 @@ from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAutho
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -36,7 +38,9 @@ from adapters.slack_installs import (
     STATE_SECONDS,
     StoredInstallations,
     StoredOAuthStates,
+    TenantJoined,
     TenantLeft,
+    nobody_joined,
     nobody_left,
 )
 from adapters.slack_render import render
@@ -486,10 +490,27 @@ class SlackHttpService:
 
 
 def oauth_settings(settings: Settings, secrets: Secrets, installations: StoredInstallations,
-                   states: StoredOAuthStates) -> AsyncOAuthSettings:
-    """Bolt's OAuth settings from ours: the app's id and secret, the scopes to ask, where Slack's pages are."""
+                   states: StoredOAuthStates, on_tenant_joined: TenantJoined = nobody_joined) -> AsyncOAuthSettings:
+    """Bolt's OAuth settings from ours: the app's id and secret, the scopes to ask, where Slack's pages are.
+
+    A finished install tells the app (`on_tenant_joined("slack", team_id, team name)`) before Bolt's own
+    success page; a failed one (cancelled, a spent or forged state, a code Slack refused) is one log line.
+    """
     assert secrets.slack_client_id is not None and secrets.slack_client_secret is not None  # check_slack_oauth
+
+    async def installed(args: AsyncSuccessArgs) -> BoltResponse:
+        found = args.installation
+        team = found.team_id or found.enterprise_id or ""
+        log.info("slack: workspace %s (%s) installed the app", team, found.team_name or found.enterprise_name)
+        await on_tenant_joined("slack", team, found.team_name or found.enterprise_name or team)
+        return await args.default.success(args)
+
+    async def not_installed(args: AsyncFailureArgs) -> BoltResponse:
+        log.warning("slack: an install did not finish (%s)", args.reason)
+        return await args.default.failure(args)
+
     return AsyncOAuthSettings(
+        callback_options=AsyncCallbackOptions(success=installed, failure=not_installed),
         client_id=secrets.slack_client_id.get_secret_value(),
         client_secret=secrets.slack_client_secret.get_secret_value(),
         scopes=list(settings.slack.scopes), user_scopes=[], authorization_url=settings.slack.authorize_url,
@@ -499,13 +520,14 @@ def oauth_settings(settings: Settings, secrets: Secrets, installations: StoredIn
 
 def build_oauth_service(settings: Settings, secrets: Secrets, db: Database, installations: StoredInstallations,
                         next_poll: Callable[[], datetime | None] = lambda: None,
-                        on_tenant_left: TenantLeft = nobody_left) -> SlackHttpService:
+                        on_tenant_left: TenantLeft = nobody_left,
+                        on_tenant_joined: TenantJoined = nobody_joined) -> SlackHttpService:
     """HTTP mode with "Add to Slack": install pages, events and commands, each answered with its workspace's token."""
     check_slack_oauth(settings, secrets)
     assert secrets.slack_signing_secret is not None
     client = AsyncWebClient(base_url=settings.slack.api_url)  # no token: Bolt sets each request's own
     commands = SlashCommands(db, settings, client, next_poll, installations=installations)
-    oauth = oauth_settings(settings, secrets, installations, StoredOAuthStates(db))
+    oauth = oauth_settings(settings, secrets, installations, StoredOAuthStates(db), on_tenant_joined)
     app = build_bolt_app(commands, secrets.slack_signing_secret.get_secret_value(), verify_requests=True,
                          oauth=oauth, on_tenant_left=on_tenant_left)
     return SlackHttpService(app, settings.slack.port)

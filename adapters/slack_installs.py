@@ -39,10 +39,15 @@ CACHE_SECONDS = 60.0
 STATE_SECONDS = 600  # an install started and not finished within 10 minutes starts again
 
 TenantLeft = Callable[[str, str], Awaitable[None]]
+TenantJoined = Callable[[str, str, str], Awaitable[None]]
 
 
 async def nobody_left(platform: str, external_id: str) -> None:
     """The default `on_tenant_left`: the app wires its own (stop that tenant's channels)."""
+
+
+async def nobody_joined(platform: str, external_id: str, name: str) -> None:
+    """The default `on_tenant_joined`: the app wires its own (a tenant row for the new workspace)."""
 
 
 def _record(values: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,10 @@ async def _nobody_left(platform: str, external_id: str) -> None:
     """`Trendwatch.on_tenant_left` until the app wires the tenants' lifecycle."""
 
 
+async def _nobody_joined(platform: str, external_id: str, name: str) -> None:
+    """`Trendwatch.on_tenant_joined` until the app wires the tenants' lifecycle."""
+
+
 class LeaseHeld(Exception):
     """Another live process polls this database."""
 
@@ -152,7 +156,7 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
         workspaces = app.adapters.get("slack")
         if isinstance(workspaces, SlackWorkspaces):  # "Add to Slack": the installs share the delivery's store
             services.append(build_oauth_service(app.settings, app.secrets, app.db, workspaces.installations,
-                                                next_poll, app.on_tenant_left))
+                                                next_poll, app.on_tenant_left, app.on_tenant_joined))
         elif (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll)) is not None:
             services.append(slack)
     return services
@@ -177,6 +181,8 @@ class Trendwatch:
         self.has_lease = False
         # Called when a workspace or server removes the bot ("slack", team id): the app stops its channels.
         self.on_tenant_left: Callable[[str, str], Awaitable[None]] = _nobody_left
+        # ... and when one adds it ("slack", team id, workspace name).
+        self.on_tenant_joined: Callable[[str, str, str], Awaitable[None]] = _nobody_joined
         # Polling and delivery take turns only within themselves: a send waiting out a rate limit
         # never holds up a poll (each commits in its own transactions on the shared connection).
         self._polling = asyncio.Lock()

@@ -50,6 +50,7 @@ class Deployment:
     hub: FakeHub
     key: str
     left: list[tuple[str, str]] = field(default_factory=list)
+    joined: list[tuple[str, str, str]] = field(default_factory=list)
     polls: int = 0
 
     @property
@@ -120,7 +121,11 @@ async def deployment(db_path: Path, fake_hub: FakeHub) -> AsyncIterator[Deployme
         async def left(platform: str, team: str) -> None:
             found.left.append((platform, team))
 
+        async def joined(platform: str, team: str, name: str) -> None:
+            found.joined.append((platform, team, name))
+
         app.on_tenant_left = left
+        app.on_tenant_joined = joined
         services = platform_services(app, lambda: None)
         assert len(services) == 1 and isinstance(services[0], SlackHttpService)
         found.service = services[0]
@@ -157,6 +162,7 @@ async def test_two_workspaces_each_get_their_alert_with_their_own_token_until_on
     bot, slack = deployment, deployment.slack
     await install_and_subscribe(bot)
     assert [c.params.get("code", "")[:7] for c in slack.calls_to("oauth.v2.access")] == ["code-T1", "code-T2"]
+    assert bot.joined == [("slack", "T1", "Workspace T1"), ("slack", "T2", "Workspace T2")]
     assert slack.authorize_requests[0]["scope"] == ",".join(bot.app.settings.slack.scopes)
 
     report = await bot.poll_and_deliver(CN[:6] + US[:4])  # Qwen/q4 and q5 enter, Qwen/q0 leads
