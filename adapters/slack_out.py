@@ -39,7 +39,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import ClientConnectorError
@@ -64,6 +64,9 @@ from bot.delivery.adapter import (
 from bot.domain.messages import Alert, Image, line
 from bot.log import get_logger
 from bot.metrics import rate_limited
+
+if TYPE_CHECKING:
+    from adapters.slack_installs import StoredInstallations
 
 log = get_logger(__name__)
 
@@ -323,7 +326,9 @@ class SlackAdapter(Adapter):
         return self._client
 
     def use_token(self, token: str) -> None:
-        """The workspace's token changed (rotated, or the app reinstalled): the next request carries the new one."""
+        """The workspace's token (rotated, or the app reinstalled): the next request carries it."""
+        if token == self._token:
+            return
         self._token = token
         if self._client is not None:
             self._client.token = token
@@ -579,10 +584,11 @@ class SlackWorkspaces(Adapter):
     platform = "slack"
     idempotent = False
 
-    def __init__(self, installations: Any, api_url: str = "https://slack.com/api/", *, timeout: int = 15,
+    def __init__(self, installations: StoredInstallations, api_url: str = "https://slack.com/api/", *,
+                 timeout: int = 15,
                  max_wait: float = MAX_WAIT, channel_interval: float = CHANNEL_INTERVAL, command: str = "/trending",
                  ) -> None:
-        self.installations = installations  # adapters.slack_installs.StoredInstallations
+        self.installations = installations
         self.api_url = api_url
         self.timeout = timeout
         self.max_wait = max_wait
@@ -608,7 +614,7 @@ class SlackWorkspaces(Adapter):
             adapter = self.workspaces[team] = SlackAdapter(
                 token, self.api_url, timeout=self.timeout, max_wait=self.max_wait,
                 channel_interval=self.channel_interval, session=self._session)
-        elif adapter._token != token:
+        else:
             adapter.use_token(token)
         return team, adapter
 
