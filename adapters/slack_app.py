@@ -23,17 +23,32 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncFailureArgs, AsyncSuccessArgs
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack_installs import (
+    ROTATE_BEFORE_MINUTES,
+    STATE_SECONDS,
+    StoredInstallations,
+    StoredOAuthStates,
+    TenantJoined,
+    TenantLeft,
+    nobody_joined,
+    nobody_left,
+)
 from adapters.slack_render import render
 from bot.commands.answers import model_message, share_message, share_view, trending_message, trending_view
 from bot.commands.caller import Caller, CommandError, echo, parse_country
 from bot.commands.channel_lists import ChannelLists, parse_filter_words
 from bot.commands.channel_settings import ChannelSettings
-from bot.config import ConfigError, Secrets, Settings, configured_lists, list_named
+from bot.config import ConfigError, Secrets, Settings, check_slack_oauth, configured_lists, list_named
 from bot.domain.messages import Message, line
 from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger
@@ -156,20 +171,24 @@ class SlashCommands:
     """Turns one slash command into a call of the platform-neutral handlers; knows who may change settings."""
 
     def __init__(self, db: Database, settings: Settings, client: AsyncWebClient,
-                 next_poll: Callable[[], datetime | None] = lambda: None) -> None:
+                 next_poll: Callable[[], datetime | None] = lambda: None,
+                 installations: StoredInstallations | None = None) -> None:
+        """`installations`: with "Add to Slack", where each channel's workspace is remembered for delivery."""
         self.db = db
+        self.installations = installations
         self.settings = settings
         self.client = client
         self.channel_settings = ChannelSettings(db, settings, next_poll)
         self.channel_lists = ChannelLists(db, settings)
         self.list_names = tuple(spec.name for spec in configured_lists(settings))
 
-    async def is_admin(self, user: str) -> bool:
-        """Workspace admins and owners, and the user ids listed in `[slack] admins`."""
+    async def is_admin(self, user: str, client: AsyncWebClient | None = None) -> bool:
+        """Workspace admins and owners, and the user ids listed in `[slack] admins`; asked with the caller's
+        workspace's token (`client`, given by Bolt per request) where workspaces install the app."""
         if user in self.settings.slack.admins:
             return True
         try:
-            info = await self.client.users_info(user=user)
+            info = await (client or self.client).users_info(user=user)
         except SlackApiError as exc:
             log.warning("users.info for %s failed (%s): treating as not an admin", user, exc.response.get("error"))
             return False
@@ -179,14 +198,15 @@ class SlashCommands:
             return False
         return admin_in_profile(user, info.get("user"))
 
-    async def answer(self, payload: dict[str, Any]) -> Message:
+    async def answer(self, payload: dict[str, Any], client: AsyncWebClient | None = None) -> Message:
         parsed = parse_command(str(payload.get("text", "")), self.list_names)
         try:
-            return await self._answer(parsed, payload)
+            return await self._answer(parsed, payload, client)
         except CommandError as exc:
             return error_message(exc)
 
-    async def _answer(self, parsed: ParsedCommand, payload: dict[str, Any]) -> Message:
+    async def _answer(self, parsed: ParsedCommand, payload: dict[str, Any],
+                      client: AsyncWebClient | None = None) -> Message:
         action, args = parsed.action, parsed.args
         conn = self.db.conn
         if action == "trending":
@@ -214,11 +234,15 @@ class SlashCommands:
         if action == "help":
             unknown = args[0] if args and args[0].lower() not in ("alerts",) else None
             return help_message(self.settings.slack.command, unknown)
-        return await self._alerts(action, args, payload)
+        return await self._alerts(action, args, payload, client)
 
-    async def _alerts(self, action: str, args: tuple[str, ...], payload: dict[str, Any]) -> Message:
+    async def _alerts(self, action: str, args: tuple[str, ...], payload: dict[str, Any],
+                      client: AsyncWebClient | None = None) -> Message:
         user = str(payload.get("user_id", ""))
-        admin = await self.is_admin(user) if action in SETTING_CHANGES else False
+        if self.installations is not None and payload.get("team_id") and payload.get("channel_id"):
+            await self.installations.remember_channel(str(payload["channel_id"]), str(payload["team_id"]),
+                                                      str(payload.get("enterprise_id") or "") or None)
+        admin = await self.is_admin(user, client) if action in SETTING_CHANGES else False
         team = str(payload.get("team_id") or "") or None  # the workspace the command came from: the tenant
         caller = Caller("slack", str(payload.get("channel_id", "")), user, admin, tenant=team,
                         tenant_name=str(payload.get("team_domain") or ""))
@@ -284,16 +308,57 @@ SOCKET_LOG = get_logger("adapters.slack_app.socket")
 SOCKET_LOG.addFilter(SlackFaultsInOneLine())
 
 
-def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_requests: bool) -> AsyncApp:
-    """One listener for the configured command; ack first, answer through the response URL."""
-    app = AsyncApp(client=commands.client, signing_secret=signing_secret or "",
-                   request_verification_enabled=verify_requests, process_before_response=False,
-                   logger=get_logger("adapters.slack_app.bolt"))
+def build_bolt_app(commands: SlashCommands, signing_secret: str | None, verify_requests: bool,
+                   oauth: AsyncOAuthSettings | None = None, on_tenant_left: TenantLeft = nobody_left) -> AsyncApp:
+    """One listener for the configured command; ack first, answer through the response URL.
+
+    With `oauth` ("Add to Slack"), Bolt serves the install flow and authorizes each request with the
+    workspace's own token from the installation store; `app_uninstalled` and `tokens_revoked` (of the
+    bot) remove the workspace's installation and tell the app (`on_tenant_left("slack", team_id)`).
+    """
+    bolt_logger = get_logger("adapters.slack_app.bolt")
+    if oauth is None:
+        app = AsyncApp(client=commands.client, signing_secret=signing_secret or "",
+                       request_verification_enabled=verify_requests, process_before_response=False,
+                       logger=bolt_logger)
+    else:
+        # The token rotator of Bolt's own authorize must reach the same API as everything else ([slack] api_url).
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=bolt_logger, installation_store=oauth.installation_store, client_id=oauth.client_id,
+            client_secret=oauth.client_secret, token_rotation_expiration_minutes=ROTATE_BEFORE_MINUTES,
+            client=commands.client)
+        if isinstance(oauth.installation_store, StoredInstallations) and oauth.installation_store.rotator is not None:
+            authorize.token_rotator = oauth.installation_store.rotator  # one rotation at a time, shared with delivery
+        app = AsyncApp(client=commands.client, signing_secret=signing_secret or "", oauth_settings=oauth,
+                       authorize=authorize,  # type: ignore[arg-type]  # an AsyncAuthorize, which Bolt accepts
+                       request_verification_enabled=verify_requests,
+                       process_before_response=False, logger=bolt_logger)
+        installations = oauth.installation_store
+
+        async def left(context: AsyncBoltContext, why: str) -> None:
+            team = context.team_id or context.enterprise_id or ""
+            await installations.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+            log.info("slack: workspace %s %s; its installation is removed and its channels stop", team, why)
+            await on_tenant_left("slack", team)
+
+        @app.event("app_uninstalled")
+        async def on_uninstalled(context: AsyncBoltContext) -> None:
+            await left(context, "uninstalled the app")
+
+        @app.event("tokens_revoked")
+        async def on_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
+            tokens = event.get("tokens") or {}
+            if tokens.get("bot"):
+                await left(context, "revoked the bot's token")
+            for user in tokens.get("oauth") or []:
+                await installations.async_delete_installation(enterprise_id=context.enterprise_id,
+                                                              team_id=context.team_id, user_id=str(user))
 
     @app.command(commands.settings.slack.command)
-    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond,
+                         client: AsyncWebClient) -> None:
         await ack()
-        message = await commands.answer(command)
+        message = await commands.answer(command, client if oauth is not None else None)
         post = render(message)
         what = f"{commands.settings.slack.command} {command.get('text', '')}".strip()
         try:
@@ -388,9 +453,24 @@ class SlackHttpService:
     async def _handle(self, request: web.Request) -> web.Response:
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
 
+    async def _install(self, request: web.Request) -> web.Response:
+        """`/slack/install`: the "Add to Slack" page (a state cookie, and the link to Slack's authorize page)."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+    async def _oauth_redirect(self, request: web.Request) -> web.Response:
+        """`/slack/oauth_redirect`: Slack sends the installer back with a code; Bolt trades it and stores the tokens."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
     async def start(self) -> None:
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._handle)
+        if (flow := self.app.oauth_flow) is not None:
+            web_app.router.add_get(flow.install_path, self._install)
+            web_app.router.add_get(flow.redirect_uri_path, self._oauth_redirect)
         web_app.add_routes(self.extra_routes)
         self.runner = web.AppRunner(web_app, access_log=None)
         await self.runner.setup()
@@ -409,6 +489,50 @@ class SlackHttpService:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+
+
+def oauth_settings(settings: Settings, secrets: Secrets, installations: StoredInstallations,
+                   states: StoredOAuthStates, on_tenant_joined: TenantJoined = nobody_joined) -> AsyncOAuthSettings:
+    """Bolt's OAuth settings from ours: the app's id and secret, the scopes to ask, where Slack's pages are.
+
+    A finished install tells the app (`on_tenant_joined("slack", team_id, team name)`) before Bolt's own
+    success page; a failed one (cancelled, a spent or forged state, a code Slack refused) is one log line.
+    """
+    assert secrets.slack_client_id is not None and secrets.slack_client_secret is not None  # check_slack_oauth
+
+    async def installed(args: AsyncSuccessArgs) -> BoltResponse:
+        found = args.installation
+        team = found.team_id or found.enterprise_id or ""
+        log.info("slack: workspace %s (%s) installed the app", team, found.team_name or found.enterprise_name)
+        await on_tenant_joined("slack", team, found.team_name or found.enterprise_name or team)
+        return await args.default.success(args)
+
+    async def not_installed(args: AsyncFailureArgs) -> BoltResponse:
+        log.warning("slack: an install did not finish (%s)", args.reason)
+        return await args.default.failure(args)
+
+    return AsyncOAuthSettings(
+        callback_options=AsyncCallbackOptions(success=installed, failure=not_installed),
+        client_id=secrets.slack_client_id.get_secret_value(),
+        client_secret=secrets.slack_client_secret.get_secret_value(),
+        scopes=list(settings.slack.scopes), user_scopes=[], authorization_url=settings.slack.authorize_url,
+        installation_store=installations, state_store=states, state_expiration_seconds=STATE_SECONDS,
+        token_rotation_expiration_minutes=ROTATE_BEFORE_MINUTES, logger=get_logger("adapters.slack_app.bolt"))
+
+
+def build_oauth_service(settings: Settings, secrets: Secrets, db: Database, installations: StoredInstallations,
+                        next_poll: Callable[[], datetime | None] = lambda: None,
+                        on_tenant_left: TenantLeft = nobody_left,
+                        on_tenant_joined: TenantJoined = nobody_joined) -> SlackHttpService:
+    """HTTP mode with "Add to Slack": install pages, events and commands, each answered with its workspace's token."""
+    check_slack_oauth(settings, secrets)
+    assert secrets.slack_signing_secret is not None
+    client = AsyncWebClient(base_url=settings.slack.api_url)  # no token: Bolt sets each request's own
+    commands = SlashCommands(db, settings, client, next_poll, installations=installations)
+    oauth = oauth_settings(settings, secrets, installations, StoredOAuthStates(db), on_tenant_joined)
+    app = build_bolt_app(commands, secrets.slack_signing_secret.get_secret_value(), verify_requests=True,
+                         oauth=oauth, on_tenant_left=on_tenant_left)
+    return SlackHttpService(app, settings.slack.port)
 
 
 def build_slack_service(settings: Settings, secrets: Secrets, db: Database,

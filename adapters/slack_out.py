@@ -39,7 +39,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import ClientConnectorError
@@ -64,6 +64,9 @@ from bot.delivery.adapter import (
 from bot.domain.messages import Alert, Image, line
 from bot.log import get_logger
 from bot.metrics import rate_limited
+
+if TYPE_CHECKING:
+    from adapters.slack_installs import StoredInstallations
 
 log = get_logger(__name__)
 
@@ -123,6 +126,12 @@ class WorkspaceGate:
 
     def hold(self, seconds: float) -> None:
         self.until = max(self.until, self.clock() + seconds)
+
+    async def wait_if_short(self) -> None:
+        """Wait out a hold up to `max_wait` long (before a send slot is taken); a longer one is for `send` to raise."""
+        delay = self.until - self.clock()
+        if 0 < delay <= self.max_wait:
+            await self.wait()
 
     async def wait(self) -> None:
         """Wait out the hold; one longer than `max_wait` raises instead, so the alert is retried later."""
@@ -282,8 +291,9 @@ class SlackAdapter(Adapter):
 
     def __init__(self, token: str, api_url: str = "https://slack.com/api/", *, timeout: int = 15,
                  max_rate_limit_retries: int = 5, channel_interval: float = CHANNEL_INTERVAL,
-                 max_wait: float = MAX_WAIT) -> None:
+                 max_wait: float = MAX_WAIT, session: aiohttp.ClientSession | None = None) -> None:
         self._token = token
+        self._shared_session = session  # one workspace among many: the HTTP session is theirs, not closed here
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
         self.timeout = timeout
         self.max_wait = max_wait
@@ -303,15 +313,25 @@ class SlackAdapter(Adapter):
     def client(self) -> AsyncWebClient:
         """Built on first use, inside the running loop; one HTTP session for every call (keep-alive)."""
         if self._client is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            if self._shared_session is None:
+                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
             self._client = AsyncWebClient(
-                token=self._token, base_url=self.api_url, timeout=self.timeout, session=self._session,
+                token=self._token, base_url=self.api_url, timeout=self.timeout,
+                session=self._shared_session or self._session,
                 retry_handlers=[
                     ConnectFailureRetryHandler(),
                     GatedRateLimitRetryHandler(self.gate, self.max_rate_limit_retries),
                 ],
             )
         return self._client
+
+    def use_token(self, token: str) -> None:
+        """The workspace's token (rotated, or the app reinstalled): the next request carries it."""
+        if token == self._token:
+            return
+        self._token = token
+        if self._client is not None:
+            self._client.token = token
 
     async def close(self) -> None:
         if self._session is not None:
@@ -547,3 +567,77 @@ def _status_of(exc: SlackApiError) -> int:
 def _rate_limited(exc: SlackApiError) -> bool:
     """A 429, or a 200 answer saying `rate_limited`: both mean wait (for `Retry-After` when given), not refuse."""
     return _status_of(exc) == 429 or _error_of(exc) in RATE_LIMIT_ERRORS
+
+
+class SlackWorkspaces(Adapter):
+    """The Adapter for `platform = "slack"` when workspaces install the app ("Add to Slack"): a token per workspace.
+
+    Each workspace gets its own `SlackAdapter` (its own gate, pacing and learnt limit) over one
+    shared HTTP session, so one workspace's 429 holds only its own channels: its workspace-wide
+    wait is taken in `ready`, before a send slot, so its channels never sit in the slots other
+    workspaces need. A workspace whose token is refused (`invalid_auth`, `token_revoked`,
+    `missing_scope`) raises `PlatformRefused` for its account (`slack:T…`) alone; a channel whose
+    workspace is not known (no command seen there, several workspaces installed) waits with one
+    line saying how to fix it.
+    """
+
+    platform = "slack"
+    idempotent = False
+
+    def __init__(self, installations: StoredInstallations, api_url: str = "https://slack.com/api/", *,
+                 timeout: int = 15,
+                 max_wait: float = MAX_WAIT, channel_interval: float = CHANNEL_INTERVAL, command: str = "/trending",
+                 ) -> None:
+        self.installations = installations
+        self.api_url = api_url
+        self.timeout = timeout
+        self.max_wait = max_wait
+        self.channel_interval = channel_interval
+        self.command = command
+        self.workspaces: dict[str, SlackAdapter] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def _workspace(self, channel: str) -> tuple[str, SlackAdapter]:
+        found = await self.installations.workspace_of(channel)
+        if found is None:
+            raise DeliveryError(f"no workspace is known for Slack channel {channel}: run `{self.command} alerts"
+                                " status` in it once (several workspaces have installed the app)")
+        team, enterprise = found
+        token = await self.installations.token_for(team, enterprise)
+        if token is None:
+            raise PlatformRefused(f"workspace {team} has no installation of the app (uninstalled, or not yet"
+                                  " installed): its alerts wait", account=f"slack:{team}")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        adapter = self.workspaces.get(team)
+        if adapter is None:
+            adapter = self.workspaces[team] = SlackAdapter(
+                token, self.api_url, timeout=self.timeout, max_wait=self.max_wait,
+                channel_interval=self.channel_interval, session=self._session)
+        else:
+            adapter.use_token(token)
+        return team, adapter
+
+    async def ready(self, channel: str) -> None:
+        try:
+            _, adapter = await self._workspace(channel)
+        except DeliveryError:
+            return  # `send` raises it, where delivery handles it
+        await adapter.ready(channel)
+        await adapter.gate.wait_if_short()
+
+    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+        team, adapter = await self._workspace(channel)
+        try:
+            await adapter.send(channel, alert, mention)
+        except PlatformRefused as exc:
+            self.installations.forget(team)  # reinstalled since? the next attempt reads the store again
+            raise PlatformRefused(f"workspace {team}: {exc}", exc.retry_after, account=f"slack:{team}") from None
+
+    async def close(self) -> None:
+        for adapter in self.workspaces.values():
+            await adapter.close()
+        self.workspaces.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -25,6 +25,7 @@ from bot.config import (
     ConfigError,
     Secrets,
     Settings,
+    check_slack_oauth,
     configured_lists,
     list_named,
     load_settings,
@@ -143,6 +144,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="the SQLite file (default: [store] path)")
     _archive_commands(command)
     command("check-config", "validate a config file and say which key is wrong")
+    keygen = command("keygen", "print a new TRENDWATCH_SECRET_KEY (it seals the tokens Slack workspaces grant)")
+    keygen.add_argument("--rotate", action="store_true",
+                        help="instead, re-seal every stored token with the first key of TRENDWATCH_SECRET_KEY")
     demo = command("demo", "replay a bundled week of trending snapshots through the real pipeline (no network)")
     demo.add_argument("--format", choices=("text", "jsonl"), default="text")
     demo.set_defaults(refuses_config=True)
@@ -605,7 +609,10 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
     outputs = ["console"] if settings.console.enabled else []
     if settings.discord.enabled:
         outputs.append("discord" + ("" if secrets.discord_token else " (DISCORD_TOKEN missing)"))
-    if settings.slack.enabled:
+    if settings.slack.enabled and settings.slack.oauth:
+        check_slack_oauth(settings, secrets)  # a missing secret or a bad key: one line naming it
+        outputs.append("slack (Add to Slack: each installed workspace's token, sealed in the store)")
+    elif settings.slack.enabled:
         outputs.append("slack" + ("" if secrets.slack_bot_token else " (SLACK_BOT_TOKEN missing)"))
     if settings.store.url is None and not settings.store.path.parent.is_dir():
         raise ConfigError(f"{where}: store.path: folder {settings.store.path.parent} does not exist"
@@ -631,6 +638,33 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
                           for spec in configured_lists(settings))
         print(f"lists: {shown}; {len(settings.watch)} watch(es); at most"
               f" {requests_per_5_minutes(settings):.0f} Hub requests in 5 minutes (the Hub allows 500)")
+    return 0
+
+
+async def _cmd_keygen(args: argparse.Namespace) -> int:
+    """A new key on stdout; or, with --rotate, every stored Slack installation re-sealed with the newest key."""
+    from store import slack_installations  # this command's own import: keeps the others quick
+    from store.sealing import SECRET_KEY_VARIABLE, Sealer, SealError, new_key
+
+    if not args.rotate:
+        print(new_key())
+        return 0
+    try:
+        sealer = Sealer.from_value(os.environ.get(SECRET_KEY_VARIABLE))
+    except SealError as exc:
+        raise ConfigError(f"environment: {exc}") from None
+    settings = _settings(args)
+    db = await open_database(settings.store.location)
+    try:
+        async with db.transaction() as conn:
+            try:
+                changed = await slack_installations.reseal_all(conn, sealer)
+            except SealError as exc:
+                raise CommandError(f"{exc}; nothing was changed") from None
+    finally:
+        await db.close()
+    print(f"re-sealed {changed} stored Slack installation row(s) with the first key of {SECRET_KEY_VARIABLE};"
+          f" every row now opens with it alone: the other {sealer.count - 1} key(s) can be removed")
     return 0
 
 
@@ -688,6 +722,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = 
     "label": _cmd_label,
     "reattribute": _cmd_reattribute,
     "check-config": _cmd_check_config,
+    "keygen": _cmd_keygen,
     "demo": _cmd_demo,
     "db": _cmd_db,
     "import": _cmd_import,

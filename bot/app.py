@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from adapters.console import ConsoleAdapter
 from bot.attribution.orgs import load_org_table
 from bot.attribution.upkeep import reattribute_if_changed
-from bot.config import Secrets, Settings, unavailable_platforms
+from bot.config import Secrets, Settings, check_slack_oauth, unavailable_platforms
 from bot.delivery.adapter import Adapter
 from bot.delivery.drain import DeliveryReport, deliver_due
 from bot.digest.week import parse_schedule
@@ -31,7 +31,7 @@ from bot.poller.poll import PollResult, poll_lists, poll_once, with_lists
 from bot.services import Service
 from bot.source.hub import Source
 from bot.source.sources import build_sources
-from store import lease
+from store import lease, tenants
 from store.db import Database, open_database
 from store.destinations import active_destinations, sync_configured
 
@@ -80,15 +80,36 @@ def _slack(token: str, settings: Settings) -> Adapter:
     return SlackAdapter(token, api_url=settings.slack.api_url, max_wait=settings.delivery.max_wait.total_seconds())
 
 
-def build_adapters(settings: Settings, secrets: Secrets) -> dict[str, Adapter]:
-    """Every enabled output; platforms whose token is missing are skipped with a warning."""
+def _slack_workspaces(settings: Settings, secrets: Secrets, db: Database) -> Adapter:
+    """"Add to Slack": one adapter over every installed workspace, each post with its workspace's token."""
+    from adapters.slack_installs import StoredInstallations  # loaded only where enabled (slack_sdk)
+    from adapters.slack_out import SlackWorkspaces
+    from store.sealing import Sealer
+
+    check_slack_oauth(settings, secrets)
+    assert secrets.slack_client_id is not None and secrets.secret_key is not None  # checked just above
+    installations = StoredInstallations(
+        db, Sealer.from_value(secrets.secret_key.get_secret_value()), secrets.slack_client_id.get_secret_value(),
+        client_secret=secrets.slack_client_secret.get_secret_value() if secrets.slack_client_secret else None,
+        api_url=settings.slack.api_url)
+    return SlackWorkspaces(installations, settings.slack.api_url, max_wait=settings.delivery.max_wait.total_seconds(),
+                           command=settings.slack.command)
+
+
+def build_adapters(settings: Settings, secrets: Secrets, db: Database | None = None) -> dict[str, Adapter]:
+    """Every enabled output; platforms whose token is missing are skipped with a warning.
+
+    With `[slack] oauth = true` the Slack output reads each workspace's token from the store (`db`).
+    """
     adapters: dict[str, Adapter] = {}
     if settings.console.enabled:
         adapters["console"] = ConsoleAdapter(settings.console.format, image_dir=chart_dir(settings))
+    if settings.slack.enabled and settings.slack.oauth and db is not None:
+        adapters["slack"] = _slack_workspaces(settings, secrets, db)
     platforms = (("discord", settings.discord.enabled, secrets.discord_token, "DISCORD_TOKEN", _discord),
                  ("slack", settings.slack.enabled, secrets.slack_bot_token, "SLACK_BOT_TOKEN", _slack))
     for name, enabled, token, variable, build in platforms:
-        if not enabled:
+        if not enabled or name in adapters:
             continue
         if token is None:
             log.warning("[%s] enabled but %s is not set: not posting to %s", name, variable, name.capitalize())
@@ -121,9 +142,14 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
             services.append(DiscordGateway(adapter, app.db, app.settings, next_poll,
                                            is_active=lambda: app.has_lease))
     if app.settings.slack.enabled:
-        from adapters.slack_app import build_slack_service  # only when Slack is enabled (slack_bolt)
+        from adapters.slack_app import build_oauth_service, build_slack_service  # only when Slack is enabled
+        from adapters.slack_out import SlackWorkspaces
 
-        if (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll)) is not None:
+        workspaces = app.adapters.get("slack")
+        if isinstance(workspaces, SlackWorkspaces):  # "Add to Slack": the installs share the delivery's store
+            services.append(build_oauth_service(app.settings, app.secrets, app.db, workspaces.installations,
+                                                next_poll, app.on_tenant_left, app.on_tenant_joined))
+        elif (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll)) is not None:
             services.append(slack)
     return services
 
@@ -145,10 +171,28 @@ class Trendwatch:
         iso_country_codes()  # read pycountry's table at start, not inside the first slash command that needs it
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.has_lease = False
+        # Called by the platforms when a workspace or server removes the bot ("slack", team id; "discord",
+        # guild id) and when one adds it (with its name): the tenants' lifecycle in the store.
+        self.on_tenant_left: Callable[[str, str], Awaitable[None]] = self.tenant_left
+        self.on_tenant_joined: Callable[[str, str, str], Awaitable[None]] = self.tenant_joined
         # Polling and delivery take turns only within themselves: a send waiting out a rate limit
         # never holds up a poll (each commits in its own transactions on the shared connection).
         self._polling = asyncio.Lock()
         self._delivering = asyncio.Lock()
+
+    async def tenant_left(self, platform: str, external_id: str) -> None:
+        """A server or workspace removed the bot: its channels stop at once (nothing queued for them is sent);
+        its settings are deleted after `[tenants] keep_after_leaving` by the tenants' upkeep."""
+        async with self.db.transaction() as conn:
+            await tenants.tenant_left(conn, platform, external_id, datetime.now(UTC))
+        log.info("%s %s removed the bot: its channels are stopped, its settings kept for %s", platform,
+                 external_id, self.settings.tenants.keep_after_leaving)
+
+    async def tenant_joined(self, platform: str, external_id: str, name: str) -> None:
+        """A server or workspace added the bot (or came back within the grace: its channels go on)."""
+        async with self.db.transaction() as conn:
+            await tenants.tenant_joined(conn, platform, external_id, name, datetime.now(UTC))
+        log.info("%s %s added the bot", platform, external_id)
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets,
@@ -162,7 +206,11 @@ class Trendwatch:
         except BaseException:
             await db.close()
             raise
-        chosen = adapters if adapters is not None else build_adapters(settings, secrets)
+        try:
+            chosen = adapters if adapters is not None else build_adapters(settings, secrets, db)
+        except BaseException:
+            await db.close()
+            raise
         try:
             if start:
                 await start_adapters(chosen)

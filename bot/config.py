@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -36,6 +37,7 @@ from bot.domain.lists import RESERVED_NAMES, ListSpec
 from bot.domain.shares import BASES, DEFAULT_BASIS, Basis
 from bot.domain.snapshot import DEFAULT_LIST
 from store.db import StoreLocation, postgres_url
+from store.sealing import Sealer, SealError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONFIG_NAME = "trendwatch.toml"
@@ -315,6 +317,11 @@ class DiscordSettings(_Section):
     guild_ids: tuple[int, ...] = ()
 
 
+#: The bot scopes of slack-manifest.yml (a test holds them equal): what "Add to Slack" asks a workspace for.
+MANIFEST_SCOPES = ("commands", "chat:write", "chat:write.public", "files:write", "channels:join", "users:read",
+                   "channels:history", "groups:history")
+
+
 class SlackSettings(_Section):
     enabled: bool = False
     api_url: HttpUrl = "https://slack.com/api/"
@@ -322,6 +329,28 @@ class SlackSettings(_Section):
     port: int = Field(3000, ge=1, le=65535)
     command: str = "/trending"
     admins: tuple[str, ...] = ()
+    # "Add to Slack": workspaces install the app through OAuth (HTTP mode); their tokens live in the store.
+    oauth: bool = False
+    scopes: tuple[str, ...] = MANIFEST_SCOPES
+    authorize_url: HttpUrl = "https://slack.com/oauth/v2/authorize"
+
+    @field_validator("scopes")
+    @classmethod
+    def _scope_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one bot scope (e.g. 'chat:write'), or leave the key out for the manifest's")
+        for scope in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_.-]*(:[a-z0-9_.-]+)*", scope):
+                raise ValueError(f"{scope!r} is not a Slack scope like 'chat:write'")
+        return value
+
+    @field_validator("oauth")
+    @classmethod
+    def _oauth_over_http(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("mode") != "http":
+            raise ValueError('"Add to Slack" needs mode = "http" (Slack sends installers back to'
+                             " /slack/oauth_redirect on this bot)")
+        return value
 
     @field_validator("command")
     @classmethod
@@ -432,6 +461,9 @@ class Secrets:
     slack_app_token: SecretStr | None
     slack_signing_secret: SecretStr | None
     hf_token: SecretStr | None
+    slack_client_id: SecretStr | None = None
+    slack_client_secret: SecretStr | None = None
+    secret_key: SecretStr | None = None  # TRENDWATCH_SECRET_KEY: seals the tokens workspaces grant through OAuth
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
@@ -447,6 +479,9 @@ class Secrets:
             slack_app_token=secret("SLACK_APP_TOKEN"),
             slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
             hf_token=secret("HF_TOKEN"),
+            slack_client_id=secret("SLACK_CLIENT_ID"),
+            slack_client_secret=secret("SLACK_CLIENT_SECRET"),
+            secret_key=secret("TRENDWATCH_SECRET_KEY"),
         )
 
 
@@ -535,9 +570,12 @@ def unavailable_platforms(settings: Settings, secrets: Secrets) -> dict[str, str
     found: dict[str, str] = {}
     if not settings.console.enabled:
         found["console"] = "[console] enabled = false"
+    oauth = settings.slack.oauth  # "Add to Slack": the workspaces' tokens are in the store
+    slack_token, slack_variable = ((secrets.slack_client_id, "SLACK_CLIENT_ID") if oauth
+                                   else (secrets.slack_bot_token, "SLACK_BOT_TOKEN"))
     for platform, enabled, token, variable in (
         ("discord", settings.discord.enabled, secrets.discord_token, "DISCORD_TOKEN"),
-        ("slack", settings.slack.enabled, secrets.slack_bot_token, "SLACK_BOT_TOKEN"),
+        ("slack", settings.slack.enabled, slack_token, slack_variable),
     ):
         if not enabled:
             found[platform] = f"[{platform}] enabled = false"
@@ -616,3 +654,19 @@ def check_lists(settings: Settings) -> None:
                 f" {budget:.0f} Hub requests in 5 minutes, above the Hub's limit of {HUB_REQUESTS_PER_5_MIN}:"
                 " poll less often, declare fewer lists or lower hub.lineage_lookups"
             )
+
+
+def check_slack_oauth(settings: Settings, secrets: Secrets) -> None:
+    """With `[slack] oauth = true`: every secret "Add to Slack" needs is set, and the key is a key; else one line."""
+    if not (settings.slack.enabled and settings.slack.oauth):
+        return
+    for variable, value in (("SLACK_CLIENT_ID", secrets.slack_client_id),
+                            ("SLACK_CLIENT_SECRET", secrets.slack_client_secret),
+                            ("SLACK_SIGNING_SECRET", secrets.slack_signing_secret)):
+        if value is None:
+            raise ConfigError(f"environment: {variable} is not set; [slack] oauth = true needs it"
+                              " (the app's Basic Information page)")
+    try:
+        Sealer.from_value(secrets.secret_key.get_secret_value() if secrets.secret_key else None)
+    except SealError as exc:
+        raise ConfigError(f"environment: {exc}") from None

@@ -20,7 +20,8 @@ T0 = datetime(2025, 7, 21, 0, 0, tzinfo=UTC)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test reads the developer's tokens or config, or writes to their HF cache."""
     for name in ("HF_ENDPOINT", "HF_TOKEN", "TRENDWATCH_CONFIG", "DISCORD_TOKEN", "SLACK_BOT_TOKEN",
-                 "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PORT", "DATABASE_URL"):
+                 "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PORT", "DATABASE_URL", "SLACK_CLIENT_ID",
+                 "SLACK_CLIENT_SECRET", "TRENDWATCH_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf_home")))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")

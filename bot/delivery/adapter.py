@@ -36,9 +36,17 @@ class DestinationGone(DeliveryError):
 
 
 class PlatformRefused(DeliveryError):
-    """The platform refuses the bot's credentials (revoked token): no channel is to blame, so none is paused."""
+    """The platform refuses the bot's credentials (revoked token): no channel is to blame, so none is paused.
+
+    `account`: whose credentials, where one platform holds several (a Slack workspace's token, `slack:T…`):
+    the refusal then speaks for that account's channels only, never for the other workspaces'.
+    """
 
     outcome = DeliveryOutcome.REFUSED
+
+    def __init__(self, reason: str, retry_after: float | None = None, account: str | None = None) -> None:
+        super().__init__(reason, retry_after)
+        self.account = account
 
 
 class AlertRejected(DeliveryError):

@@ -176,10 +176,12 @@ class OutboxDrain:
                 self.report.paused.append(f"{destination.platform}:{destination.channel}")
                 return False
             case DeliveryOutcome.REFUSED:
-                if destination.platform not in self.report.refused:
-                    self.report.refused[destination.platform] = str(exc)
+                # One workspace's refusal (account `slack:T…`) holds only its own channels.
+                whose = getattr(exc, "account", None) or destination.platform
+                if whose not in self.report.refused:
+                    self.report.refused[whose] = str(exc)
                     log.error("%s refused the bot's token (%s): no channel is paused and alerts stay queued;"
-                              " fix the token and restart", destination.platform, exc)
+                              " fix the token and restart", whose, exc)
                 await self.retry_later(item, exc, quiet=True, unsent=tracked)
                 return False
             case DeliveryOutcome.REJECTED:

@@ -51,12 +51,14 @@ Socket Mode facts:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import math
+import os
 import socket
 import time
 import urllib.parse
@@ -132,6 +134,31 @@ class Call:
     status: int = 200
     response: JSON = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
+    team: str | None = None  # the workspace of the token used, for tokens granted through OAuth
+
+
+@dataclass
+class FakeWorkspace:
+    """A workspace that can install the app through OAuth (``add_workspace``), with its own faults."""
+
+    team_id: str
+    name: str
+    bot_user_id: str
+    bot_id: str
+    installer: str = "UINSTALLER"
+    installed: bool = False
+    error: str | None = None  # every call with its token answers this (invalid_auth, missing_scope, ...)
+    rate_limits: list[int] = field(default_factory=list)  # Retry-After of its next chat.postMessage 429s
+
+
+@dataclass
+class Grant:
+    """A token the fake handed out: whose, which kind, until when (epoch seconds; None: never expires)."""
+
+    team_id: str
+    kind: str  # "bot" or "refresh"
+    expires_at: float | None = None
+    revoked: bool = False
 
 
 @dataclass
@@ -252,6 +279,17 @@ class FakeSlack:
         self.users: dict[str, FakeUser] = dict(users or {})
         self.channel_names: dict[str, str] = {}
         self.channels: dict[str, FakeChannel] = {}
+
+        # OAuth distribution ("Add to Slack"): off until ``oauth_app``.
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.redirect_url: str | None = None  # the app's configured Redirect URL, used when a request names none
+        self.rotation_expires_in: int | None = None  # token rotation on: tokens expire after this many seconds
+        self.workspaces: dict[str, FakeWorkspace] = {}
+        self.grants: dict[str, Grant] = {}
+        self.codes: dict[str, tuple[str, str | None]] = {}  # code → (team, redirect_uri it was issued for)
+        self.authorize_requests: list[JSON] = []
+        self.installing: str | None = None  # the workspace the installer picks when the URL names none
 
         # Recordings.
         self.calls: list[Call] = []
@@ -427,6 +465,123 @@ class FakeSlack:
     def add_scope(self, scope: str) -> None:
         if scope not in self.oauth_scopes.split(","):
             self.oauth_scopes = ",".join(s for s in [*self.oauth_scopes.split(","), scope] if s)
+
+    # ------------------------------------------------------------------ OAuth distribution
+
+    def oauth_app(self, client_id: str, client_secret: str, *, redirect_url: str | None = None,
+                  rotation_expires_in: int | None = None) -> None:
+        """Distribute the app: ``/oauth/v2/authorize`` and ``oauth.v2.access`` work, and from now on only
+        tokens the fake granted (or ``xapp-`` app tokens) are accepted, each answering as its own workspace."""
+        self.client_id, self.client_secret = client_id, client_secret
+        self.redirect_url = redirect_url
+        self.rotation_expires_in = rotation_expires_in
+
+    def add_workspace(self, team_id: str, name: str | None = None) -> FakeWorkspace:
+        n = len(self.workspaces) + 1
+        found = self.workspaces[team_id] = FakeWorkspace(team_id, name or f"Workspace {team_id}",
+                                                         bot_user_id=f"UBOT{n}", bot_id=f"BBOT{n}")
+        return found
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removes the app: every token it granted is revoked (Slack then sends app_uninstalled)."""
+        self.workspaces[team_id].installed = False
+        for grant in self.grants.values():
+            if grant.team_id == team_id:
+                grant.revoked = True
+
+    def expire_tokens(self, team_id: str) -> None:
+        """The workspace's bot tokens expire now (token rotation)."""
+        for grant in self.grants.values():
+            if grant.team_id == team_id and grant.kind == "bot":
+                grant.expires_at = time.time() - 1
+
+    def tokens_of(self, team_id: str, kind: str = "bot") -> list[str]:
+        return [token for token, grant in self.grants.items() if grant.team_id == team_id and grant.kind == kind]
+
+    def posts_by_team(self) -> dict[str, list[JSON]]:
+        """Successful posts per workspace (by the token that made them), each with the ``token`` it used."""
+        out: dict[str, list[JSON]] = {}
+        for c in self.calls:
+            if c.method == "chat.postMessage" and c.response.get("ok") and c.team is not None:
+                out.setdefault(c.team, []).append({**_decode_json_fields(c.params), "token": c.token})
+        return out
+
+    def _grant(self, team_id: str, kind: str, prefix: str) -> str:
+        token = f"{prefix}-{team_id}-{next(self._id_counter)}-{hashlib.sha256(os.urandom(8)).hexdigest()[:12]}"
+        expires = time.time() + self.rotation_expires_in if self.rotation_expires_in and kind == "bot" else None
+        self.grants[token] = Grant(team_id, kind, expires)
+        return token
+
+    def _bot_grant(self, workspace: FakeWorkspace) -> JSON:
+        """What oauth.v2.access answers for a bot install (or refresh), in Slack's shape."""
+        rotating = self.rotation_expires_in is not None
+        answer: JSON = {
+            "ok": True, "app_id": self.app_id, "token_type": "bot", "scope": self.oauth_scopes,
+            "access_token": self._grant(workspace.team_id, "bot", "xoxe.xoxb-1" if rotating else "xoxb"),
+            "bot_user_id": workspace.bot_user_id,
+            "team": {"id": workspace.team_id, "name": workspace.name},
+            "enterprise": None, "is_enterprise_install": False,
+        }
+        if rotating:
+            answer["expires_in"] = self.rotation_expires_in
+            answer["refresh_token"] = self._grant(workspace.team_id, "refresh", "xoxe-1")
+        return answer
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """Slack's authorize page, where the installer says yes at once: back to the redirect URL with a code."""
+        query = dict(request.query)
+        self.authorize_requests.append(query)
+        if self.client_id is None or query.get("client_id") != self.client_id:
+            return web.Response(status=400, text="invalid_client_id")
+        redirect = query.get("redirect_uri") or self.redirect_url
+        team = query.get("team") or self.installing
+        if not redirect or team not in self.workspaces:
+            return web.Response(status=400, text="bad_redirect_uri" if not redirect else "no workspace chosen")
+        code = f"code-{team}-{next(self._id_counter)}"
+        self.codes[code] = (str(team), query.get("redirect_uri"))
+        back = {"code": code, **({"state": query["state"]} if "state" in query else {})}
+        raise web.HTTPFound(f"{redirect}{'&' if '?' in redirect else '?'}{urllib.parse.urlencode(back)}")
+
+    def _oauth_access(self, call: Call) -> JSON:
+        """oauth.v2.access: a code (once) for a workspace's bot token, or a refresh token (once) for a new pair."""
+        params = call.params
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        auth = call.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if self.client_id is None or client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if client_secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        if params.get("grant_type") == "refresh_token":
+            grant = self.grants.get(str(params.get("refresh_token")))
+            if grant is None or grant.kind != "refresh" or grant.revoked:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            grant.revoked = True  # a refresh token is good once: the answer carries the next one
+            return self._bot_grant(self.workspaces[grant.team_id])
+        found = self.codes.pop(str(params.get("code")), None)
+        if found is None:
+            return {"ok": False, "error": "invalid_code"}
+        team, redirect = found
+        if redirect is not None and params.get("redirect_uri") != redirect:
+            return {"ok": False, "error": "bad_redirect_uri"}
+        workspace = self.workspaces[team]
+        workspace.installed = True
+        return {**self._bot_grant(workspace), "authed_user": {"id": workspace.installer}}
+
+    def signed_event_request(self, signing_secret: str, team_id: str, event: JSON) -> tuple[str, dict[str, str]]:
+        """Body + headers of an Events API callback (``app_uninstalled``, ``tokens_revoked``) in HTTP mode."""
+        n = next(self._id_counter)
+        body = json.dumps({
+            "token": "fake-verification-token", "team_id": team_id, "api_app_id": self.app_id,
+            "event": {"event_ts": f"{int(time.time())}.{n:06d}", **event}, "type": "event_callback",
+            "event_id": f"Ev{n:08d}", "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": "UBOT",
+                                "is_bot": True, "is_enterprise_install": False}],
+        })
+        ts = str(int(time.time()))
+        return body, {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
+                      "X-Slack-Signature": sign_slack_request(signing_secret, body, ts)}
 
     # ------------------------------------------------------------------ recordings
 
@@ -629,6 +784,8 @@ class FakeSlack:
             return await self._response_url(request, path[len("/response/") :])
         if path == "/socket":
             return await self._socket(request)
+        if path == "/oauth/v2/authorize" and request.method == "GET":
+            return await self._authorize(request)
         return web.Response(status=404, text="not found")
 
     async def _read_params(self, request: web.Request) -> JSON:
@@ -694,11 +851,17 @@ class FakeSlack:
 
     async def _api_answer(self, call: Call) -> tuple[int, JSON, dict[str, str]]:
         method, params, token = call.method, call.params, call.token
+        if method == "oauth.v2.access":
+            return 200, self._oauth_access(call), {}
         handler = self._handlers().get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if self.client_id is not None and not token.startswith("xapp-"):
+            refused = self._check_grant(call)
+            if refused is not None:
+                return refused
         if self._auth_error is not None:
             return 200, {"ok": False, "error": self._auth_error}, {}
         app_level = method.startswith("apps.connections.")
@@ -729,8 +892,26 @@ class FakeSlack:
             wait = self._check_limits(str(params.get("channel", "")))
             if wait > 0:
                 return self._ratelimited(max(1, math.ceil(wait)))
-        body = handler(params)
+        body = self._auth_test_of(call) if method == "auth.test" else handler(params)
         return 200, body, ({"x-oauth-scopes": self.oauth_scopes} if method == "auth.test" else {})
+
+    def _check_grant(self, call: Call) -> tuple[int, JSON, dict[str, str]] | None:
+        """A distributed app's token: one the fake granted, live, of a workspace without a fault switched on."""
+        grant = self.grants.get(str(call.token))
+        if grant is None or grant.kind != "bot":
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        call.team = grant.team_id
+        if grant.revoked:
+            return 200, {"ok": False, "error": "token_revoked"}, {}
+        if grant.expires_at is not None and grant.expires_at <= time.time():
+            return 200, {"ok": False, "error": "token_expired"}, {}
+        workspace = self.workspaces[grant.team_id]
+        if workspace.error is not None:
+            extra = {"needed": "chat:write", "provided": ""} if workspace.error == "missing_scope" else {}
+            return 200, {"ok": False, "error": workspace.error, **extra}, {}
+        if call.method == "chat.postMessage" and workspace.rate_limits:
+            return self._ratelimited(workspace.rate_limits.pop(0))
+        return None
 
     def _ratelimited(self, retry_after: int) -> tuple[int, JSON, dict[str, str]]:
         self.rejected_429 += 1
@@ -761,7 +942,7 @@ class FakeSlack:
 
     def _handlers(self) -> dict[str, Callable[[JSON], JSON]]:
         return {
-            "auth.test": self._auth_test,
+            "auth.test": self._single_auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "users.info": self._users_info,
@@ -776,7 +957,16 @@ class FakeSlack:
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts_counter):06d}"
 
-    def _auth_test(self, params: JSON) -> JSON:
+    def _auth_test_of(self, call: Call) -> JSON:
+        """auth.test answers as the token's own workspace (a granted token), else as the single fake workspace."""
+        workspace = self.workspaces.get(call.team or "")
+        if workspace is None:
+            return self._single_auth_test()
+        return {"ok": True, "url": f"https://{workspace.team_id.lower()}.slack.com/", "team": workspace.name,
+                "user": "trendwatch", "team_id": workspace.team_id, "user_id": workspace.bot_user_id,
+                "bot_id": workspace.bot_id, "is_enterprise_install": False}
+
+    def _single_auth_test(self, params: JSON | None = None) -> JSON:
         return {
             "ok": True,
             "url": f"https://{self.team_domain}.slack.com/",
@@ -1011,6 +1201,8 @@ __all__ = [
     "FakeChannel",
     "FakeSlack",
     "FakeUser",
+    "FakeWorkspace",
+    "Grant",
     "ResponseUrlPost",
     "SlackLimits",
     "Upload",

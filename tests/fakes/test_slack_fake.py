@@ -444,3 +444,43 @@ async def test_limits_mode_workspace_window() -> None:
         assert exc.value.response.status_code == 429
         assert exc.value.response.headers["Retry-After"] == "1"
         assert fake.rejected_429 == 1
+
+
+async def test_oauth_distribution_codes_refresh_tokens_and_per_workspace_tokens(fake: FakeSlack) -> None:
+    """The authorize page hands out a code once; oauth.v2.access (slack_sdk sends the app's id and secret by Basic
+    auth) trades it, and a refresh token once; each workspace's token answers auth.test as that workspace."""
+    fake.oauth_app("1.2", "s3cret", redirect_url="http://127.0.0.1:9/back", rotation_expires_in=43200)
+    fake.add_workspace("TA")
+    fake.add_workspace("TB")
+    async with aiohttp.ClientSession() as browser, browser.get(
+            f"{fake.base_url}/oauth/v2/authorize", params={"client_id": "1.2", "scope": "chat:write",
+                                                           "state": "st", "team": "TB"}, allow_redirects=False) as page:
+        assert page.status == 302
+        location = page.headers["Location"]
+    assert location.startswith("http://127.0.0.1:9/back?code=code-TB-") and location.endswith("&state=st")
+    code = location.split("code=")[1].split("&")[0]
+
+    client = AsyncWebClient(base_url=fake.api_url)
+    with pytest.raises(SlackApiError, match="bad_client_secret"):
+        await client.oauth_v2_access(client_id="1.2", client_secret="wrong", code=code)
+    granted = await client.oauth_v2_access(client_id="1.2", client_secret="s3cret", code=code)
+    assert granted["team"] == {"id": "TB", "name": "Workspace TB"} and granted["token_type"] == "bot"
+    assert granted["access_token"].startswith("xoxe.xoxb-1-TB-") and granted["expires_in"] == 43200
+    with pytest.raises(SlackApiError, match="invalid_code"):
+        await client.oauth_v2_access(client_id="1.2", client_secret="s3cret", code=code)  # a code is good once
+
+    who = await AsyncWebClient(token=granted["access_token"], base_url=fake.api_url).auth_test()
+    assert who["team_id"] == "TB" and who["bot_id"] == fake.workspaces["TB"].bot_id
+    with pytest.raises(SlackApiError, match="invalid_auth"):
+        await AsyncWebClient(token="xoxb-made-up", base_url=fake.api_url).auth_test()
+
+    refreshed = await client.oauth_v2_access(client_id="1.2", client_secret="s3cret", grant_type="refresh_token",
+                                             refresh_token=granted["refresh_token"])
+    assert refreshed["access_token"] != granted["access_token"] and refreshed["refresh_token"]
+    with pytest.raises(SlackApiError, match="invalid_refresh_token"):
+        await client.oauth_v2_access(client_id="1.2", client_secret="s3cret", grant_type="refresh_token",
+                                     refresh_token=granted["refresh_token"])
+
+    fake.uninstall("TB")
+    with pytest.raises(SlackApiError, match="token_revoked"):
+        await AsyncWebClient(token=refreshed["access_token"], base_url=fake.api_url).auth_test()
