@@ -524,7 +524,11 @@ class DiscordGateway:
                                     " (discord.py said why above)") from None
         elif ready not in done:
             ready.cancel()
-            log.warning("discord: gateway not ready after %.0fs; still trying", self.ready_timeout)
+            states = self.shard_states()
+            connected = sum(state.state == "connected" for state in states)
+            log.warning("discord: gateway not ready after %.0fs (%d of %d shards connected); still trying"
+                        " (shards identify %d per %.0f s)", self.ready_timeout, connected, len(states),
+                        self.client.identify_queue.max_concurrency, self.client.identify_queue.window)
 
     async def _keep_syncing(self, first: Exception) -> None:
         """Retry the command sync with backoff while Discord cannot take it (503, unreachable)."""

@@ -297,3 +297,21 @@ async def test_healthz_lists_each_shard(fake: FakeDiscord, app: Trendwatch) -> N
     finally:
         await gateway.close()
         await endpoint.close()
+
+
+async def test_shards_identify_one_per_window_and_the_wait_is_said(
+        app: Trendwatch, caplog: pytest.LogCaptureFixture) -> None:
+    """max_concurrency 1 (most bots): shard 1 identifies 5 s after shard 0; meanwhile it is "waiting"."""
+    async with FakeDiscord(guilds=list(GUILDS), shards=SHARDS, max_concurrency=1) as server:
+        with server.patch_discord():
+            discord = app.settings.discord.model_copy(update={"api_base": server.api_base})
+            gateway = gateway_for(app, server, app.settings.model_copy(update={"discord": discord}))
+            gateway.ready_timeout = 1.0
+            try:
+                await gateway.start()
+                assert [s.state for s in gateway.shard_states()] == ["connected", "waiting", "waiting"]
+                assert server.connected_shards == [(0, 3)]
+            finally:
+                await gateway.close()
+    assert "discord: gateway not ready after 1s (1 of 3 shards connected); still trying (shards identify 1 per 5 s)" \
+        in caplog.text
