@@ -205,6 +205,29 @@ class VitalsCollector(Collector):
                                 value=1 if live and lease is not None and lease.holder == self.me else 0)
 
 
+class ShardCollector(Collector):
+    """Each gateway shard of this process: connected (1/0), heartbeat latency, servers carried."""
+
+    def __init__(self, states: Sequence[ShardState]) -> None:
+        self.states = states
+
+    def collect(self) -> Iterable[Metric]:
+        labels = ["platform", "shard"]
+        up = GaugeMetricFamily("trendwatch_gateway_shard_connected",
+                               "1 while this gateway shard is connected, else 0.", labels=labels)
+        latency = GaugeMetricFamily("trendwatch_gateway_shard_latency_seconds",
+                                    "Heartbeat round trip of this gateway shard.", labels=labels)
+        servers = GaugeMetricFamily("trendwatch_gateway_shard_servers", "Servers this gateway shard carries.",
+                                    labels=labels)
+        for state in self.states:
+            key = [state.platform, str(state.shard_id)]
+            up.add_metric(key, 1 if state.state == "connected" else 0)
+            if state.latency_ms is not None:
+                latency.add_metric(key, state.latency_ms / 1000)
+            servers.add_metric(key, state.servers)
+        return [up, latency, servers]
+
+
 class OpsEndpoint:
     """The two routes; served by its own aiohttp server (`start`/`close`) or added to another one (`routes`)."""
 
@@ -256,6 +279,8 @@ class OpsEndpoint:
         else:
             scrape = CollectorRegistry(auto_describe=False)
             scrape.register(VitalsCollector(vitals, self.me(), self.clock(), self.public))
+            if self.shards:
+                scrape.register(ShardCollector([state for service in self.shards for state in service.shard_states()]))
             text += generate_latest(scrape)
         log.debug("metrics scraped in %.1f ms", (time.perf_counter() - started) * 1000)
         return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -287,6 +287,11 @@ async def test_healthz_lists_each_shard(fake: FakeDiscord, app: Trendwatch) -> N
         assert (shards["shard_count"], shards["connected"]) == (3, 3)
         assert [(s["id"], s["state"], s["servers"]) for s in shards["shards"]] == \
             [(0, "connected", 2), (1, "connected", 2), (2, "connected", 2)]
+        async with aiohttp.ClientSession() as session, \
+                session.get(f"http://127.0.0.1:{endpoint.bound_port}/metrics") as res:
+            metrics = await res.text()
+        assert 'trendwatch_gateway_shard_connected{platform="discord",shard="2"} 1.0' in metrics
+        assert 'trendwatch_gateway_shard_servers{platform="discord",shard="0"} 2.0' in metrics
         await fake.refuse_gateway()  # every connection drops; discord.py tries to reconnect
         await fake.wait_until(lambda: all(s.state == "disconnected" for s in gateway.shard_states()), timeout=5)
         async with aiohttp.ClientSession() as session, \
