@@ -23,8 +23,9 @@ import discord.http
 import yarl
 from discord import app_commands
 
-from adapters.discord_out import DEFAULT_API_BASE, LOGIN_TIMEOUT, DiscordAdapter, invite_url, use_api_base
+from adapters.discord_out import LOGIN_TIMEOUT, DiscordAdapter, invite_url, use_api_base
 from adapters.discord_render import render_message
+from adapters.discord_shards import SessionStartLimit, ShardedClient, ShardPlan, plan_shards, shard_states
 from bot.commands.answers import model_message, share_message, share_view, trending_message, trending_view
 from bot.commands.caller import Caller, CommandError, clean_input, parse_country
 from bot.commands.channel_lists import ChannelLists
@@ -34,6 +35,7 @@ from bot.delivery.adapter import DeliveryError
 from bot.domain.messages import Message, line
 from bot.log import get_logger
 from bot.retry import RECONNECT
+from bot.services import ShardState
 from store import snapshots
 from store.db import Database
 
@@ -52,24 +54,47 @@ def connection_error(exc: BaseException) -> str:
 
 
 class GatewayFaultsInOneLine(logging.Filter):
-    """discord.py logs each try to reconnect the gateway with `logger.exception` ("Attempting a reconnect
-    in 1.00s"): while Discord's gateway cannot be reached that is a traceback at every try. A connection
-    that fails is a platform fault, not a bug: one WARNING line naming the error; anything else keeps its
-    traceback."""
+    """discord.py logs each try to reconnect the gateway with a traceback ("Attempting a reconnect in
+    1.00s", a shard's "Attempting a reconnect for shard ID 2 in 1.00s", "Failed to connect for shard_id:
+    2. Retrying..."): while Discord's gateway cannot be reached that is a traceback at every try. A
+    connection that fails is a platform fault, not a bug: one WARNING line naming the error (and the
+    shard); anything else keeps its traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if not isinstance(error, GATEWAY_FAULTS) or not str(record.msg).startswith("Attempting a reconnect"):
+        if not isinstance(error, GATEWAY_FAULTS):
             return True
-        retry = record.args[0] if isinstance(record.args, tuple) and record.args else 0.0
-        record.msg = "discord: the gateway connection failed (%s); discord.py tries again in %.1fs"
-        record.args = (connection_error(error), retry)
+        message = str(record.msg)
+        args = record.args if isinstance(record.args, tuple) else ()
+        if message.startswith("Attempting a reconnect for shard ID") and len(args) >= 2:
+            record.msg = "discord: shard %s: the gateway connection failed (%s); discord.py tries again in %.1fs"
+            record.args = (args[0], connection_error(error), args[1])
+        elif message.startswith("Attempting a reconnect"):
+            record.msg = "discord: the gateway connection failed (%s); discord.py tries again in %.1fs"
+            record.args = (connection_error(error), args[0] if args else 0.0)
+        elif message.startswith("Failed to connect for shard_id") and args:
+            record.msg = "discord: shard %s: the gateway connection failed (%s); discord.py tries again in 5s"
+            record.args = (args[0], connection_error(error))
+        else:
+            return True
         record.exc_info = record.exc_text = None
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
-get_logger("discord.client").addFilter(GatewayFaultsInOneLine())
+for _logger in ("discord.client", "discord.shard"):
+    get_logger(_logger).addFilter(GatewayFaultsInOneLine())
+
+TenantJoined = Callable[[str, str, str], Awaitable[None]]  # (platform, server id, server name)
+TenantLeft = Callable[[str, str], Awaitable[None]]  # (platform, server id)
+
+
+async def no_tenant_joined(platform: str, external_id: str, name: str) -> None:
+    """What a self-hosted bot does when added to a server: nothing (its settings are its channels')."""
+
+
+async def no_tenant_left(platform: str, external_id: str) -> None:
+    """What a self-hosted bot does when removed from a server: nothing (delivery pauses its channels on 403)."""
 
 
 def error_message(exc: CommandError) -> Message:
@@ -369,38 +394,107 @@ async def sync_if_changed(tree: app_commands.CommandTree[discord.Client], guild_
     return synced
 
 
-class DiscordGateway:
-    """`run`: the Discord adapter's client on the gateway, answering slash commands (a `Service`).
+CLOSE_CODES_OF_CONFIG = {4010: "Discord refused the shard (invalid shard: check [discord] shard_count and shard_ids)",
+                         4011: "Discord requires more shards (a shard may carry at most 2,500 servers):"
+                               " raise [discord] shard_count, or leave it out to use Discord's recommendation"}
 
-    `start` raises ConfigError only for what cannot work with this token (refused, intents not
-    allowed); anything else (Discord unreachable, a 5xx) raises for `keep_connecting` to retry.
-    A command sync Discord cannot take now does not hold the gateway back: it is retried beside it.
+
+class DiscordGateway:
+    """`run`: the Discord adapter's client on the gateway, in shards, answering slash commands (a `Service`).
+
+    `start` asks Discord how many shards to run (`GET /gateway/bot`) unless `[discord] shard_count` says,
+    and runs all of them, or `[discord] shard_ids`. It raises ConfigError only for what cannot work with
+    this token or config (refused, intents not allowed, too few shards); anything else (Discord
+    unreachable, a 5xx, no session starts left today) raises for `keep_connecting` to retry. A command
+    sync Discord cannot take now does not hold the gateway back: it is retried beside it.
+
+    Who answers: with every shard here, the process holding the worker lease (a standby is on the
+    gateway too and receives the same interactions). With `shard_ids`, each process answers its own
+    shards' servers whatever the lease: no other process receives them. Servers joining and leaving
+    are told to `on_tenant_joined` / `on_tenant_left` by the same process.
     """
 
     name = "discord"
 
     def __init__(self, adapter: DiscordAdapter, db: Database, settings: Settings,
                  next_poll: Callable[[], datetime | None] = lambda: None, defer_after: float = DEFER_AFTER,
-                 ready_timeout: float = READY_TIMEOUT, is_active: Callable[[], bool] = lambda: True) -> None:
+                 ready_timeout: float = READY_TIMEOUT, is_active: Callable[[], bool] = lambda: True,
+                 on_tenant_joined: TenantJoined = no_tenant_joined, on_tenant_left: TenantLeft = no_tenant_left
+                 ) -> None:
         self.adapter = adapter
-        self.client = adapter.client
+        self.client: ShardedClient = adapter.client
         self.settings = settings
-        self.tree = build_tree(self.client, db, settings, next_poll, defer_after, is_active)
+        self.answers: Callable[[], bool] = (lambda: True) if settings.discord.shard_ids is not None else is_active
+        self.tree = build_tree(self.client, db, settings, next_poll, defer_after, self.answers)
         self.ready_timeout = ready_timeout
+        self.on_tenant_joined = on_tenant_joined
+        self.on_tenant_left = on_tenant_left
+        self.plan: ShardPlan | None = None
+        self._down: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._sync: asyncio.Task[None] | None = None
         self._synced = False
+        for handler in (self.on_guild_join, self.on_guild_remove, self.on_shard_ready, self.on_shard_disconnect,
+                        self.on_shard_connect, self.on_shard_resumed):
+            setattr(self.client, handler.__name__, handler)  # what discord.py's `client.event` does
+
+    def shard_states(self) -> list[ShardState]:
+        """Each of this process's shards: connected, disconnected or waiting, its latency and servers (/healthz)."""
+        return shard_states(self.client, self.plan)
+
+    def _shard_name(self, shard_id: int) -> str:
+        count = self.plan.count if self.plan is not None else "?"
+        return f"shard {shard_id}/{count}"
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        servers = sum(1 for guild in self.client.guilds if guild.shard_id == shard_id)
+        log.info("discord: %s ready: %d server%s", self._shard_name(shard_id), servers, "s" if servers != 1 else "")
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        if shard_id in self._down:
+            self._down.discard(shard_id)
+            log.info("discord: %s connected again", self._shard_name(shard_id))
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        await self.on_shard_connect(shard_id)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        if shard_id not in self._down and not self.client.is_closed():
+            self._down.add(shard_id)
+            log.warning("discord: %s disconnected; discord.py reconnects it, its servers' commands wait",
+                        self._shard_name(shard_id))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        if not self.answers():
+            return
+        log.info("discord: added to server %s (%s) on %s", guild.id, guild.name, self._shard_name(guild.shard_id))
+        await self._tell_tenants("joined", guild.id, self.on_tenant_joined("discord", str(guild.id), guild.name))
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Kicked, banned, or the server deleted (an outage is `guild_unavailable`, not this)."""
+        if not self.answers():
+            return
+        log.info("discord: removed from server %s (%s)", guild.id, guild.name)
+        await self._tell_tenants("left", guild.id, self.on_tenant_left("discord", str(guild.id)))
+
+    @staticmethod
+    async def _tell_tenants(what: str, guild_id: int, call: Awaitable[None]) -> None:
+        """A store that fails now is one line; discord.py would print a traceback and nobody would retry."""
+        try:
+            await call
+        except Exception as exc:
+            log.error("discord: recording that server %s %s failed (%s: %s)", guild_id, what, type(exc).__name__, exc)
+            log.debug("tenant callback failure", exc_info=True)
 
     async def start(self) -> None:
         use_api_base(self.settings.discord.api_base)
         try:
             async with asyncio.timeout(LOGIN_TIMEOUT):
                 await self.adapter.login()
-                if self.settings.discord.api_base.rstrip("/") != DEFAULT_API_BASE:
-                    await self._use_gateway_of_api_base()
+                self.plan = await self._plan_shards()
         except TimeoutError:
             raise DeliveryError(f"no answer from Discord within {LOGIN_TIMEOUT:.0f}s") from None
-        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        except (discord.HTTPException, discord.GatewayNotFound, aiohttp.ClientError, OSError) as exc:
             raise DeliveryError(f"cannot reach Discord: {exc}") from None
         if not self._synced and (self._sync is None or self._sync.done()):
             try:
@@ -419,9 +513,13 @@ class DiscordGateway:
         if self._task in done:
             ready.cancel()
             try:
-                self._task.result()  # the gateway refused us (bad intents, token): say so now
+                self._task.result()  # the gateway refused us (bad intents, token, shards): say so now
             except (discord.LoginFailure, discord.PrivilegedIntentsRequired) as exc:
                 raise ConfigError(f"Discord refused the gateway connection: {exc}") from None
+            except discord.ConnectionClosed as exc:
+                if exc.code in CLOSE_CODES_OF_CONFIG:
+                    raise ConfigError(f"{CLOSE_CODES_OF_CONFIG[exc.code]} (close code {exc.code})") from None
+                raise
             except AttributeError:
                 if self.client.ws is not None:
                     raise
@@ -430,7 +528,11 @@ class DiscordGateway:
                                     " (discord.py said why above)") from None
         elif ready not in done:
             ready.cancel()
-            log.warning("discord: gateway not ready after %.0fs; still trying", self.ready_timeout)
+            states = self.shard_states()
+            connected = sum(state.state == "connected" for state in states)
+            log.warning("discord: gateway not ready after %.0fs (%d of %d shards connected); still trying"
+                        " (shards identify %d per %.0f s)", self.ready_timeout, connected, len(states),
+                        self.client.identify_queue.max_concurrency, self.client.identify_queue.window)
 
     async def _keep_syncing(self, first: Exception) -> None:
         """Retry the command sync with backoff while Discord cannot take it (503, unreachable)."""
@@ -471,10 +573,19 @@ class DiscordGateway:
         except (aiohttp.ClientError, OSError) as exc:
             raise DeliveryError(f"Discord's gateway {gateway} cannot be reached ({connection_error(exc)})") from None
 
-    async def _use_gateway_of_api_base(self) -> None:
-        """A proxy or test server in `api_base` also names its gateway (discord.py would dial Discord's)."""
-        _, url, _ = await self.client.http.get_bot_gateway()
+    async def _plan_shards(self) -> ShardPlan:
+        """`GET /gateway/bot`: the shard count Discord recommends, the identify limits, and the gateway's URL
+        (a proxy or test server in `api_base` names its own; discord.py would dial Discord's)."""
+        recommended, url, limit = await self.client.http.get_bot_gateway()
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        config = self.settings.discord
+        plan = plan_shards(recommended, SessionStartLimit.from_payload(limit), config.shard_count, config.shard_ids)
+        if config.shard_count is not None and config.shard_count < recommended:
+            log.warning("discord: [discord] shard_count = %d is fewer than the %d shards Discord recommends;"
+                        " Discord refuses a shard past 2,500 servers", config.shard_count, recommended)
+        self.client.use_plan(plan)
+        log.info("discord: %s", plan.describe())
+        return plan
 
     async def close(self) -> None:
         if self._sync is not None and not self._sync.done():

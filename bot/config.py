@@ -312,9 +312,32 @@ class DeliverySettings(_Section):
 
 
 class DiscordSettings(_Section):
+    """`shard_count` unset: as many shards as Discord recommends (`GET /gateway/bot`), all in this process.
+    `shard_ids` splits the gateway over several processes: each runs its own shards of `shard_count`."""
+
     enabled: bool = False
     api_base: HttpUrl = "https://discord.com/api/v10"
     guild_ids: tuple[int, ...] = ()
+    shard_count: int | None = Field(None, ge=1, le=100_000)
+    shard_ids: tuple[int, ...] | None = None
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_of_the_count(cls, ids: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        """Every process must agree on the count, so Discord maps each server to exactly one of them."""
+        if ids is None:
+            return None
+        count = info.data.get("shard_count")
+        if count is None:
+            raise ValueError("needs discord.shard_count too: every process must give the same total")
+        if not ids:
+            raise ValueError("is empty; leave it out to run every shard in this process")
+        outside = [shard for shard in ids if not 0 <= shard < count]
+        if outside:
+            raise ValueError(f"{outside} outside 0..{count - 1} (shard ids count from 0 up to shard_count - 1)")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{sorted({shard for shard in ids if ids.count(shard) > 1})} given twice")
+        return tuple(sorted(ids))
 
 
 #: The bot scopes of slack-manifest.yml (a test holds them equal): what "Add to Slack" asks a workspace for.

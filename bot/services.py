@@ -12,8 +12,9 @@ attempt: it is handed to `on_fatal`, which stops the process with that line.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.config import ConfigError
 from bot.log import get_logger
@@ -36,6 +37,32 @@ class Service(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ShardState:
+    """One gateway connection of a platform, as `/healthz` and the log show it.
+
+    `state`: "connected", "disconnected" (the library is reconnecting it), or "waiting" (not yet
+    started: shards identify a few at a time). `latency_ms`: the last heartbeat's round trip, None
+    before the first. `servers`: how many servers (Discord guilds) this shard carries.
+    """
+
+    platform: str
+    shard_id: int
+    shard_count: int
+    state: Literal["connected", "disconnected", "waiting"]
+    latency_ms: float | None
+    servers: int
+
+
+@runtime_checkable
+class ReportsShards(Protocol):
+    """A service with gateway connections whose states `/healthz` lists (Discord's shards)."""
+
+    name: str
+
+    def shard_states(self) -> Sequence[ShardState]: ...
 
 
 def service_name(service: Service) -> str:

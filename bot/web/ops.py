@@ -9,7 +9,11 @@ web server instead of opening a second port (`attach`).
 
 Health is judged from the store, not from process memory: the last good poll
 (`source_health`) and the lease row, so a standby answers from the same facts
-as the worker it stands in for.
+as the worker it stands in for. Beside the verdict, `/healthz` lists this
+process's gateway shards (Discord): each one's state, latency and servers. They
+inform and do not judge: the library reconnects a shard by itself, and a host
+restarting the process for it would restart every shard, spending identifies
+from Discord's daily session-start limit.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from prometheus_client.registry import Collector
 from bot.config import ConfigError, Settings
 from bot.log import get_logger
 from bot.metrics import REGISTRY
-from bot.services import Service
+from bot.services import ReportsShards, Service, ShardState
 from store.db import Database
 from store.vitals import Vitals, read_vitals
 
@@ -134,6 +138,17 @@ def judge(vitals: Vitals, me: str, now: datetime, interval: timedelta, started_a
     return Health(ok=not reasons, body=body)
 
 
+def shard_report(states: Sequence[ShardState]) -> dict[str, Any]:
+    """`/healthz`'s "shards": per platform, how many of this process's shards are connected, and each one."""
+    report: dict[str, Any] = {}
+    for state in states:
+        platform = report.setdefault(state.platform, {"shard_count": state.shard_count, "connected": 0, "shards": []})
+        platform["connected"] += state.state == "connected"
+        platform["shards"].append({"id": state.shard_id, "state": state.state, "latency_ms": state.latency_ms,
+                                   "servers": state.servers})
+    return report
+
+
 def _ago(delta: timedelta) -> str:
     seconds = max(delta.total_seconds(), 0.0)
     if seconds < 120:
@@ -190,6 +205,29 @@ class VitalsCollector(Collector):
                                 value=1 if live and lease is not None and lease.holder == self.me else 0)
 
 
+class ShardCollector(Collector):
+    """Each gateway shard of this process: connected (1/0), heartbeat latency, servers carried."""
+
+    def __init__(self, states: Sequence[ShardState]) -> None:
+        self.states = states
+
+    def collect(self) -> Iterable[Metric]:
+        labels = ["platform", "shard"]
+        up = GaugeMetricFamily("trendwatch_gateway_shard_connected",
+                               "1 while this gateway shard is connected, else 0.", labels=labels)
+        latency = GaugeMetricFamily("trendwatch_gateway_shard_latency_seconds",
+                                    "Heartbeat round trip of this gateway shard.", labels=labels)
+        servers = GaugeMetricFamily("trendwatch_gateway_shard_servers", "Servers this gateway shard carries.",
+                                    labels=labels)
+        for state in self.states:
+            key = [state.platform, str(state.shard_id)]
+            up.add_metric(key, 1 if state.state == "connected" else 0)
+            if state.latency_ms is not None:
+                latency.add_metric(key, state.latency_ms / 1000)
+            servers.add_metric(key, state.servers)
+        return [up, latency, servers]
+
+
 class OpsEndpoint:
     """The two routes; served by its own aiohttp server (`start`/`close`) or added to another one (`routes`)."""
 
@@ -208,6 +246,7 @@ class OpsEndpoint:
         self.runner: web.AppRunner | None = None
         self.pages = list(pages)  # the web page's routes (bot/web/site.py), on the same server
         self.public = settings.web.enabled
+        self.shards: list[ReportsShards] = []  # gateway services whose shards /healthz lists (`place` finds them)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(HEALTH_PATH, self.health), web.get(METRICS_PATH, self.metrics), *self.pages]
@@ -224,7 +263,11 @@ class OpsEndpoint:
             return web.json_response(body, status=503, dumps=_dumps)
         verdict = judge(vitals, self.me(), self.clock(), self.settings.hub.poll_interval, self.started_at,
                         self.public)
-        return web.json_response(verdict.body, status=200 if verdict.ok else 503, dumps=_dumps)
+        answer: dict[str, Any] = verdict.body
+        if self.shards:
+            answer = {**answer, "shards": shard_report([state for service in self.shards
+                                                    for state in service.shard_states()])}
+        return web.json_response(answer, status=200 if verdict.ok else 503, dumps=_dumps)
 
     async def metrics(self, _request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -236,6 +279,8 @@ class OpsEndpoint:
         else:
             scrape = CollectorRegistry(auto_describe=False)
             scrape.register(VitalsCollector(vitals, self.me(), self.clock(), self.public))
+            if self.shards:
+                scrape.register(ShardCollector([state for service in self.shards for state in service.shard_states()]))
             text += generate_latest(scrape)
         log.debug("metrics scraped in %.1f ms", (time.perf_counter() - started) * 1000)
         return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -281,7 +326,11 @@ class RouteHost(Protocol):
 
 
 def place(endpoint: OpsEndpoint, services: list[Service]) -> list[Service]:
-    """Share a web server already among the services (Slack HTTP mode: `add_routes`), else serve on our own."""
+    """Share a web server already among the services (Slack HTTP mode: `add_routes`), else serve on our own.
+
+    Services with gateway shards (Discord) are handed to the endpoint here, where it meets them: /healthz lists them.
+    """
+    endpoint.shards = [service for service in services if isinstance(service, ReportsShards)]
     for service in services:
         if isinstance(service, RouteHost):
             service.add_routes(endpoint.routes())

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import discord.client
+import discord.shard
 import pytest
 
 from adapters.discord_commands import DiscordGateway
@@ -110,6 +111,7 @@ async def test_reconnects_to_an_unreachable_gateway_are_one_warning_line_each(
 ) -> None:
     """discord.py logs every reconnect with a traceback; a refused connection is a fault, not a bug."""
     monkeypatch.setattr(discord.client, "ExponentialBackoff", QuickBackoff)
+    monkeypatch.setattr(discord.shard, "ExponentialBackoff", QuickBackoff)  # the gateway runs in shards
     gateway = gateway_of(app)
     try:
         await gateway.start()
@@ -118,7 +120,8 @@ async def test_reconnects_to_an_unreachable_gateway_are_one_warning_line_each(
         await fake.refuse_gateway()
 
         def tries(records: list[logging.LogRecord]) -> list[logging.LogRecord]:
-            return [r for r in records if r.name == "discord.client" and "gateway connection failed" in r.getMessage()]
+            return [r for r in records if r.name in ("discord.client", "discord.shard")
+                    and "gateway connection failed" in r.getMessage()]
 
         await logged(caplog, lambda records: len(tries(records)) >= 3)
         await fake.accept_gateway()

@@ -29,6 +29,12 @@ comments next to the code that handles them):
   class attribute ``DiscordWebSocket.DEFAULT_GATEWAY`` (wss://gateway.discord.gg/).
   Only ``AutoShardedClient`` asks ``/gateway/bot``.  :meth:`patch_discord`
   patches both.
+
+Sharding, as Discord does it: ``/gateway/bot`` recommends ``shards`` (and says
+``session_start_limit.max_concurrency``); each IDENTIFY carries ``shard: [id, count]``
+and that connection gets READY and GUILD_CREATEs for, and only for, the servers with
+``(guild_id >> 22) % count == id`` (DMs go to shard 0).  A shard id outside the count is
+closed with 4010, a shard that would carry more than 2,500 servers with 4011.
 * The interaction callback is posted with ``?with_response=1`` and discord.py
   reads ``data['interaction']['id']`` from the answer, so a bare 204 crashes it.
 * ``Ratelimit`` buckets start at limit 1 and are then driven by the
@@ -64,6 +70,7 @@ DEFAULT_BOT_USER_ID: Final = 1_100_000_000_000_000_001  # bots share the applica
 DEFAULT_GUILD_ID: Final = 1_200_000_000_000_000_001
 DEFAULT_CHANNEL_ID: Final = 1_300_000_000_000_000_001
 DEFAULT_USER_ID: Final = 1_400_000_000_000_000_001
+MAX_GUILDS_PER_SHARD: Final = 2500  # Discord closes a shard with 4011 (sharding required) beyond this
 
 # VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS:
 # what an ordinary member has; pass permissions="8" for an administrator.
@@ -117,11 +124,20 @@ class DiscordLimits:
 
 @dataclass(frozen=True)
 class FakeGuild:
-    """A guild the fake bot is in: sent as GUILD_CREATE after READY."""
+    """A guild the fake bot is in: sent as GUILD_CREATE after READY (on its shard).
+
+    ``roles`` more roles than @everyone, as a small community server has (moderators, a bot role …).
+    """
 
     id: int = DEFAULT_GUILD_ID
     channel_ids: tuple[int, ...] = (DEFAULT_CHANNEL_ID,)
     name: str = "Trendwatch Test Guild"
+    roles: int = 0
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Discord's shard for a guild's events: ``(guild_id >> 22) % shard_count``."""
+    return (guild_id >> 22) % shard_count
 
 
 @dataclass
@@ -239,6 +255,7 @@ class _GatewayConn:
     identified: bool = False
     identify: JSON | None = None
     session_id: str = ""
+    shard: tuple[int, int] = (0, 1)  # (id, count) from IDENTIFY; no ``shard`` means (0, 1): every guild
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -296,6 +313,9 @@ class FakeDiscord:
         nonce_ttl: float = 300.0,
         strict_channels: bool = False,
         install_types: Sequence[int] = (0,),
+        shards: int = 1,
+        max_concurrency: int = 1,
+        session_starts: int = 1000,
     ) -> None:
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
@@ -308,6 +328,10 @@ class FakeDiscord:
         self.nonce_ttl = nonce_ttl
         self.strict_channels = strict_channels
         self.install_types = tuple(install_types)
+        self.shards = shards  # what GET /gateway/bot recommends
+        self.max_concurrency = max_concurrency
+        self.session_starts_remaining = session_starts
+        self._channel_guild: dict[int, FakeGuild] = {c: g for g in self.guilds for c in g.channel_ids}
 
         self.requests: list[RecordedRequest] = []
         self.message_records: list[MessageRecord] = []
@@ -506,6 +530,42 @@ class FakeDiscord:
     def connected_clients(self) -> int:
         return sum(1 for c in self._conns if c.identified and not c.ws.closed)
 
+    @property
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """(shard id, shard count) of every identified, open gateway connection, sorted."""
+        return sorted(c.shard for c in self._conns if c.identified and not c.ws.closed)
+
+    def guilds_of_shard(self, shard_id: int, shard_count: int) -> list[FakeGuild]:
+        return [g for g in self.guilds if shard_of(g.id, shard_count) == shard_id]
+
+    @staticmethod
+    def _owns(conn: _GatewayConn, guild_id: int | None) -> bool:
+        """Does this connection get the guild's events? DMs (no guild) go to shard 0, as on Discord."""
+        shard_id, count = conn.shard
+        return shard_id == 0 if guild_id is None else shard_of(guild_id, count) == shard_id
+
+    async def join_guild(self, guild: FakeGuild) -> int:
+        """The bot is added to ``guild``: GUILD_CREATE (no ``unavailable`` key, as for a new join) on its shard.
+
+        Returns how many connections got it."""
+        self.guilds.append(guild)
+        self._channel_guild.update(dict.fromkeys(guild.channel_ids, guild))
+        return await self.dispatch("GUILD_CREATE", self.guild_create_payload(guild, joined=True), guild_id=guild.id)
+
+    async def remove_guild(self, guild_id: int, *, unavailable: bool = False) -> int:
+        """GUILD_DELETE on the guild's shard: the bot was removed (kicked, banned, server deleted), or with
+        ``unavailable`` the server is in an outage (and stays). Returns how many connections got it."""
+        data: JSON = {"id": str(guild_id)}
+        if unavailable:
+            data["unavailable"] = True
+        else:
+            gone = [g for g in self.guilds if g.id == guild_id]
+            for g in gone:
+                self.guilds.remove(g)
+                for cid in g.channel_ids:
+                    self._channel_guild.pop(cid, None)
+        return await self.dispatch("GUILD_DELETE", data, guild_id=guild_id)
+
     # ------------------------------------------------------------------ waiting
 
     async def wait_until(self, predicate: Callable[[], Any], timeout: float = 3.0) -> Any:  # noqa: ASYNC109
@@ -645,13 +705,14 @@ class FakeDiscord:
         }
 
     def _guild_of_channel(self, channel_id: int) -> FakeGuild | None:
-        for g in self.guilds:
-            if channel_id in g.channel_ids:
-                return g
-        return None
+        return self._channel_guild.get(channel_id)
 
-    def guild_create_payload(self, guild: FakeGuild) -> JSON:
-        """A GUILD_CREATE body complete enough for discord.py's ConnectionState."""
+    def guild_create_payload(self, guild: FakeGuild, joined: bool = False) -> JSON:
+        """A GUILD_CREATE body complete enough for discord.py's ConnectionState.
+
+        ``joined``: the bot was just added, so the body has no ``unavailable`` key (discord.py
+        dispatches ``guild_join``); at start-up it says ``unavailable: false`` (``guild_available``).
+        """
         everyone = {
             "id": str(guild.id),
             "name": "@everyone",
@@ -667,7 +728,11 @@ class FakeDiscord:
             "flags": 0,
         }
         bot_member = _member(self.bot_user(), roles=[])
-        return {
+        roles = [everyone] + [
+            {**everyone, "id": str(guild.id + 1000 + i), "name": f"role-{i}", "position": i + 1, "permissions": "0"}
+            for i in range(guild.roles)
+        ]
+        payload: JSON = {
             "id": str(guild.id),
             "name": guild.name,
             "icon": None,
@@ -689,7 +754,7 @@ class FakeDiscord:
             "system_channel_id": None,
             "system_channel_flags": 0,
             "features": [],
-            "roles": [everyone],
+            "roles": roles,
             "emojis": [],
             "stickers": [],
             "channels": [self.channel_object(cid, guild.id, i) for i, cid in enumerate(guild.channel_ids)],
@@ -707,6 +772,9 @@ class FakeDiscord:
             "lazy": True,
             "application_id": None,
         }
+        if joined:
+            del payload["unavailable"]
+        return payload
 
     def _attachments(self, files: list[RecordedFile], payload: JSON) -> list[JSON]:
         described = {str(a.get("id")): a for a in payload.get("attachments", []) if isinstance(a, dict)}
@@ -953,22 +1021,26 @@ class FakeDiscord:
                 s = conn.seq
             await conn.ws.send_str(json.dumps({"op": op, "d": d, "s": s, "t": t}))
 
-    async def dispatch(self, event: str, data: JSON) -> int:
-        """Send a DISPATCH (op 0) event to every identified client; return how many got it."""
+    async def dispatch(self, event: str, data: JSON, *, guild_id: int | None = -1) -> int:
+        """Send a DISPATCH (op 0) event to every identified client whose shard gets it; return how many got it.
+
+        ``guild_id=-1`` (the default): every client; a guild id: the clients on its shard; None: shard 0 (a DM).
+        """
         sent = 0
         for conn in list(self._conns):
-            if conn.identified and not conn.ws.closed:
+            if conn.identified and not conn.ws.closed and (guild_id == -1 or self._owns(conn, guild_id)):
                 await self._send(conn, 0, data, event)
                 sent += 1
         return sent
 
     async def dispatch_interaction(self, payload: JSON) -> None:
-        """Send INTERACTION_CREATE; the 3 s answer deadline starts now."""
+        """Send INTERACTION_CREATE down the shard of its guild (shard 0 for a DM); the 3 s deadline starts now."""
         if int(payload["id"]) not in self._interactions:
             self._register_interaction(payload)
         self._interactions[int(payload["id"])].issued_at = time.monotonic()
-        if await self.dispatch("INTERACTION_CREATE", payload) == 0:
-            raise RuntimeError("no identified gateway client to dispatch the interaction to")
+        guild_id = int(payload["guild_id"]) if payload.get("guild_id") else None
+        if await self.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id) == 0:
+            raise RuntimeError("no identified gateway client on the interaction's shard to dispatch it to")
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         # discord.py asks for ?v=10&encoding=json&compress=zlib-stream but decodes
@@ -1004,10 +1076,20 @@ class FakeDiscord:
         conn.identify = d
         self.identifies.append(d)
         shard = d.get("shard") or [0, 1]
+        shard_id, count = int(shard[0]), int(shard[1])
+        if not 0 <= shard_id < count:
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        guilds = self.guilds_of_shard(shard_id, count)
+        if len(guilds) > MAX_GUILDS_PER_SHARD:
+            await conn.ws.close(code=4011, message=b"Sharding required.")
+            return
+        conn.shard = (shard_id, count)
+        self.session_starts_remaining -= 1
         ready = {
             "v": 10,
             "user": self.bot_user(),
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": conn.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1023,7 +1105,7 @@ class FakeDiscord:
         }
         await self._send(conn, 0, ready, "READY")
         conn.identified = True
-        for g in self.guilds:
+        for g in guilds:
             await self._send(conn, 0, self.guild_create_payload(g), "GUILD_CREATE")
 
     async def _on_request_members(self, conn: _GatewayConn, d: JSON) -> None:
@@ -1270,12 +1352,12 @@ class FakeDiscord:
         return self._json(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.shards,
                 "session_start_limit": {
                     "total": 1000,
-                    "remaining": 999,
+                    "remaining": max(0, self.session_starts_remaining),
                     "reset_after": 14_400_000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.max_concurrency,
                 },
             }
         )
