@@ -140,7 +140,8 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
         adapter = app.adapters["discord"]
         if isinstance(adapter, DiscordAdapter):
             services.append(DiscordGateway(adapter, app.db, app.settings, next_poll,
-                                           is_active=lambda: app.has_lease))
+                                           is_active=lambda: app.has_lease,
+                                           on_tenant_joined=app.on_tenant_joined, on_tenant_left=app.on_tenant_left))
     if app.settings.slack.enabled:
         from adapters.slack_app import build_oauth_service, build_slack_service  # only when Slack is enabled
         from adapters.slack_out import SlackWorkspaces
