@@ -5,12 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import attribution, digest, discord_fanout, imports, memory, poll_cycle, queries, slack_fanout, web
+from bench import (
+    alert_volume,
+    attribution,
+    digest,
+    discord_fanout,
+    imports,
+    memory,
+    poll_cycle,
+    queries,
+    slack_fanout,
+    web,
+)
 from bench.measure import VERDICTS
 from tests.support.postgres import bin_dir
 
 if __name__ == "__main__":
-    for bench in (poll_cycle, queries, digest, memory, discord_fanout, slack_fanout, attribution, imports, web):
+    for bench in (poll_cycle, queries, digest, memory, discord_fanout, slack_fanout, attribution, imports, web,
+                  alert_volume):
         print(f"\n== {bench.__name__} ==")
         asyncio.run(bench.main())
     if bin_dir() is not None or os.environ.get("TRENDWATCH_TEST_POSTGRES"):

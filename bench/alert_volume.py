@@ -28,11 +28,12 @@ from __future__ import annotations
 import math
 import statistics
 import sys
+import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +43,8 @@ from bot.domain.rule_state import History, TopStay
 from bot.domain.snapshot import Entry, Snapshot
 from bot.rules.churn import climb_candidates, detect_climbers, detect_left, leavers
 from bot.rules.detect import detect_new_leader
+from store import snapshots
+from store.db import open_database
 
 START = datetime(2025, 1, 6, tzinfo=UTC)
 STEP = timedelta(minutes=15)
@@ -59,16 +62,18 @@ ARRIVALS_PER_DAY = 1.6  # models that trend at all (a bump of their own) per day
 WIDTH_DAYS = (4.5, 0.6)  # log-normal (median, sigma) of how long a model's bump lasts
 NOISE_SD, NOISE_HOURS = 0.06, 6.0  # multiplicative drift of each score and its correlation time
 SEED = 11
+JUMPY_HOURS = 1.0  # a jumpier 15-minute list, for the sensitivity line
+CHECK_DAYS = 3  # days also run through a real store, to check the in-memory memory against it
 
 
-def simulate(seed: int = SEED) -> np.ndarray:
+def simulate(seed: int = SEED, noise_hours: float = NOISE_HOURS) -> np.ndarray:
     """STEPS × DEPTH model indices by rank (0-based), built a week at a time to bound memory."""
     rng = np.random.default_rng(seed)
     count = rng.poisson(ARRIVALS_PER_DAY * (DAYS + 60))
     peaks = rng.uniform(-30, DAYS + 30, count) * 96  # in steps
     widths = np.exp(rng.normal(math.log(WIDTH_DAYS[0]), WIDTH_DAYS[1], count)) * 96
     heights = np.exp(rng.normal(0.0, 0.5, count))
-    phi = math.exp(-0.25 / NOISE_HOURS)
+    phi = math.exp(-0.25 / noise_hours)
     drift = rng.normal(0.0, NOISE_SD, count)
     ranks = np.empty((STEPS, DEPTH), dtype=np.int32)
     week = 96 * 7
@@ -153,37 +158,80 @@ class Memory:
 Setting = tuple[str, int, int | None, bool]  # kind, top_n, climb (None for left), cooldown on
 
 
-def count_messages(ranks: np.ndarray) -> tuple[dict[Setting, list[int]], dict[Setting, int]]:
-    """Per setting: messages per day over the year, and models listed in them all."""
-    per_day: dict[Setting, list[int]] = defaultdict(lambda: [0] * DAYS)
-    models_listed: dict[Setting, int] = defaultdict(int)
+@dataclass
+class Tally:
+    """Messages per day and models listed, per setting."""
+
+    days: int
+    per_day: dict[Setting, list[int]] = field(default_factory=dict)
+    listed: dict[Setting, int] = field(default_factory=dict)
+
+    def add(self, setting: Setting, day: int, models: int) -> None:
+        self.per_day.setdefault(setting, [0] * self.days)[day] += 1
+        self.listed[setting] = self.listed.get(setting, 0) + models
+
+    def detect_all(self, previous: Snapshot, current: Snapshot, top_n: int, history: History, day: int) -> None:
+        """Every setting of this top N on one poll, through the bot's own detection."""
+        for cooled in (True, False):
+            cooldown = COOLDOWN if cooled else timedelta(0)
+            leader = detect_new_leader(previous, current, history, cooldown, None)
+            left = detect_left(previous, current, top_n, history, cooldown)
+            if left is not None:
+                self.add(("left", top_n, None, cooled), day, len(left.models))
+            for climb in CLIMBS:
+                climber = detect_climbers(previous, current, top_n, climb, history, cooldown, leader)
+                if climber is not None:
+                    self.add(("climber", top_n, climb, cooled), day, len(climber.models))
+
+
+def count_messages(ranks: np.ndarray, steps: int = STEPS) -> Tally:
+    """Every setting over the first `steps` polls, with the store's memory kept in memory (fast)."""
+    tally = Tally(math.ceil(steps / 96))
     first = snapshot(ranks[0], 0)
     memories = {n: Memory(n, {e.id: 0 for e in first.top(n)}, {e.id: True for e in first.top(n)}, {},
                           {first.entries[0].id: 0}) for n in TOP_NS}
     previous = first
-    for step in range(1, STEPS):
+    for step in range(1, steps):
         current = snapshot(ranks[step], step)
-        day = step // 96
         for top_n, memory in memories.items():
             left_ids = leavers(previous, current, top_n)
             climbing = climb_candidates(previous, current, top_n, min(CLIMBS))
             if left_ids or climbing:
-                history = memory.history(ranks, step, left_ids, climbing)
-                for cooled in (True, False):
-                    cooldown = COOLDOWN if cooled else timedelta(0)
-                    leader = detect_new_leader(previous, current, history, cooldown, None)
-                    left = detect_left(previous, current, top_n, history, cooldown)
-                    if left is not None:
-                        per_day["left", top_n, None, cooled][day] += 1
-                        models_listed["left", top_n, None, cooled] += len(left.models)
-                    for climb in CLIMBS:
-                        climber = detect_climbers(previous, current, top_n, climb, history, cooldown, leader)
-                        if climber is not None:
-                            per_day["climber", top_n, climb, cooled][day] += 1
-                            models_listed["climber", top_n, climb, cooled] += len(climber.models)
+                tally.detect_all(previous, current, top_n, memory.history(ranks, step, left_ids, climbing), step // 96)
             memory.advance(previous, current, step)
         previous = current
-    return dict(per_day), dict(models_listed)
+    return tally
+
+
+async def count_through_store(ranks: np.ndarray, steps: int) -> Tally:
+    """The same, with each poll's memory read from a real SQLite store as the poller reads it (slow: a check)."""
+    tally = Tally(math.ceil(steps / 96))
+    with tempfile.TemporaryDirectory() as folder:
+        db = await open_database(Path(folder) / "volume.db")
+        try:
+            previous: Snapshot | None = None
+            for step in range(steps):
+                current = snapshot(ranks[step], step)
+                async with db.transaction() as conn:
+                    for top_n in TOP_NS if previous is not None else ():
+                        assert previous is not None
+                        left_ids = leavers(previous, current, top_n)
+                        climbing = climb_candidates(previous, current, top_n, min(CLIMBS))
+                        if not left_ids and not climbing:
+                            continue
+                        base = await snapshots.item_history(conn, [e.id for e in current.top(top_n)])
+                        history = replace(
+                            base,
+                            stays=await snapshots.top_stays(conn, left_ids, top_n, current.taken_at,
+                                                            current.taken_at - COOLDOWN),
+                            last_at_rank=await snapshots.recent_places(conn, climbing, top_n,
+                                                                       current.taken_at - COOLDOWN, current.taken_at))
+                        tally.detect_all(previous, current, top_n, history, step // 96)
+                    await snapshots.save_snapshot(conn, current, max(TOP_NS), "sim")
+                previous = current
+        finally:
+            await db.close()
+    return tally
 
 
 def quantile(values: Sequence[int], q: float) -> float:
@@ -206,7 +254,8 @@ async def main() -> None:
                         ("climbs of 3+ places per day", "climbs3_per_day")):
         print(f"  {label:<40} {getattr(real_shape, attr):>12.2f}   {getattr(sim_shape, attr):>20.2f}")
 
-    per_day, listed = count_messages(ranks)
+    tally = count_messages(ranks)
+    per_day, listed = tally.per_day, tally.listed
     print(f"\nmessages a day per channel, {DAYS} days of 15-minute polls (median / 90th percentile / max;"
           " models per message)")
     print(f"{'kind':<8} {'top_n':>5} {'climb':>5}   {'24 h cooldown':>26}   {'no cooldown':>26}")
@@ -222,7 +271,30 @@ async def main() -> None:
                                  f" {per_message:4.1f}")
                 print(f"{kind:<8} {top_n:>5} {climb or '-':>5}   {cells[0]:>26}   {cells[1]:>26}")
 
+    check_steps = CHECK_DAYS * 96
+    quick, stored = count_messages(ranks, check_steps), await count_through_store(ranks, check_steps)
+    settings = set(quick.per_day) | set(stored.per_day)
+    differ = sum(1 for key in settings if quick.per_day.get(key) != stored.per_day.get(key)
+                 or quick.listed.get(key) != stored.listed.get(key))
+    sent = sum(sum(days) for days in stored.per_day.values())
+    print(f"\nthe same first {CHECK_DAYS} days through a real SQLite store as the poller reads it:"
+          f" {len(settings) - differ} of {len(settings)} settings give the same messages ({sent} in all)")
+
+    jumpy = simulate(noise_hours=JUMPY_HOURS)
+    sampled_jumpy = shape_of([[f"m/{int(m)}" for m in jumpy[k, :10]] for k in sampled],
+                             [START + k * STEP for k in sampled])
+    other = count_messages(jumpy)
+    print(f"\nsensitivity: scores drifting over {JUMPY_HOURS:g} h instead of {NOISE_HOURS:g} h (12-hourly: "
+          f"{sampled_jumpy.entries_per_day:.2f} entering and {sampled_jumpy.climbs3_per_day:.2f} climbs of 3+ a day),"
+          " defaults (top 10, climb 3), 24 h cooldown / none:")
+    for kind, climb in (("left", None), ("climber", 3)):
+        medians = [statistics.median(other.per_day.get((kind, 10, climb, cooled), [0] * DAYS))
+                   for cooled in (True, False)]
+        print(f"  {kind:<8} median day {medians[0]:.1f} / {medians[1]:.1f}")
+
     print()
+    verdict("store check: settings that differ", float(differ), 1.0, None, unit="",
+            note=f"first {CHECK_DAYS} days, in-memory memory vs the store's")
     for kind, climb in (("left", None), ("climber", 3)):
         figure = statistics.median(per_day.get((kind, 10, climb, True), [0] * DAYS))
         baseline = statistics.median(per_day.get((kind, 10, climb, False), [0] * DAYS))
