@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from adapters import discord_render, slack_render
 from bot.delivery.wording import MAX_LISTED, render
 from bot.domain.events import Climber, ClimberModel, Left, LeftModel, event_from_payload
+from bot.web.summary import alert_line, event_countries
 
 AT = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 
@@ -59,3 +60,12 @@ def test_discord_and_slack_render_them_with_nothing_special():
         post = slack_render.render(message)
         assert post.text.startswith(message.title)
         assert any(event.models[0].id in str(block) for block in post.blocks)
+
+
+def test_the_web_page_and_feeds_name_them_and_filter_them_by_country():
+    left = Left(taken_at=AT, top_n=10, models=(leaver(9, 3),))
+    assert alert_line(left) == ("1 left the top 10 on models", "Left the top 10: org/m9 (#9).")
+    climber = Climber(taken_at=AT, top_n=10, climb=3, models=(ClimberModel(id="a/b", rank=2, previous_rank=6,
+                                                                            country="FR"),))
+    assert alert_line(climber)[1] == "Climbed 3+ places: a/b (#6 → #2)."
+    assert event_countries(left) == {"CN"} and event_countries(climber) == {"FR"}
