@@ -62,7 +62,6 @@ def detect_left(
             in_top_since=stay.since if stay is not None else previous.taken_at,
             last_in_top=previous.taken_at,
             at_least=stay.at_least if stay is not None else True,
-            pipeline_tag=entry.pipeline_tag,
         ))
     if not models:
         return None
@@ -92,7 +91,6 @@ def detect_climbers(
         models.append(ClimberModel(
             id=item_id, rank=entry.rank, previous_rank=before, country=entry.country,
             country_method=entry.attribution.method, country_via=entry.attribution.via,
-            pipeline_tag=entry.pipeline_tag,
         ))
     if not models:
         return None
