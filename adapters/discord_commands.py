@@ -29,7 +29,7 @@ from adapters.discord_shards import SessionStartLimit, ShardedClient, ShardPlan,
 from bot.commands.answers import model_message, share_message, share_view, trending_message, trending_view
 from bot.commands.caller import Caller, CommandError, clean_input, parse_country
 from bot.commands.channel_lists import ChannelLists
-from bot.commands.channel_settings import SUBSCRIBABLE, ChannelSettings
+from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, SUBSCRIBABLE, ChannelSettings
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.messages import Message, line
@@ -217,7 +217,8 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
                                 default_permissions=discord.Permissions(manage_channels=True))
 
     @alerts.command(name="subscribe", description="Post alerts in this channel")
-    @app_commands.describe(kinds=f"{', '.join(SUBSCRIBABLE)} or all (comma-separated; default all)")
+    @app_commands.describe(kinds=f"{', '.join(SUBSCRIBABLE)} or all (comma-separated;"
+                                 f" default {', '.join(DEFAULT_SUBSCRIBED)})")
     async def subscribe(interaction: discord.Interaction, kinds: str | None = None) -> None:
         await reply(interaction, channels.subscribe(caller_of(interaction), kinds), private=True)
 

@@ -29,6 +29,8 @@ _MORE_RESERVE = len("\n… and 100000 more")
 COLOURS: dict[str, int] = {
     "entered": 0x2ECC71,
     "new_leader": 0xF1C40F,
+    "left": 0xE67E22,
+    "climber": 0x1ABC9C,
     "share": 0x3498DB,
     "digest": 0x9B59B6,
     "trending": 0xFFD21E,  # the Hub's yellow

@@ -6,6 +6,7 @@ import asyncio
 import os
 
 from bench import (
+    alert_volume,
     attribution,
     digest,
     discord_fanout,
@@ -22,7 +23,7 @@ from tests.support.postgres import bin_dir
 
 if __name__ == "__main__":
     for bench in (poll_cycle, queries, digest, memory, discord_fanout, discord_shards, slack_fanout, attribution,
-                  imports, web):
+                  imports, web, alert_volume):
         print(f"\n== {bench.__name__} ==")
         asyncio.run(bench.main())
     if bin_dir() is not None or os.environ.get("TRENDWATCH_TEST_POSTGRES"):

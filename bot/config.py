@@ -173,8 +173,9 @@ class ConsoleSettings(_Section):
 
 
 class AlertSettings(_Section):
-    reentry_cooldown: Duration = timedelta(hours=24)
+    reentry_cooldown: Duration = timedelta(hours=24)  # also holds back `left` and `climber` (bot/rules/churn.py)
     new_leader: bool = True
+    climb: int = Field(3, ge=1, le=100)  # places a model must rise within the top N in one poll to be a `climber`
 
 
 def _exactly_one(**keys: object) -> None:

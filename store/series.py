@@ -8,8 +8,8 @@ store's functions to one list, so the poller and the readers speak to any list t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from bot.domain.rule_state import History
 from bot.domain.snapshot import DEFAULT_LIST, Snapshot
@@ -36,6 +36,19 @@ class Series:
 
     async def history(self, conn: Conn, ids: Sequence[str]) -> History:
         return await snapshots.item_history(conn, ids, self.name)
+
+    async def churn_history(
+        self, conn: Conn, history: History, leaving: Sequence[str], climbing: Sequence[str], top_n: int,
+        before: datetime, window: timedelta,
+    ) -> History:
+        """`history` with the stays of the models leaving and the recent places of those climbing."""
+        if not leaving and not climbing:
+            return history
+        return replace(
+            history,
+            stays=await snapshots.top_stays(conn, leaving, top_n, before, before - window, self.name),
+            last_at_rank=await snapshots.recent_places(conn, climbing, top_n, before - window, before, self.name),
+        )
 
     async def seen_before(self, conn: Conn, ids: Sequence[str]) -> set[str]:
         return await snapshots.seen_before(conn, ids, self.name)

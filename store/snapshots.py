@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.domain.rule_state import History
+from bot.domain.rule_state import History, TopStay
 from bot.domain.snapshot import DEFAULT_LIST, Attribution, Entry, Snapshot
 from store.db import Conn, from_iso, stored_float, stored_int, stored_tags, stored_text, utc_iso
 
@@ -256,6 +256,74 @@ async def item_history(conn: Conn, hub_ids: Iterable[str], list_name: str = DEFA
         last_in_top={str(hub_id): from_iso(top) for hub_id, top, _ in rows if top},
         last_led={str(hub_id): from_iso(led) for hub_id, _, led in rows if led},
     )
+
+
+_IN_TOP = "SELECT 1 FROM entries e WHERE e.snapshot_id = s.id AND e.item_id = ? AND e.rank <= ?"
+
+
+async def top_stays(
+    conn: Conn, hub_ids: Sequence[str], top_n: int, before: datetime, window_start: datetime,
+    list_name: str = DEFAULT_LIST,
+) -> dict[str, TopStay]:
+    """Each item's latest unbroken run in the top N among this list's snapshots taken before `before`.
+
+    Walks back from the newest snapshot only as far as the run (then the gap before it, no further than
+    `window_start`), so a leaver costs a few index probes per snapshot of its stay. A snapshot counts as
+    "out" only if it still holds `top_n` ranks; polled and imported snapshots alike are history.
+    """
+    stays: dict[str, TopStay] = {}
+    until = utc_iso(before)
+    for hub_id, row_id in (await item_row_ids(conn, list_name, hub_ids)).items():
+        async with conn.execute(
+            "SELECT s.taken_at FROM snapshots s WHERE s.list = ? AND s.taken_at < ?"
+            f" AND COALESCE(s.kept_depth, s.depth) >= ? AND NOT EXISTS ({_IN_TOP})"
+            " ORDER BY s.taken_at DESC LIMIT 1",
+            (list_name, until, top_n, row_id, top_n),
+        ) as cursor:
+            out = await cursor.fetchone()
+        out_at = str(out[0]) if out else None
+        async with conn.execute(
+            f"SELECT s.taken_at FROM snapshots s WHERE s.list = ? AND s.taken_at < ? AND EXISTS ({_IN_TOP})"
+            + (" AND s.taken_at > ?" if out_at else "") + " ORDER BY s.taken_at LIMIT 1",
+            (list_name, until, row_id, top_n, *((out_at,) if out_at else ())),
+        ) as cursor:
+            first = await cursor.fetchone()
+        if first is None:
+            continue
+        left_before = None
+        if out_at is not None:
+            async with conn.execute(
+                f"SELECT s.taken_at FROM snapshots s WHERE s.list = ? AND s.taken_at < ? AND s.taken_at >= ?"
+                f" AND EXISTS ({_IN_TOP}) ORDER BY s.taken_at DESC LIMIT 1",
+                (list_name, out_at, utc_iso(window_start), row_id, top_n),
+            ) as cursor:
+                earlier = await cursor.fetchone()
+            left_before = from_iso(earlier[0]) if earlier else None
+        stays[hub_id] = TopStay(since=from_iso(first[0]), at_least=out_at is None, left_before=left_before)
+    return stays
+
+
+async def recent_places(
+    conn: Conn, hub_ids: Sequence[str], top_n: int, since: datetime, before: datetime,
+    list_name: str = DEFAULT_LIST,
+) -> dict[str, dict[int, datetime]]:
+    """When each item last held each place of the top N in [since, before): what a climb's cooldown reads."""
+    ids = await item_row_ids(conn, list_name, hub_ids)
+    if not ids or since >= before:
+        return {}
+    by_row = {row_id: hub_id for hub_id, row_id in ids.items()}
+    marks = ",".join("?" * len(by_row))
+    async with conn.execute(
+        "SELECT e.item_id, e.rank, MAX(s.taken_at) FROM snapshots s JOIN entries e ON e.snapshot_id = s.id"
+        f" WHERE s.list = ? AND s.taken_at >= ? AND s.taken_at < ? AND e.rank <= ? AND e.item_id IN ({marks})"
+        " GROUP BY e.item_id, e.rank",
+        (list_name, utc_iso(since), utc_iso(before), top_n, *by_row),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    places: dict[str, dict[int, datetime]] = {}
+    for row_id, rank, at in rows:
+        places.setdefault(by_row[int(row_id)], {})[int(rank)] = from_iso(str(at))
+    return places
 
 
 async def seen_before(conn: Conn, hub_ids: Sequence[str], list_name: str = DEFAULT_LIST) -> set[str]:

@@ -24,7 +24,8 @@ from store import health as health_store
 from store import snapshots
 from store.db import Conn, Database
 
-SUBSCRIBABLE = ("entered", "share", "digest")
+SUBSCRIBABLE = ("entered", "share", "digest", "left", "climber")
+DEFAULT_SUBSCRIBED = ("entered", "share", "digest")  # `left` and `climber` are opt-in: named, or "all"
 MAX_MUTE = timedelta(days=30)
 
 
@@ -34,8 +35,10 @@ def _require_admin(caller: Caller) -> None:
 
 
 def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
-    """'entered,share' / ['digest'] / None (everything) → stored kinds; new #1 rides with entries."""
-    if text is None or text == "" or text == "all":
+    """'entered,share' / ['digest'] / None (the defaults) / 'all' → stored kinds; new #1 rides with entries."""
+    if text is None or text == "":
+        wanted = list(DEFAULT_SUBSCRIBED)
+    elif text == "all":
         wanted = list(SUBSCRIBABLE)
     else:
         raw = text.replace(",", " ").split() if isinstance(text, str) else list(text)

@@ -7,10 +7,14 @@ from zoneinfo import ZoneInfo
 
 from bot.attribution.countries import country_name, flag
 from bot.domain.events import (
+    Climber,
+    ClimberModel,
     Digest,
     Entered,
     EnteredModel,
     Event,
+    Left,
+    LeftModel,
     ListSection,
     NewLeader,
     ShareChange,
@@ -63,8 +67,8 @@ def on_list(list_name: str, title: str) -> str:
     return title if list_name == DEFAULT_LIST else f"[{list_name}] {title}"
 
 
-def about_snapshot(event: Entered | NewLeader | ShareChange | Watched, title: str, lines: tuple[Line, ...],
-                   url: str | None = None) -> Message:
+def about_snapshot(event: Entered | NewLeader | ShareChange | Watched | Left | Climber, title: str,
+                   lines: tuple[Line, ...], url: str | None = None) -> Message:
     """An alert about one snapshot of one list: its title names the list, its footer and time are the snapshot's."""
     return Message(kind=event.kind, title=on_list(event.list, title), lines=lines,
                    footer=snapshot_footer(event.taken_at), timestamp=event.taken_at, url=url)
@@ -95,6 +99,70 @@ def render_new_leader(event: NewLeader) -> Message:
     if event.previous_id:
         took += line(" (ahead of ", Span(event.previous_id, url=item_url(event.list_kind, event.previous_id)), ")")
     return about_snapshot(event, f"New #1 on the Hub's trending list: {event.id}", (took,), url)
+
+
+#: Most models listed one per line in a `left` or `climber` message; the rest are named in one closing line.
+MAX_LISTED = 10
+
+
+def listed_lines(lines: list[Line], ids: list[str]) -> tuple[Line, ...]:
+    """At most MAX_LISTED lines, then '… and 7 more: a, b, c and 4 others' so a churning poll stays one short post."""
+    if len(lines) <= MAX_LISTED:
+        return tuple(lines)
+    rest = ids[MAX_LISTED:]
+    named = ", ".join(rest[:3]) + (f" and {len(rest) - 3} others" if len(rest) > 3 else "")
+    return (*lines[:MAX_LISTED], line(f"… and {len(rest)} more: {named}"))
+
+
+def stay_text(model: LeftModel) -> str:
+    """'after 3 h 15 min', 'after at least 2.5 days', 'after one poll': how long it had been in the top N."""
+    minutes = round(model.hours_in_top * 60)
+    if minutes == 0:
+        return "after one poll"
+    if minutes < 60:
+        length = f"{minutes} min"
+    elif minutes < 48 * 60:
+        length = f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+    else:
+        length = f"{minutes / (24 * 60):.1f} days"
+    return f"after {'at least ' if model.at_least else ''}{length}"
+
+
+def _left_line(model: LeftModel, top_n: int, kind: str) -> Line:
+    now = f"now #{model.rank}" if model.rank is not None else "now beyond the fetched list"
+    return line(
+        f"#{model.previous_rank} → {now} {flag(model.country)} ",
+        Span(model.id, url=item_url(kind, model.id), bold=True),
+        f" — left the top {top_n} {stay_text(model)} (in it since {model.in_top_since:%a %d %b %H:%M} UTC)",
+    )
+
+
+def render_left(event: Left) -> Message:
+    count = len(event.models)
+    noun = _NOUNS[event.list_kind][1]
+    title = (f"{event.models[0].id} left the trending top {event.top_n}" if count == 1
+             else f"{count} {noun} left the trending top {event.top_n}")
+    lines = [_left_line(model, event.top_n, event.list_kind) for model in event.models]
+    return about_snapshot(event, title, listed_lines(lines, [m.id for m in event.models]))
+
+
+def _climber_line(model: ClimberModel, kind: str) -> Line:
+    return line(
+        f"#{model.previous_rank} → #{model.rank} {flag(model.country)} ",
+        Span(model.id, url=item_url(kind, model.id), bold=True),
+        f" — up {model.previous_rank - model.rank};"
+        f" {origin_text(model.country, model.country_method, model.country_via)}",
+    )
+
+
+def render_climber(event: Climber) -> Message:
+    count = len(event.models)
+    noun = _NOUNS[event.list_kind][1]
+    first = event.models[0]
+    title = (f"{first.id} climbed to #{first.rank} of the trending top {event.top_n}" if count == 1
+             else f"{count} {noun} climbed {event.climb}+ places in the trending top {event.top_n}")
+    lines = [_climber_line(model, event.list_kind) for model in event.models]
+    return about_snapshot(event, title, listed_lines(lines, [m.id for m in event.models]))
 
 
 def _percent(value: float) -> str:
@@ -297,4 +365,8 @@ def render(event: Event) -> Message:
         return render_new_leader(event)
     if isinstance(event, ShareChange):
         return render_share(event)
+    if isinstance(event, Left):
+        return render_left(event)
+    if isinstance(event, Climber):
+        return render_climber(event)
     return render_source(event)

@@ -9,14 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    computed_field,
+    model_serializer,
+)
 
 from bot.domain.outcomes import PollFailure
 from bot.domain.shares import DEFAULT_BASIS, Basis
 from bot.domain.snapshot import DEFAULT_LIST
 
-# What a route or a subscription can ask for.
-ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")
+# What a route or a subscription can ask for. `left` and `climber` are opt-in: no default kinds name them.
+ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched", "left", "climber")
 
 
 class _Event(BaseModel):
@@ -59,6 +67,65 @@ class NewLeader(_Event):
     previous_id: str | None = None
     pipeline_tag: str | None = None
     derivative: bool = False
+
+
+class LeftModel(BaseModel):
+    """A model that was in the previous snapshot's top N and is not in this one's.
+
+    `rank` is where it is now (None: beyond the fetched depth). It held the top N from `in_top_since` to
+    `last_in_top` (the previous snapshot); `at_least` when that stay reaches back to the list's first
+    stored snapshot, so the bot cannot say when it began.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    rank: int | None
+    previous_rank: int
+    country: str
+    country_method: str = "unknown"
+    country_via: str | None = None
+    in_top_since: datetime
+    last_in_top: datetime
+    at_least: bool = False
+    pipeline_tag: str | None = None
+    derivative: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def hours_in_top(self) -> float:
+        """Stored and printed with the model so readers of the JSON need not subtract times."""
+        return round((self.last_in_top - self.in_top_since).total_seconds() / 3600, 2)
+
+
+class Left(_Event):
+    """Every model that left the top N in one poll (minus recent leavers): one message, not one each."""
+
+    kind: Literal["left"] = "left"
+    top_n: int
+    models: tuple[LeftModel, ...]
+
+
+class ClimberModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    rank: int
+    previous_rank: int
+    country: str
+    country_method: str = "unknown"
+    country_via: str | None = None
+    pipeline_tag: str | None = None
+    derivative: bool = False
+
+
+class Climber(_Event):
+    """Every model that rose at least `climb` places within the top N in one poll: one message."""
+
+    kind: Literal["climber"] = "climber"
+    top_n: int
+    climb: int
+    models: tuple[ClimberModel, ...]
 
 
 class ShareChange(_Event):
@@ -221,7 +288,8 @@ class Digest(_Event):
     archives: tuple[tuple[str, int], ...] = ()  # (archive, snapshots) of the week imported, not polled
 
 
-Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest | Watched, Field(discriminator="kind")]
+Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest | Watched | Left | Climber,
+                  Field(discriminator="kind")]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -22,6 +22,7 @@ from bot.domain.snapshot import Snapshot
 from bot.log import get_logger
 from bot.poller.fan_out import fan_out
 from bot.poller.watches import watched_events
+from bot.rules.churn import climb_candidates, leavers
 from bot.rules.detect import RuleSpec, detect
 from bot.rules.filters import describe_entries, on_list
 from bot.source.hub import HubError, Source, describe
@@ -159,6 +160,11 @@ async def poll_list(
     previous_snapshot = previous.snapshot if previous else None
     async with db.transaction() as conn:
         history = await series.history(conn, [entry.id for entry in snapshot.top(spec.top_n)])
+        if previous_snapshot is not None:
+            history = await series.churn_history(
+                conn, history, leavers(previous_snapshot, snapshot, spec.top_n),
+                climb_candidates(previous_snapshot, snapshot, spec.top_n, settings.alerts.climb), spec.top_n,
+                snapshot.taken_at, settings.alerts.reentry_cooldown)
         # Channels' own `/alerts rule`s watch the default list.
         all_rules = list_rules(settings, spec) + (await channel_rules(conn) if spec.is_default else [])
         detection = detect(
@@ -170,8 +176,10 @@ async def poll_list(
             history=history,
             cooldown=settings.alerts.reentry_cooldown,
             announce_leader=settings.alerts.new_leader,
+            climb=settings.alerts.climb,
         )
-        events: list[Event] = [on_list(describe_entries(event, snapshot, table), spec) for event in detection.events]
+        events: list[Event] = [on_list(describe_entries(event, snapshot, table, previous_snapshot), spec)
+                               for event in detection.events]
         events += await watched_events(conn, settings, spec, previous_snapshot, snapshot)
         snapshot_id = await series.save(conn, snapshot, spec.top_n, source.name)
         await rules.save_rule_states(conn, detection.rule_states, now)

@@ -13,10 +13,11 @@ from datetime import timedelta
 from typing import Literal
 
 from bot.attribution.countries import country_holds
-from bot.domain.events import Entered, EnteredModel, NewLeader, ShareChange
+from bot.domain.events import Climber, Entered, EnteredModel, Left, NewLeader, ShareChange
 from bot.domain.rule_state import History, RuleState
 from bot.domain.shares import DEFAULT_BASIS, Basis, Reading, hold_of, reading
 from bot.domain.snapshot import Snapshot
+from bot.rules.churn import DEFAULT_CLIMB, detect_climbers, detect_left
 
 _EPSILON = 1e-9
 
@@ -46,15 +47,21 @@ class Detection:
     new_leader: NewLeader | None
     share_changes: tuple[ShareChange, ...]
     rule_states: dict[str, RuleState]
+    left: Left | None = None
+    climber: Climber | None = None
 
     @property
-    def events(self) -> list[Entered | NewLeader | ShareChange]:
-        found: list[Entered | NewLeader | ShareChange] = []
+    def events(self) -> list[Entered | NewLeader | ShareChange | Left | Climber]:
+        found: list[Entered | NewLeader | ShareChange | Left | Climber] = []
         if self.entered:
             found.append(self.entered)
         if self.new_leader:
             found.append(self.new_leader)
         found.extend(self.share_changes)
+        if self.left:
+            found.append(self.left)
+        if self.climber:
+            found.append(self.climber)
         return found
 
 
@@ -192,13 +199,19 @@ def detect(
     history: History,
     cooldown: timedelta,
     announce_leader: bool = True,
+    climb: int = DEFAULT_CLIMB,
 ) -> Detection:
-    """Compare with the last good snapshot. With none (the first ever), only rule state is set."""
+    """Compare with the last good snapshot. With none (the first ever), only rule state is set.
+
+    `left` and `climber` are always detected; whether anyone hears them is the channels' kinds (opt-in).
+    """
     if previous is None:
         _silent, baseline = detect_shares(current, top_n, rules, {})
         return Detection(None, None, (), baseline)
     entered = detect_entries(previous, current, top_n, history, cooldown)
     leader = detect_new_leader(previous, current, history, cooldown, entered) if announce_leader else None
     share_changes, new_states = detect_shares(current, top_n, rules, states)
-    return Detection(entered, leader, share_changes, new_states)
+    left = detect_left(previous, current, top_n, history, cooldown)
+    climber = detect_climbers(previous, current, top_n, climb, history, cooldown, leader)
+    return Detection(entered, leader, share_changes, new_states, left, climber)
 

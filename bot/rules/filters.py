@@ -10,10 +10,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from bot.attribution.countries import OrgTable, is_reupload
 from bot.domain.destination import Destination
-from bot.domain.events import Digest, Entered, EnteredModel, Event, NewLeader, ShareChange, SourceHealth, Watched
+from bot.domain.events import (
+    Climber,
+    ClimberModel,
+    Digest,
+    Entered,
+    EnteredModel,
+    Event,
+    Left,
+    LeftModel,
+    NewLeader,
+    ShareChange,
+    SourceHealth,
+    Watched,
+)
 from bot.domain.lists import ListSpec
 from bot.domain.snapshot import DEFAULT_LIST, Snapshot
 from bot.rules.routing import wants
@@ -79,7 +93,11 @@ def _hears(channel: ChannelFilter, list_name: str) -> bool:
     return channel is ALL_LISTS or channel.hears(list_name)
 
 
-def _entered_for(event: Entered, channel: ChannelFilter) -> Entered | None:
+_Listed = TypeVar("_Listed", Entered, Left, Climber)
+
+
+def _entered_for(event: _Listed, channel: ChannelFilter) -> _Listed | None:
+    """An entry-like message (entered, left, climber) with only the models this channel's filter passes."""
     if not channel.filters_entries:
         return event
     kept = tuple(m for m in event.models if channel.passes(m.id, m.country, m.pipeline_tag, m.derivative))
@@ -113,6 +131,10 @@ def variant_for(event: Event, destination: Destination, channel: ChannelFilter, 
         return None
     if isinstance(event, Entered):
         return _entered_for(event, channel)
+    if isinstance(event, Left):
+        return _entered_for(event, channel)
+    if isinstance(event, Climber):
+        return _entered_for(event, channel)
     if isinstance(event, NewLeader):
         return _leader_for(event, channel)
     assert isinstance(event, ShareChange | SourceHealth)
@@ -133,7 +155,7 @@ def route_events(
         copies: dict[str, tuple[Event, list[int]]] = {}
         watched = isinstance(event, Watched)
         by_list = not isinstance(event, Digest) and not (isinstance(event, ShareChange) and event.scope is not None)
-        by_entry = isinstance(event, Entered | NewLeader)
+        by_entry = isinstance(event, Entered | NewLeader | Left | Climber)
         list_name = event.list
         for destination, channel, hears_all, filters_entries in channels:
             if watched or (by_entry and filters_entries):
@@ -155,9 +177,11 @@ def route_events(
     return routed
 
 
-def describe_entries(event: Event, snapshot: Snapshot, table: OrgTable) -> Event:
-    """Add what entry filters read (pipeline tag, derivative) to entry messages, from the snapshot's entries."""
-    by_id = {entry.id: entry for entry in snapshot.entries}
+def describe_entries(event: Event, snapshot: Snapshot, table: OrgTable, previous: Snapshot | None = None) -> Event:
+    """Add what entry filters read (pipeline tag, derivative) to entry messages, from the snapshot's entries
+    (a model that left may be beyond this snapshot's depth: then from the previous snapshot's)."""
+    by_id = {entry.id: entry for entry in previous.entries} if previous is not None else {}
+    by_id.update({entry.id: entry for entry in snapshot.entries})
 
     def facts(item_id: str) -> dict[str, object]:
         entry = by_id.get(item_id)
@@ -168,6 +192,12 @@ def describe_entries(event: Event, snapshot: Snapshot, table: OrgTable) -> Event
     if isinstance(event, Entered):
         models = tuple(EnteredModel.model_validate({**m.model_dump(), **facts(m.id)}) for m in event.models)
         return event.model_copy(update={"models": models})
+    if isinstance(event, Left):
+        left = tuple(LeftModel.model_validate({**m.model_dump(), **facts(m.id)}) for m in event.models)
+        return event.model_copy(update={"models": left})
+    if isinstance(event, Climber):
+        climbed = tuple(ClimberModel.model_validate({**m.model_dump(), **facts(m.id)}) for m in event.models)
+        return event.model_copy(update={"models": climbed})
     if isinstance(event, NewLeader):
         return event.model_copy(update=facts(event.id))
     return event

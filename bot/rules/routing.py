@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.domain.destination import Destination
 from bot.domain.events import Event
 
-SNAPSHOT_KINDS = frozenset({"entered", "new_leader", "share"})
+SNAPSHOT_KINDS = frozenset({"entered", "new_leader", "share", "left", "climber"})
 
 
 def wants(destination: Destination, event: Event, previous_snapshot_id: int | None, now: datetime) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache
 
-from bot.domain.events import Digest, Entered, Event, NewLeader, ShareChange, SourceHealth, Watched
+from bot.domain.events import Climber, Digest, Entered, Event, Left, NewLeader, ShareChange, SourceHealth, Watched
 from bot.domain.snapshot import UNKNOWN, Attribution
 
 
@@ -93,6 +93,12 @@ def alert_line(event: Event) -> tuple[str, str]:
         what = "appeared" if event.reason == "appeared" else f"entered the top {event.top_n}"
         return (f"Watched: {event.id} {what}{on}",
                 f"{event.id} ({event.country}) {what} at #{event.rank} (watch: {event.watch}).")
+    if isinstance(event, Left):
+        names = ", ".join(f"{m.id} (#{m.previous_rank})" for m in event.models)
+        return (f"{len(event.models)} left the top {event.top_n}{on}", f"Left the top {event.top_n}: {names}.")
+    if isinstance(event, Climber):
+        names = ", ".join(f"{m.id} (#{m.previous_rank} → #{m.rank})" for m in event.models)
+        return (f"{len(event.models)} climbed in the top {event.top_n}{on}", f"Climbed {event.climb}+ places: {names}.")
     leaders = ", ".join(f"{c.country} {c.average:g}%" for c in event.countries[:3])  # what is left: a Digest
     return (f"Weekly digest {event.week}{on}",
             f"{event.snapshots} snapshots of the top {event.top_n}" + (f"; average shares: {leaders}." if leaders
@@ -101,7 +107,7 @@ def alert_line(event: Event) -> tuple[str, str]:
 
 def event_countries(event: Event) -> set[str]:
     """The countries an alert is about: what `?country=` filters on."""
-    if isinstance(event, Entered):
+    if isinstance(event, Entered | Left | Climber):
         return {m.country for m in event.models}
     if isinstance(event, NewLeader | ShareChange | Watched):
         return {event.country}

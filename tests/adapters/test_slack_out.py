@@ -237,5 +237,5 @@ async def test_console_and_slack_side_by_side(fake_hub: FakeHub, fake: FakeSlack
     finally:
         await app.close()
     kinds = [line.split('"kind": "')[1].split('"')[0] for line in stream.getvalue().splitlines() if line]
-    assert kinds == ["entered", "new_leader", "share"]
+    assert kinds == ["entered", "new_leader", "share", "left", "climber"]  # the console also takes the opt-in kinds
     assert len(fake.posts("C1")) == 3

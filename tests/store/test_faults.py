@@ -80,7 +80,7 @@ async def test_a_full_disk_rolls_the_poll_back_and_the_next_poll_stores_it(
         result = await app.poll()
         assert result.error is None and result.snapshot_id is not None
         await app.deliver()
-        assert [a["kind"] for a in alerts(stream)] == ["entered", "share"]  # nothing was lost
+        assert [a["kind"] for a in alerts(stream)] == ["entered", "share", "left"]  # nothing was lost
     finally:
         await app.close()
 

@@ -128,6 +128,14 @@ async def test_a_schema_6_store_answers_and_alerts_as_before(fake_hub: FakeHub, 
         pytest.skip("captured")
     expected = json.loads(GOLDEN.read_text())
     found = json.loads(json.dumps(found))  # tuples as JSON lists, as in the golden file
+    # Kinds added after the golden file (the console takes every kind) come beside the old alerts, not instead.
+    newer = {"left", "climber"}
+    added = [alert for alert in found["poll"]["alerts"] if alert["kind"] in newer]
+    assert [(alert["kind"], alert["list"]) for alert in added] == [("left", "models"), ("left", "spaces")]
+    found["poll"]["events"] = [event for event in found["poll"]["events"] if event[0] not in newer]
+    found["poll"]["alerts"] = [alert for alert in found["poll"]["alerts"] if alert["kind"] not in newer]
+    found["pending"] = [[dest, status, n - len(added) if (dest, status) == (1, "delivered") else n]
+                        for dest, status, n in found["pending"]]
     for key, value in expected["answers"].items():
         assert found["answers"][key] == value, key
     assert found == expected

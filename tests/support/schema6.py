@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.domain.events import ALERT_KINDS, SourceHealth
+from bot.domain.events import SourceHealth
 from store.db import Conn, Database, PostgresDatabase, StoreLocation, _open_sqlite, migrations, utc_iso
 
 T = datetime(2025, 7, 10, 10, 0, tzinfo=UTC)  # the latest stored snapshot
@@ -53,6 +53,8 @@ SNAPSHOTS: list[tuple[str, datetime, int | None, list[tuple[str, str, str, str |
 ]
 MODEL_TAGS = {SHARED: ["base_model:finetune:Qwen/q0"], "Qwen/q0": ["text-generation"]}
 ITEM_TAGS = {"spaces": ["gradio", "region:us"], "datasets": ["format:parquet", "region:us"]}
+
+SCHEMA6_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched")  # every kind of that time
 
 
 async def open_unmigrated(target: Path | str) -> Database:
@@ -141,7 +143,7 @@ async def _rows(conn: Conn) -> None:
         "INSERT INTO destinations (id, platform, channel, kinds, origin, active, subscribed_at, since_snapshot)"
         " VALUES (1, 'console', 'stdout', ?, 'console', 1, ?, 1), (2, 'discord', '111', ?, 'command', 1, ?, 1),"
         " (3, 'slack', 'C9', ?, 'command', 1, ?, 4)",
-        (json.dumps(list(ALERT_KINDS)), stamp, json.dumps(["entered", "share", "watched", "source"]), stamp,
+        (json.dumps(list(SCHEMA6_KINDS)), stamp, json.dumps(["entered", "share", "watched", "source"]), stamp,
          json.dumps(["entered"]), stamp))
     await conn.execute(
         "UPDATE destinations SET paused_at = ?, paused_reason = 'the bot was removed from the channel' WHERE id = 3",

@@ -38,7 +38,7 @@ async def test_an_archive_newer_than_the_last_poll_is_never_what_the_next_poll_c
         await app.poll()
         await app.deliver()
         sent = alerts(stream)
-        assert [alert["kind"] for alert in sent] == ["entered"]  # not nine US "entries", not a CN share alert
+        assert [alert["kind"] for alert in sent] == ["entered", "left"]  # not nine US "entries", not a CN share alert
         assert [(model["id"], model["previous_rank"]) for model in sent[0]["models"]] == [("Qwen/q0", 11)]
     finally:
         await app.close()
