@@ -10,13 +10,12 @@ from store import tenants
 from store.destinations import get_destination, upsert_destination
 from tests.fakes.hub import FakeHub
 from tests.support.app import open_app, settings_for
-from tests.support.stores import store_of
 
 
 async def test_a_server_that_removes_the_bot_stops_its_channels_and_one_that_comes_back_resumes(
     fake_hub: FakeHub, db_path: Path,
 ) -> None:
-    app = await open_app(settings_for(fake_hub, store_of(db_path)))
+    app = await open_app(settings_for(fake_hub, db_path))
     try:
         async with app.db.transaction() as conn:
             mine = await tenants.tenant_joined(conn, "discord", "4242", "Model watchers", datetime.now(UTC))
