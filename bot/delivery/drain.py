@@ -51,7 +51,7 @@ from bot.log import get_logger
 from bot.retry import DELIVERY
 from store import destinations as destination_store
 from store import outbox
-from store.db import Database, StoreError
+from store.db import Conn, Database, StoreError
 from store.lease import process_alive
 
 log = get_logger(__name__)
@@ -282,6 +282,7 @@ class OutboxDrain:
         """Up to `destinations` channels nobody holds, each with its due alerts in order."""
         # In a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
         async with self.db.transaction(serial=False) as conn:
+            await self.release_orphans(conn)
             items = await outbox.claim_due(conn, self.claimer.until(self.clock()), self.clock(), list(self.adapters),
                                            destinations)
         by_destination: dict[int, list[outbox.OutboxItem]] = {}
@@ -289,14 +290,13 @@ class OutboxDrain:
             by_destination.setdefault(item.destination.id, []).append(item)
         return list(by_destination.values())
 
-    async def release_orphans(self) -> None:
-        """Claims of a killed process on this host go back at once (a standby on SQLite, a restart)."""
+    async def release_orphans(self, conn: Conn) -> None:
+        """Claims of a killed process on this host go back at once (a standby on SQLite, a restart, a neighbour)."""
         host = socket.gethostname()
-        async with self.db.transaction(serial=False) as conn:
-            for claimer in await outbox.live_claimers(conn, self.clock()):
-                if claimer != self.claimer.name and orphaned(claimer, host):
-                    released = await outbox.release_claims(conn, claimer)
-                    log.info("took back %d alert(s) claimed by %s, a process that no longer exists", released, claimer)
+        for claimer in await outbox.live_claimers(conn, self.clock()):
+            if claimer != self.claimer.name and orphaned(claimer, host):
+                released = await outbox.release_claims(conn, claimer)
+                log.info("took back %d alert(s) claimed by %s, a process that no longer exists", released, claimer)
 
     async def keep_claims(self) -> None:
         """Renew this pass's claims every third of their length, as long as it runs (a send may wait a minute)."""
@@ -309,7 +309,6 @@ class OutboxDrain:
                 log.warning("could not renew this deliverer's claims (%s); trying again", exc)
 
     async def run(self) -> DeliveryReport:
-        await self.release_orphans()
         renewing = asyncio.create_task(self.keep_claims(), name="renew claims")
         try:
             await self.drain_claimed()

@@ -123,3 +123,111 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_is_lost_or_sent_t
     copies = Counter(post["channel"] for post in slack.posts())
     assert set(copies) == set(CHANNELS), f"lost: {sorted(set(CHANNELS) - set(copies))}"
     assert max(copies.values()) == 1, f"sent twice: {[c for c, n in copies.items() if n > 1]}"
+
+
+FAN_OUT = [f"C{n:05d}" for n in range(60)]
+CLAIM = 3.0
+
+
+def claimers_in_flight(db: Path) -> dict[int, int]:
+    """pid → posts it has out without an answer yet (marked, still its claim): what a kill now cuts short."""
+    rows = query(db, "SELECT claimed_by, COUNT(*) FROM outbox WHERE status = 'pending' AND unconfirmed > 0"
+                     " AND claimed_by IS NOT NULL GROUP BY claimed_by")
+    return {int(str(claimer).rsplit(":", 2)[1]): int(n) for claimer, n in rows}
+
+
+async def move_claims_to_another_host(victim: asyncio.subprocess.Process, url: str) -> None:
+    """Stop the victim and rename its claims to a process on a host the others cannot look into, so they must
+    wait for the claims to lapse (as when a deliverer's host vanishes). Stopped inside a transaction it keeps
+    its rows locked: the rename gives up after a second, the victim runs on for a moment, and is stopped again."""
+    for _ in range(20):
+        victim.send_signal(signal.SIGSTOP)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("UPDATE outbox SET claimed_by = 'deliverer-host-2:1:gone'"
+                               f" WHERE claimed_by LIKE '%:{victim.pid}:%'", timeout=1.0)
+            return
+        except (TimeoutError, asyncpg.QueryCanceledError):
+            victim.send_signal(signal.SIGCONT)
+            await asyncio.sleep(0.05)
+        finally:
+            await conn.close(timeout=5)
+    raise AssertionError("the victim held its claimed rows locked at every stop")
+
+
+@pytest.mark.parametrize("deliverers", [2, 3])
+@pytest.mark.parametrize("victim_on", ["this host", "another host"])
+async def test_several_deliverers_share_a_fan_out_and_kill_9_of_one_loses_and_repeats_nothing(
+    db_path: Path, store_backend: str, deliverers: int, victim_on: str, tmp_path: Path
+):
+    """Every `run` delivers on PostgreSQL; the one with the most posts awaiting an answer is killed.
+
+    `this host`: the others see its pid is gone and take its channels at once; `another host`: its claims
+    name a host they cannot look into, so they take them when the claims lapse (`[delivery] claim`).
+    Slack has the history scope: a post the victim sent before the kill is found, not sent again.
+    """
+    if store_backend == "sqlite":
+        pytest.skip("on SQLite only the lease holder delivers (one writer): the test above covers it")
+    routes = "".join(f'[[routes]]\nplatform = "slack"\nchannel = "{c}"\n\n' for c in FAN_OUT)
+    async with FakeHub() as hub, FakeSlack() as slack:
+        slack.add_scope("channels:history")
+        slack.delay(0.5, "chat.postMessage")
+        config = tmp_path / "c.toml"
+        config.write_text(
+            f'[hub]\nendpoint = "{hub.endpoint}"\npoll_interval = "1s"\nretry_budget = "2s"\n\n'
+            f'[store]\npath = "{db_path}"\nlease = "{LEASE:g}s"\n\n[console]\nenabled = false\n\n'
+            f'[delivery]\ninterval = "1s"\nconcurrency = 4\nclaim = "{CLAIM:g}s"\n\n'
+            f'[slack]\nenabled = true\napi_url = "{slack.api_url}"\n\n{routes}',
+            encoding="utf-8")
+        hub.models = ranked(MODELS[:10])
+        logs = [tmp_path / f"worker-{n}.log" for n in range(deliverers)]
+        workers = []
+        for log_file in logs:
+            with log_file.open("wb") as err:
+                workers.append(await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot", "run", "--config", str(config), cwd=REPO,
+                    env={**os.environ, "SLACK_BOT_TOKEN": "xoxb-failover"},
+                    stdout=asyncio.subprocess.DEVNULL, stderr=err))
+        by_pid = {worker.pid: worker for worker in workers}
+        try:
+            await until(lambda: count(db_path, "SELECT COUNT(*) FROM snapshots") >= 1)
+            hub.models = ranked(MODELS[:9] + MODELS[10:])  # one model enters: one alert per channel
+            # Every deliverer is at work (posts out, no answer yet), and one is picked mid-delivery.
+            await until(lambda: len(claimers_in_flight(db_path)) == deliverers)
+            in_flight = claimers_in_flight(db_path)
+            victim = by_pid[max(in_flight, key=lambda pid: in_flight[pid])]
+            if victim_on == "another host":
+                await move_claims_to_another_host(victim, str(store_of(db_path)))
+            victim.send_signal(signal.SIGKILL)
+            await victim.wait()
+            killed_at = time.monotonic()
+            cut_short = count(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND unconfirmed > 0")
+            held = dict(query(db_path, "SELECT id, claimed_until FROM outbox WHERE status = 'pending' AND (claimed_by"
+                                       f" LIKE '%:{victim.pid}:%' OR claimed_by LIKE 'deliverer-host-2:%')"))
+            await until(lambda: count(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0)
+            finished = time.monotonic() - killed_at
+            shares = query(db_path, "SELECT claimed_by, COUNT(*) FROM outbox GROUP BY claimed_by")
+            delivered = dict(query(db_path, "SELECT id, delivered_at FROM outbox"))
+        finally:
+            for worker in workers:
+                if worker.returncode is None:
+                    worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                await asyncio.wait_for(worker.wait(), timeout=30)
+
+    print(f"{deliverers} deliverers, victim on {victim_on}: {cut_short} post(s) unanswered at the kill, the rest"
+          f" delivered {finished:.1f} s after it (claim {CLAIM:g} s); posts out per pid at the kill {in_flight};"
+          f" rows per last claimer {sorted(n for _, n in shares)};"
+          f" {len(slack.posts())} posts for {len(FAN_OUT)} channels; the victim held {len(held)} row(s)")
+    for n, log_file in enumerate(logs):
+        if workers[n] is not victim:
+            assert "Traceback" not in log_file.read_text(), log_file.read_text()
+    assert cut_short > 0, "the kill came after the victim's posts were answered: nothing was tested"
+    assert len(in_flight) == deliverers, f"not every process was delivering at once: {in_flight}"
+    assert held, "the victim held no claim at the kill"
+    if victim_on == "another host":  # nobody could tell it was dead: its channels waited for the claims to lapse
+        early = [row for row, until_at in held.items() if delivered[row] < until_at]
+        assert not early, f"delivered before the victim's claim lapsed: rows {early}"
+    copies = Counter(post["channel"] for post in slack.posts())
+    assert set(copies) == set(FAN_OUT), f"lost: {sorted(set(FAN_OUT) - set(copies))}"
+    assert max(copies.values()) == 1, f"sent twice: {[c for c, n in copies.items() if n > 1]}"
