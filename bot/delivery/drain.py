@@ -96,7 +96,9 @@ class InFlight:
         finally:
             async with self._freed:
                 self.busy -= 1
-                self._freed.notify_all()
+                # As many as there are free slots, not every waiter: with hundreds of channels waiting, waking
+                # them all at every answer costs more than the sends themselves.
+                self._freed.notify(max(1, self.limit - self.busy))
 
 
 @dataclass
@@ -169,6 +171,9 @@ class OutboxDrain:
         self.db = db
         self.adapters = adapters
         self.concurrency = max(1, concurrency)
+        self.ahead = self.concurrency + self.concurrency // 4 + 1  # channels able to send, claimed at once
+        self.pacing = 0  # channels waiting for their own next turn (they hold no slot)
+        self._changed: asyncio.Queue[asyncio.Task[None] | None] = asyncio.Queue()
         self.claimer = claimer or Claimer.of_this_process()
         self.max_backoff = max_backoff
         self.clock = clock
@@ -200,8 +205,7 @@ class OutboxDrain:
                 await self.retry_later(item, exc)  # the mark stays: a copy may be out
                 return False
             case DeliveryOutcome.ASSUMED:
-                async with self.db.transaction(serial=False) as conn:
-                    await outbox.mark_assumed_delivered(conn, item.id, self.clock(), f"unconfirmed: {exc}")
+                await outbox.mark_assumed_delivered(self.db.alone, item.id, self.clock(), f"unconfirmed: {exc}")
                 self.report.sent += 1
                 return True
             case DeliveryOutcome.GONE:
@@ -223,8 +227,7 @@ class OutboxDrain:
             case DeliveryOutcome.REJECTED:
                 log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
                           destination.platform, item.key, destination.channel, exc)
-                async with self.db.transaction(serial=False) as conn:
-                    await outbox.mark_rejected(conn, item.id, str(exc))
+                await outbox.mark_rejected(self.db.alone, item.id, str(exc))
                 self.report.rejected += 1
                 return True
             case _:  # transient, rate limited or unexpected: keep the alert, try later
@@ -244,15 +247,14 @@ class OutboxDrain:
         except Exception as exc:  # a payload this version cannot read or render: retrying will not help
             log.error("alert %s for %s:%s cannot be rendered (%s); set aside, the channel's next alerts go on",
                       item.key, destination.platform, destination.channel, exc)
-            async with self.db.transaction(serial=False) as conn:
-                await outbox.mark_rejected(conn, item.id, f"cannot render: {type(exc).__name__}: {exc}")
+            await outbox.mark_rejected(self.db.alone, item.id, f"cannot render: {type(exc).__name__}: {exc}")
             self.report.rejected += 1
             return True
         await adapter.pace()
-        async with self.db.transaction(serial=False) as conn:
-            claim = self.claimer.until(self.clock())
-            ours = (await outbox.mark_sending(conn, item.id, self.clock(), claim) if tracked
-                    else await outbox.keep_claim(conn, item.id, claim, self.clock()))
+        # One statement each, a transaction by itself (`alone`): a post costs two round trips to the store.
+        claim = self.claimer.until(self.clock())
+        ours = (await outbox.mark_sending(self.db.alone, item.id, self.clock(), claim) if tracked
+                else await outbox.keep_claim(self.db.alone, item.id, claim, self.clock()))
         if not ours:
             log.warning("alert %s for %s:%s not sent by this process: its claim lapsed and another deliverer has"
                         " the channel now", item.key, destination.platform, destination.channel)
@@ -264,16 +266,22 @@ class OutboxDrain:
         except Exception as exc:
             return await self.failed(item, exc, outcome_of(exc), tracked)
         self.slots[destination.platform].observe(time.monotonic() - started)
-        async with self.db.transaction(serial=False) as conn:
-            await outbox.mark_delivered(conn, item.id, self.clock())
+        await outbox.mark_delivered(self.db.alone, item.id, self.clock())
         self.report.sent += 1
         return True
 
     async def drain(self, queue: list[outbox.OutboxItem]) -> None:
         """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
-        for item in queue:
+        for n, item in enumerate(queue):
             adapter = self.adapters[item.destination.platform]
-            await adapter.ready(item.destination.channel)
+            if n:  # its next alert: the channel may wait for its turn (Slack), and then it asks for no slot
+                self.pacing += 1
+                self._changed.put_nowait(None)
+            try:
+                await adapter.ready(item.destination.channel)
+            finally:
+                if n:
+                    self.pacing -= 1
             async with self.slots[item.destination.platform].slot():
                 if not await self.send_one(item):
                     return
@@ -303,8 +311,7 @@ class OutboxDrain:
         while True:
             await asyncio.sleep(self.claimer.length.total_seconds() / 3)
             try:
-                async with self.db.transaction(serial=False) as conn:
-                    await outbox.renew_claims(conn, self.claimer.until(self.clock()), self.clock())
+                await outbox.renew_claims(self.db.alone, self.claimer.until(self.clock()), self.clock())
             except StoreError as exc:  # each send checks its claim anyway: a lapsed one is not sent
                 log.warning("could not renew this deliverer's claims (%s); trying again", exc)
 
@@ -316,36 +323,47 @@ class OutboxDrain:
             renewing.cancel()
             await asyncio.wait({renewing})
             with suppress(Exception):  # a dead store: the claims lapse by themselves
-                async with self.db.transaction(serial=False) as conn:
-                    await outbox.release_claims(conn, self.claimer.name)
+                await outbox.release_claims(self.db.alone, self.claimer.name)
         self.report.in_flight = {name: limiter.peak for name, limiter in self.slots.items() if limiter.peak}
         return self.report
 
     async def drain_claimed(self) -> None:
-        """Claim channels while there are any: twice the in-flight cap at first, more whenever half have finished.
+        """Claim channels while there are any: a quarter more than the in-flight cap, refilled as they finish.
 
-        Twice the cap keeps every slot busy while the next claim is made; claiming a few at a time (not the
-        whole outbox) leaves the rest to other deliverers. Every channel's queue ends within this pass, even
-        when one fails (a database fault): a drain left running would overlap the next pass.
+        Channels that can send now are kept a little above the cap, so every slot stays busy while the
+        next claim is made (a channel waiting for its own turn, Slack's one post a second, is not counted:
+        it holds no slot). Claiming little ahead leaves the rest to other deliverers, and at the end of a
+        fan-out no deliverer sits on channels another one, idle, could send. Every channel's queue ends
+        within this pass, even when one fails (a database fault): a drain left running would overlap the
+        next pass.
         """
         active: set[asyncio.Task[None]] = set()
+        finished = self._changed  # a channel done (its task) or gone to wait for its turn (None); O(1) each
         failures: list[BaseException] = []
         more = True
         try:
             while True:
-                if more and not failures and len(active) <= self.concurrency:
-                    wanted = 2 * self.concurrency - len(active)
+                sending = len(active) - self.pacing
+                if more and not failures and sending <= self.concurrency:
+                    wanted = self.ahead - sending
                     try:
                         queues = await self.claim(wanted)
                     except Exception as exc:
                         failures.append(exc)
                         queues = []
                     more = bool(queues)  # a short claim may only mean another deliverer took some
-                    active.update(asyncio.create_task(self.drain(queue)) for queue in queues)
+                    for queue in queues:
+                        task = asyncio.create_task(self.drain(queue))
+                        task.add_done_callback(finished.put_nowait)
+                        active.add(task)
                 if not active:
                     break
-                done, active = await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
-                failures.extend(failed for task in done if (failed := task.exception()) is not None)
+                done = await finished.get()
+                if done is None:
+                    continue
+                active.discard(done)
+                if not done.cancelled() and (failed := done.exception()) is not None:
+                    failures.append(failed)
         finally:
             if active:  # cancelled (shutdown): the channels' drains end with the pass
                 for task in active:
