@@ -21,8 +21,8 @@ connection, crash) is counted, and the adapter checks before posting it again.
 
 Several deliverers (`run` processes on one PostgreSQL) share the outbox by claims
 (store/outbox.py, migration 0013): a pass claims whole channels, a few at a time
-(twice the in-flight cap, refilled as channels finish), so each deliverer takes
-its share of a large fan-out; it renews its claims while it works and releases
+(a quarter more than it can send at once, refilled as channels finish), so each
+deliverer takes its share of a large fan-out; it renews its claims while it works and releases
 what it did not finish at the end. A send goes out only while its claim holds
 (checked and renewed in the same statement as the "posted" mark), so a
 deliverer that stalled past its claim never posts what another took over.
