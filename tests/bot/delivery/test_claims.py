@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.delivery.adapter import Adapter
 from bot.delivery.drain import Claimer, deliver_due, orphaned
 from bot.domain.events import SourceHealth
 from bot.domain.messages import Alert
@@ -23,21 +24,14 @@ from tests.support.stores import store_of
 HOST = "deliverer-test-host"
 
 
-class RecordingSlack:
+class RecordingSlack(Adapter):
     """An adapter that posts nothing: it records which channel got which alert (Slack-like: no nonce)."""
 
     platform = "slack"
     idempotent = False
-    pacing_rate = None
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
-
-    async def pace(self) -> None:
-        return None
-
-    async def ready(self, channel: str) -> None:
-        return None
 
     async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
         self.sent.append((channel, alert.key))
