@@ -16,6 +16,7 @@ from bench import (
     poll_cycle,
     queries,
     slack_fanout,
+    tenants,
     web,
 )
 from bench.measure import VERDICTS
@@ -30,6 +31,8 @@ if __name__ == "__main__":
         for bench in (poll_cycle, queries, imports, web):  # the store-bound figures again, on PostgreSQL
             print(f"\n== {bench.__name__} --store postgresql ==")
             asyncio.run(bench.main(store="postgresql"))
+        print("\n== bench.tenants (PostgreSQL) ==")
+        asyncio.run(tenants.main())
     failed = [name for name, passed in VERDICTS if not passed]
     print(f"\nbench: {len(VERDICTS) - len(failed)} of {len(VERDICTS)} figures PASS"
           + (f"; FAIL: {', '.join(failed)}" if failed else ""))

@@ -20,7 +20,7 @@ from bot.attribution.orgs import load_org_table
 from bot.attribution.upkeep import reattribute_if_changed
 from bot.config import Secrets, Settings, check_slack_oauth, unavailable_platforms
 from bot.delivery.adapter import Adapter
-from bot.delivery.drain import DeliveryReport, deliver_due
+from bot.delivery.drain import Claimer, DeliveryReport, deliver_due
 from bot.digest.week import parse_schedule
 from bot.digest.weekly import DigestOutcome, create_due_digest
 from bot.domain.country_codes import iso_country_codes
@@ -250,7 +250,15 @@ class Trendwatch:
                 self.db, metered(self.adapters),
                 concurrency=self.settings.delivery.concurrency,
                 max_backoff=self.settings.delivery.max_backoff,
+                claimer=Claimer(self.holder, self.settings.delivery.claim),
             )
+
+    @property
+    def delivers(self) -> bool:
+        """Whether this process drains the outbox now: on PostgreSQL every `run` does, sharing it by claims;
+        on SQLite only the lease holder (one writer: a second process on the file adds no sending capacity that
+        `[delivery] concurrency` does not, and its every claim and mark would queue on the file's write lock)."""
+        return self.has_lease or self.db.dialect == "postgresql"
 
     async def digest_due(self, now: datetime | None = None) -> DigestOutcome:
         """The scheduled (or missed, within grace) weekly digest, created at most once per week."""

@@ -310,6 +310,9 @@ class DeliverySettings(_Section):
     concurrency: int = Field(100, ge=1, le=256)  # most sends in flight per platform (aiohttp's connection limit)
     max_backoff: Annotated[Duration, _at_least("1s")] = timedelta(minutes=30)
     max_wait: Annotated[Duration, _at_least("1s")] = timedelta(seconds=60)  # a longer Retry-After re-queues the alert
+    # How long a deliverer's claim on a channel's alerts holds unless renewed (every third of it, while it works):
+    # the longest a killed deliverer's channels wait before another `run` takes them (PostgreSQL: several deliver).
+    claim: Annotated[Duration, _at_least("3s")] = timedelta(seconds=30)
 
 
 class DiscordSettings(_Section):

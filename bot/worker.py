@@ -32,7 +32,7 @@ from bot.log import get_logger
 from bot.services import Service, keep_connecting, service_name
 from bot.web import ops
 from bot.web.site import Site
-from store import tenants
+from store import outbox, tenants
 from store.db import StoreError, StoreTransient
 
 log = get_logger(__name__)
@@ -84,7 +84,11 @@ class Jobs:
 
 
 class Deliverer:
-    """Drains the outbox while this process holds the lease; a kick during a pass asks for one more pass."""
+    """Drains the outbox while this process may (`Trendwatch.delivers`); a kick during a pass asks for one more.
+
+    On PostgreSQL every `run` delivers, and hears a poll's alerts through NOTIFY (`OUTBOX_CHANNEL`), so a
+    deliverer that is not the poller starts at once rather than at its next `[delivery] interval`.
+    """
 
     name = "deliverer"
 
@@ -96,7 +100,7 @@ class Deliverer:
         self.drain = jobs.job(self.deliver)
 
     async def deliver(self) -> None:
-        while self.app.has_lease:
+        while self.app.delivers:
             self._again = False
             try:
                 await self.app.deliver()
@@ -290,6 +294,7 @@ class Worker:
         """Until SIGINT/SIGTERM or a fatal error; then every service stops, the last started first."""
         self.schedule()
         await self.lease.check()  # unguarded: a store that fails now fails the start, with its line
+        await self.app.db.listen(outbox.OUTBOX_CHANNEL, self.deliverer.kick)
         connections = [*connections, *platform_services(self.app, self.poller.next_poll)]
         if address is not None:
             pages = Site(self.app.db, self.app.settings).routes() if self.app.settings.web.enabled else []

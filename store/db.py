@@ -39,7 +39,7 @@ import math
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -346,12 +346,20 @@ class Conn:
             await self._db.run_many(sql, many)
 
 
+class AloneConn(Conn):
+    """A `Conn` whose every statement is a transaction by itself (`Database.write_alone`): for one-statement writes."""
+
+    def execute(self, sql: str, params: Params | None = None) -> _Pending:
+        return _Pending(self._db.write_alone(sql, params))
+
+
 class Database(ABC):
     """One connection with explicit transactions; `SqliteDatabase` and `PostgresDatabase` differ below it."""
 
     def __init__(self, location: StoreLocation) -> None:
         self.location = location
         self.conn = Conn(self)
+        self.alone = AloneConn(self)
         self._writer = asyncio.Lock()
         self.in_transaction = False
 
@@ -383,25 +391,37 @@ class Database(ABC):
     async def driver_connection(self) -> Any:
         """The driver's own connection (aiosqlite or asyncpg), for what only it can do: tracing in tests."""
 
+    async def listen(self, channel: str, heard: Callable[[], None]) -> None:  # noqa: B027  (only PostgreSQL)
+        """Call `heard` whenever another process (or this one) sends `notify(channel)`; SQLite has no such thing.
+
+        PostgreSQL's LISTEN/NOTIFY: a deliverer hears at once that a poll committed alerts, instead of
+        at its next `[delivery] interval`. A notification lost with a connection costs only that wait.
+        """
+
     def check_file(self) -> None:  # noqa: B027  (a hook: only SQLite has a file that can be swapped)
         """Before each transaction: is the store still the one opened? (SQLite: the file under its path.)"""
 
     @abstractmethod
-    async def _begin(self) -> None:
+    async def _begin(self, serial: bool = True) -> None:
         """Driver-specific (see the subclasses)."""
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Conn]:
+    async def transaction(self, *, serial: bool = True) -> AsyncIterator[Conn]:
         """BEGIN … COMMIT: all of it lands, or none of it; one writer at a time across every process.
 
         One connection is shared by every task (poller, delivery, lease, slash
         commands), so transactions take turns: without the lock one task's
         statements would land inside another's transaction.
+
+        `serial=False` (PostgreSQL; SQLite has one writer whatever is asked): no writer lock across
+        processes, for the outbox's claims and marks, which touch only rows that row locks already
+        keep apart (`SKIP LOCKED` claims, rows this process claimed): several deliverers work at once
+        instead of queueing behind each other's and the poller's transactions.
         """
         async with self._writer:
             self.check_file()
             try:
-                await self._begin()
+                await self._begin(serial)
             except StoreError:
                 await self._rollback()
                 raise
@@ -418,6 +438,20 @@ class Database(ABC):
                 await self._rollback()
                 raise
             self.in_transaction = False
+
+    async def write_alone(self, sql: str, params: Params | None = None) -> Cursor:
+        """One statement that is a whole transaction by itself (an outbox mark), without the one-writer lock.
+
+        On PostgreSQL it is sent alone, committed by the server as it runs: one round trip instead of
+        BEGIN, the statement and COMMIT (a deliverer marks every post twice; at a thousand posts a second
+        the round trips are most of its work). On SQLite it is an ordinary transaction. Either way it
+        waits for this process's open transaction, which shares the connection, to end first.
+        """
+        if self.dialect == "sqlite":
+            async with self.transaction(serial=False) as conn:
+                return await conn.execute(sql, params)
+        async with self._writer:
+            return await self.run(sql, params)  # a fault of the server is already one StoreError line
 
     async def _rollback(self) -> None:
         # SQLite may already have rolled back on its own (SQLITE_FULL, I/O errors); then ROLLBACK itself fails.
@@ -482,7 +516,7 @@ class SqliteDatabase(Database):
             raise StoreGone(f"database {self.path} was replaced by another file while trendwatch was running:"
                             " stopping; restart to use the new file")
 
-    async def _begin(self) -> None:
+    async def _begin(self, serial: bool = True) -> None:
         await self.run("BEGIN IMMEDIATE")
         self.in_transaction = True
 
@@ -501,6 +535,7 @@ class PostgresDatabase(Database):
         super().__init__(location)
         self._connection: Any = None  # asyncpg.Connection (the driver ships no type hints)
         self._turn = asyncio.Lock()  # asyncpg runs one operation at a time per connection
+        self._listeners: dict[str, Callable[[], None]] = {}  # LISTEN again on every new connection
 
     async def _live(self) -> Any:
         import asyncpg
@@ -513,9 +548,17 @@ class PostgresDatabase(Database):
             self._connection = await asyncpg.connect(
                 self.location.url, timeout=10, statement_cache_size=512,
                 server_settings={"application_name": "trendwatch"})
+            for channel, heard in self._listeners.items():
+                await self._connection.add_listener(channel, _called(heard))
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise store_error(self.where, exc) from exc
         return self._connection
+
+    async def listen(self, channel: str, heard: Callable[[], None]) -> None:
+        async with self._turn:
+            self._listeners[channel] = heard
+            if self._connection is not None and not self._connection.is_closed():
+                await self._connection.add_listener(channel, _called(heard))
 
     async def _call(self, call: str, sql: str, *args: Any) -> Any:
         async with self._turn:
@@ -552,11 +595,12 @@ class PostgresDatabase(Database):
         async with self._turn:
             return await self._live()
 
-    async def _begin(self) -> None:
+    async def _begin(self, serial: bool = True) -> None:
         self.in_transaction = False
         await self.run("BEGIN")
         self.in_transaction = True
-        await self.run(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+        if serial:
+            await self.run(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
 
     async def _rollback(self) -> None:
         if self._connection is None or self._connection.is_closed():
@@ -569,6 +613,11 @@ class PostgresDatabase(Database):
             with suppress(Exception):
                 await asyncio.wait_for(self._connection.close(), timeout=5)
             self._connection = None
+
+
+def _called(heard: Callable[[], None]) -> Callable[..., None]:
+    """asyncpg's listener signature (connection, pid, channel, payload) → `heard()`."""
+    return lambda *_: heard()
 
 
 async def _schema_version(db: Database) -> int:

@@ -21,7 +21,8 @@ class LeaseHolder:
     expires_at: datetime
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host with that pid exists (what a lease or a claim of this host names)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +48,7 @@ async def try_acquire(
         if current is not None:
             ours = current.holder == holder
             expired = current.expires_at <= now
-            orphaned = current.host == host and not _process_alive(current.pid)
+            orphaned = current.host == host and not process_alive(current.pid)
             if not (ours or expired or orphaned):
                 return current
         await conn.execute(

@@ -18,16 +18,27 @@ with work may send at once, up to the same bound.
 Posts a platform cannot deduplicate (Slack has no send nonce) are marked in the
 outbox before they go out; a post whose answer never came (timeout, dropped
 connection, crash) is counted, and the adapter checks before posting it again.
+
+Several deliverers (`run` processes on one PostgreSQL) share the outbox by claims
+(store/outbox.py, migration 0013): a pass claims whole channels, a few at a time
+(a quarter more than it can send at once, refilled as channels finish), so each
+deliverer takes its share of a large fan-out; it renews its claims while it works and releases
+what it did not finish at the end. A send goes out only while its claim holds
+(checked and renewed in the same statement as the "posted" mark), so a
+deliverer that stalled past its claim never posts what another took over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
+import socket
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +52,8 @@ from bot.log import get_logger
 from bot.retry import DELIVERY
 from store import destinations as destination_store
 from store import outbox
-from store.db import Database
+from store.db import Conn, Database, StoreError
+from store.lease import process_alive
 
 log = get_logger(__name__)
 
@@ -118,6 +130,30 @@ class DeliveryReport:
     paused: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # platform → why it refused our credentials
     in_flight: dict[str, int] = field(default_factory=dict)  # platform → most sends awaiting an answer at once
+    claim_lost: int = 0  # sends not made: this deliverer's claim had lapsed and another deliverer took the channel
+
+
+@dataclass(frozen=True, slots=True)
+class Claimer:
+    """Who claims outbox rows in a pass (host:pid:nonce, like the worker lease's holder) and for how long."""
+
+    name: str
+    length: timedelta = timedelta(seconds=30)
+
+    @classmethod
+    def of_this_process(cls, length: timedelta = timedelta(seconds=30)) -> Claimer:
+        return cls(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", length)
+
+    def until(self, now: datetime) -> outbox.Claim:
+        return outbox.Claim(self.name, now + self.length)
+
+
+def orphaned(claimer: str, host: str) -> bool:
+    """A claim of a process on this host that no longer exists (killed): its rows need not wait out the claim."""
+    parts = claimer.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    return parts[0] == host and not process_alive(int(parts[1]))
 
 
 def alert_for(item: outbox.OutboxItem) -> Alert:
@@ -152,9 +188,14 @@ class OutboxDrain:
     """
 
     def __init__(self, db: Database, adapters: Mapping[str, Adapter], concurrency: int, max_backoff: timedelta,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], claimer: Claimer | None = None) -> None:
         self.db = db
         self.adapters = adapters
+        self.concurrency = max(1, concurrency)
+        self.ahead = self.concurrency + self.concurrency // 4 + 1  # channels able to send, claimed at once
+        self.pacing = 0  # channels waiting for their own next turn (they hold no slot)
+        self._changed: asyncio.Queue[asyncio.Task[None] | None] = asyncio.Queue()
+        self.claimer = claimer or Claimer.of_this_process()
         self.max_backoff = max_backoff
         self.clock = clock
         self.report = DeliveryReport()
@@ -171,7 +212,7 @@ class OutboxDrain:
             log.warning("send to %s:%s failed (%s); retrying in %ds",
                         item.destination.platform, item.destination.channel, exc, wait.total_seconds())
         reason = str(exc) or type(exc).__name__
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(serial=False) as conn:
             if unsent:
                 await outbox.mark_unsent(conn, item.id, reason)
             await outbox.mark_retry(conn, item.id, reason, self.clock() + wait)
@@ -185,8 +226,7 @@ class OutboxDrain:
                 await self.retry_later(item, exc)  # the mark stays: a copy may be out
                 return False
             case DeliveryOutcome.ASSUMED:
-                async with self.db.transaction() as conn:
-                    await outbox.mark_assumed_delivered(conn, item.id, self.clock(), f"unconfirmed: {exc}")
+                await outbox.mark_assumed_delivered(self.db.alone, item.id, self.clock(), f"unconfirmed: {exc}")
                 self.report.sent += 1
                 return True
             case DeliveryOutcome.GONE:
@@ -210,8 +250,7 @@ class OutboxDrain:
             case DeliveryOutcome.REJECTED:
                 log.error("%s refused alert %s for channel %s (%s); set aside, the channel's next alerts go on",
                           destination.platform, item.key, destination.channel, exc)
-                async with self.db.transaction() as conn:
-                    await outbox.mark_rejected(conn, item.id, str(exc))
+                await outbox.mark_rejected(self.db.alone, item.id, str(exc))
                 self.report.rejected += 1
                 return True
             case _:  # transient, rate limited or unexpected: keep the alert, try later
@@ -231,50 +270,130 @@ class OutboxDrain:
         except Exception as exc:  # a payload this version cannot read or render: retrying will not help
             log.error("alert %s for %s:%s cannot be rendered (%s); set aside, the channel's next alerts go on",
                       item.key, destination.platform, destination.channel, exc)
-            async with self.db.transaction() as conn:
-                await outbox.mark_rejected(conn, item.id, f"cannot render: {type(exc).__name__}: {exc}")
+            await outbox.mark_rejected(self.db.alone, item.id, f"cannot render: {type(exc).__name__}: {exc}")
             self.report.rejected += 1
             return True
         await adapter.pace()
-        if tracked:
-            async with self.db.transaction() as conn:
-                await outbox.mark_sending(conn, item.id, self.clock())
+        # One statement each, a transaction by itself (`alone`): a post costs two round trips to the store.
+        claim = self.claimer.until(self.clock())
+        ours = (await outbox.mark_sending(self.db.alone, item.id, self.clock(), claim) if tracked
+                else await outbox.keep_claim(self.db.alone, item.id, claim, self.clock()))
+        if not ours:
+            log.warning("alert %s for %s:%s not sent by this process: its claim lapsed and another deliverer has"
+                        " the channel now", item.key, destination.platform, destination.channel)
+            self.report.claim_lost += 1
+            return False
         started = time.monotonic()
         try:
             await adapter.send(destination.channel, alert, destination.mention)
         except Exception as exc:
             return await self.failed(item, exc, outcome_of(exc), tracked)
         self.slots[destination.platform].observe(time.monotonic() - started)
-        async with self.db.transaction() as conn:
-            await outbox.mark_delivered(conn, item.id, self.clock())
+        await outbox.mark_delivered(self.db.alone, item.id, self.clock())
         self.report.sent += 1
         return True
 
     async def drain(self, queue: list[outbox.OutboxItem]) -> None:
         """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
-        for item in queue:
+        for n, item in enumerate(queue):
             adapter = self.adapters[item.destination.platform]
-            await adapter.ready(item.destination.channel)
+            if n:  # its next alert: the channel may wait for its turn (Slack), and then it asks for no slot
+                self.pacing += 1
+                self._changed.put_nowait(None)
+            try:
+                await adapter.ready(item.destination.channel)
+            finally:
+                if n:
+                    self.pacing -= 1
             async with self.slots[item.destination.platform].slot():
                 if not await self.send_one(item):
                     return
 
-    async def run(self) -> DeliveryReport:
-        # Read in a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
-        async with self.db.transaction() as conn:
-            items = await outbox.due_items(conn, self.clock(), list(self.adapters))
+    async def claim(self, destinations: int) -> list[list[outbox.OutboxItem]]:
+        """Up to `destinations` channels nobody holds, each with its due alerts in order."""
+        # In a transaction: a poll committing its alerts on the same connection is either all seen or not at all.
+        async with self.db.transaction(serial=False) as conn:
+            await self.release_orphans(conn)
+            items = await outbox.claim_due(conn, self.claimer.until(self.clock()), self.clock(), list(self.adapters),
+                                           destinations)
         by_destination: dict[int, list[outbox.OutboxItem]] = {}
         for item in items:
             by_destination.setdefault(item.destination.id, []).append(item)
-        # Every channel's queue ends within this pass, even when one fails (a database fault): a drain left
-        # running would overlap the next pass and could send its alerts twice.
-        drained = await asyncio.gather(*(self.drain(queue) for queue in by_destination.values()),
-                                       return_exceptions=True)
-        failures = [result for result in drained if isinstance(result, BaseException)]
-        if failures:
-            raise failures[0]
+        return list(by_destination.values())
+
+    async def release_orphans(self, conn: Conn) -> None:
+        """Claims of a killed process on this host go back at once (a standby on SQLite, a restart, a neighbour)."""
+        host = socket.gethostname()
+        for claimer in await outbox.live_claimers(conn, self.clock()):
+            if claimer != self.claimer.name and orphaned(claimer, host):
+                released = await outbox.release_claims(conn, claimer)
+                log.info("took back %d alert(s) claimed by %s, a process that no longer exists", released, claimer)
+
+    async def keep_claims(self) -> None:
+        """Renew this pass's claims every third of their length, as long as it runs (a send may wait a minute)."""
+        while True:
+            await asyncio.sleep(self.claimer.length.total_seconds() / 3)
+            try:
+                await outbox.renew_claims(self.db.alone, self.claimer.until(self.clock()), self.clock())
+            except StoreError as exc:  # each send checks its claim anyway: a lapsed one is not sent
+                log.warning("could not renew this deliverer's claims (%s); trying again", exc)
+
+    async def run(self) -> DeliveryReport:
+        renewing = asyncio.create_task(self.keep_claims(), name="renew claims")
+        try:
+            await self.drain_claimed()
+        finally:
+            renewing.cancel()
+            await asyncio.wait({renewing})
+            with suppress(Exception):  # a dead store: the claims lapse by themselves
+                await outbox.release_claims(self.db.alone, self.claimer.name)
         self.report.in_flight = {name: limiter.peak for name, limiter in self.slots.items() if limiter.peak}
         return self.report
+
+    async def drain_claimed(self) -> None:
+        """Claim channels while there are any: a quarter more than the in-flight cap, refilled as they finish.
+
+        Channels that can send now are kept a little above the cap, so every slot stays busy while the
+        next claim is made (a channel waiting for its own turn, Slack's one post a second, is not counted:
+        it holds no slot). Claiming little ahead leaves the rest to other deliverers, and at the end of a
+        fan-out no deliverer sits on channels another one, idle, could send. Every channel's queue ends
+        within this pass, even when one fails (a database fault): a drain left running would overlap the
+        next pass.
+        """
+        active: set[asyncio.Task[None]] = set()
+        finished = self._changed  # a channel done (its task) or gone to wait for its turn (None); O(1) each
+        failures: list[BaseException] = []
+        more = True
+        try:
+            while True:
+                sending = len(active) - self.pacing
+                if more and not failures and sending <= self.concurrency:
+                    wanted = self.ahead - sending
+                    try:
+                        queues = await self.claim(wanted)
+                    except Exception as exc:
+                        failures.append(exc)
+                        queues = []
+                    more = bool(queues)  # a short claim may only mean another deliverer took some
+                    for queue in queues:
+                        task = asyncio.create_task(self.drain(queue))
+                        task.add_done_callback(finished.put_nowait)
+                        active.add(task)
+                if not active:
+                    break
+                done = await finished.get()
+                if done is None:
+                    continue
+                active.discard(done)
+                if not done.cancelled() and (failed := done.exception()) is not None:
+                    failures.append(failed)
+        finally:
+            if active:  # cancelled (shutdown): the channels' drains end with the pass
+                for task in active:
+                    task.cancel()
+                await asyncio.wait(active)
+        if failures:
+            raise failures[0]
 
 
 async def deliver_due(
@@ -284,6 +403,7 @@ async def deliver_due(
     concurrency: int = 100,
     max_backoff: timedelta = timedelta(minutes=30),
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    claimer: Claimer | None = None,
 ) -> DeliveryReport:
-    """Send every due alert once (see `OutboxDrain`)."""
-    return await OutboxDrain(db, adapters, concurrency, max_backoff, clock).run()
+    """Send every due alert once (see `OutboxDrain`); `claimer`: this process, claiming for `[delivery] claim`."""
+    return await OutboxDrain(db, adapters, concurrency, max_backoff, clock, claimer).run()

@@ -112,6 +112,7 @@ def test_countries_keys_for_derivatives_and_the_lineage_cache():
         ({"store": {"lease": "0s"}}, "store.lease: must be at least 3s"),
         ({"digest": {"grace": "0s"}}, "digest.grace: must be at least 1m"),
         ({"delivery": {"interval": "0s"}}, "delivery.interval: must be at least 1s"),
+        ({"delivery": {"claim": "1s"}}, "delivery.claim: must be at least 3s"),
         ({"routes": [{"platform": "discord", "channel": "general"}]}, "routes[0]: a Discord channel id is a number"),
         ({"routes": [{"platform": "discord", "channel": "١٢٣"}]}, "routes[0]: a Discord channel id is a number"),
         ({"discord": {"api_base": "discord.com/api"}}, "discord.api_base: expected an http(s) URL"),
@@ -133,11 +134,13 @@ def test_unusable_values_are_refused_naming_the_key(data: dict[str, Any], expect
 def test_sensible_values_at_the_minimums_are_accepted():
     settings = parse_settings({
         "hub": {"poll_interval": "1s", "request_timeout": "1s", "retry_budget": "0s"},
-        "store": {"lease": "3s"}, "digest": {"grace": "1m"},
+        "store": {"lease": "3s"}, "digest": {"grace": "1m"}, "delivery": {"claim": "3s"},
         "routes": [{"platform": "discord", "channel": "123456789012345678"}, {"platform": "slack", "channel": "C01"}],
         "discord": {"api_base": "http://127.0.0.1:8080/api/v10"}, "slack": {"api_url": "https://slack.example/api/"},
     }, env={})
     assert settings.store.lease == timedelta(seconds=3) and settings.digest.grace == timedelta(minutes=1)
+    assert settings.delivery.claim == timedelta(seconds=3)
+    assert parse_settings({}, env={}).delivery.claim == timedelta(seconds=30)  # a killed deliverer's channels wait
 
 
 def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path):

@@ -1,0 +1,209 @@
+"""One alert to 1,000 Slack workspaces with 2 channels each, by one and then by two deliverers on one PostgreSQL.
+
+Whole `python -m bot run` processes, as deployed: they poll FakeHub (one of them, elected by the
+lease), queue one alert per channel in the outbox, and deliver it through the Slack adapter and
+slack_sdk to FakeSlack, which answers every post after `--latency` (200 ms, a real round trip).
+Each run gets a fresh database on a throwaway PostgreSQL server (fsync off, as in the tests).
+
+The time is read from the store: from the moment the poll queued the alert (its outbox rows'
+`created_at`) to the last row marked delivered, so it includes hearing the alert (NOTIFY), claiming
+channels and marking every post. The bound is Little's law: with at most `in_flight` sends waiting
+for an answer, `messages` sends take at least messages × latency / in_flight; one deliverer keeps
+`[delivery] concurrency` in flight, two keep twice that.
+
+The 2,000 channels are posted with one bot token (the adapter as it is); per-workspace tokens change
+which token each post carries, not how many posts are in flight. The fake enforces no rate limit:
+each workspace's own limits are far from reached by two posts.
+
+    python -m bench.tenants [--workspaces 1000] [--channels 2] [--latency 0.2] [--concurrency 100]
+                            [--rounds 3] [--store postgresql|URL]
+
+Each figure is the median of `--rounds` fan-outs (one and two deliverers alternating). The CPU
+each deliverer used is printed beside its time: where the machine cannot give the deliverers, the
+fake Slack and PostgreSQL the CPU a fan-out needs at the cap's rate, the time says so, not the design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.measure import VERDICTS
+from store.db import Database, from_iso, open_database
+from tests.fakes.hub import FakeHub, ranked
+from tests.fakes.slack_api import FakeSlack
+from tests.support.postgres import PostgresServer, start_server
+
+MODELS = [f"meta-llama/l{i}" for i in range(11)]
+REPO = Path(__file__).resolve().parent.parent
+BOUND_RATIO = 1.2  # one deliverer: at most this × the bound its in-flight cap sets
+SCALE_OUT = 1.8  # two deliverers: at least this × as fast as one
+READY = "trendwatch running"
+
+
+def little_bound(messages: int, latency: float, in_flight: int) -> float:
+    """The least time `messages` sends take when at most `in_flight` wait `latency` each for their answer."""
+    return messages * latency / in_flight
+
+
+def channel_ids(workspaces: int, per_workspace: int) -> list[str]:
+    """Slack-shaped channel ids, grouped by workspace (C + workspace number + channel number)."""
+    return [f"C{workspace:05d}{n:02d}" for workspace in range(workspaces) for n in range(per_workspace)]
+
+
+def config_text(hub: FakeHub, slack: FakeSlack, url: str, channels: list[str], concurrency: int) -> str:
+    routes = "".join(f'[[routes]]\nplatform = "slack"\nchannel = "{c}"\n\n' for c in channels)
+    return (f'[hub]\nendpoint = "{hub.endpoint}"\npoll_interval = "1s"\nretry_budget = "2s"\n\n'
+            f'[store]\nurl = "{url}"\n\n[console]\nenabled = false\n\n'
+            f'[delivery]\ninterval = "30s"\nconcurrency = {concurrency}\n\n'
+            f'[slack]\nenabled = true\napi_url = "{slack.api_url}"\n\n{routes}')
+
+
+async def until(predicate: Callable[[], bool], seconds: float = 300.0, every: float = 0.1) -> None:
+    async with asyncio.timeout(seconds):
+        while not predicate():
+            await asyncio.sleep(every)
+
+
+async def scalar(db: Database, sql: str) -> object:
+    row = await (await db.conn.execute(sql)).fetchone()
+    return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class FanOut:
+    seconds: float  # from the alert queued to its last post answered
+    lost: int
+    duplicated: int
+    shares: list[int]  # posts each deliverer made
+    cpu: list[float]  # CPU seconds each deliverer used from the baseline poll to the end
+
+
+async def fan_out(server: PostgresServer, deliverers: int, channels: list[str], latency: float,
+                  concurrency: int, tmp: Path) -> FanOut:
+    """One fan-out by `deliverers` fresh `run` processes on a fresh database."""
+    url = server.fresh_url()
+    async with FakeHub() as hub, FakeSlack() as slack:
+        slack.delay(latency, "chat.postMessage")
+        config = tmp / f"tenants-{deliverers}.toml"
+        config.write_text(config_text(hub, slack, url, channels, concurrency), encoding="utf-8")
+        hub.models = ranked(MODELS[:10])
+        logs = [tmp / f"deliverer-{deliverers}-{n}.log" for n in range(deliverers)]
+        workers = []
+        for log in logs:
+            with log.open("wb") as err:
+                workers.append(await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot", "run", "--config", str(config), cwd=REPO,
+                    env={**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench-tenants"},
+                    stdout=asyncio.subprocess.DEVNULL, stderr=err))
+        db: Database | None = None
+        try:
+            # Every process listening for alerts, and the baseline poll stored: the next poll queues the alert.
+            await until(lambda: all(READY in log.read_text(errors="replace") for log in logs))
+            db = await open_database(url)  # one connection for the whole watch, not one per look
+            while not await scalar(db, "SELECT COUNT(*) FROM snapshots"):
+                await asyncio.sleep(0.1)
+            cpu_before = [cpu_seconds(worker.pid) for worker in workers]
+            hub.models = ranked(MODELS[:9] + MODELS[10:])  # one model enters: one alert per channel
+            while await scalar(db, "SELECT COUNT(*) FROM outbox WHERE status = 'delivered'") != len(channels):
+                await asyncio.sleep(0.2)
+                if any(worker.returncode is not None for worker in workers):
+                    raise RuntimeError(f"a deliverer stopped; see {', '.join(map(str, logs))}")
+            cpu = [cpu_seconds(worker.pid) - before for worker, before in zip(workers, cpu_before, strict=True)]
+            queued = from_iso(str(await scalar(db, "SELECT MIN(created_at) FROM outbox")))
+            done = from_iso(str(await scalar(db, "SELECT MAX(delivered_at) FROM outbox")))
+            by = await (await db.conn.execute("SELECT COUNT(*) FROM outbox GROUP BY claimed_by")).fetchall()
+            shares = [int(row[0]) for row in by]
+        finally:
+            if db is not None:
+                await db.close()
+            for worker in workers:
+                if worker.returncode is None:
+                    worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                await asyncio.wait_for(worker.wait(), timeout=60)
+        copies = Counter(post["channel"] for post in slack.posts())
+    return FanOut((done - queued).total_seconds(), len(set(channels) - set(copies)),
+                  sum(n - 1 for n in copies.values()), sorted(shares, reverse=True), cpu)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def main(argv: list[str] | None = None) -> bool:
+    from bot.config import DeliverySettings
+
+    parser = argparse.ArgumentParser(prog="python -m bench.tenants", description=__doc__.split("\n")[0])
+    parser.add_argument("--workspaces", type=int, default=1000)
+    parser.add_argument("--channels", type=int, default=2, help="channels per workspace")
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds FakeSlack takes to answer a post")
+    parser.add_argument("--concurrency", type=int, default=DeliverySettings().concurrency,
+                        help="[delivery] concurrency: most sends in flight per deliverer")
+    parser.add_argument("--rounds", type=int, default=3, help="fan-outs of each kind; the median is judged")
+    parser.add_argument("--store", default="postgresql", help="postgresql (a throwaway server) or a URL")
+    args = parser.parse_args(argv if argv is not None else [])
+    os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="bench-hf-"))
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):  # slack_sdk ignores NO_PROXY
+        os.environ.pop(proxy, None)
+    if args.store != "postgresql":
+        os.environ["TRENDWATCH_TEST_POSTGRES"] = args.store
+    channels = channel_ids(args.workspaces, args.channels)
+    messages = len(channels)
+    print(f"one alert to {args.workspaces} Slack workspaces × {args.channels} channels = {messages} posts,"
+          f" {args.latency * 1000:g} ms answers, at most {args.concurrency} sends in flight per deliverer"
+          " (one bot token for every channel); `run` processes on one PostgreSQL")
+    print(f"goal: one deliverer within {BOUND_RATIO}x of the bound its in-flight cap sets"
+          f" (messages × latency / in flight); two deliverers at least {SCALE_OUT}x as fast as one;"
+          f" nothing lost or duplicated; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    server = start_server()
+    runs: dict[int, list[FanOut]] = {1: [], 2: []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-tenants-") as tmp:
+            for _ in range(args.rounds):  # alternating, so a busy moment of the machine hits both alike
+                for deliverers in (1, 2):
+                    runs[deliverers].append(await fan_out(server, deliverers, channels, args.latency,
+                                                          args.concurrency, Path(tmp)))
+    finally:
+        server.stop()
+    for deliverers, done in runs.items():
+        print(f"{deliverers} deliverer(s), each round: "
+              + "; ".join(f"{run.seconds:.2f} s (posts per deliverer {'+'.join(map(str, run.shares))},"
+                          f" CPU s {'+'.join(f'{cpu:.1f}' for cpu in run.cpu)})" for run in done))
+    one = statistics.median(run.seconds for run in runs[1])
+    two = statistics.median(run.seconds for run in runs[2])
+    bound_1 = little_bound(messages, args.latency, args.concurrency)
+    bound_2 = little_bound(messages, args.latency, 2 * args.concurrency)
+    lost = sum(run.lost for done in runs.values() for run in done)
+    duplicated = sum(run.duplicated for done in runs.values() for run in done)
+    intact = lost == duplicated == 0
+    near_bound = one / bound_1 <= BOUND_RATIO
+    faster = one / two >= SCALE_OUT
+    print(f"median of {args.rounds}: one deliverer {one:6.2f} s   bound {bound_1:5.2f} s   {one / bound_1:5.2f}x"
+          f" the bound   {'PASS' if near_bound else 'FAIL'}")
+    print(f"median of {args.rounds}: two deliverers {two:5.2f} s   bound {bound_2:5.2f} s   {two / bound_2:5.2f}x the"
+          f" bound; {one / two:4.2f}x as fast as one (the baseline: one deliverer, this run)"
+          f"   {'PASS' if faster else 'FAIL'}")
+    print(f"lost {lost}, duplicated {duplicated}   {'PASS' if intact else 'FAIL'}")
+    VERDICTS.extend([("tenants: one deliverer near its bound", near_bound),
+                     ("tenants: two deliverers scale out", faster), ("tenants: nothing lost or duplicated", intact)])
+    return near_bound and faster and intact
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    passed = asyncio.run(main(sys.argv[1:]))
+    print(f"(the whole run took {time.monotonic() - started:.0f} s)")
+    sys.exit(0 if passed else 1)
