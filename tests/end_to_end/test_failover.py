@@ -221,12 +221,14 @@ async def test_several_deliverers_share_a_fan_out_and_kill_9_of_one_loses_and_re
             victim = by_pid[max(in_flight, key=lambda pid: in_flight[pid])]
             if victim_on == "another host":
                 await move_claims_to_another_host(victim, str(store_of(db_path)))
+            # What the victim holds, read before the kill: on this host a survivor takes a dead process's claims
+            # back at once, so after the kill they may already be someone else's.
+            held = dict(query(db_path, "SELECT id, claimed_until FROM outbox WHERE status = 'pending' AND (claimed_by"
+                                       f" LIKE '%:{victim.pid}:%' OR claimed_by LIKE 'deliverer-host-2:%')"))
             victim.send_signal(signal.SIGKILL)
             await victim.wait()
             killed_at = time.monotonic()
             posted_at_kill = len(posts())
-            held = dict(query(db_path, "SELECT id, claimed_until FROM outbox WHERE status = 'pending' AND (claimed_by"
-                                       f" LIKE '%:{victim.pid}:%' OR claimed_by LIKE 'deliverer-host-2:%')"))
             await until(lambda: count(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0)
             finished = time.monotonic() - killed_at
             shares = query(db_path, "SELECT claimed_by, COUNT(*) FROM outbox GROUP BY claimed_by")
