@@ -11,9 +11,11 @@ channels and marking every post. The bound is Little's law: with at most `in_fli
 for an answer, `messages` sends take at least messages × latency / in_flight; one deliverer keeps
 `[delivery] concurrency` in flight, two keep twice that.
 
-The 2,000 channels are posted with one bot token (the adapter as it is); per-workspace tokens change
-which token each post carries, not how many posts are in flight. The fake enforces no rate limit:
-each workspace's own limits are far from reached by two posts.
+The deployment is an "Add to Slack" one (`[slack] oauth = true`, HTTP mode): the 1,000 workspaces
+are installed in the store before the processes start (each with its own bot token, sealed with
+TRENDWATCH_SECRET_KEY, as the OAuth flow leaves them), and each post goes out with its own
+workspace's token; the fake checks every token and the bench checks that each workspace heard with
+its own. The fake enforces no rate limit: each workspace's own limits are far from reached by two posts.
 
     python -m bench.tenants [--workspaces 1000] [--channels 2] [--latency 0.2] [--concurrency 100]
                             [--rounds 3] [--store postgresql|URL]
@@ -38,10 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from slack_sdk.oauth.installation_store import Installation
+
+from adapters.slack_installs import StoredInstallations
 from bench.measure import VERDICTS
 from store.db import Database, from_iso, open_database
+from store.sealing import Sealer, new_key
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
+from tests.support.ops import free_port
 from tests.support.postgres import PostgresServer, start_server
 
 MODELS = [f"meta-llama/l{i}" for i in range(11)]
@@ -49,6 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 BOUND_RATIO = 1.2  # one deliverer: at most this × the bound its in-flight cap sets
 SCALE_OUT = 1.8  # two deliverers: at least this × as fast as one
 READY = "trendwatch running"
+CLIENT_ID, CLIENT_SECRET = "1111.2222", "bench-client-secret"  # the app's OAuth credentials, as the fake knows them
 
 
 def little_bound(messages: int, latency: float, in_flight: int) -> float:
@@ -61,12 +69,40 @@ def channel_ids(workspaces: int, per_workspace: int) -> list[str]:
     return [f"C{workspace:05d}{n:02d}" for workspace in range(workspaces) for n in range(per_workspace)]
 
 
-def config_text(hub: FakeHub, slack: FakeSlack, url: str, channels: list[str], concurrency: int) -> str:
+def config_text(hub: FakeHub, slack: FakeSlack, url: str, channels: list[str], concurrency: int, port: int) -> str:
     routes = "".join(f'[[routes]]\nplatform = "slack"\nchannel = "{c}"\n\n' for c in channels)
     return (f'[hub]\nendpoint = "{hub.endpoint}"\npoll_interval = "1s"\nretry_budget = "2s"\n\n'
             f'[store]\nurl = "{url}"\n\n[console]\nenabled = false\n\n'
             f'[delivery]\ninterval = "30s"\nconcurrency = {concurrency}\n\n'
-            f'[slack]\nenabled = true\napi_url = "{slack.api_url}"\n\n{routes}')
+            f'[slack]\nenabled = true\nmode = "http"\nport = {port}\noauth = true\napi_url = "{slack.api_url}"\n\n'
+            f'{routes}')
+
+
+def team_of(channel: str) -> str:
+    """The workspace a bench channel belongs to (`channel_ids`: C + workspace number + channel number)."""
+    return "T" + channel[1:6]
+
+
+async def install_workspaces(url: str, slack: FakeSlack, channels: list[str], key: str) -> dict[str, str]:
+    """Every workspace installed as "Add to Slack" leaves it (a sealed bot token each), and every channel
+    known to be in its workspace; the fake grants the tokens. Returns each workspace's token."""
+    db = await open_database(url)
+    try:
+        installations = StoredInstallations(db, Sealer.from_value(key), CLIENT_ID, client_secret=CLIENT_SECRET,
+                                            api_url=slack.api_url)
+        tokens: dict[str, str] = {}
+        for channel in channels:
+            team = team_of(channel)
+            if team not in tokens:
+                workspace = slack.add_workspace(team)
+                tokens[team] = slack.grant_bot_token(team)
+                await installations.async_save(Installation(
+                    team_id=team, team_name=workspace.name, bot_token=tokens[team], bot_id=workspace.bot_id,
+                    bot_user_id=workspace.bot_user_id, user_id="UINSTALLER", installed_at=time.time()))
+            await installations.remember_channel(channel, team, None)
+    finally:
+        await db.close()
+    return tokens
 
 
 async def until(predicate: Callable[[], bool], seconds: float = 300.0, every: float = 0.1) -> None:
@@ -87,6 +123,7 @@ class FanOut:
     duplicated: int
     shares: list[int]  # posts each deliverer made
     cpu: list[float]  # CPU seconds each deliverer used from the baseline poll to the end
+    wrong_token: int = 0  # posts that did not carry their own workspace's token
 
 
 async def fan_out(server: PostgresServer, deliverers: int, channels: list[str], latency: float,
@@ -94,17 +131,22 @@ async def fan_out(server: PostgresServer, deliverers: int, channels: list[str], 
     """One fan-out by `deliverers` fresh `run` processes on a fresh database."""
     url = server.fresh_url()
     async with FakeHub() as hub, FakeSlack() as slack:
+        slack.oauth_app(CLIENT_ID, CLIENT_SECRET)  # from now on only tokens the fake granted are accepted
+        key = new_key()
+        tokens = await install_workspaces(url, slack, channels, key)
         slack.delay(latency, "chat.postMessage")
-        config = tmp / f"tenants-{deliverers}.toml"
-        config.write_text(config_text(hub, slack, url, channels, concurrency), encoding="utf-8")
         hub.models = ranked(MODELS[:10])
         logs = [tmp / f"deliverer-{deliverers}-{n}.log" for n in range(deliverers)]
         workers = []
-        for log in logs:
+        for n, log in enumerate(logs):
+            config = tmp / f"tenants-{deliverers}-{n}.toml"
+            config.write_text(config_text(hub, slack, url, channels, concurrency, free_port()), encoding="utf-8")
             with log.open("wb") as err:
                 workers.append(await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "bot", "run", "--config", str(config), cwd=REPO,
-                    env={**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench-tenants"},
+                    env={**{k: v for k, v in os.environ.items() if k != "SLACK_BOT_TOKEN"},
+                         "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+                         "SLACK_SIGNING_SECRET": "bench-signing-secret", "TRENDWATCH_SECRET_KEY": key},
                     stdout=asyncio.subprocess.DEVNULL, stderr=err))
         db: Database | None = None
         try:
@@ -133,8 +175,10 @@ async def fan_out(server: PostgresServer, deliverers: int, channels: list[str], 
             for worker in workers:
                 await asyncio.wait_for(worker.wait(), timeout=60)
         copies = Counter(post["channel"] for post in slack.posts())
+        posts = slack.calls_to("chat.postMessage")
+        wrong_token = sum(1 for call in posts if call.token != tokens[team_of(str(call.params.get("channel")))])
     return FanOut((done - queued).total_seconds(), len(set(channels) - set(copies)),
-                  sum(n - 1 for n in copies.values()), sorted(shares, reverse=True), cpu)
+                  sum(n - 1 for n in copies.values()), sorted(shares, reverse=True), cpu, wrong_token)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -164,7 +208,7 @@ async def main(argv: list[str] | None = None) -> bool:
     messages = len(channels)
     print(f"one alert to {args.workspaces} Slack workspaces × {args.channels} channels = {messages} posts,"
           f" {args.latency * 1000:g} ms answers, at most {args.concurrency} sends in flight per deliverer"
-          " (one bot token for every channel); `run` processes on one PostgreSQL")
+          " (each workspace installed with its own token); `run` processes on one PostgreSQL")
     print(f"goal: one deliverer within {BOUND_RATIO}x of the bound its in-flight cap sets"
           f" (messages × latency / in flight); two deliverers at least {SCALE_OUT}x as fast as one;"
           f" nothing lost or duplicated; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -188,7 +232,8 @@ async def main(argv: list[str] | None = None) -> bool:
     bound_2 = little_bound(messages, args.latency, 2 * args.concurrency)
     lost = sum(run.lost for done in runs.values() for run in done)
     duplicated = sum(run.duplicated for done in runs.values() for run in done)
-    intact = lost == duplicated == 0
+    wrong = sum(run.wrong_token for done in runs.values() for run in done)
+    intact = lost == duplicated == wrong == 0
     near_bound = one / bound_1 <= BOUND_RATIO
     faster = one / two >= SCALE_OUT
     print(f"median of {args.rounds}: one deliverer {one:6.2f} s   bound {bound_1:5.2f} s   {one / bound_1:5.2f}x"
@@ -196,7 +241,8 @@ async def main(argv: list[str] | None = None) -> bool:
     print(f"median of {args.rounds}: two deliverers {two:5.2f} s   bound {bound_2:5.2f} s   {two / bound_2:5.2f}x the"
           f" bound; {one / two:4.2f}x as fast as one (the baseline: one deliverer, this run)"
           f"   {'PASS' if faster else 'FAIL'}")
-    print(f"lost {lost}, duplicated {duplicated}   {'PASS' if intact else 'FAIL'}")
+    print(f"lost {lost}, duplicated {duplicated}, posted with another workspace's token {wrong}"
+          f"   {'PASS' if intact else 'FAIL'}")
     VERDICTS.extend([("tenants: one deliverer near its bound", near_bound),
                      ("tenants: two deliverers scale out", faster), ("tenants: nothing lost or duplicated", intact)])
     return near_bound and faster and intact

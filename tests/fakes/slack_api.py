@@ -506,6 +506,11 @@ class FakeSlack:
                 out.setdefault(c.team, []).append({**_decode_json_fields(c.params), "token": c.token})
         return out
 
+    def grant_bot_token(self, team_id: str) -> str:
+        """A bot token of an installed workspace, as if it had gone through the OAuth flow (for a bench that
+        installs a thousand workspaces at once)."""
+        return self._grant(team_id, "bot", "xoxb")
+
     def _grant(self, team_id: str, kind: str, prefix: str) -> str:
         token = f"{prefix}-{team_id}-{next(self._id_counter)}-{hashlib.sha256(os.urandom(8)).hexdigest()[:12]}"
         expires = time.time() + self.rotation_expires_in if self.rotation_expires_in and kind == "bot" else None
