@@ -154,10 +154,12 @@ class _Tree(app_commands.CommandTree[discord.Client]):
 def build_tree(client: discord.Client, db: Database, settings: Settings,
                next_poll: Callable[[], datetime | None] = lambda: None,
                defer_after: float = DEFER_AFTER,
-               is_active: Callable[[], bool] = lambda: True) -> app_commands.CommandTree[discord.Client]:
-    """The bot's slash commands on `client` (a client has at most one tree)."""
+               is_active: Callable[[], bool] = lambda: True,
+               kick_delivery: Callable[[], None] = lambda: None) -> app_commands.CommandTree[discord.Client]:
+    """The bot's slash commands on `client` (a client has at most one tree); `kick_delivery`: a delivery
+    pass now, so `/alerts test` posts at once."""
     tree = _Tree(client, is_active)
-    channels = ChannelSettings(db, settings, next_poll=next_poll)
+    channels = ChannelSettings(db, settings, next_poll=next_poll, kick_delivery=kick_delivery)
     channel_lists = ChannelLists(db, settings)
 
     def chosen_list(name: str | None) -> tuple[str, str]:
@@ -277,6 +279,10 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
     watch.autocomplete("list_name")(list_autocomplete)
     unwatch.autocomplete("list_name")(list_autocomplete)
+
+    @alerts.command(name="test", description="Post one sample of each alert this channel gets, marked as a test")
+    async def test(interaction: discord.Interaction) -> None:
+        await reply(interaction, channels.test(caller_of(interaction)), private=True)
 
     @alerts.command(name="status", description="This channel's alert settings and the bot's health")
     async def status(interaction: discord.Interaction) -> None:
@@ -420,13 +426,13 @@ class DiscordGateway:
     def __init__(self, adapter: DiscordAdapter, db: Database, settings: Settings,
                  next_poll: Callable[[], datetime | None] = lambda: None, defer_after: float = DEFER_AFTER,
                  ready_timeout: float = READY_TIMEOUT, is_active: Callable[[], bool] = lambda: True,
-                 on_tenant_joined: TenantJoined = no_tenant_joined, on_tenant_left: TenantLeft = no_tenant_left
-                 ) -> None:
+                 on_tenant_joined: TenantJoined = no_tenant_joined, on_tenant_left: TenantLeft = no_tenant_left,
+                 kick_delivery: Callable[[], None] = lambda: None) -> None:
         self.adapter = adapter
         self.client: ShardedClient = adapter.client
         self.settings = settings
         self.answers: Callable[[], bool] = (lambda: True) if settings.discord.shard_ids is not None else is_active
-        self.tree = build_tree(self.client, db, settings, next_poll, defer_after, self.answers)
+        self.tree = build_tree(self.client, db, settings, next_poll, defer_after, self.answers, kick_delivery)
         self.ready_timeout = ready_timeout
         self.on_tenant_joined = on_tenant_joined
         self.on_tenant_left = on_tenant_left

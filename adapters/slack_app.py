@@ -59,7 +59,9 @@ log = get_logger(__name__)
 MAX_COUNT = 50
 #: users.info fields that make a workspace admin (Slack sends JSON booleans).
 ADMIN_FIELDS = ("is_admin", "is_owner", "is_primary_owner")
-SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch"})
+# Admin-only actions (`test` changes no setting, but posts in the channel: admins only, like the rest).
+SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch",
+                             "test"})
 EVENTS_PATH = "/slack/events"
 CONNECT_TIMEOUT = 15.0
 
@@ -110,6 +112,7 @@ def help_message(command: str, unknown: str | None = None) -> Message:
         " — what this channel hears (admins; `filter clear` resets)",
         f"{command} alerts watch <author|org/name> [list] — be told when it shows up (admins)",
         f"{command} alerts unwatch <author|org/name> [list] — stop watching (admins)",
+        f"{command} alerts test — post one sample of each alert this channel gets, marked as a test (admins)",
         f"{command} alerts status — what this channel gets",
     ]
     return Message(kind="help", title=f"How to use {command}", lines=(*intro, *(line(u) for u in usage)),
@@ -172,13 +175,15 @@ class SlashCommands:
 
     def __init__(self, db: Database, settings: Settings, client: AsyncWebClient,
                  next_poll: Callable[[], datetime | None] = lambda: None,
-                 installations: StoredInstallations | None = None) -> None:
-        """`installations`: with "Add to Slack", where each channel's workspace is remembered for delivery."""
+                 installations: StoredInstallations | None = None,
+                 kick_delivery: Callable[[], None] = lambda: None) -> None:
+        """`installations`: with "Add to Slack", where each channel's workspace is remembered for delivery;
+        `kick_delivery`: a delivery pass now (`alerts test`)."""
         self.db = db
         self.installations = installations
         self.settings = settings
         self.client = client
-        self.channel_settings = ChannelSettings(db, settings, next_poll)
+        self.channel_settings = ChannelSettings(db, settings, next_poll, kick_delivery=kick_delivery)
         self.channel_lists = ChannelLists(db, settings)
         self.list_names = tuple(spec.name for spec in configured_lists(settings))
 
@@ -253,6 +258,8 @@ class SlashCommands:
             return await settings.unsubscribe(caller)
         if action == "status":
             return await settings.status(caller)
+        if action == "test":
+            return await settings.test(caller)
         if action == "mute":
             if len(args) != 1:
                 raise CommandError("Use: alerts mute <30m|2h|1d|off>")
@@ -523,12 +530,14 @@ def oauth_settings(settings: Settings, secrets: Secrets, installations: StoredIn
 def build_oauth_service(settings: Settings, secrets: Secrets, db: Database, installations: StoredInstallations,
                         next_poll: Callable[[], datetime | None] = lambda: None,
                         on_tenant_left: TenantLeft = nobody_left,
-                        on_tenant_joined: TenantJoined = nobody_joined) -> SlackHttpService:
+                        on_tenant_joined: TenantJoined = nobody_joined,
+                        kick_delivery: Callable[[], None] = lambda: None) -> SlackHttpService:
     """HTTP mode with "Add to Slack": install pages, events and commands, each answered with its workspace's token."""
     check_slack_oauth(settings, secrets)
     assert secrets.slack_signing_secret is not None
     client = AsyncWebClient(base_url=settings.slack.api_url)  # no token: Bolt sets each request's own
-    commands = SlashCommands(db, settings, client, next_poll, installations=installations)
+    commands = SlashCommands(db, settings, client, next_poll, installations=installations,
+                             kick_delivery=kick_delivery)
     oauth = oauth_settings(settings, secrets, installations, StoredOAuthStates(db), on_tenant_joined)
     app = build_bolt_app(commands, secrets.slack_signing_secret.get_secret_value(), verify_requests=True,
                          oauth=oauth, on_tenant_left=on_tenant_left)
@@ -537,6 +546,7 @@ def build_oauth_service(settings: Settings, secrets: Secrets, db: Database, inst
 
 def build_slack_service(settings: Settings, secrets: Secrets, db: Database,
                         next_poll: Callable[[], datetime | None] = lambda: None,
+                        kick_delivery: Callable[[], None] = lambda: None,
                         ) -> SlackSocketService | SlackHttpService | None:
     """The slash command service for `run`, or None (with a log line saying which secret is missing)."""
     slack = settings.slack
@@ -546,7 +556,7 @@ def build_slack_service(settings: Settings, secrets: Secrets, db: Database,
         log.warning("[slack] enabled but SLACK_BOT_TOKEN is not set: no %s command", slack.command)
         return None
     client = AsyncWebClient(token=secrets.slack_bot_token.get_secret_value(), base_url=slack.api_url)
-    commands = SlashCommands(db, settings, client, next_poll)
+    commands = SlashCommands(db, settings, client, next_poll, kick_delivery=kick_delivery)
     if slack.mode == "socket":
         if secrets.slack_app_token is None:
             log.warning("[slack] mode = \"socket\" needs SLACK_APP_TOKEN (xapp-…): no %s command;"

@@ -130,8 +130,10 @@ async def close_adapters(adapters: dict[str, Adapter]) -> None:
             await adapter.close()
 
 
-def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None]) -> list[Service]:
-    """Connections only `run` keeps open to answer slash commands (`once` needs none)."""
+def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None],
+                      kick_delivery: Callable[[], None] = lambda: None) -> list[Service]:
+    """Connections only `run` keeps open to answer slash commands (`once` needs none); `kick_delivery`
+    starts a delivery pass (`/alerts test` posts its samples at once)."""
     services: list[Service] = []
     if "discord" in app.adapters:
         from adapters.discord_commands import DiscordGateway  # only when Discord is enabled (discord.py)
@@ -141,7 +143,8 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
         if isinstance(adapter, DiscordAdapter):
             services.append(DiscordGateway(adapter, app.db, app.settings, next_poll,
                                            is_active=lambda: app.has_lease,
-                                           on_tenant_joined=app.on_tenant_joined, on_tenant_left=app.on_tenant_left))
+                                           on_tenant_joined=app.on_tenant_joined, on_tenant_left=app.on_tenant_left,
+                                           kick_delivery=kick_delivery))
     if app.settings.slack.enabled:
         from adapters.slack_app import build_oauth_service, build_slack_service  # only when Slack is enabled
         from adapters.slack_out import SlackWorkspaces
@@ -149,8 +152,8 @@ def platform_services(app: Trendwatch, next_poll: Callable[[], datetime | None])
         workspaces = app.adapters.get("slack")
         if isinstance(workspaces, SlackWorkspaces):  # "Add to Slack": the installs share the delivery's store
             services.append(build_oauth_service(app.settings, app.secrets, app.db, workspaces.installations,
-                                                next_poll, app.on_tenant_left, app.on_tenant_joined))
-        elif (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll)) is not None:
+                                                next_poll, app.on_tenant_left, app.on_tenant_joined, kick_delivery))
+        elif (slack := build_slack_service(app.settings, app.secrets, app.db, next_poll, kick_delivery)) is not None:
             services.append(slack)
     return services
 

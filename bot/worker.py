@@ -295,7 +295,7 @@ class Worker:
         self.schedule()
         await self.lease.check()  # unguarded: a store that fails now fails the start, with its line
         await self.app.db.listen(outbox.OUTBOX_CHANNEL, self.deliverer.kick)
-        connections = [*connections, *platform_services(self.app, self.poller.next_poll)]
+        connections = [*connections, *platform_services(self.app, self.poller.next_poll, self.deliverer.kick)]
         if address is not None:
             pages = Site(self.app.db, self.app.settings).routes() if self.app.settings.web.enabled else []
             endpoint = ops.OpsEndpoint(self.app.db, self.app.settings, lambda: self.app.holder, LEASE_NAME, address,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from bot.attribution.countries import COUNTRY_NAMES, country_name, flag
 from bot.commands.caller import Caller, CommandError, echo, parse_country
 from bot.commands.channel_lists import status_lines
+from bot.commands.samples import sample_events
 from bot.commands.tenancy import check_rule_cap, check_subscription_cap, own_destination
 from bot.config import Settings, parse_duration
 from bot.domain.destination import Destination
@@ -21,7 +22,7 @@ from bot.domain.messages import Field, Message, line
 from bot.domain.shares import BASES, DEFAULT_BASIS, Basis
 from store import destinations as dest_store
 from store import health as health_store
-from store import snapshots
+from store import outbox, snapshots
 from store.db import Conn, Database
 
 SUBSCRIBABLE = ("entered", "share", "digest", "left", "climber")
@@ -98,11 +99,15 @@ def _ok(title: str, *lines: str) -> Message:
 class ChannelSettings:
     def __init__(self, db: Database, settings: Settings,
                  next_poll: Callable[[], datetime | None] = lambda: None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 kick_delivery: Callable[[], None] = lambda: None) -> None:
+        """`kick_delivery`: a delivery pass now (the worker's), so `/alerts test` posts at once; without it
+        the samples go out at the next pass (`[delivery] interval`, or at once on PostgreSQL's NOTIFY)."""
         self.db = db
         self.settings = settings
         self.next_poll = next_poll
         self.clock = clock
+        self.kick_delivery = kick_delivery
 
     async def _subscribed(self, conn: Conn, caller: Caller) -> Destination:
         """The caller's channel, subscribed and of the caller's tenant; anything else is a CommandError."""
@@ -193,6 +198,36 @@ class ChannelSettings:
         if until is None:
             return _ok("Unmuted", "Alerts resume with the next change.")
         return _ok("Muted", f"No alerts here until {until:%Y-%m-%d %H:%M} UTC; what happens meanwhile is skipped.")
+
+    async def test(self, caller: Caller) -> Message:
+        """`/alerts test`: one sample of each kind this channel takes, queued for this channel only.
+
+        The samples go through the outbox like every alert, so they are real posts through the channel's
+        adapter: a bot that may not post here is found the way delivery finds it (the channel paused, with
+        the platform's reason in `alerts status`). Each is marked a test (see bot/commands/samples.py).
+        """
+        _require_admin(caller)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            found, _ = await own_destination(conn, caller, now)
+            if found is None or not found.active or not found.kinds:
+                raise CommandError("This channel is not subscribed to any alerts: use `alerts subscribe` first,"
+                                   " then `alerts test`.")
+            latest = await snapshots.latest_snapshots(conn, 1)
+            newest = latest[0] if latest else None
+            top_n = newest.top_n if newest is not None else self.settings.hub.top_n
+            samples = sample_events(found.kinds, newest.snapshot if newest else None, top_n, now)
+            for event in samples:
+                await outbox.add_event(conn, event, None, [found.id], now)
+        self.kick_delivery()
+        kinds = ", ".join(event.kind for event in samples)
+        lines = [f"Sent {len(samples)} test alert{'s' if len(samples) != 1 else ''} to this channel: {kinds}."]
+        if found.paused_at is not None:
+            lines.append(f"⏸ This channel is paused ({found.paused_reason}): nothing is posted here until"
+                         " `alerts subscribe` resumes it; run `alerts test` again then.")
+        else:
+            lines.append("They arrive within moments; if not, `alerts status` says why.")
+        return _ok("Test alerts queued", *lines)
 
     async def status(self, caller: Caller) -> Message:
         conn = self.db.conn

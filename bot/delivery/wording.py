@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -354,7 +355,23 @@ def render_watched(event: Watched) -> Message:
     return about_snapshot(event, title, (found,), url)
 
 
+TEST_PREFIX = "Test: "
+TEST_NOTE = "This is a test of /alerts test; nothing changed on the Hub."
+
+
+def marked_as_test(message: Message) -> Message:
+    """A sample of `/alerts test`: the title says so first, and a last line says nothing really happened,
+    so nobody in the channel acts on it (the sample's models and figures are real ones, or plainly fake)."""
+    return replace(message, title=TEST_PREFIX + message.title, lines=(*message.lines, line(TEST_NOTE)))
+
+
 def render(event: Event) -> Message:
+    """The message of an alert, marked as a test when it is a sample of `/alerts test`."""
+    message = render_kind(event)
+    return marked_as_test(message) if event.test else message
+
+
+def render_kind(event: Event) -> Message:
     if isinstance(event, Watched):
         return render_watched(event)
     if isinstance(event, Digest):

@@ -34,9 +34,12 @@ class _Event(BaseModel):
     # Which trending list this is about (issue 12): every alert carries it; `list_kind` makes its links.
     list: str = DEFAULT_LIST
     list_kind: Literal["models", "datasets", "spaces"] = "models"
+    # A sample posted by `/alerts test` (issue 20): rendered marked as a test, never on the public page or
+    # the feeds. Left out of the payload when False, so every real alert is stored exactly as before.
+    test: bool = False
 
     def to_payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude=None if self.test else {"test"})
 
 
 class EnteredModel(BaseModel):

@@ -2,8 +2,8 @@
 
 An alert's id is its stored event's id, which never changes: a feed reader that has seen it once
 never shows it again. What a channel asked for only for itself (a `/alerts watch` or a channel's
-own share rule: `scope` set) is left out, and nothing says which channels, servers or workspaces
-got an alert.
+own share rule: `scope` set) is left out, and so is a sample of `/alerts test` (`test`); nothing says
+which channels, servers or workspaces got an alert.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ async def public_alerts(conn: Conn, wanted: AlertFilter, limit: int = SHOWN,
         except ValidationError:
             log.warning("alert %d: stored payload no longer reads as an event; left off the page", sent.id)
             continue
-        if getattr(event, "scope", None) is not None:
+        if getattr(event, "scope", None) is not None or event.test:  # a channel's own, or an `/alerts test` sample
             continue
         if wanted.list_name is not None and event.list != wanted.list_name:
             continue

@@ -116,6 +116,7 @@ DISCORD_TRIES: dict[str, list[Any]] = {
     "watch": [{"target": "meta-llama"}, {"target": "deepseek-ai"}],
     "unwatch": [{"target": "deepseek-ai"}],
     "status": [{}],
+    "test": [{}],
 }
 #: Commands that take no channel and read no channel's settings: the same public lists for everyone.
 NOT_CHANNEL_SCOPED = {"trending", "share", "model"}
@@ -201,6 +202,7 @@ SLACK_TRIES: dict[str, list[str]] = {
     "watch": ["alerts watch meta-llama", "alerts watch deepseek-ai"],
     "unwatch": ["alerts unwatch deepseek-ai"],
     "status": ["alerts status"],
+    "test": ["alerts test"],
 }
 
 
