@@ -213,6 +213,9 @@ class ChannelSettings:
             if found is None or not found.active or not found.kinds:
                 raise CommandError("This channel is not subscribed to any alerts: use `alerts subscribe` first,"
                                    " then `alerts test`.")
+            if found.paused_at is not None:  # delivery skips it, and a resume drops what waited: queue nothing
+                raise CommandError(f"This channel is paused ({found.paused_reason}): `alerts subscribe` resumes it;"
+                                   " then run `alerts test` again.")
             latest = await snapshots.latest_snapshots(conn, 1)
             newest = latest[0] if latest else None
             top_n = newest.top_n if newest is not None else self.settings.hub.top_n
@@ -221,13 +224,9 @@ class ChannelSettings:
                 await outbox.add_event(conn, event, None, [found.id], now)
         self.kick_delivery()
         kinds = ", ".join(event.kind for event in samples)
-        lines = [f"Sent {len(samples)} test alert{'s' if len(samples) != 1 else ''} to this channel: {kinds}."]
-        if found.paused_at is not None:
-            lines.append(f"⏸ This channel is paused ({found.paused_reason}): nothing is posted here until"
-                         " `alerts subscribe` resumes it; run `alerts test` again then.")
-        else:
-            lines.append("They arrive within moments; if not, `alerts status` says why.")
-        return _ok("Test alerts queued", *lines)
+        return _ok("Test alerts queued",
+                   f"Sent {len(samples)} test alert{'s' if len(samples) != 1 else ''} to this channel: {kinds}.",
+                   "They arrive within moments; if not, `alerts status` says why.")
 
     async def status(self, caller: Caller) -> Message:
         conn = self.db.conn

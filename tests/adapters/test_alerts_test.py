@@ -73,6 +73,13 @@ async def public_alerts(db: Database, settings: Settings) -> tuple[list[dict[str
     return api, feed, atom
 
 
+async def outbox_rows(db: Database) -> int:
+    async with db.conn.execute("SELECT COUNT(*) FROM outbox") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 # ---------------------------------------------------------------- Discord
 
 
@@ -191,4 +198,36 @@ async def test_slack_admin_gets_one_marked_post_per_kind_of_the_channel_and_a_pl
         assert api == [] and feed == [] and "Test:" not in atom
     finally:
         await service.close()
+        await app.close()
+
+
+async def test_discord_a_channel_the_bot_may_not_post_in_is_paused_as_delivery_pauses_it(
+    discord_fake: FakeDiscord, fake_hub: FakeHub, db_path: Path
+) -> None:
+    """The point of the command: a missing permission shows now, the way a real alert would find it."""
+    settings = app_settings(fake_hub, db_path, discord={"enabled": True, "api_base": discord_fake.api_base})
+    adapter = DiscordAdapter("fake-token", discord_fake.api_base, client=make_client(guild_ready_timeout=0.05))
+    app = await Trendwatch.open(settings, Secrets.from_env({}), {"discord": adapter})
+    assert await app.acquire_lease() is None
+    kicks = Kicks()
+    kicks.app = app
+    gateway = DiscordGateway(adapter, app.db, app.settings, is_active=lambda: app.has_lease, ready_timeout=3,
+                             kick_delivery=kicks)
+    await gateway.start()
+    try:
+        assert embed(await alerts(discord_fake, "subscribe", {"kinds": "share"}))["title"] == "Subscribed"
+        discord_fake.fail_channel(CHANNEL, 403)
+        answer = embed(await alerts(discord_fake, "test"))["description"]
+        assert answer.splitlines()[0] == "Sent 1 test alert to this channel: share."
+        await kicks.settle()
+        assert discord_fake.messages(CHANNEL) == []
+        status = embed(await alerts(discord_fake, "status"))["description"]
+        assert "Paused" in status and "Missing Access" in status
+        queued = await outbox_rows(app.db)
+        again = embed(await alerts(discord_fake, "test"))["description"].replace("\\`", "`")
+        assert again.startswith("This channel is paused (Discord answered 403 Missing Access")
+        assert "`alerts subscribe` resumes it" in again and "\n" not in again
+        assert await outbox_rows(app.db) == queued  # nothing queued that a resume would drop
+    finally:
+        await gateway.close()
         await app.close()
