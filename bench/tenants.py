@@ -124,6 +124,7 @@ class FanOut:
     shares: list[int]  # posts each deliverer made
     cpu: list[float]  # CPU seconds each deliverer used from the baseline poll to the end
     wrong_token: int = 0  # posts that did not carry their own workspace's token
+    sending: float = 0.0  # from the first post reaching Slack to the last one's answer
 
 
 async def fan_out(server: PostgresServer, deliverers: int, channels: list[str], latency: float,
@@ -176,9 +177,10 @@ async def fan_out(server: PostgresServer, deliverers: int, channels: list[str], 
                 await asyncio.wait_for(worker.wait(), timeout=60)
         copies = Counter(post["channel"] for post in slack.posts())
         posts = slack.calls_to("chat.postMessage")
+        sending = max(call.at for call in posts) - min(call.at for call in posts) + latency if posts else 0.0
         wrong_token = sum(1 for call in posts if call.token != tokens[team_of(str(call.params.get("channel")))])
     return FanOut((done - queued).total_seconds(), len(set(channels) - set(copies)),
-                  sum(n - 1 for n in copies.values()), sorted(shares, reverse=True), cpu, wrong_token)
+                  sum(n - 1 for n in copies.values()), sorted(shares, reverse=True), cpu, wrong_token, sending)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -224,7 +226,8 @@ async def main(argv: list[str] | None = None) -> bool:
         server.stop()
     for deliverers, done in runs.items():
         print(f"{deliverers} deliverer(s), each round: "
-              + "; ".join(f"{run.seconds:.2f} s (posts per deliverer {'+'.join(map(str, run.shares))},"
+              + "; ".join(f"{run.seconds:.2f} s, sending {run.sending:.2f} s"
+                          f" (posts per deliverer {'+'.join(map(str, run.shares))},"
                           f" CPU s {'+'.join(f'{cpu:.1f}' for cpu in run.cpu)})" for run in done))
     one = statistics.median(run.seconds for run in runs[1])
     two = statistics.median(run.seconds for run in runs[2])
