@@ -8,7 +8,7 @@ right after its send succeeds, so a restart does not send it again.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,6 +65,17 @@ async def add_event(
 _DESTINATION_COLUMNS = ", ".join(f"d.{column.strip()}" for column in _COLUMNS.split(","))
 
 
+def _items(rows: Iterable[Sequence[Any]]) -> list[OutboxItem]:
+    """Outbox rows as read with `_DESTINATION_COLUMNS`: (id, event id, attempts, unconfirmed, payload, destination…)."""
+    return [
+        OutboxItem(
+            id=int(row[0]), event_id=int(row[1]), attempts=int(row[2]), unconfirmed=int(row[3]),
+            payload=json.loads(row[4]), destination=_row(row[5:]),
+        )
+        for row in rows
+    ]
+
+
 async def due_items(
     conn: Conn, now: datetime, platforms: Sequence[str], limit: int = 5000
 ) -> list[OutboxItem]:
@@ -91,13 +102,7 @@ async def due_items(
     """
     async with conn.execute(query, [*platforms, utc_iso(now), limit]) as cursor:
         rows = await cursor.fetchall()
-    return [
-        OutboxItem(
-            id=int(row[0]), event_id=int(row[1]), attempts=int(row[2]), unconfirmed=int(row[3]),
-            payload=json.loads(row[4]), destination=_row(row[5:]),
-        )
-        for row in rows
-    ]
+    return _items(rows)
 
 
 async def mark_delivered(conn: Conn, item_id: int, now: datetime) -> None:
@@ -267,13 +272,7 @@ async def claim_due(conn: Conn, claim: Claim, now: datetime, platforms: Sequence
         ORDER BY o.destination_id, o.id
     """, (json.dumps(claimed),)) as cursor:
         rows = await cursor.fetchall()
-    return [
-        OutboxItem(
-            id=int(row[0]), event_id=int(row[1]), attempts=int(row[2]), unconfirmed=int(row[3]),
-            payload=json.loads(row[4]), destination=_row(row[5:]),
-        )
-        for row in rows
-    ]
+    return _items(rows)
 
 
 async def keep_claim(conn: Conn, item_id: int, claim: Claim, now: datetime) -> bool:
