@@ -234,21 +234,6 @@ async def latest_snapshots(conn: Conn, count: int = 1, list_name: str = DEFAULT_
     ]
 
 
-async def snapshot_at_or_before(
-    conn: Conn, moment: datetime, list_name: str = DEFAULT_LIST
-) -> StoredSnapshot | None:
-    async with conn.execute(
-        "SELECT id, taken_at, top_n FROM snapshots WHERE list = ? AND taken_at <= ?"
-        " ORDER BY taken_at DESC, id DESC LIMIT 1",
-        (list_name, utc_iso(moment)),
-    ) as cursor:
-        row = await cursor.fetchone()
-    if row is None:
-        return None
-    sid, taken, top_n = row
-    return StoredSnapshot(int(sid), Snapshot(from_iso(taken), await load_entries(conn, int(sid))), int(top_n))
-
-
 async def item_history(conn: Conn, hub_ids: Iterable[str], list_name: str = DEFAULT_LIST) -> History:
     """When each item was last in this list's top N and last #1, as of its latest stored snapshot."""
     rows = await _items(conn, "last_in_top, last_led", list_name, list(hub_ids))
