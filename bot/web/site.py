@@ -220,31 +220,29 @@ class Site:
         return secure(web.Response(text=share_csv(table), content_type="text/csv", charset="utf-8",
                                    headers={"Content-Disposition": f'attachment; filename="{name}"'}))
 
-    async def snapshots_export(self, request: web.Request) -> web.StreamResponse:
+    async def snapshot_rows(self, request: web.Request) -> View:
         """Every stored entry of one list over a range of days, as `python -m bot export snapshots` writes it.
 
         Without `from`/`to` it is the last 7 days of the list's history; one request covers at most
         `EXPORT_MAX_DAYS`, so a public page cannot be asked for a whole 15-minute history at once.
         """
-        try:
-            query = ShareQuery.parse(request.query, list(self.lists))
-            newest = await newest_snapshot(self.db.conn, query.list_name)
-            last = query.end or (newest.snapshot.taken_at.date() if newest else datetime.now(UTC).date())
-            first = query.start or last - timedelta(days=6)
-            if (last - first).days + 1 > EXPORT_MAX_DAYS:
-                raise BadParameter(f"from/to: at most {EXPORT_MAX_DAYS} days per export, asked for"
-                                   f" {(last - first).days + 1}")
-            since = datetime.combine(first, datetime.min.time(), UTC)
-            until = datetime.combine(last, datetime.max.time(), UTC)
-            rows = await snapshot_rows(self.db.conn, query.list_name, since, until)
-        except BadParameter as exc:
-            return one_line(400, f"bad parameter: {exc}")
-        except Exception as exc:  # a store that cannot be read is one line, not a traceback
-            log.warning("web page %s: cannot read the store: %s: %s", request.path, type(exc).__name__, exc)
-            return one_line(503, "the store cannot be read right now; try again shortly")
-        name = f"snapshots-{query.list_name}-{first}-{last}.csv"
-        return secure(web.Response(text=to_csv(rows), content_type="text/csv", charset="utf-8",
-                                   headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+        query = ShareQuery.parse(request.query, list(self.lists))
+        newest = await newest_snapshot(self.db.conn, query.list_name)
+        last = query.end or (newest.snapshot.taken_at.date() if newest else datetime.now(UTC).date())
+        first = query.start or last - timedelta(days=6)
+        if (last - first).days + 1 > EXPORT_MAX_DAYS:
+            raise BadParameter(f"from/to: at most {EXPORT_MAX_DAYS} days per export, asked for"
+                               f" {(last - first).days + 1}")
+        rows = await snapshot_rows(self.db.conn, query.list_name, datetime.combine(first, datetime.min.time(), UTC),
+                                   datetime.combine(last, datetime.max.time(), UTC))
+        return View("", "", {}, {"csv": to_csv(rows), "name": f"snapshots-{query.list_name}-{first}-{last}.csv"})
+
+    async def snapshots_export(self, request: web.Request) -> web.StreamResponse:
+        view = await self._view(self.snapshot_rows, request)
+        if isinstance(view, web.Response):
+            return view
+        return secure(web.Response(text=view.context["csv"], content_type="text/csv", charset="utf-8",
+                                   headers={"Content-Disposition": f'attachment; filename="{view.context["name"]}"'}))
 
     async def model(self, request: web.Request) -> View:
         spec = self._list(request)
