@@ -667,6 +667,19 @@ async def _compact_after_migrating(db: Database) -> None:
         await db.run("VACUUM")
 
 
+# A SQLite migration that rebuilds a table other tables point at says so with this line: dropping the old
+# parent with foreign keys on would cascade into every child (SQLite's table-rebuild procedure turns them
+# off around the transaction and checks them before committing).
+_REBUILDS_PARENT = "-- sqlite: foreign keys off"
+
+
+async def _check_foreign_keys(conn: Conn, name: str) -> None:
+    async with conn.execute("PRAGMA foreign_key_check") as cursor:
+        broken = await cursor.fetchall()
+    if broken:
+        raise StoreError(f"migration {name} would leave {len(broken)} row(s) pointing nowhere, e.g. {broken[0]}")
+
+
 async def _migrate(db: Database) -> None:
     """Apply what is missing, each migration in one writer's transaction that first reads the version again.
 
@@ -682,19 +695,28 @@ async def _migrate(db: Database) -> None:
         )
     applied = 0
     for number, name, sql in known[current:]:
-        async with db.transaction() as conn:
-            if await _applied(conn) >= number:
-                continue  # another worker applied it while this one waited for the lock
-            applied += 1
-            if db.dialect == "sqlite":
-                log.info("applying migration %s", name)
-                for statement in _statements(sql):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {number}")
-            else:
-                log.info("applying migration postgresql/%s", name)
-                await db.script(sql)
-                await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        rebuilds = db.dialect == "sqlite" and _REBUILDS_PARENT in sql
+        if rebuilds:
+            await db.run("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before it
+        try:
+            async with db.transaction() as conn:
+                if await _applied(conn) >= number:
+                    continue  # another worker applied it while this one waited for the lock
+                applied += 1
+                if db.dialect == "sqlite":
+                    log.info("applying migration %s", name)
+                    for statement in _statements(sql):
+                        await conn.execute(statement)
+                    if rebuilds:
+                        await _check_foreign_keys(conn, name)
+                    await conn.execute(f"PRAGMA user_version = {number}")
+                else:
+                    log.info("applying migration postgresql/%s", name)
+                    await db.script(sql)
+                    await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        finally:
+            if rebuilds:
+                await db.run("PRAGMA foreign_keys = ON")
     if db.dialect == "sqlite" and applied:
         await _compact_after_migrating(db)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain.destination import Destination
+from bot.domain.destination import DEFAULT_SUBSCRIPTION, Destination
 from bot.domain.events import ALERT_KINDS
 from store.db import Conn, from_iso, utc_iso
 
@@ -27,12 +27,13 @@ class ConfiguredRoute(Protocol):
 CONSOLE_CHANNEL = "stdout"
 _COLUMNS = (
     "id, platform, channel, kinds, origin, active, subscribed_at, since_snapshot, paused_at, paused_reason,"
-    " muted_until, mention, tenant_id"
+    " muted_until, mention, tenant_id, name, threads, template"
 )
 
 
 def _row(row: Sequence[object]) -> Destination:
-    rid, platform, channel, kinds, origin, active, subscribed, since, paused_at, reason, muted, mention, tenant = row
+    (rid, platform, channel, kinds, origin, active, subscribed, since, paused_at, reason, muted, mention, tenant,
+     name, threads, template) = row
     return Destination(
         id=int(str(rid)),
         platform=str(platform),
@@ -47,12 +48,19 @@ def _row(row: Sequence[object]) -> Destination:
         muted_until=from_iso(str(muted)) if muted else None,
         mention=str(mention) if mention else None,
         tenant_id=int(str(tenant)) if tenant is not None else None,
+        name=str(name),
+        threads=str(threads),
+        template=str(template) if template is not None else None,
     )
 
 
-async def get_destination(conn: Conn, platform: str, channel: str) -> Destination | None:
+async def get_destination(
+    conn: Conn, platform: str, channel: str, name: str = DEFAULT_SUBSCRIPTION
+) -> Destination | None:
+    """One subscription of a channel, by its name ('default' when the channel has only the one it began with)."""
     async with conn.execute(
-        f"SELECT {_COLUMNS} FROM destinations WHERE platform = ? AND channel = ?", (platform, channel)
+        f"SELECT {_COLUMNS} FROM destinations WHERE platform = ? AND channel = ? AND name = ?",
+        (platform, channel, name),
     ) as cursor:
         row = await cursor.fetchone()
     return _row(row) if row else None
@@ -107,7 +115,7 @@ async def current_routing(conn: Conn) -> Routing:
 
 async def upsert_destination(
     conn: Conn, platform: str, channel: str, kinds: Sequence[str], origin: str, now: datetime,
-    tenant_id: int | None = None,
+    tenant_id: int | None = None, name: str = DEFAULT_SUBSCRIPTION,
 ) -> Destination:
     """Activate (or re-kind) a destination. Becoming active again starts a new baseline.
 
@@ -116,8 +124,8 @@ async def upsert_destination(
     """
     await conn.execute(
         "INSERT INTO destinations (platform, channel, kinds, origin, active, subscribed_at, since_snapshot,"
-        " tenant_id) VALUES (?, ?, ?, ?, 1, ?, (SELECT MAX(id) FROM snapshots), ?)"
-        " ON CONFLICT (platform, channel) DO UPDATE SET"
+        " tenant_id, name) VALUES (?, ?, ?, ?, 1, ?, (SELECT MAX(id) FROM snapshots), ?, ?)"
+        " ON CONFLICT (platform, channel, name) DO UPDATE SET"
         "   kinds = excluded.kinds, origin = excluded.origin,"
         "   tenant_id = COALESCE(excluded.tenant_id, destinations.tenant_id),"
         "   subscribed_at = CASE WHEN destinations.active = 1 THEN destinations.subscribed_at"
@@ -127,9 +135,9 @@ async def upsert_destination(
         "   paused_at = CASE WHEN destinations.active = 1 THEN destinations.paused_at END,"
         "   paused_reason = CASE WHEN destinations.active = 1 THEN destinations.paused_reason END,"
         "   active = 1",
-        (platform, channel, json.dumps(list(kinds)), origin, utc_iso(now), tenant_id),
+        (platform, channel, json.dumps(list(kinds)), origin, utc_iso(now), tenant_id, name),
     )
-    found = await get_destination(conn, platform, channel)
+    found = await get_destination(conn, platform, channel, name)
     assert found is not None
     return found
 
