@@ -206,6 +206,8 @@ class DiscordAdapter(Adapter):
         try:
             async with asyncio.timeout(self.send_timeout):
                 content = f"<@&{mention}>" if mention else None
+                if rendered.content is not None:  # a compact look: the text is the content, after the ping
+                    content = f"{content}\n{rendered.content}" if content else rendered.content
                 nonce, mentions = nonce_for(alert.key), allowed_mentions(mention)
                 if rendered.file is None:
                     await target.send(content, embeds=rendered.embeds, nonce=nonce, allowed_mentions=mentions)

@@ -9,10 +9,12 @@ budget, cut with "… and N more" rather than failing to post.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import discord
-from discord.utils import escape_markdown
+from discord.utils import escape_markdown, escape_mentions
 
 from bot.domain.messages import Line, Message
 
@@ -24,6 +26,9 @@ FIELDS_MAX = 25
 FOOTER_MAX = 2048
 TOTAL_MAX = 6000
 EMBEDS_MAX = 10
+URL_SAFE = ":/?#&=%~+-._,"  # kept as they are in a content link; anything else (<>()[]@ space) percent-encoded
+CONTENT_MAX = 2000  # a message's plain content
+MENTION_RESERVE = 32  # `<@&` + a role id + `>` and a line break, put before the content at send time
 _MORE_RESERVE = len("\n… and 100000 more")
 
 COLOURS: dict[str, int] = {
@@ -44,10 +49,12 @@ DEFAULT_COLOUR = 0x99AAB5
 
 @dataclass(frozen=True)
 class DiscordMessage:
-    """What one `send` carries; `file` is fresh per render because a File can be read only once."""
+    """What one `send` carries; `file` is fresh per render because a File can be read only once.
+    `content`: a compact message's plain text (then `embeds` is empty)."""
 
     embeds: list[discord.Embed]
     file: discord.File | None = None
+    content: str | None = None
 
 
 def colour_for(kind: str) -> int:
@@ -124,8 +131,51 @@ def _field_value(lines: tuple[Line, ...]) -> str:
     return split_lines(texts, FIELD_VALUE_MAX, max_chunks=1, chunk_max=FIELD_VALUE_MAX)[0]
 
 
+def _plain(text: str) -> str:
+    """Text in a message's content: markdown escaped, and mentions broken (`@\u200beveryone`), so nothing from
+    the Hub or a template pings, even where allowed mentions would let a role through."""
+    return escape_mentions(escape_markdown(text))
+
+
+_UNESCAPED_BRACKET = re.compile(r"(?<!\\)([\[\]])")
+
+
+def content_line(text_line: Line) -> str:
+    """Spans → plain-content markdown: as `render_line`, but a link is `[text](<url>)`: the angle brackets keep
+    Discord from adding a preview card per link, which would undo a compact post."""
+    parts = []
+    for span in text_line:
+        text = _UNESCAPED_BRACKET.sub(r"\\\1", _plain(span.text)) if span.url else _plain(span.text)
+        if span.url:
+            text = f"[{text}](<{quote(span.url, safe=URL_SAFE)}>)"
+        if span.bold and span.text:
+            text = f"**{text}**"
+        parts.append(text)
+    return "".join(parts)
+
+
+def render_compact(message: Message) -> DiscordMessage:
+    """A compact message: its title in bold, then its lines, as the message's content (no embed: no colour
+    bar, footer or timestamp; Discord shows the post's own time). Within 2,000 characters, room left for the
+    channel's role mention; lines past that are cut with "… and N more"."""
+    budget = CONTENT_MAX - MENTION_RESERVE
+    title = f"**{clip(_plain(message.title), TITLE_MAX)}**"
+    texts = [clip(content_line(text_line), budget) for text_line in message.lines]
+    texts += [f"{_plain(fld.name)}: {content_line(value)}" for fld in message.fields for value in fld.value]
+    body = split_lines(texts, budget - len(title) - 1, max_chunks=1, chunk_max=budget - len(title) - 1)
+    content = "\n".join([title, *body]) if texts else title
+    file = None
+    if message.image is not None:
+        file = discord.File(io.BytesIO(message.image.data), filename=message.image.filename,
+                            description=message.image.description or None)
+    return DiscordMessage(embeds=[], file=file, content=content)
+
+
 def render_message(message: Message) -> DiscordMessage:
-    """One message → up to 10 embeds: title and link on the first, fields, footer and time on the last."""
+    """One message → up to 10 embeds: title and link on the first, fields, footer and time on the last.
+    A compact one (`Message.compact`) → plain content instead (`render_compact`)."""
+    if message.compact:
+        return render_compact(message)
     colour = colour_for(message.kind)
     title = clip(escape_markdown(message.title), TITLE_MAX)
     footer = clip(message.footer, FOOTER_MAX)

@@ -160,8 +160,26 @@ def fallback_text(message: Message, mention: str | None = None) -> str:
     return cut(f"{ping} {body}" if ping else body, MAX_TEXT)
 
 
+def render_compact(message: Message, mention: str | None = None) -> SlackPost:
+    """A compact message: one section, the ping and the title in bold on its first line, then the lines;
+    no header block (large type) and no context block (footer, time, link): a short post per poll."""
+    ping = mention_mrkdwn(mention)
+    head = f"*{escape(cut(message.title, MAX_HEADER))}*"
+    lines = [f"{ping} {head}" if ping else head, *(line_mrkdwn(text_line) for text_line in message.lines)]
+    for fld in message.fields:
+        lines.extend(f"{escape(fld.name)}: {line_mrkdwn(value)}" for value in fld.value)
+    body = [_section(text) for text in chunk_lines(lines)]
+    if len(body) > MAX_BLOCKS:
+        hidden = sum(_lines_in(block) for block in body[MAX_BLOCKS - 1 :])
+        body = [*body[: MAX_BLOCKS - 1], _section(f"{ELLIPSIS} and {hidden} more line{'s' if hidden != 1 else ''}")]
+    return SlackPost(text=fallback_text(message, mention), blocks=body)
+
+
 def render(message: Message, mention: str | None = None) -> SlackPost:
-    """Message → fallback text + at most 50 blocks (header, optional ping, sections, fields, context)."""
+    """Message → fallback text + at most 50 blocks (header, optional ping, sections, fields, context).
+    A compact one (`Message.compact`) → a single section of plain lines (`render_compact`)."""
+    if message.compact:
+        return render_compact(message, mention)
     head: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": cut(message.title or " ",
                                                                                         MAX_HEADER)}}]
     if ping := mention_mrkdwn(mention):

@@ -157,8 +157,9 @@ def orphaned(claimer: str, host: str) -> bool:
 
 
 def alert_for(item: outbox.OutboxItem) -> Alert:
-    return Alert(key=item.key, message=render(event_from_payload(item.payload)), payload=item.payload,
-                 unconfirmed=item.unconfirmed)
+    """The alert in the look of the subscription it goes to (its template, read with the outbox row)."""
+    return Alert(key=item.key, message=render(event_from_payload(item.payload), item.destination.template),
+                 payload=item.payload, unconfirmed=item.unconfirmed)
 
 
 async def alert_with_image(item: outbox.OutboxItem, images: dict[int, asyncio.Task[Image | None]]) -> Alert:

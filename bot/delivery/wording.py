@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.attribution.countries import country_name, flag
+from bot.delivery.templates import DEFAULT_LOOK, MISSING, Look, fill, look_of, template_for
 from bot.domain.events import (
     Climber,
     ClimberModel,
@@ -84,22 +85,86 @@ def _entered_line(model: EnteredModel, kind: str = "models") -> Line:
     )
 
 
-def render_entered(event: Entered) -> Message:
+def _count(value: int | None) -> str:
+    return MISSING if value is None else f"{value:,}"
+
+
+def model_fields(event: Entered | NewLeader | Left | Climber | Watched, model_id: str, *, rank: int | None,
+                 previous_rank: int | None, movement: str, country: str, method: str = "unknown",
+                 via: str | None = None, likes: int | None = None, downloads: int | None = None,
+                 top_n: int | None = None) -> dict[str, str]:
+    """One model's template fields (bot/delivery/templates.py FIELDS), every one a string."""
+    return {
+        "id": model_id,
+        "rank": str(rank) if rank is not None else MISSING,
+        "previous_rank": str(previous_rank) if previous_rank is not None else MISSING,
+        "movement": movement,
+        "country": country,
+        "country_flag": flag(country),
+        "origin": origin_text(country, method, via),
+        "likes": _count(likes),
+        "downloads": _count(downloads),
+        "list": event.list,
+        "url": item_url(event.list_kind, model_id),
+        "kind": event.kind,
+        "top_n": str(top_n) if top_n is not None else MISSING,
+    }
+
+
+def entered_fields(event: Entered, model: EnteredModel) -> dict[str, str]:
+    movement = "new" if model.previous_rank is None else f"up from #{model.previous_rank}"
+    return model_fields(event, model.id, rank=model.rank, previous_rank=model.previous_rank, movement=movement,
+                        country=model.country, method=model.country_method, via=model.country_via,
+                        likes=model.likes, downloads=model.downloads, top_n=event.top_n)
+
+
+def left_fields(event: Left, model: LeftModel) -> dict[str, str]:
+    return model_fields(event, model.id, rank=model.rank, previous_rank=model.previous_rank,
+                        movement=f"out from #{model.previous_rank} {stay_text(model)}", country=model.country,
+                        method=model.country_method, via=model.country_via, likes=model.likes,
+                        downloads=model.downloads, top_n=event.top_n)
+
+
+def climber_fields(event: Climber, model: ClimberModel) -> dict[str, str]:
+    return model_fields(event, model.id, rank=model.rank, previous_rank=model.previous_rank,
+                        movement=f"up {model.previous_rank - model.rank} from #{model.previous_rank}",
+                        country=model.country, method=model.country_method, via=model.country_via,
+                        likes=model.likes, downloads=model.downloads, top_n=event.top_n)
+
+
+def new_leader_fields(event: NewLeader) -> dict[str, str]:
+    return model_fields(event, event.id, rank=1, previous_rank=None, movement="new #1", country=event.country,
+                        likes=event.likes, downloads=event.downloads)
+
+
+def watched_fields(event: Watched) -> dict[str, str]:
+    movement = "appeared" if event.reason == "appeared" else f"entered the top {event.top_n}"
+    return model_fields(event, event.id, rank=event.rank, previous_rank=None, movement=movement,
+                        country=event.country, likes=event.likes, downloads=event.downloads, top_n=event.top_n)
+
+
+def render_entered(event: Entered, look: Look = DEFAULT_LOOK) -> Message:
     count = len(event.models)
     title = (
         f"{event.models[0].id} entered the trending top {event.top_n}"
         if count == 1
         else f"{count} {_NOUNS[event.list_kind][1]} entered the trending top {event.top_n}"
     )
-    return about_snapshot(event, title, tuple(_entered_line(model, event.list_kind) for model in event.models))
+    template = template_for(look, event.kind)
+    lines = (tuple(fill(template, entered_fields(event, model)) for model in event.models) if template
+             else tuple(_entered_line(model, event.list_kind) for model in event.models))
+    return about_snapshot(event, title, lines)
 
 
-def render_new_leader(event: NewLeader) -> Message:
+def render_new_leader(event: NewLeader, look: Look = DEFAULT_LOOK) -> Message:
     url = item_url(event.list_kind, event.id)
+    title = f"New #1 on the Hub's trending list: {event.id}"
+    if template := template_for(look, event.kind):
+        return about_snapshot(event, title, (fill(template, new_leader_fields(event)),), url)
     took = line(flag(event.country) + " ", Span(event.id, url=url, bold=True), " is now #1")
     if event.previous_id:
         took += line(" (ahead of ", Span(event.previous_id, url=item_url(event.list_kind, event.previous_id)), ")")
-    return about_snapshot(event, f"New #1 on the Hub's trending list: {event.id}", (took,), url)
+    return about_snapshot(event, title, (took,), url)
 
 
 #: Most models listed one per line in a `left` or `climber` message; the rest are named in one closing line.
@@ -138,12 +203,14 @@ def _left_line(model: LeftModel, top_n: int, kind: str) -> Line:
     )
 
 
-def render_left(event: Left) -> Message:
+def render_left(event: Left, look: Look = DEFAULT_LOOK) -> Message:
     count = len(event.models)
     noun = _NOUNS[event.list_kind][1]
     title = (f"{event.models[0].id} left the trending top {event.top_n}" if count == 1
              else f"{count} {noun} left the trending top {event.top_n}")
-    lines = [_left_line(model, event.top_n, event.list_kind) for model in event.models]
+    template = template_for(look, event.kind)
+    lines = ([fill(template, left_fields(event, model)) for model in event.models] if template
+             else [_left_line(model, event.top_n, event.list_kind) for model in event.models])
     return about_snapshot(event, title, listed_lines(lines, [m.id for m in event.models]))
 
 
@@ -156,13 +223,15 @@ def _climber_line(model: ClimberModel, kind: str) -> Line:
     )
 
 
-def render_climber(event: Climber) -> Message:
+def render_climber(event: Climber, look: Look = DEFAULT_LOOK) -> Message:
     count = len(event.models)
     noun = _NOUNS[event.list_kind][1]
     first = event.models[0]
     title = (f"{first.id} climbed to #{first.rank} of the trending top {event.top_n}" if count == 1
              else f"{count} {noun} climbed {event.climb}+ places in the trending top {event.top_n}")
-    lines = [_climber_line(model, event.list_kind) for model in event.models]
+    template = template_for(look, event.kind)
+    lines = ([fill(template, climber_fields(event, model)) for model in event.models] if template
+             else [_climber_line(model, event.list_kind) for model in event.models])
     return about_snapshot(event, title, listed_lines(lines, [m.id for m in event.models]))
 
 
@@ -341,7 +410,7 @@ def render_digest(event: Digest) -> Message:
     )
 
 
-def render_watched(event: Watched) -> Message:
+def render_watched(event: Watched, look: Look = DEFAULT_LOOK) -> Message:
     noun = _NOUNS[event.list_kind][0]
     url = item_url(event.list_kind, event.id)
     if event.reason == "appeared":
@@ -350,6 +419,8 @@ def render_watched(event: Watched) -> Message:
     else:
         title = f"Watched: {event.id} entered the trending top {event.top_n} at #{event.rank}"
         how = f"entered the top {event.top_n}"
+    if template := template_for(look, event.kind):
+        return about_snapshot(event, title, (fill(template, watched_fields(event)),), url)
     found = line(f"#{event.rank} {flag(event.country)} ", Span(event.id, url=url, bold=True),
                  f" — {noun}, {how}; matched your watch on {event.watch}")
     return about_snapshot(event, title, (found,), url)
@@ -365,25 +436,35 @@ def marked_as_test(message: Message) -> Message:
     return replace(message, title=TEST_PREFIX + message.title, lines=(*message.lines, line(TEST_NOTE)))
 
 
-def render(event: Event) -> Message:
-    """The message of an alert, marked as a test when it is a sample of `/alerts test`."""
-    message = render_kind(event)
+def render(event: Event, template: str | None = None) -> Message:
+    """The message of an alert in the look of the subscription it goes to (`template`, as stored: None is the
+    default look), marked as a test when it is a sample of `/alerts test`."""
+    message = render_kind(event, look_of(template))
     return marked_as_test(message) if event.test else message
 
 
-def render_kind(event: Event) -> Message:
+def render_kind(event: Event, look: Look = DEFAULT_LOOK) -> Message:
+    """Alerts about models take the look (compact: plain lines, see `Message.compact`); share, source and
+    digest alerts keep theirs."""
+    message = _render_kind(event, look)
+    if look.compact and isinstance(event, Entered | NewLeader | Left | Climber | Watched):
+        return replace(message, compact=True)
+    return message
+
+
+def _render_kind(event: Event, look: Look) -> Message:
     if isinstance(event, Watched):
-        return render_watched(event)
+        return render_watched(event, look)
     if isinstance(event, Digest):
         return render_digest(event)
     if isinstance(event, Entered):
-        return render_entered(event)
+        return render_entered(event, look)
     if isinstance(event, NewLeader):
-        return render_new_leader(event)
+        return render_new_leader(event, look)
     if isinstance(event, ShareChange):
         return render_share(event)
     if isinstance(event, Left):
-        return render_left(event)
+        return render_left(event, look)
     if isinstance(event, Climber):
-        return render_climber(event)
+        return render_climber(event, look)
     return render_source(event)

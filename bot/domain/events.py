@@ -53,6 +53,8 @@ class EnteredModel(BaseModel):
     country_via: str | None = None
     pipeline_tag: str | None = None  # what channel filters read (`tasks`, `derivatives`)
     derivative: bool = False  # a re-upload or quantization, by the attribution rule's own notion
+    likes: int | None = None  # the Hub's counts at that poll, for message templates; None: not known
+    downloads: int | None = None
 
 
 class Entered(_Event):
@@ -70,6 +72,8 @@ class NewLeader(_Event):
     previous_id: str | None = None
     pipeline_tag: str | None = None
     derivative: bool = False
+    likes: int | None = None
+    downloads: int | None = None
 
 
 class LeftModel(BaseModel):
@@ -93,6 +97,8 @@ class LeftModel(BaseModel):
     at_least: bool = False
     pipeline_tag: str | None = None
     derivative: bool = False
+    likes: int | None = None
+    downloads: int | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -120,6 +126,8 @@ class ClimberModel(BaseModel):
     country_via: str | None = None
     pipeline_tag: str | None = None
     derivative: bool = False
+    likes: int | None = None
+    downloads: int | None = None
 
 
 class Climber(_Event):
@@ -185,6 +193,8 @@ class Watched(_Event):
     top_n: int
     depth: int
     scope: int | None = None
+    likes: int | None = None
+    downloads: int | None = None
 
 
 class _Part(BaseModel):

@@ -50,7 +50,10 @@ class Message:
     """One thing to post.
 
     `kind` drives colour and routing ("entered", "share", "digest", "info",
-    "error", ...). `ephemeral` matters only for command answers.
+    "error", ...). `ephemeral` matters only for command answers. `compact`: a
+    subscription chose a compact look or its own template (issue 20), so
+    adapters post the title and lines as plain text, without the embed or
+    blocks around them (no colour bar, footer or timestamp).
     """
 
     kind: str
@@ -62,6 +65,7 @@ class Message:
     url: str | None = None
     image: Image | None = None
     ephemeral: bool = False
+    compact: bool = False
 
     def plain_text(self) -> str:
         """A readable fallback: console output, notification text, logs."""

@@ -178,7 +178,8 @@ def route_events(
 
 
 def describe_entries(event: Event, snapshot: Snapshot, table: OrgTable, previous: Snapshot | None = None) -> Event:
-    """Add what entry filters read (pipeline tag, derivative) to entry messages, from the snapshot's entries
+    """Add what entry filters read (pipeline tag, derivative) and templates show (likes, downloads) to entry
+    messages, from the snapshot's entries
     (a model that left may be beyond this snapshot's depth: then from the previous snapshot's)."""
     by_id = {entry.id: entry for entry in previous.entries} if previous is not None else {}
     by_id.update({entry.id: entry for entry in snapshot.entries})
@@ -187,7 +188,8 @@ def describe_entries(event: Event, snapshot: Snapshot, table: OrgTable, previous
         entry = by_id.get(item_id)
         if entry is None:
             return {}
-        return {"pipeline_tag": entry.pipeline_tag, "derivative": is_reupload(entry.id, entry.tags, table)}
+        return {"pipeline_tag": entry.pipeline_tag, "derivative": is_reupload(entry.id, entry.tags, table),
+                "likes": entry.likes, "downloads": entry.downloads}
 
     if isinstance(event, Entered):
         models = tuple(EnteredModel.model_validate({**m.model_dump(), **facts(m.id)}) for m in event.models)

@@ -61,5 +61,6 @@ def detect_watched(
                     continue
                 reason = "entered"
             found.append(Watched(taken_at=current.taken_at, id=entry.id, rank=entry.rank, country=entry.country,
-                                 watch=watch.label, reason=reason, top_n=top_n, depth=depth, scope=watch.scope))
+                                 watch=watch.label, reason=reason, top_n=top_n, depth=depth, scope=watch.scope,
+                                 likes=entry.likes, downloads=entry.downloads))
     return found
