@@ -30,6 +30,7 @@ from bot.commands.answers import model_message, share_message, share_view, trend
 from bot.commands.caller import Caller, CommandError, clean_input, parse_country
 from bot.commands.channel_lists import ChannelLists
 from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, SUBSCRIBABLE, ChannelSettings
+from bot.commands.format import ChannelFormat
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.messages import Message, line
@@ -104,6 +105,8 @@ def error_message(exc: CommandError) -> Message:
 def _message_kwargs(message: Message) -> dict[str, Any]:
     rendered = render_message(message)
     kwargs: dict[str, Any] = {"embeds": rendered.embeds, "allowed_mentions": discord.AllowedMentions.none()}
+    if rendered.content is not None:
+        kwargs["content"] = rendered.content
     if rendered.file is not None:
         kwargs["file"] = rendered.file
     return kwargs
@@ -161,6 +164,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     tree = _Tree(client, is_active)
     channels = ChannelSettings(db, settings, next_poll=next_poll, kick_delivery=kick_delivery)
     channel_lists = ChannelLists(db, settings)
+    channel_format = ChannelFormat(db)
 
     def chosen_list(name: str | None) -> tuple[str, str]:
         try:
@@ -279,6 +283,16 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
     watch.autocomplete("list_name")(list_autocomplete)
     unwatch.autocomplete("list_name")(list_autocomplete)
+
+    @alerts.command(name="format", description="How alerts about models look here: compact, full or your template")
+    @app_commands.describe(style="compact (one short line per model), full (the default) or custom",
+                           template="for custom: e.g. {rank}. {country_flag} {id} ({likes} likes)",
+                           subscription="which subscription of this channel (default: default)")
+    async def format_(interaction: discord.Interaction, style: Literal["compact", "full", "custom"] | None = None,
+                      template: str | None = None, subscription: str | None = None) -> None:
+        await reply(interaction, channel_format.set_format(caller_of(interaction), style,
+                                                            clean_input(template) if template else None,
+                                                            subscription), private=True)
 
     @alerts.command(name="test", description="Post one sample of each alert this channel gets, marked as a test")
     async def test(interaction: discord.Interaction) -> None:

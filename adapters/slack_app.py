@@ -45,10 +45,12 @@ from adapters.slack_installs import (
 )
 from adapters.slack_render import render
 from bot.commands.answers import model_message, share_message, share_view, trending_message, trending_view
-from bot.commands.caller import Caller, CommandError, echo, parse_country
+from bot.commands.caller import Caller, CommandError, clean_input, echo, parse_country
 from bot.commands.channel_lists import ChannelLists, parse_filter_words
 from bot.commands.channel_settings import ChannelSettings
+from bot.commands.format import ChannelFormat
 from bot.config import ConfigError, Secrets, Settings, check_slack_oauth, configured_lists, list_named
+from bot.delivery.templates import STYLES
 from bot.domain.messages import Message, line
 from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger
@@ -61,7 +63,7 @@ MAX_COUNT = 50
 ADMIN_FIELDS = ("is_admin", "is_owner", "is_primary_owner")
 # Admin-only actions (`test` changes no setting, but posts in the channel: admins only, like the rest).
 SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch",
-                             "test"})
+                             "test", "format"})
 EVENTS_PATH = "/slack/events"
 CONNECT_TIMEOUT = 15.0
 
@@ -112,6 +114,8 @@ def help_message(command: str, unknown: str | None = None) -> Message:
         " — what this channel hears (admins; `filter clear` resets)",
         f"{command} alerts watch <author|org/name> [list] — be told when it shows up (admins)",
         f"{command} alerts unwatch <author|org/name> [list] — stop watching (admins)",
+        f"{command} alerts format compact|full|custom <template> — how alerts about models look, e.g."
+        " custom {rank}. {country_flag} {id} (admins)",
         f"{command} alerts test — post one sample of each alert this channel gets, marked as a test (admins)",
         f"{command} alerts status — what this channel gets",
     ]
@@ -141,6 +145,31 @@ def parse_mention(target: str) -> str | None:
 
 
 _NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+_FORMAT_HEAD = re.compile(r"^\s*alerts\s+format\b\s*", re.IGNORECASE)
+_SUBSCRIPTION = re.compile(r"(?:^|\s)subscription:(\S*)")
+
+
+def parse_format(text: str) -> tuple[str | None, str | None, str | None]:
+    """`alerts format custom {rank}. {id} subscription:china` → (style, template, subscription).
+
+    Read from the command's raw text, not its words, so a template keeps its spaces; Slack sends `&`, `<` and `>`
+    escaped in a command's text, so they are unescaped here (the renderer escapes them again). A first word that
+    is no style starts a template: `alerts format {rank}. {id}` is a custom one.
+    """
+    rest = _FORMAT_HEAD.sub("", text, count=1)
+    subscription = None
+    if found := _SUBSCRIPTION.search(rest):
+        subscription = found.group(1) or None
+        rest = rest[: found.start()] + rest[found.end():]
+    rest = rest.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+    if not rest:
+        return None, None, subscription
+    first, _, template = rest.partition(" ")
+    if first.lower() in STYLES:
+        return first.lower(), template.strip() or None, subscription
+    return None, rest, subscription
 
 
 def is_number(word: str) -> bool:
@@ -185,6 +214,7 @@ class SlashCommands:
         self.client = client
         self.channel_settings = ChannelSettings(db, settings, next_poll, kick_delivery=kick_delivery)
         self.channel_lists = ChannelLists(db, settings)
+        self.channel_format = ChannelFormat(db)
         self.list_names = tuple(spec.name for spec in configured_lists(settings))
 
     async def is_admin(self, user: str, client: AsyncWebClient | None = None) -> bool:
@@ -260,6 +290,9 @@ class SlashCommands:
             return await settings.status(caller)
         if action == "test":
             return await settings.test(caller)
+        if action == "format":
+            style, template, subscription = parse_format(clean_input(str(payload.get("text", ""))))
+            return await self.channel_format.set_format(caller, style, template, subscription)
         if action == "mute":
             if len(args) != 1:
                 raise CommandError("Use: alerts mute <30m|2h|1d|off>")

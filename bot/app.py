@@ -21,6 +21,7 @@ from bot.attribution.upkeep import reattribute_if_changed
 from bot.config import Secrets, Settings, check_slack_oauth, unavailable_platforms
 from bot.delivery.adapter import Adapter
 from bot.delivery.drain import Claimer, DeliveryReport, deliver_due
+from bot.delivery.templates import stored_look
 from bot.digest.week import parse_schedule
 from bot.digest.weekly import DigestOutcome, create_due_digest
 from bot.domain.country_codes import iso_country_codes
@@ -33,7 +34,7 @@ from bot.source.hub import Source
 from bot.source.sources import build_sources
 from store import lease, tenants
 from store.db import Database, open_database
-from store.destinations import active_destinations, sync_configured
+from store.destinations import active_destinations, sync_configured, sync_route_templates
 
 log = get_logger(__name__)
 LEASE_NAME = "worker"
@@ -207,6 +208,8 @@ class Trendwatch:
             async with db.transaction() as conn:
                 await sync_configured(conn, settings.routes, settings.console.enabled, datetime.now(UTC))
                 await sync_route_filters(conn, settings, datetime.now(UTC))
+                await sync_route_templates(conn, [(route.platform, route.channel, stored_look(route.template))
+                                                  for route in settings.routes if route.template is not None])
         except BaseException:
             await db.close()
             raise

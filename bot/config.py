@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.delivery.templates import TemplateError, stored_look
 from bot.domain.country_codes import iso_country_codes
 from bot.domain.events import ALERT_KINDS
 from bot.domain.lists import RESERVED_NAMES, ListSpec
@@ -239,6 +240,19 @@ class Route(_Section):
     tasks: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     derivatives: bool = True
+    # The look of its alerts about models (issue 20): "full" (the default), "compact", or a custom template
+    # such as "{rank}. {country_flag} {id}" (bot/delivery/templates.py). Unset keeps what `/alerts format` set.
+    template: str | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _usable_template(cls, template: str | None) -> str | None:
+        if template is not None:
+            try:
+                stored_look(template)
+            except TemplateError as exc:
+                raise ValueError(str(exc)) from None
+        return template
 
     @field_validator("kinds")
     @classmethod

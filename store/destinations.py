@@ -231,3 +231,18 @@ async def channel_rules_of(conn: Conn, destination_id: int) -> list[tuple[str, s
         (destination_id,),
     ) as cursor:
         return [(str(c), str(d), int(t), str(b)) for c, d, t, b in await cursor.fetchall()]
+
+
+async def set_template(conn: Conn, destination_id: int, template: str | None) -> None:
+    """A subscription's look (issue 20): None the default ('full'), 'compact', or a custom template, checked by
+    the caller (bot/delivery/templates.py): the store keeps what it is given."""
+    await conn.execute("UPDATE destinations SET template = ? WHERE id = ?", (template, destination_id))
+
+
+async def sync_route_templates(conn: Conn, routes: Sequence[tuple[str, str, str | None]]) -> None:
+    """Config routes that set `template` write it at start, as (platform, channel, stored look); routes that set
+    none are left out by the caller, and keep what `/alerts format` set."""
+    for platform, channel, template in routes:
+        found = await get_destination(conn, platform, channel)
+        if found is not None and found.template != template:
+            await set_template(conn, found.id, template)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from bot.commands.caller import Caller, CommandError, parse_country
 from bot.commands.tenancy import check_watch_cap, own_destination
 from bot.config import Settings, configured_lists, list_named
+from bot.delivery.templates import describe as describe_look
 from bot.domain.destination import Destination
 from bot.domain.messages import Line, Message, line
 from bot.domain.snapshot import DEFAULT_LIST
@@ -158,6 +159,7 @@ async def status_lines(db: Database, settings: Settings, destination: Destinatio
     if shown.lists == ():  # the console: every list
         shown = ChannelFilter(lists=tuple(spec.name for spec in configured_lists(settings)))
     found = [line(text) for text in shown.describe()]
+    found.append(line(f"Format: {describe_look(destination.template)}"))
     for watch in await watches.watches_of(db.conn, destination.id):
         found.append(line(f"Watching: {watch.target_kind} {watch.target} on {watch.list}"))
     for configured in settings.watch:

@@ -95,6 +95,8 @@ ERRORS: Final[dict[int, JSON]] = {
     503: {"message": "503: Service Unavailable", "code": 0},
 }
 
+CONTENT_MAX: Final = 2000  # a message's `content`, in characters (Discord's "Create Message")
+
 # JSON error codes a channel answers a message with, and the status each comes with: the channel
 # cannot take messages (a voice or category channel, an archived or locked thread) until someone
 # changes it.  50083 is "Thread is archived" in Discord's answers (discord-api-docs #6884), 400 for a
@@ -1375,6 +1377,9 @@ class FakeDiscord:
         payload, files = self._payload(request)
         if not (payload.get("content") or payload.get("embeds") or files or payload.get("components")):
             return self._json({"message": "Cannot send an empty message", "code": 50006}, 400)
+        if len(str(payload.get("content") or "")) > CONTENT_MAX:  # as Discord: the whole message is refused
+            return self._json({"message": "Invalid Form Body", "code": 50035, "errors": {"content": {"_errors": [
+                {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {CONTENT_MAX} or fewer in length."}]}}}, 400)
         nonce = payload.get("nonce")
         now = time.monotonic()
         if nonce is not None and payload.get("enforce_nonce"):
