@@ -44,7 +44,7 @@ def _entries(latest: Snapshot | None, top_n: int) -> tuple[Entry, ...]:
 def _entered_model(entry: Entry, previous_rank: int | None = None) -> EnteredModel:
     return EnteredModel(id=entry.id, rank=entry.rank, previous_rank=previous_rank, country=entry.country,
                         country_method=entry.attribution.method, country_via=entry.attribution.via,
-                        pipeline_tag=entry.pipeline_tag)
+                        pipeline_tag=entry.pipeline_tag, likes=entry.likes, downloads=entry.downloads)
 
 
 def _share(entries: tuple[Entry, ...], top_n: int, taken_at: datetime) -> ShareChange:
@@ -85,7 +85,7 @@ def sample_event(kind: str, latest: Snapshot | None, top_n: int, now: datetime) 
         case "new_leader":
             previous = entries[1].id if len(entries) > 1 else None
             return NewLeader(taken_at=taken_at, test=True, id=first.id, country=first.country, previous_id=previous,
-                             pipeline_tag=first.pipeline_tag)
+                             pipeline_tag=first.pipeline_tag, likes=first.likes, downloads=first.downloads)
         case "share":
             return _share(entries, top_n, taken_at)
         case "digest":
@@ -94,15 +94,17 @@ def sample_event(kind: str, latest: Snapshot | None, top_n: int, now: datetime) 
             return Left(taken_at=taken_at, test=True, top_n=top_n, models=(LeftModel(
                 id=last.id, rank=None, previous_rank=last.rank, country=last.country,
                 country_method=last.attribution.method, country_via=last.attribution.via,
-                in_top_since=taken_at - timedelta(days=2), last_in_top=taken_at, pipeline_tag=last.pipeline_tag),))
+                in_top_since=taken_at - timedelta(days=2), last_in_top=taken_at, pipeline_tag=last.pipeline_tag,
+                likes=last.likes, downloads=last.downloads),))
         case "climber":
             return Climber(taken_at=taken_at, test=True, top_n=top_n, climb=5, models=(ClimberModel(
                 id=first.id, rank=first.rank, previous_rank=first.rank + 5, country=first.country,
                 country_method=first.attribution.method, country_via=first.attribution.via,
-                pipeline_tag=first.pipeline_tag),))
+                pipeline_tag=first.pipeline_tag, likes=first.likes, downloads=first.downloads),))
         case "watched":
             return Watched(taken_at=taken_at, test=True, id=first.id, rank=first.rank, country=first.country,
-                           watch=f"model {first.id}", reason="entered", top_n=top_n, depth=max(top_n, first.rank))
+                           watch=f"model {first.id}", reason="entered", top_n=top_n, depth=max(top_n, first.rank),
+                           likes=first.likes, downloads=first.downloads)
         case "source":
             return SourceHealth(taken_at=taken_at, test=True, state="recovered", failures=3)
     raise ValueError(f"no sample for alert kind {kind!r}; kinds: {', '.join(ALERT_KINDS)}")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 from adapters.console import ConsoleAdapter
@@ -23,7 +25,10 @@ from adapters.slack_app import build_slack_service, parse_format
 from adapters.slack_out import SlackAdapter
 from bot.app import Trendwatch
 from bot.config import Secrets
-from store.destinations import get_destination
+from bot.delivery.wording import render
+from bot.domain.events import Entered, EnteredModel
+from bot.domain.messages import Alert
+from store.destinations import get_destination, set_template
 from tests.fakes.discord_api import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, FakeGuild
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
@@ -130,6 +135,17 @@ async def test_discord_format_is_checked_when_set_shown_in_status_and_the_next_a
             "**New #1 on the Hub's trending list: Qwen/q0**",
             "1. 🇨🇳 **[Qwen/q0](<https://huggingface.co/Qwen/q0>)** (77 likes)"]
 
+        # `/alerts test` shows the chosen look, with the stored snapshot's real likes.
+        assert embed(await alerts(discord_fake, "test"))["title"] == "Test alerts queued"
+        await kicks.settle()
+        samples = (await discord_fake.wait_for_messages(CHANNEL, 4))[2:]
+        assert [post["content"].splitlines()[0] for post in samples] == [
+            "**Test: meta-llama/l4 entered the trending top 10**",
+            "**Test: New #1 on the Hub's trending list: Qwen/q0**"]
+        assert [post["content"].splitlines()[1] for post in samples] == [
+            "10. 🇺🇸 **[meta-llama/l4](<https://huggingface.co/meta-llama/l4>)** (77 likes)",
+            "1. 🇨🇳 **[Qwen/q0](<https://huggingface.co/Qwen/q0>)** (77 likes)"]
+
         assert "look: full" in embed(await alerts(discord_fake, "format", {"style": "full"}))["description"]
         async with app.db.transaction() as conn:
             stored = await get_destination(conn, "discord", str(CHANNEL))
@@ -225,3 +241,54 @@ async def test_a_config_route_template_reaches_its_channel_and_the_other_keeps_t
         assert [block["type"] for block in default[0]["blocks"]] == ["header", "section", "context"]
     finally:
         await app.close()
+
+
+async def test_a_route_template_is_written_at_start_and_a_route_without_one_keeps_what_the_command_set(
+    slack_fake: FakeSlack, db_path: Path
+) -> None:
+    async def started_with(template: str | None) -> str | None:
+        settings = slack_settings(None, slack_fake, db_path)
+        settings = settings.model_copy(update={"routes": (settings.routes[0].model_copy(
+            update={"template": template}),)})
+        app = await Trendwatch.open(settings, Secrets.from_env({}),
+                                    {"slack": SlackAdapter("xoxb-test", slack_fake.api_url)})
+        try:
+            async with app.db.transaction() as conn:
+                found = await get_destination(conn, "slack", "C1")
+                assert found is not None
+                if template is None and found.template is None:  # as `/alerts format` would, between starts
+                    await set_template(conn, found.id, "{id} by command")
+                    found = await get_destination(conn, "slack", "C1")
+                    assert found is not None
+            return found.template
+        finally:
+            await app.close()
+
+    assert await started_with("compact") == "compact"
+    assert await started_with("{rank}. {id}") == "{rank}. {id}"
+    assert await started_with("full") is None
+    assert await started_with(None) == "{id} by command"
+    assert await started_with(None) == "{id} by command"  # kept at the next start too
+    assert await started_with("compact") == "compact"
+
+
+async def test_discord_a_compact_post_of_a_crowded_poll_fits_discords_content_limit_with_the_ping(
+    discord_fake: FakeDiscord
+) -> None:
+    ids = [f"org/{'m' * 90}{n}" for n in range(60)]
+    event = Entered(taken_at=datetime(2025, 7, 28, tzinfo=UTC), top_n=100, models=tuple(
+        EnteredModel(id=model_id, rank=n, country="US") for n, model_id in enumerate(ids, 1)))
+    adapter = DiscordAdapter("fake-token", discord_fake.api_base, client=make_client(guild_ready_timeout=0.05))
+    await adapter.start()
+    try:
+        role = "1400000000000000001"
+        await adapter.send(str(CHANNEL), Alert(key="crowded", message=render(event, "compact")), mention=role)
+        [post] = discord_fake.messages(CHANNEL)
+        assert post["content"].startswith(f"<@&{role}>\n**60 models entered") and len(post["content"]) <= 2000
+        assert post["content"].splitlines()[-1].startswith("… and ")
+        assert post["allowed_mentions"]["roles"] == [int(role)]
+        with pytest.raises(discord.HTTPException) as refused:  # the fake refuses more, as Discord does
+            await adapter.client.get_partial_messageable(CHANNEL).send("z" * 2001)
+        assert (refused.value.status, refused.value.code) == (400, 50035)
+    finally:
+        await adapter.close()
