@@ -306,9 +306,12 @@ async def delete_tenant(conn: Conn, tenant_id: int) -> Removed:
     for dest in channels:
         await conn.execute("DELETE FROM rule_state WHERE key LIKE ?", (f"dest{dest}:%",))
     # The children by name, not only by ON DELETE CASCADE: SQLite enforces foreign keys per connection.
-    for table in ("outbox", "channel_rules", "channel_watches", "channel_filters"):
+    for table in ("outbox", "channel_rules", "channel_watches", "channel_filters", "silenced_alerts"):
         await conn.execute(f"DELETE FROM {table} WHERE destination_id IN"
                            " (SELECT id FROM destinations WHERE tenant_id = ?)", (tenant_id,))
+    await conn.execute("DELETE FROM silenced_alerts WHERE silence_id IN (SELECT id FROM silences WHERE tenant_id = ?)",
+                       (tenant_id,))
+    await conn.execute("DELETE FROM silences WHERE tenant_id = ?", (tenant_id,))
     await conn.execute("DELETE FROM destinations WHERE tenant_id = ?", (tenant_id,))
     cursor = await conn.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))
     return removed if cursor.rowcount == 1 else Removed()
