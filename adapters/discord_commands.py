@@ -30,6 +30,7 @@ from bot.commands.answers import model_message, share_message, share_view, trend
 from bot.commands.caller import Caller, CommandError, clean_input, parse_country
 from bot.commands.channel_lists import ChannelLists
 from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, SUBSCRIBABLE, ChannelSettings
+from bot.commands.silences import ChannelSilences
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.messages import Message, line
@@ -136,7 +137,8 @@ def caller_of(interaction: discord.Interaction) -> Caller:
     return Caller(platform="discord", channel=str(interaction.channel_id), user=str(interaction.user.id),
                   is_admin=perms.manage_channels or perms.administrator,
                   tenant=str(interaction.guild_id) if interaction.guild_id is not None else None,
-                  tenant_name=guild.name if guild is not None and guild.name else "")
+                  tenant_name=guild.name if guild is not None and guild.name else "",
+                  user_name=interaction.user.display_name or "")
 
 
 class _Tree(app_commands.CommandTree[discord.Client]):
@@ -161,6 +163,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     tree = _Tree(client, is_active)
     channels = ChannelSettings(db, settings, next_poll=next_poll, kick_delivery=kick_delivery)
     channel_lists = ChannelLists(db, settings)
+    silences = ChannelSilences(db)
 
     def chosen_list(name: str | None) -> tuple[str, str]:
         try:
@@ -279,6 +282,22 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
     watch.autocomplete("list_name")(list_autocomplete)
     unwatch.autocomplete("list_name")(list_autocomplete)
+
+    @alerts.command(name="silence", description="Hold back alerts here that a matcher catches, for a while")
+    @app_commands.describe(matcher="author:deepseek-ai, model:org/name, kind:share or country:US",
+                           duration="how long: 30m, 2h, 7d … (at most 90d)")
+    async def silence(interaction: discord.Interaction, matcher: str, duration: str) -> None:
+        await reply(interaction, silences.silence(caller_of(interaction), matcher, duration), private=True)
+
+    @alerts.command(name="silences", description="This channel's silences: what they hold back, until when, by whom")
+    async def silences_(interaction: discord.Interaction) -> None:
+        await reply(interaction, silences.silences(caller_of(interaction)), private=True)
+
+    @alerts.command(name="unsilence", description="End a silence early (its id, as alerts silences lists it)")
+    @app_commands.rename(silence_id="id")
+    @app_commands.describe(silence_id="the silence's number, e.g. 3")
+    async def unsilence(interaction: discord.Interaction, silence_id: str) -> None:
+        await reply(interaction, silences.unsilence(caller_of(interaction), silence_id), private=True)
 
     @alerts.command(name="test", description="Post one sample of each alert this channel gets, marked as a test")
     async def test(interaction: discord.Interaction) -> None:
