@@ -44,20 +44,28 @@ async def fan_out(
 
 
 async def store_routed(conn: Conn, routed: Sequence[Routed], snapshot_id: int | None, now: datetime) -> list[int]:
-    """Each routed event stored once, with its outbox rows and its silenced rows; the stored events' ids."""
+    """Each routed event stored with its outbox rows; what silences held back stored as its own event row with
+    its silenced rows. The ids stored, the queued one first.
+
+    A held-back event is a row of its own even when other channels get the same content: an event with
+    silenced rows was then never queued anywhere, so the public page can leave it out even after the
+    outbox forgot who got what (`store.web_reads.sent_alerts`), and never shows what a channel silenced."""
     stored = []
     for event, ids, held in routed:
-        event_id = await outbox.add_event(conn, event, snapshot_id, ids, now)
-        await silences.record_silenced(conn, event_id, held, now)
-        stored.append(event_id)
+        if ids or not held:
+            stored.append(await outbox.add_event(conn, event, snapshot_id, ids, now))
+        if held:
+            held_id = await outbox.add_event(conn, event, snapshot_id, [], now)
+            await silences.record_silenced(conn, held_id, held, now)
+            stored.append(held_id)
     return stored
 
 
 async def fan_out_whole(conn: Conn, event: Event, destinations: Sequence[Destination],
                         now: datetime) -> tuple[int, list[int]]:
-    """An event no filter splits (a digest), stored once for the destinations that take it, held back where a
-    channel silenced its kind: (its id, the destinations it was queued for)."""
+    """An event no filter splits (a digest) for the destinations that take it, held back where a channel
+    silenced its kind: (the id it was queued under, or held under when nobody gets it; who it was queued for)."""
     held_by = await silences.active_for_channels(conn, now)
     [routed] = route_events([event], destinations, {}, None, now, held_by)
-    [event_id] = await store_routed(conn, [routed], None, now)
+    event_id, *_ = await store_routed(conn, [routed], None, now)
     return event_id, routed.destinations

@@ -13,7 +13,7 @@ import pytest
 from bot.domain.events import Digest, Entered, EnteredModel, ShareChange
 from bot.poller.fan_out import fan_out, fan_out_whole
 from store import destinations as dest_store
-from store import silences, tenants
+from store import silences, tenants, web_reads
 from store.db import Database, open_database
 from tests.conftest import T0
 from tests.support.stores import store_of
@@ -99,8 +99,19 @@ async def test_fan_out_queues_the_rest_and_records_the_silenced_part_with_no_out
     assert recorded == {("deepseek-ai/DeepSeek-V4", quiet.id, by_author.id),
                         ("deepseek-ai/DeepSeek-V4", china.id, by_author.id),
                         ("share", quiet.id, by_kind.id), ("share", china.id, by_kind.id)}
-    assert len(events) == 4  # the whole entry, the channel's rest, its held part, the share alert: each once
-    assert not {e for e, _ in queued} & {e for e, _, _ in held if events[e][0] == "entered"}
+    # The whole entry, the channel's rest, its held part; the share alert queued, and held as a row of its own.
+    assert len(events) == 5
+    assert not {e for e, _ in queued} & {e for e, _, _ in held}  # a held-back event is queued nowhere
+    assert {e for e, _ in queued} | {e for e, _, _ in held} == set(events)
+    # The public page never shows what was held back, even once the outbox has forgotten what was sent.
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE outbox SET status = 'delivered'")
+    for forgotten in (False, True):
+        if forgotten:
+            async with db.transaction() as conn:
+                await conn.execute("DELETE FROM outbox")  # what pruning does after `[store] keep_outbox`
+        public = await web_reads.sent_alerts(db.conn, pruned_before=WEEK)
+        assert sorted(alert.id for alert in public) == sorted({e for e, _ in queued}), forgotten
     assert await silences.held_counts(db.conn, [by_author.id, by_kind.id, 999]) == {by_author.id: 2, by_kind.id: 2}
 
 
@@ -129,5 +140,7 @@ async def test_a_digest_is_stored_once_queued_for_the_rest_and_held_back_where_i
     assert queued == [loud.id]
     async with db.conn.execute("SELECT event_id, destination_id FROM outbox") as cursor:
         assert [tuple(row) for row in await cursor.fetchall()] == [(event_id, loud.id)]
-    async with db.conn.execute("SELECT event_id, destination_id, silence_id FROM silenced_alerts") as cursor:
-        assert [tuple(row) for row in await cursor.fetchall()] == [(event_id, quiet.id, held.id)]
+    async with db.conn.execute("SELECT s.destination_id, s.silence_id, e.payload FROM silenced_alerts s"
+                               " JOIN events e ON e.id = s.event_id WHERE s.event_id != ?", (event_id,)) as cursor:
+        [(destination_id, silence_id, payload)] = await cursor.fetchall()
+    assert (destination_id, silence_id, json.loads(payload)["week"]) == (quiet.id, held.id, "2025-W30")
