@@ -269,7 +269,20 @@ async def export_tenant(conn: Conn, tenant_id: int) -> dict[str, Any]:
         "joined_at": utc_iso(tenant.joined_at),
         "left_at": utc_iso(tenant.left_at) if tenant.left_at else None,
         "channels": channels,
+        "silences": await _silences_of(conn, tenant_id),
     }
+
+
+async def _silences_of(conn: Conn, tenant_id: int) -> list[dict[str, Any]]:
+    """The tenant's silences (`/alerts silence`), ended ones too: who set what, when, in which channel."""
+    async with conn.execute(
+        "SELECT id, channel, matcher, value, created_by, created_at, ends_at, ended_at, ended_by FROM silences"
+        " WHERE tenant_id = ? ORDER BY id", (tenant_id,)
+    ) as cursor:
+        rows = await cursor.fetchall()
+    names = ("id", "channel", "matcher", "value", "created_by", "created_at", "ends_at", "ended_at", "ended_by")
+    return [{name: (int(value) if name == "id" else None if value is None else str(value))
+             for name, value in zip(names, row, strict=True)} for row in rows]
 
 
 def _json_list(text: object) -> list[str]:

@@ -122,7 +122,11 @@ async def test_a_forgotten_tenant_takes_its_silences_and_their_records_along(db:
         kept = await silences.add_silence(conn, "discord", "5", None, "kind", "entered", "a (1)", T0, WEEK)
         await silences.add_silence(conn, "discord", "1", team, "author", "deepseek-ai", "a (1)", T0, WEEK)
         await fan_out(conn, [ENTERED], None, 1, NOW)
+        exported = await tenants.export_tenant(conn, team)
         await tenants.delete_tenant(conn, team)
+    [shown] = exported["silences"]
+    assert {key: shown[key] for key in ("channel", "matcher", "value", "created_by", "ended_at")} == {
+        "channel": "1", "matcher": "author", "value": "deepseek-ai", "created_by": "a (1)", "ended_at": None}
     assert [s.id for found in (await silences.active_for_channels(db.conn, NOW)).values() for s in found] == [kept.id]
     async with db.conn.execute("SELECT COUNT(*) FROM silenced_alerts") as cursor:
         assert await cursor.fetchone() == (0,)
