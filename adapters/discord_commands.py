@@ -31,6 +31,7 @@ from bot.commands.caller import Caller, CommandError, clean_input, parse_country
 from bot.commands.channel_lists import ChannelLists
 from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, SUBSCRIBABLE, ChannelSettings
 from bot.commands.format import ChannelFormat
+from bot.commands.silences import ChannelSilences
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.messages import Message, line
@@ -139,7 +140,8 @@ def caller_of(interaction: discord.Interaction) -> Caller:
     return Caller(platform="discord", channel=str(interaction.channel_id), user=str(interaction.user.id),
                   is_admin=perms.manage_channels or perms.administrator,
                   tenant=str(interaction.guild_id) if interaction.guild_id is not None else None,
-                  tenant_name=guild.name if guild is not None and guild.name else "")
+                  tenant_name=guild.name if guild is not None and guild.name else "",
+                  user_name=interaction.user.display_name or "")
 
 
 class _Tree(app_commands.CommandTree[discord.Client]):
@@ -165,6 +167,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     channels = ChannelSettings(db, settings, next_poll=next_poll, kick_delivery=kick_delivery)
     channel_lists = ChannelLists(db, settings)
     channel_format = ChannelFormat(db)
+    silences = ChannelSilences(db)
 
     def chosen_list(name: str | None) -> tuple[str, str]:
         try:
@@ -293,6 +296,21 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
         await reply(interaction, channel_format.set_format(caller_of(interaction), style,
                                                             clean_input(template) if template else None,
                                                             subscription), private=True)
+    @alerts.command(name="silence", description="Hold back alerts here that a matcher catches, for a while")
+    @app_commands.describe(matcher="author:deepseek-ai, model:org/name, kind:share or country:US",
+                           duration="how long: 30m, 2h, 7d … (at most 90d)")
+    async def silence(interaction: discord.Interaction, matcher: str, duration: str) -> None:
+        await reply(interaction, silences.silence(caller_of(interaction), matcher, duration), private=True)
+
+    @alerts.command(name="silences", description="This channel's silences: what they hold back, until when, by whom")
+    async def silences_(interaction: discord.Interaction) -> None:
+        await reply(interaction, silences.silences(caller_of(interaction)), private=True)
+
+    @alerts.command(name="unsilence", description="End a silence early (its id, as alerts silences lists it)")
+    @app_commands.rename(silence_id="id")
+    @app_commands.describe(silence_id="the silence's number, e.g. 3")
+    async def unsilence(interaction: discord.Interaction, silence_id: str) -> None:
+        await reply(interaction, silences.unsilence(caller_of(interaction), silence_id), private=True)
 
     @alerts.command(name="test", description="Post one sample of each alert this channel gets, marked as a test")
     async def test(interaction: discord.Interaction) -> None:

@@ -49,6 +49,7 @@ from bot.commands.caller import Caller, CommandError, clean_input, echo, parse_c
 from bot.commands.channel_lists import ChannelLists, parse_filter_words
 from bot.commands.channel_settings import ChannelSettings
 from bot.commands.format import ChannelFormat
+from bot.commands.silences import USAGE, ChannelSilences
 from bot.config import ConfigError, Secrets, Settings, check_slack_oauth, configured_lists, list_named
 from bot.delivery.templates import STYLES
 from bot.domain.messages import Message, line
@@ -63,7 +64,9 @@ MAX_COUNT = 50
 ADMIN_FIELDS = ("is_admin", "is_owner", "is_primary_owner")
 # Admin-only actions (`test` changes no setting, but posts in the channel: admins only, like the rest).
 SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch",
-                             "test", "format"})
+                             "test", "format", "silence", "unsilence"})
+# Reads of a channel's settings, for everyone.
+CHANNEL_READS = frozenset({"status", "silences"})
 EVENTS_PATH = "/slack/events"
 CONNECT_TIMEOUT = 15.0
 
@@ -90,7 +93,7 @@ def parse_command(text: str, lists: Collection[str] = (DEFAULT_LIST,)) -> Parsed
     if head in ("share", "model", "help"):
         return ParsedCommand(head, rest)
     if head == "alerts":
-        if rest and rest[0].lower() in (*SETTING_CHANGES, "status"):
+        if rest and rest[0].lower() in SETTING_CHANGES | CHANNEL_READS:
             return ParsedCommand(rest[0].lower(), rest[1:])
         return ParsedCommand("help", ("alerts",))
     if len(words) <= 2 and all(is_number(word) or (len(word) == 2 and word.isalpha()) for word in words):
@@ -116,6 +119,10 @@ def help_message(command: str, unknown: str | None = None) -> Message:
         f"{command} alerts unwatch <author|org/name> [list] — stop watching (admins)",
         f"{command} alerts format compact|full|custom <template> — how alerts about models look, e.g."
         " custom {rank}. {country_flag} {id} (admins)",
+        f"{command} alerts silence author:NAME|model:org/name|kind:KIND|country:CC <30m|2h|7d> — hold back"
+        " matching alerts here for a while, recorded but not sent (admins; at most 90d)",
+        f"{command} alerts silences — this channel's silences: id, matcher, ends in, set by",
+        f"{command} alerts unsilence <id> — end a silence early (admins)",
         f"{command} alerts test — post one sample of each alert this channel gets, marked as a test (admins)",
         f"{command} alerts status — what this channel gets",
     ]
@@ -215,6 +222,7 @@ class SlashCommands:
         self.channel_settings = ChannelSettings(db, settings, next_poll, kick_delivery=kick_delivery)
         self.channel_lists = ChannelLists(db, settings)
         self.channel_format = ChannelFormat(db)
+        self.silences = ChannelSilences(db)
         self.list_names = tuple(spec.name for spec in configured_lists(settings))
 
     async def is_admin(self, user: str, client: AsyncWebClient | None = None) -> bool:
@@ -280,7 +288,8 @@ class SlashCommands:
         admin = await self.is_admin(user, client) if action in SETTING_CHANGES else False
         team = str(payload.get("team_id") or "") or None  # the workspace the command came from: the tenant
         caller = Caller("slack", str(payload.get("channel_id", "")), user, admin, tenant=team,
-                        tenant_name=str(payload.get("team_domain") or ""))
+                        tenant_name=str(payload.get("team_domain") or ""),
+                        user_name=str(payload.get("user_name") or ""))
         settings = self.channel_settings
         if action == "subscribe":
             return await settings.subscribe(caller, " ".join(args) or None)
@@ -293,6 +302,16 @@ class SlashCommands:
         if action == "format":
             style, template, subscription = parse_format(clean_input(str(payload.get("text", ""))))
             return await self.channel_format.set_format(caller, style, template, subscription)
+        if action == "silence":
+            if len(args) != 2:
+                raise CommandError(USAGE)
+            return await self.silences.silence(caller, args[0], args[1])
+        if action == "silences":
+            return await self.silences.silences(caller)
+        if action == "unsilence":
+            if len(args) != 1:
+                raise CommandError("Use: alerts unsilence ID, as `alerts silences` lists them (e.g. unsilence 3)")
+            return await self.silences.unsilence(caller, args[0])
         if action == "mute":
             if len(args) != 1:
                 raise CommandError("Use: alerts mute <30m|2h|1d|off>")

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from adapters.console import render_text
 from bot.commands.answers import share_chart, share_message, share_view, trending_message, trending_view
 from bot.commands.caller import CommandError, echo
+from bot.commands.silences import silence_line
 from bot.config import (
     ConfigError,
     Secrets,
@@ -41,6 +42,7 @@ from bot.domain.lists import ListSpec
 from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger, setup_logging
 from store import labels
+from store import silences as silence_store
 from store import tenants as tenant_store
 from store.copy import copy_store
 from store.db import StoreError, StoreLocation, open_database
@@ -300,18 +302,29 @@ def _channel_line(destination: Destination, unavailable: dict[str, str]) -> str:
     return f"{destination.platform}:{destination.channel}  via {destination.origin}  {kinds}  {state}"
 
 
+async def _channels_and_silences(conn: Any) -> tuple[list[Destination], dict[tuple[str, str], list[str]]]:
+    """The active channels, and each channel's active silences as `alerts status` words them."""
+    now = datetime.now(UTC)
+    held_by = await silence_store.active_for_channels(conn, now)
+    counts = await silence_store.held_counts(conn, [s.id for found in held_by.values() for s in found])
+    return await active_destinations(conn), {channel: [silence_line(s, now, counts.get(s.id, 0)) for s in found]
+                                             for channel, found in held_by.items()}
+
+
 async def _cmd_channels(args: argparse.Namespace) -> int:
 
     unavailable = unavailable_platforms(_settings(args), Secrets.from_env())
-    destinations = await _read_store(args, active_destinations)
+    destinations, silenced = await _read_store(args, _channels_and_silences)
     if args.json:
         print(json.dumps([{
             "platform": d.platform, "channel": d.channel, "origin": d.origin, "kinds": list(d.kinds),
             "paused": d.paused_at is not None, "paused_reason": d.paused_reason,
-            "not_sent": unavailable.get(d.platform),
+            "not_sent": unavailable.get(d.platform), "silences": silenced.get((d.platform, d.channel), []),
         } for d in destinations], indent=2, ensure_ascii=False))
     else:
-        print("\n".join(_channel_line(d, unavailable) for d in destinations) or "no channel gets alerts")
+        print("\n".join(_channel_line(d, unavailable) + "".join(f"\n  silence {shown}" for shown in
+                                                                silenced.get((d.platform, d.channel), []))
+                        for d in destinations) or "no channel gets alerts")
     return 0
 
 

@@ -269,7 +269,20 @@ async def export_tenant(conn: Conn, tenant_id: int) -> dict[str, Any]:
         "joined_at": utc_iso(tenant.joined_at),
         "left_at": utc_iso(tenant.left_at) if tenant.left_at else None,
         "channels": channels,
+        "silences": await _silences_of(conn, tenant_id),
     }
+
+
+async def _silences_of(conn: Conn, tenant_id: int) -> list[dict[str, Any]]:
+    """The tenant's silences (`/alerts silence`), ended ones too: who set what, when, in which channel."""
+    async with conn.execute(
+        "SELECT id, channel, matcher, value, created_by, created_at, ends_at, ended_at, ended_by FROM silences"
+        " WHERE tenant_id = ? ORDER BY id", (tenant_id,)
+    ) as cursor:
+        rows = await cursor.fetchall()
+    names = ("id", "channel", "matcher", "value", "created_by", "created_at", "ends_at", "ended_at", "ended_by")
+    return [{name: (int(value) if name == "id" else None if value is None else str(value))
+             for name, value in zip(names, row, strict=True)} for row in rows]
 
 
 def _json_list(text: object) -> list[str]:
@@ -306,9 +319,12 @@ async def delete_tenant(conn: Conn, tenant_id: int) -> Removed:
     for dest in channels:
         await conn.execute("DELETE FROM rule_state WHERE key LIKE ?", (f"dest{dest}:%",))
     # The children by name, not only by ON DELETE CASCADE: SQLite enforces foreign keys per connection.
-    for table in ("outbox", "channel_rules", "channel_watches", "channel_filters"):
+    for table in ("outbox", "channel_rules", "channel_watches", "channel_filters", "silenced_alerts"):
         await conn.execute(f"DELETE FROM {table} WHERE destination_id IN"
                            " (SELECT id FROM destinations WHERE tenant_id = ?)", (tenant_id,))
+    await conn.execute("DELETE FROM silenced_alerts WHERE silence_id IN (SELECT id FROM silences WHERE tenant_id = ?)",
+                       (tenant_id,))
+    await conn.execute("DELETE FROM silences WHERE tenant_id = ?", (tenant_id,))
     await conn.execute("DELETE FROM destinations WHERE tenant_id = ?", (tenant_id,))
     cursor = await conn.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))
     return removed if cursor.rowcount == 1 else Removed()

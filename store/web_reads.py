@@ -190,7 +190,9 @@ async def sent_alerts(conn: Conn, kinds: Sequence[str] = (), before: int | None 
     sent = "EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id AND o.status = 'delivered')"
     params: list[Any] = []
     if pruned_before is not None:
-        sent = (f"({sent} OR (e.created_at < ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id)))")
+        # What a silence held back is stored as an event queued nowhere (bot.poller.fan_out.store_routed): not sent.
+        sent = (f"({sent} OR (e.created_at < ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.id)"
+                " AND NOT EXISTS (SELECT 1 FROM silenced_alerts s WHERE s.event_id = e.id)))")
         params.append(utc_iso(pruned_before))
     where = [sent]
     if kinds:

@@ -36,6 +36,7 @@ class Caller:
     is_admin: bool
     tenant: str | None = None
     tenant_name: str = ""  # the server's or workspace's name, when the platform sent it
+    user_name: str = ""  # how the platform shows the user (who set a silence), when it sent it
 
 
 def parse_country(text: str) -> str:

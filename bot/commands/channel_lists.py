@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from bot.commands.caller import Caller, CommandError, parse_country
+from bot.commands.silences import silence_status_lines
 from bot.commands.tenancy import check_watch_cap, own_destination
 from bot.config import Settings, configured_lists, list_named
 from bot.delivery.templates import describe as describe_look
@@ -153,8 +154,10 @@ class ChannelLists:
         return _ok("Unwatched", f"{target.strip()} is no longer watched here.")
 
 
-async def status_lines(db: Database, settings: Settings, destination: Destination) -> list[Line]:
-    """What `/alerts status` adds: the channel's lists and filters, its watches, the bot's config watches."""
+async def status_lines(db: Database, settings: Settings, destination: Destination,
+                       now: datetime | None = None) -> list[Line]:
+    """What `/alerts status` adds: the channel's lists and filters, its watches, the bot's config watches,
+    its silences (with how many alerts each held back)."""
     shown = filter_for(destination, await channel_filter_map(db.conn))
     if shown.lists == ():  # the console: every list
         shown = ChannelFilter(lists=tuple(spec.name for spec in configured_lists(settings)))
@@ -165,4 +168,6 @@ async def status_lines(db: Database, settings: Settings, destination: Destinatio
     for configured in settings.watch:
         target = f"author {configured.author}" if configured.author else f"model {configured.model}"
         found.append(line(f"Bot-wide watch: {target} on {configured.list}"))
+    found.extend(await silence_status_lines(db.conn, destination.platform, destination.channel,
+                                            destination.tenant_id, now or datetime.now(UTC)))
     return found

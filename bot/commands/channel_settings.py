@@ -248,7 +248,7 @@ class ChannelSettings:
             for country, direction, threshold, basis in rules:
                 lines.append(line(f"Rule: {flag(country)} {country} {direction} {threshold}%{basis_text(basis)}"))
 
-            lines.extend(await status_lines(self.db, self.settings, destination))
+            lines.extend(await status_lines(self.db, self.settings, destination, now))
         for rule in self.settings.share_rules:
             lines.append(line(f"Bot-wide rule: {flag(rule.country)} {rule.country} {rule.direction} {rule.threshold}%"
                               f"{basis_text(rule.basis)}"))

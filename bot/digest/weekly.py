@@ -15,8 +15,8 @@ from bot.config import Settings, configured_lists
 from bot.digest.week import build_digest, last_fire, list_section, previous_week, week_bounds
 from bot.domain.events import Digest, ListSection
 from bot.log import get_logger
-from bot.rules.routing import recipients
-from store import history, outbox
+from bot.poller.fan_out import fan_out_whole
+from store import history
 from store.db import Conn, Database
 from store.destinations import active_destinations
 
@@ -64,8 +64,7 @@ async def create_digest(db: Database, settings: Settings, week: str, now: dateti
     digest = await compute_digest(db.conn, settings, week, now)
     try:
         async with db.transaction() as conn:
-            targets = recipients(digest, await active_destinations(conn), None, now)
-            event_id = await outbox.add_event(conn, digest, None, targets, now)
+            event_id, targets = await fan_out_whole(conn, digest, await active_destinations(conn), now)
             if not await history.record_digest(conn, week, event_id, trigger, now):
                 raise _AlreadyCreated
     except _AlreadyCreated:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from bot.attribution.countries import OrgTable, is_reupload
 from bot.domain.destination import Destination
@@ -29,8 +29,10 @@ from bot.domain.events import (
     Watched,
 )
 from bot.domain.lists import ListSpec
+from bot.domain.silence import Silence
 from bot.domain.snapshot import DEFAULT_LIST, Snapshot
 from bot.rules.routing import wants
+from bot.rules.silences import split_silenced
 
 DEFAULT_LISTS = (DEFAULT_LIST,)
 
@@ -141,23 +143,39 @@ def variant_for(event: Event, destination: Destination, channel: ChannelFilter, 
     return event
 
 
+class Routed(NamedTuple):
+    """One event (or a channel's copy of it): the destinations it is sent to, and (destination, silence) for
+    those where a silence holds it back, so it is stored once, queued for some and recorded for the others."""
+
+    event: Event
+    destinations: list[int]
+    silenced: list[tuple[int, int]]
+
+
+ChannelSilences = Mapping[tuple[str, str], Sequence[Silence]]
+
+
 def route_events(
     events: Sequence[Event], destinations: Sequence[Destination], filters: Mapping[int, ChannelFilter],
-    previous_snapshot_id: int | None, now: datetime,
-) -> list[tuple[Event, list[int]]]:
-    """Each event (or filtered copy) with the destinations that get it; an event nobody gets is kept with []."""
+    previous_snapshot_id: int | None, now: datetime, silences: ChannelSilences | None = None,
+) -> list[Routed]:
+    """Each event (or filtered copy) with the destinations that get it; an event nobody gets is kept with [].
+
+    `silences` are the active ones by (platform, channel): a silenced part goes to `silenced` instead."""
     # `variant_for` spelled out once per event, not per channel: at 10,000 channels this loop is the fan-out.
-    channels = [(d, f, f is ALL_LISTS, f.filters_entries) for d, f in
+    # A channel without silences costs one `is None` more than before silences existed.
+    held_by = silences or {}
+    channels = [(d, f, f is ALL_LISTS, f.filters_entries, held_by.get((d.platform, d.channel)) or None) for d, f in
                 ((d, filter_for(d, filters)) for d in destinations)]
-    routed: list[tuple[Event, list[int]]] = []
+    routed: list[Routed] = []
     for event in events:
-        shared: list[int] = []  # channels that get the event itself: one row, as before filters existed
-        copies: dict[str, tuple[Event, list[int]]] = {}
+        whole = Routed(event, [], [])  # channels that get the event itself: one row, as before filters existed
+        copies: dict[str, Routed] = {}
         watched = isinstance(event, Watched)
         by_list = not isinstance(event, Digest) and not (isinstance(event, ShareChange) and event.scope is not None)
         by_entry = isinstance(event, Entered | NewLeader | Left | Climber)
         list_name = event.list
-        for destination, channel, hears_all, filters_entries in channels:
+        for destination, channel, hears_all, filters_entries, silenced_by in channels:
             if watched or (by_entry and filters_entries):
                 variant = variant_for(event, destination, channel, previous_snapshot_id, now)
             elif not wants(destination, event, previous_snapshot_id, now) or (
@@ -167,14 +185,28 @@ def route_events(
                 variant = event
             if variant is None:
                 continue
+            if silenced_by is not None:
+                split = split_silenced(variant, silenced_by, now)
+                for part, silence_id in split.silenced:
+                    _group(whole, copies, part).silenced.append((destination.id, silence_id))
+                if split.sent is None:
+                    continue
+                variant = split.sent
             if variant is event:
-                shared.append(destination.id)
+                whole.destinations.append(destination.id)
             else:
-                copies.setdefault(variant.model_dump_json(), (variant, []))[1].append(destination.id)
-        if shared or not copies:
-            routed.append((event, shared))
+                _group(whole, copies, variant).destinations.append(destination.id)
+        if whole.destinations or whole.silenced or not copies:
+            routed.append(whole)
         routed.extend(copies.values())
     return routed
+
+
+def _group(whole: Routed, copies: dict[str, Routed], variant: Event) -> Routed:
+    """The routed entry a variant joins: the event's own, or the copy with the same content."""
+    if variant is whole.event:
+        return whole
+    return copies.setdefault(variant.model_dump_json(), Routed(variant, [], []))
 
 
 def describe_entries(event: Event, snapshot: Snapshot, table: OrgTable, previous: Snapshot | None = None) -> Event:

@@ -22,7 +22,7 @@ from discord import app_commands
 from adapters.console import ConsoleAdapter
 from adapters.discord_commands import DiscordGateway
 from adapters.discord_out import DiscordAdapter, make_client
-from adapters.slack_app import SETTING_CHANGES, SlackSocketService, build_slack_service
+from adapters.slack_app import CHANNEL_READS, SETTING_CHANGES, SlackSocketService, build_slack_service
 from bot.app import Trendwatch
 from bot.config import Secrets, parse_settings
 from store import tenants
@@ -44,7 +44,8 @@ REFUSED = "were set up from another"
 async def everything(conn: Conn) -> dict[str, list[tuple[Any, ...]]]:
     """Every row a command could change, of every tenant: compared before and after the other tenant tries."""
     found = {}
-    for table in ("tenants", "destinations", "channel_rules", "channel_watches", "channel_filters", "outbox"):
+    for table in ("tenants", "destinations", "channel_rules", "channel_watches", "channel_filters", "outbox",
+                  "silences"):
         async with conn.execute(f"SELECT * FROM {table} ORDER BY 1") as cursor:
             found[table] = [tuple(row) for row in await cursor.fetchall()]
     return found
@@ -118,6 +119,9 @@ DISCORD_TRIES: dict[str, list[Any]] = {
     "status": [{}],
     "test": [{}],
     "format": [{}, {"style": "compact"}, {"style": "custom", "template": "{rank}. {id}"}],
+    "silence": [{"matcher": "author:Qwen", "duration": "1d"}],
+    "silences": [{}],
+    "unsilence": [{"id": "1"}],
 }
 #: Commands that take no channel and read no channel's settings: the same public lists for everyone.
 NOT_CHANNEL_SCOPED = {"trending", "share", "model"}
@@ -131,6 +135,7 @@ async def set_up_alpha(bot: DiscordBot) -> None:
         ("filter", {"countries": "CN"}),
         ("mention", [{"name": "role", "type": 8, "value": ROLE}]),
         ("mute", {"duration": "2h"}),
+        ("silence", {"matcher": "author:deepseek-ai", "duration": "7d"}),
     ]:
         body = await bot.alerts(subcommand, options, guild=GUILD_A, channel=CHANNEL_A)
         assert embed(body)["title"] != "That did not work", embed(body)
@@ -165,6 +170,13 @@ async def test_another_server_can_neither_read_nor_change_a_channel_through_any_
     assert embed(await discord_bot.alerts("subscribe", guild=GUILD_B, channel=CHANNEL_B))["title"] == "Subscribed"
     beta = embed(await discord_bot.alerts("status", guild=GUILD_B, channel=CHANNEL_B))["description"]
     assert "Rule:" not in beta and "deepseek-ai" not in beta
+    # Alpha's silence is #1: from its own channel, Beta neither sees it nor ends it by its number.
+    beta_silences = embed(await discord_bot.alerts("silences", guild=GUILD_B, channel=CHANNEL_B))["description"]
+    assert "No silence in this channel" in beta_silences
+    ending = embed(await discord_bot.alerts("unsilence", {"id": "1"}, guild=GUILD_B, channel=CHANNEL_B))
+    assert "This channel has no silence #1" in ending["description"]
+    assert "author:deepseek-ai: ends in" in embed(
+        await discord_bot.alerts("silences", guild=GUILD_A, channel=CHANNEL_A))["description"]
     beta_tenant = await tenants.get_tenant(discord_bot.app.db.conn, "discord", str(GUILD_B))
     assert beta_tenant is not None and beta_tenant.name == "Beta"
     exported = await tenants.export_tenant(discord_bot.app.db.conn, beta_tenant.id)
@@ -205,6 +217,9 @@ SLACK_TRIES: dict[str, list[str]] = {
     "status": ["alerts status"],
     "test": ["alerts test"],
     "format": ["alerts format", "alerts format compact", "alerts format custom {rank}. {id}"],
+    "silence": ["alerts silence author:Qwen 1d"],
+    "silences": ["alerts silences"],
+    "unsilence": ["alerts unsilence 1"],
 }
 
 
@@ -247,14 +262,15 @@ async def slack_bot(slack_fake: FakeSlack, db_path: Path) -> AsyncIterator[Slack
 
 
 def test_the_slack_tries_cover_every_command() -> None:
-    assert set(SLACK_TRIES) == SETTING_CHANGES | {"status"}
+    assert set(SLACK_TRIES) == SETTING_CHANGES | CHANNEL_READS
 
 
 async def test_another_workspace_can_neither_read_nor_change_a_shared_channel_through_any_command(
     slack_bot: SlackBot
 ) -> None:
     for text in ("alerts subscribe entered,share", "alerts rule add CN above 60", "alerts watch deepseek-ai",
-                 "alerts filter countries=CN", "alerts mention here", "alerts mute 2h"):
+                 "alerts filter countries=CN", "alerts mention here", "alerts mute 2h",
+                 "alerts silence author:deepseek-ai 7d"):
         body = await slack_bot.send(text, TEAM_A)
         assert title(body) != "That did not work", body_text(body)
     before = await everything(slack_bot.db.conn)

@@ -25,6 +25,7 @@ from adapters.slack_app import SlashCommands, is_number, parse_command
 from bot.commands.answers import model_message, trending_message, trending_view
 from bot.commands.caller import Caller, CommandError
 from bot.commands.channel_settings import ChannelSettings
+from bot.commands.silences import ChannelSilences
 from bot.config import Settings, parse_settings
 from bot.domain.messages import Message
 from store.db import Database, open_database
@@ -32,7 +33,9 @@ from tests.support.digest import store_week
 
 WORDS = ["", "share", "model", "help", "alerts", "subscribe", "unsubscribe", "rule", "add", "remove", "mention",
          "mute", "status", "above", "below", "off", "CN", "us", "5", "50", "0", "366", "9999999999d", "2h", "²",
-         "①", "٣", "Ⅻ", "1e9", "-1", "50%", "<!here>", "<!subteam^S1|@x>", "Qwen/q1", "%", "_", "\\", "'", "\x00"]
+         "①", "٣", "Ⅻ", "1e9", "-1", "50%", "<!here>", "<!subteam^S1|@x>", "Qwen/q1", "%", "_", "\\", "'", "\x00",
+         "silence", "silences", "unsilence", "author:deepseek-ai", "model:Qwen/q1", "kind:share", "country:CN",
+         "kind:", "author:a/b", "7d", "91d", "#1", "#٣", "1"]
 ANY_TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60)  # surrogates too
 COMMAND_LINES = st.one_of(
     ANY_TEXT,
@@ -94,7 +97,7 @@ def test_any_slack_command_line_gets_an_answer(store: Store, text: str, admin: b
 def test_slack_parsing_is_total(text: str) -> None:
     parsed = parse_command(text)
     assert parsed.action in {"trending", "share", "model", "help", "subscribe", "unsubscribe", "rule", "mention",
-                             "mute", "status"}
+                             "mute", "status", "silence", "silences", "unsilence"}
     for word in parsed.args:
         if is_number(word):
             int(word)
@@ -116,6 +119,12 @@ async def _discord_like(store: Store, field: str, text: str, number: int) -> Mes
             return await channels.subscribe(caller, text or None)
         if field == "mute":
             return await channels.mute(caller, text)
+        if field == "silence":
+            return await ChannelSilences(store.db).silence(caller, text, f"{number}d")
+        if field == "silence_length":
+            return await ChannelSilences(store.db).silence(caller, "kind:share", text)
+        if field == "unsilence":
+            return await ChannelSilences(store.db).unsilence(caller, text)
         return await channels.add_rule(caller, text, "above", number)
     except CommandError as exc:
         from adapters.discord_commands import error_message
@@ -124,7 +133,7 @@ async def _discord_like(store: Store, field: str, text: str, number: int) -> Mes
 
 
 @FUZZ
-@given(field=st.sampled_from(["country", "model", "kinds", "mute", "rule"]),
+@given(field=st.sampled_from(["country", "model", "kinds", "mute", "rule", "silence", "silence_length", "unsilence"]),
        text=st.one_of(st.sampled_from(WORDS), ANY_TEXT),
        number=st.integers(min_value=-(2**53), max_value=2**53))
 def test_any_discord_option_gets_an_answer(store: Store, field: str, text: str, number: int) -> None:

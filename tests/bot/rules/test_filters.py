@@ -31,7 +31,7 @@ ENTERED = Entered(taken_at=T0, top_n=10, models=(model("meta-llama/a", 3, "US"),
 
 def routed(event: object, destinations: list[Destination] | None = None) -> dict[int, object]:
     chosen = destinations or [PLAIN, CN_ONLY, SPACES_ONLY, CONSOLE]
-    return {dest: variant for variant, ids in route_events([event], chosen, FILTERS, 9, T0)  # type: ignore[list-item]
+    return {dest: variant for variant, ids, _ in route_events([event], chosen, FILTERS, 9, T0)  # type: ignore[list-item]
             for dest in ids}
 
 
@@ -46,7 +46,7 @@ def test_channels_that_see_the_same_alert_share_one_event():
     other_cn = replace(CN_ONLY, id=6, channel="cn2")
     groups = route_events([ENTERED], [PLAIN, CN_ONLY, CONSOLE, other_cn], {**FILTERS, 6: ChannelFilter(
         countries=("CN",))}, 9, T0)
-    assert [(len(e.models), ids) for e, ids in groups if isinstance(e, Entered)] == [(2, [1, 4]), (1, [2, 6])]
+    assert [(len(e.models), ids) for e, ids, _ in groups if isinstance(e, Entered)] == [(2, [1, 4]), (1, [2, 6])]
 
 
 def test_nothing_is_sent_when_no_entry_passes():
@@ -82,7 +82,7 @@ def test_tasks_authors_and_derivatives():
     }
     for channel, expected in cases.items():
         got = route_events([event], [PLAIN], {1: channel}, 9, T0)
-        assert [[m.id for m in e.models] for e, _ in got if isinstance(e, Entered)] == [expected]
+        assert [[m.id for m in e.models] for e, _, _ in got if isinstance(e, Entered)] == [expected]
 
 
 def test_a_new_leader_is_an_entry_for_filters():
@@ -100,7 +100,7 @@ def test_watches_of_a_channel_go_to_that_channel_config_watches_to_routes_taking
 
 
 def test_an_event_nobody_gets_is_still_recorded_once():
-    assert route_events([ENTERED], [], {}, 9, T0) == [(ENTERED, [])]
+    assert route_events([ENTERED], [], {}, 9, T0) == [(ENTERED, [], [])]
 
 
 def test_entry_facts_come_from_the_snapshot():
