@@ -21,6 +21,8 @@ from bot.attribution.upkeep import reattribute_if_changed
 from bot.config import Secrets, Settings, check_slack_oauth, unavailable_platforms
 from bot.delivery.adapter import Adapter
 from bot.delivery.drain import Claimer, DeliveryReport, deliver_due
+from bot.digest.daily import DailyOutcome, create_due_daily_digest
+from bot.digest.day import parse_time_of_day
 from bot.digest.week import parse_schedule
 from bot.digest.weekly import DigestOutcome, create_due_digest
 from bot.domain.country_codes import iso_country_codes
@@ -60,6 +62,14 @@ def digest_trigger(settings: Settings) -> CronTrigger:
     """`[digest] schedule` ('mon 09:00') on the wall clock of `[digest] timezone`."""
     day, hour, minute = parse_schedule(settings.digest.schedule)
     return CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=ZoneInfo(settings.digest.timezone))
+
+
+def daily_digest_trigger(settings: Settings) -> CronTrigger | None:
+    """`[digest] daily` ('09:00') every day on the wall clock of `[digest] timezone`; None when it is "off"."""
+    if settings.digest.daily is None:
+        return None
+    hour, minute = parse_time_of_day(settings.digest.daily)
+    return CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(settings.digest.timezone))
 
 
 def chart_dir(settings: Settings) -> Path:
@@ -267,6 +277,11 @@ class Trendwatch:
         """The scheduled (or missed, within grace) weekly digest, created at most once per week."""
         async with self._polling:
             return await create_due_digest(self.db, self.settings, now or datetime.now(UTC))
+
+    async def daily_digest_due(self, now: datetime | None = None) -> DailyOutcome:
+        """Yesterday's digest at `[digest] daily` (or missed, within grace), created at most once per day."""
+        async with self._polling:
+            return await create_due_daily_digest(self.db, self.settings, now or datetime.now(UTC))
 
     def stop_sources(self) -> None:
         """End every source's waits and retries: the process is shutting down."""

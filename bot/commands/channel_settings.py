@@ -25,8 +25,8 @@ from store import health as health_store
 from store import outbox, snapshots
 from store.db import Conn, Database
 
-SUBSCRIBABLE = ("entered", "share", "digest", "left", "climber")
-DEFAULT_SUBSCRIBED = ("entered", "share", "digest")  # `left` and `climber` are opt-in: named, or "all"
+SUBSCRIBABLE = ("entered", "share", "digest", "left", "climber", "digest-daily")
+DEFAULT_SUBSCRIBED = ("entered", "share", "digest")  # `left`, `climber`, `digest-daily` are opt-in: named, or "all"
 MAX_MUTE = timedelta(days=30)
 
 

@@ -10,6 +10,7 @@ from bot.attribution.countries import country_name, flag
 from bot.domain.events import (
     Climber,
     ClimberModel,
+    DailyDigest,
     Digest,
     Entered,
     EnteredModel,
@@ -25,7 +26,7 @@ from bot.domain.events import (
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Line, Message, Span, line
 from bot.domain.outcomes import PollFailure
-from bot.domain.shares import unknown_text
+from bot.domain.shares import Hold, hold_text, unknown_text
 from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN
 
 HUB = "https://huggingface.co"
@@ -341,6 +342,80 @@ def render_digest(event: Digest) -> Message:
     )
 
 
+def _times_text(count: int) -> str:
+    return "once" if count == 1 else "twice" if count == 2 else f"{count} times"
+
+
+def render_daily_digest(event: DailyDigest) -> Message:
+    """The daily digest as text: who held #1 and when it changed, what entered the top N for the first time,
+    who climbed, and each country's share at the day's end and on average (unknown entries said beside)."""
+    tz = ZoneInfo(event.timezone)
+    top = f"top {event.top_n}"
+    day = f"{event.start.astimezone(tz):%a %d %b %Y}"
+
+    def when(moment: datetime) -> str:
+        return f"{moment.astimezone(tz):%H:%M}"
+
+    if event.snapshots == 0:
+        return Message(
+            kind=event.kind,
+            title=f"No daily trending digest for {day}",
+            lines=(line("No snapshot of the trending list was stored that day (the bot was not polling,"
+                        " or the Hub was unreachable), so there is nothing to sum up."),),
+            footer=f"Day {event.day}, {event.timezone}",
+            timestamp=event.taken_at,
+        )
+
+    def model(model_id: str, country: str) -> tuple[Span, ...]:
+        return (Span(f"{flag(country)} "), Span(model_id, url=model_url(model_id), bold=True))
+
+    fields = []
+    if event.leaders:
+        changes = event.leader_changes
+        name = "#1" if changes == 0 else f"#1 (changed {_times_text(changes)})"
+        shown = event.leaders
+        more = changes + 1 - len(shown)
+        lead_lines = [line(*model(lead.id, lead.country), f" — from {when(lead.since)}, {hours_text(lead.hours)}")
+                      for lead in shown]
+        if more > 0:
+            lead_lines.insert(0, line(f"… {more} earlier stretch{'es' if more != 1 else ''} at #1 not listed"))
+        fields.append(Field(name, tuple(lead_lines)))
+    fields.append(Field(f"New in the {top}", tuple(
+        line(f"#{n.best_rank} at best ", *model(n.id, n.country),
+             f" — entered {when(n.entered_at)}, {hours_text(n.hours_in_top)} in the {top}")
+        for n in event.newcomers
+    ) or (line("No model entered it for the first time."),)))
+    if event.climbers:
+        fields.append(Field("Biggest climbers over the day", tuple(
+            line(*model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
+    closing = {h.country: h.count for h in event.closing}
+    averages = {c.country: c for c in event.countries}
+    shown_countries = [h.country for h in event.closing] + [
+        c.country for c in event.countries if c.country not in closing and (c.average > 0 or (c.change or 0) != 0)]
+    share_lines = []
+    for country in shown_countries:
+        held = Hold(country, closing.get(country, 0), event.top_n, event.closing_unknown, event.closing_listed)
+        average = averages.get(country)
+        over_day = "" if average is None else f"; {average.average:g}% on average{_change_text(average.change)}"
+        share_lines.append(line(f"{flag(country)} {country_name(country)}: {hold_text(held)}{over_day}"))
+    fields.append(Field(f"Share of the {top} at the day's end (average over the day, change from the day before)",
+                        tuple(share_lines)))
+    based = [line(f"{event.snapshots} snapshot{'s' if event.snapshots != 1 else ''}")]
+    based.extend(line(f"{count} of them imported from {archive}") for archive, count in event.archives)
+    for gap in event.gaps:
+        length = hours_text((gap.end - gap.start).total_seconds() / 3600)
+        based.append(line(f"no data {when(gap.start)} – {when(gap.end)} ({length})"))
+    fields.append(Field("Built from", tuple(based)))
+    return Message(
+        kind=event.kind,
+        title=f"Daily trending digest for {day}",
+        fields=tuple(fields),
+        footer=f"Day {event.day}, times in {event.timezone}",
+        timestamp=event.taken_at,
+        url="https://huggingface.co/models?sort=trending",
+    )
+
+
 def render_watched(event: Watched) -> Message:
     noun = _NOUNS[event.list_kind][0]
     url = item_url(event.list_kind, event.id)
@@ -376,6 +451,8 @@ def render_kind(event: Event) -> Message:
         return render_watched(event)
     if isinstance(event, Digest):
         return render_digest(event)
+    if isinstance(event, DailyDigest):
+        return render_daily_digest(event)
     if isinstance(event, Entered):
         return render_entered(event)
     if isinstance(event, NewLeader):
