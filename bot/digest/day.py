@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.digest.week import (
@@ -60,10 +60,11 @@ def parse_day(text: str) -> date:
 
 
 def day_bounds(day: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Local midnight to the next local midnight, as aware datetimes (DST-safe: built per date)."""
+    """Local midnight to the next local midnight (DST-safe: built per date), in UTC: Python subtracts two times
+    of one zone on the wall clock, so only UTC ends make a 23-hour day measure 23 hours."""
     found = parse_day(day)
-    return (datetime.combine(found, time(0), tzinfo=tz),
-            datetime.combine(found + timedelta(days=1), time(0), tzinfo=tz))
+    return (datetime.combine(found, time(0), tzinfo=tz).astimezone(UTC),
+            datetime.combine(found + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC))
 
 
 def previous_day(moment: datetime, tz: ZoneInfo) -> str:
