@@ -36,7 +36,8 @@ EXPECTED = (
     "  New in the top 10:\n    #8 at best 🇨🇳 Qwen/q6 — entered 12:00, 12 h in the top 10",
     "  Biggest climbers over the day:\n    🇺🇸 meta-llama/l0 — #7 → #1",
     # China held 6 of 10 in the four morning snapshots and 7 in the four afternoon ones; 6 all the day before.
-    "    🇨🇳 China: 70% — 7 of 10; 65% on average (+5 pts)\n    🇺🇸 United States: 30% — 3 of 10; 35% on average (-5 pts)",
+    "    🇨🇳 China: 70% — 7 of 10; 65% on average (+5 pts)\n"
+    "    🇺🇸 United States: 30% — 3 of 10; 35% on average (-5 pts)",
     f"    8 snapshots\n    1 of them imported from {ARCHIVE}",
 )
 
