@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,52 @@ async def test_cli_bad_day_is_one_clear_line(tmp_path: Path):
     ):
         run = await bot("digest", "--config", str(config), *args, "--dry-run")
         assert (run.code, run.out, run.err) == (1, "", says), args
+
+
+async def test_the_worker_runs_the_daily_job_at_start_up_and_on_its_cron(db_path: Path):
+    from bot.worker import Worker
+
+    # A grace over a day: the job's last firing is always within it, whenever the test runs.
+    app = await open_app(settings_for(db_path, daily="07:30", timezone="Europe/Paris", grace="25h"), io.StringIO())
+    try:
+        worker = Worker(app)
+        worker.schedule()
+        job = worker.scheduler.get_job("digest-daily")
+        assert job is not None and job.next_run_time is not None  # soon: yesterday's, if missed while down
+        assert job.next_run_time - datetime.now(UTC) < timedelta(seconds=10)
+        after = datetime(2025, 7, 22, 12, tzinfo=UTC)
+        assert job.trigger.get_next_fire_time(None, after) == datetime(2025, 7, 23, 5, 30, tzinfo=UTC)  # CEST
+
+        app.has_lease = False  # a standby process makes nothing, whatever its clock says
+        await worker.daily_digest.digest()
+        assert count(db_path, "SELECT COUNT(*) FROM daily_digests") == 0
+        app.has_lease = True
+        await worker.daily_digest.digest()  # yesterday, by the real clock: no snapshot, said so on the console
+        assert count(db_path, "SELECT COUNT(*) FROM daily_digests") == 1
+
+        off = Worker(await open_app(settings_for(db_path, daily="off"), io.StringIO(), lease=False))
+        off.schedule()
+        assert off.scheduler.get_job("digest-daily") is None and off.scheduler.get_job("digest") is not None
+        await off.app.close()
+    finally:
+        await app.close()
+
+
+async def test_the_console_jsonl_line_carries_the_day(db_path: Path):
+    await store_days(db_path)
+    stream = io.StringIO()
+    app = await Trendwatch.open(settings_for(db_path), Secrets.from_env({}),
+                                {"console": ConsoleAdapter("jsonl", stream)})
+    try:
+        assert await app.acquire_lease() is None
+        assert (await app.daily_digest_due(DUE)).created
+        assert (await app.deliver()).sent == 1
+    finally:
+        await app.close()
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert (line["kind"], line["day"], line["timezone"], line["snapshots"], line["leader_changes"]) == (
+        "digest-daily", DAY, "UTC", 8, 1)
+    assert [(lead["id"], lead["hours"]) for lead in line["leaders"]] == [("Qwen/q0", 12.0), ("meta-llama/l0", 12.0)]
+    assert [n["id"] for n in line["newcomers"]] == ["Qwen/q6"]
+    assert [(h["country"], h["count"]) for h in line["closing"]] == [("CN", 7), ("US", 3)]
+    assert line["archives"] == [[ARCHIVE, 1]]
