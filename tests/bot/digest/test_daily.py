@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from adapters.console import ConsoleAdapter
 from bot.app import Trendwatch, daily_digest_trigger
-from bot.config import Secrets, Settings, parse_settings
+from bot.config import ConfigError, Secrets, Settings, parse_settings
 from bot.digest.daily import create_due_daily_digest
 from tests.support.cli import bot
 from tests.support.daily import ARCHIVE, DAY, DUE, store_days
@@ -221,3 +223,14 @@ async def test_the_console_jsonl_line_carries_the_day(db_path: Path):
     assert [n["id"] for n in line["newcomers"]] == ["Qwen/q6"]
     assert [(h["country"], h["count"]) for h in line["closing"]] == [("CN", 7), ("US", 3)]
     assert line["archives"] == [[ARCHIVE, 1]]
+
+
+def test_the_daily_key_is_a_time_of_day_or_off():
+    assert parse_settings({}, env={}).digest.daily == "09:00"
+    assert parse_settings({"digest": {"daily": " 07:05 "}}, env={}).digest.daily == "07:05"
+    assert parse_settings({"digest": {"daily": "Off"}}, env={}).digest.daily is None
+    for bad in ("9am", "24:00", 9):
+        with pytest.raises(ConfigError) as raised:
+            parse_settings({"digest": {"daily": bad}}, env={})
+        assert str(raised.value) == ("config: digest.daily: expected a time of day like '08:00' (24-hour HH:MM)"
+                                     f" or 'off', got {bad!r}")
