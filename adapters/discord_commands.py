@@ -219,8 +219,9 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
                                 default_permissions=discord.Permissions(manage_channels=True))
 
     @alerts.command(name="subscribe", description="Post alerts in this channel")
-    @app_commands.describe(kinds=f"{', '.join(SUBSCRIBABLE)} or all (comma-separated;"
-                                 f" default {', '.join(DEFAULT_SUBSCRIBED)})")
+    @app_commands.describe(kinds=f"default {', '.join(DEFAULT_SUBSCRIBED)}; also "  # Discord's limit: 100 characters
+                                 f"{', '.join(k for k in SUBSCRIBABLE if k not in DEFAULT_SUBSCRIBED)};"
+                                 " or all (comma-separated)")
     async def subscribe(interaction: discord.Interaction, kinds: str | None = None) -> None:
         await reply(interaction, channels.subscribe(caller_of(interaction), kinds), private=True)
 

@@ -52,6 +52,13 @@ async def test_discord_channel_subscribes_and_gets_the_day_once(discord_fake: Fa
     await gateway.start()
     channel = discord_fake.channel_id
     try:
+        [alerts] = [c for c in discord_fake.synced_commands() if c["name"] == "alerts"]
+        [subscribe] = [o for o in alerts["options"] if o["name"] == "subscribe"]
+        [kinds] = subscribe["options"]
+        # Discord takes at most 100 characters; discord.py would cut a longer one to "…" without a word.
+        assert "digest-daily" in kinds["description"] and len(kinds["description"]) <= 100
+        assert not kinds["description"].endswith("…")
+
         nobody = await app.daily_digest_due(DUE)
         assert not nobody.created and "no channel takes the daily digest" in nobody.reason
 
