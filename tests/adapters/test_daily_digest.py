@@ -115,6 +115,8 @@ async def test_slack_channel_subscribes_with_the_slash_command_and_gets_the_day_
         assert title(body) == "Subscribed", body_text(body)
         _, _, status, _ = await command(slack_fake, "alerts status", user="UADMIN")
         assert "Subscribed to: digest-daily" in body_text(status)
+        _, _, usage, _ = await command(slack_fake, "help", user="UADMIN")
+        assert "alerts subscribe [entered,share,digest,left,climber,digest-daily]" in body_text(usage)
     finally:
         await service.close()
         await db.close()
