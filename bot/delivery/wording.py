@@ -342,6 +342,18 @@ def render_digest(event: Digest) -> Message:
     )
 
 
+#: Up to this many stretches at #1 in a day are told one by one; a day with more is summed per model.
+DAILY_STRETCHES = 5
+
+
+def day_hours_text(hours: float) -> str:
+    """'45 min', '3 h', '3 h 15 min': time within one day, where a 15-minute poll is worth saying."""
+    minutes = round(hours * 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
 def _times_text(count: int) -> str:
     return "once" if count == 1 else "twice" if count == 2 else f"{count} times"
 
@@ -373,16 +385,18 @@ def render_daily_digest(event: DailyDigest) -> Message:
     if event.leaders:
         changes = event.leader_changes
         name = "#1" if changes == 0 else f"#1 (changed {_times_text(changes)})"
-        shown = event.leaders
-        more = changes + 1 - len(shown)
-        lead_lines = [line(*model(lead.id, lead.country), f" — from {when(lead.since)}, {hours_text(lead.hours)}")
-                      for lead in shown]
-        if more > 0:
-            lead_lines.insert(0, line(f"… {more} earlier stretch{'es' if more != 1 else ''} at #1 not listed"))
-        fields.append(Field(name, tuple(lead_lines)))
+        if changes < DAILY_STRETCHES:
+            lead_lines = tuple(line(*model(lead.id, lead.country), f" — from {when(lead.since)},"
+                                    f" {day_hours_text(lead.hours)}") for lead in event.leaders)
+        else:  # a list flipping all day: each model's time at #1, then who held it at the end
+            last = event.leaders[-1]
+            lead_lines = (*(line(*model(lead.id, lead.country), f" — {day_hours_text(lead.hours)} at #1")
+                            for lead in event.held),
+                          line("At the day's end: ", *model(last.id, last.country), f", since {when(last.since)}"))
+        fields.append(Field(name, lead_lines))
     fields.append(Field(f"New in the {top}", tuple(
         line(f"#{n.best_rank} at best ", *model(n.id, n.country),
-             f" — entered {when(n.entered_at)}, {hours_text(n.hours_in_top)} in the {top}")
+             f" — entered {when(n.entered_at)}, {day_hours_text(n.hours_in_top)} in the {top}")
         for n in event.newcomers
     ) or (line("No model entered it for the first time."),)))
     if event.climbers:
@@ -403,7 +417,7 @@ def render_daily_digest(event: DailyDigest) -> Message:
     based = [line(f"{event.snapshots} snapshot{'s' if event.snapshots != 1 else ''}")]
     based.extend(line(f"{count} of them imported from {archive}") for archive, count in event.archives)
     for gap in event.gaps:
-        length = hours_text((gap.end - gap.start).total_seconds() / 3600)
+        length = day_hours_text((gap.end - gap.start).total_seconds() / 3600)
         based.append(line(f"no data {when(gap.start)} – {when(gap.end)} ({length})"))
     fields.append(Field("Built from", tuple(based)))
     return Message(

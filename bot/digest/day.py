@@ -28,7 +28,7 @@ from bot.digest.week import (
     unknown_per_snapshot,
     usual_interval,
 )
-from bot.domain.events import DailyDigest, DailyHold, DailyLeader, DigestNewcomer
+from bot.domain.events import DailyDigest, DailyHold, DailyLeader, DigestLeader, DigestNewcomer
 from bot.domain.shares import holds
 from bot.domain.snapshot import UNKNOWN
 from bot.domain.week_rows import SnapshotRow, TopRow, WeekRows
@@ -111,6 +111,17 @@ def leader_stretches(snapshots: Sequence[SnapshotRow], top: Sequence[TopRow], we
     return [s.model_copy(update={"hours": round(s.hours, 2)}) for s in stretches]
 
 
+def hours_at_1(stretches: Sequence[DailyLeader]) -> list[DigestLeader]:
+    """Each model's hours at #1 over the day, most first: what a day of many changes comes down to."""
+    hours: dict[str, float] = {}
+    country: dict[str, str] = {}
+    for stretch in stretches:
+        hours[stretch.id] = hours.get(stretch.id, 0.0) + stretch.hours
+        country[stretch.id] = stretch.country
+    return sorted((DigestLeader(id=m, country=country[m], hours=round(h, 2)) for m, h in hours.items()),
+                  key=lambda lead: (-lead.hours, lead.id))
+
+
 def closing_holds(rows: WeekRows) -> tuple[tuple[DailyHold, ...], int, int]:
     """The day's last top N by country, most entries first (unknown last), with its unknown and listed counts."""
     last = rows.snapshots[-1]
@@ -172,6 +183,7 @@ def build_daily_digest(
         newcomers=tuple(newcomers[:LIST_LIMIT]),
         leaders=tuple(stretches[-LIST_LIMIT:]),  # a list flipping all day: the latest ones
         leader_changes=max(0, len(stretches) - 1),
+        held=tuple(hours_at_1(stretches)[:LIST_LIMIT]),
         climbers=tuple(biggest_climbers(rows, country, final_top_n)[:CLIMBERS]),
         countries=compare_countries(country_averages(rows), previous_averages),
         closing=closing,

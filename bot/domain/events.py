@@ -329,6 +329,7 @@ class DailyDigest(_Event):
     newcomers: tuple[DigestNewcomer, ...] = ()
     leaders: tuple[DailyLeader, ...] = ()
     leader_changes: int = 0
+    held: tuple[DigestLeader, ...] = ()  # hours at #1 per model over the day, most first: a flipping day, summed
     climbers: tuple[DigestClimber, ...] = ()
     countries: tuple[CountryAverage, ...] = ()  # the day's average, `change` from the day before
     closing: tuple[DailyHold, ...] = ()

@@ -134,3 +134,26 @@ def test_a_bad_day_is_one_clear_line(text: str, says: str):
     with pytest.raises(DayError) as raised:
         parse_day(text)
     assert str(raised.value) == says
+
+
+def test_a_day_when_the_lead_flips_often_is_summed_per_model():
+    """Every 45 minutes from 00:00 UTC, #1 alternates between two models: 32 snapshots, 31 changes."""
+    start = datetime(2026, 3, 10, tzinfo=UTC)
+    snapshots = tuple(SnapshotRow(i, start + timedelta(minutes=45 * i), 2) for i in range(32))
+    top = tuple(TopRow(i, rank, model, "US" if model == "A" else "CN") for i in range(32)
+                for rank, model in enumerate(("A", "B") if i % 2 == 0 else ("B", "A"), start=1))
+    rows = WeekRows(snapshots, top, {"A": 1, "B": 2}, {"B": 1, "A": 2}, {"A": at(1, 0), "B": at(1, 0)})
+    found = build_daily_digest("2026-03-10", ZoneInfo("UTC"), rows, None, top_n=2,
+                               poll_interval=timedelta(minutes=45), created_at=at(11, 9))
+    assert found.leader_changes == 31 and len(found.leaders) == 10 and found.leaders[-1].id == "B"
+    # 16 snapshots each, every one standing 45 min (the last one too: to midnight): 12 h each.
+    assert [(lead.id, lead.hours) for lead in found.held] == [("A", 12.0), ("B", 12.0)]
+    text = render_text(render(found))
+    assert "  #1 (changed 31 times):\n    🇺🇸 A — 12 h at #1\n    🇨🇳 B — 12 h at #1\n" in text
+    assert "    At the day's end: 🇨🇳 B, since 23:15" in text
+
+
+def test_time_within_a_day_is_said_to_the_minute():
+    from bot.delivery.wording import day_hours_text
+
+    assert [day_hours_text(h) for h in (0.25, 1.0, 3.25, 23.0)] == ["15 min", "1 h", "3 h 15 min", "23 h"]
