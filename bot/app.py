@@ -65,8 +65,9 @@ def digest_trigger(settings: Settings) -> CronTrigger:
 
 
 def daily_digest_trigger(settings: Settings) -> CronTrigger | None:
-    """`[digest] daily` ('09:00') every day on the wall clock of `[digest] timezone`; None when it is "off"."""
-    if settings.digest.daily is None:
+    """`[digest] daily` ('09:00') every day on the wall clock of `[digest] timezone`; None when it is "off" or
+    `[digest] enabled = false` (no digest of either kind)."""
+    if settings.digest.daily is None or not settings.digest.enabled:
         return None
     hour, minute = parse_time_of_day(settings.digest.daily)
     return CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(settings.digest.timezone))

@@ -392,7 +392,8 @@ class DigestSettings(_Section):
 
     `daily` is the local time the daily digest of the day before is made ("HH:MM"), or "off". It is made only
     when some channel takes the `digest-daily` kind (or the console is on), so the default time costs nothing
-    until a channel subscribes. `grace` bounds the catch-up of both after the bot was down.
+    until a channel subscribes. `enabled = false` turns off both; `grace` bounds the catch-up of both after
+    the bot was down.
     """
 
     enabled: bool = True

@@ -93,6 +93,8 @@ async def create_due_daily_digest(db: Database, settings: Settings, now: datetim
     command line makes a missed day on demand), so a long outage never ends in a burst of stale digests.
     """
     at = settings.digest.daily
+    if not settings.digest.enabled:
+        return DailyOutcome(None, None, "digests are disabled ([digest] enabled = false)")
     if at is None:
         return DailyOutcome(None, None, "daily digests are off ([digest] daily = \"off\")")
     tz = ZoneInfo(settings.digest.timezone)

@@ -120,13 +120,21 @@ async def test_a_day_without_snapshots_says_so_and_nobody_subscribed_means_no_di
     assert count(db_path, "SELECT COUNT(*) FROM daily_digests") == 1
 
 
-async def test_daily_off_schedules_nothing(db_path: Path):
+async def test_daily_off_or_digests_disabled_schedules_nothing(db_path: Path):
     settings = settings_for(db_path, daily="off")
     assert settings.digest.daily is None and daily_digest_trigger(settings) is None
     app = await open_app(settings, io.StringIO())
     try:
         outcome = await app.daily_digest_due(DUE)
         assert not outcome.created and outcome.reason == 'daily digests are off ([digest] daily = "off")'
+    finally:
+        await app.close()
+    none = settings_for(db_path, enabled=False)  # no digest of either kind, though `daily` keeps its default
+    assert none.digest.daily == "09:00" and daily_digest_trigger(none) is None
+    app = await open_app(none, io.StringIO())
+    try:
+        outcome = await app.daily_digest_due(DUE)
+        assert not outcome.created and outcome.reason == "digests are disabled ([digest] enabled = false)"
     finally:
         await app.close()
 
