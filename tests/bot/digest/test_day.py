@@ -157,3 +157,13 @@ def test_time_within_a_day_is_said_to_the_minute():
     from bot.delivery.wording import day_hours_text
 
     assert [day_hours_text(h) for h in (0.25, 1.0, 3.25, 23.0)] == ["15 min", "1 h", "3 h 15 min", "23 h"]
+
+
+def test_alerts_test_has_a_sample_of_the_daily_digest_even_before_any_poll():
+    from bot.commands.samples import FAKE_MODEL, sample_event
+
+    sample = sample_event("digest-daily", None, 10, at(9, 1))
+    assert isinstance(sample, DailyDigest) and sample.test and sample.day == DAY
+    text = render_text(render(sample))
+    assert text.startswith("[2026-03-09 01:00 UTC] Test: Daily trending digest for Sun 08 Mar 2026")
+    assert FAKE_MODEL in text
