@@ -29,11 +29,12 @@ from adapters.discord_shards import SessionStartLimit, ShardedClient, ShardPlan,
 from bot.commands.answers import model_message, share_message, share_view, trending_message, trending_view
 from bot.commands.caller import Caller, CommandError, clean_input, parse_country
 from bot.commands.channel_lists import ChannelLists
-from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, SUBSCRIBABLE, ChannelSettings
+from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, ChannelSettings
 from bot.commands.format import ChannelFormat
 from bot.commands.silences import ChannelSilences
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
+from bot.domain.events import SUBSCRIBABLE
 from bot.domain.messages import Message, line
 from bot.log import get_logger
 from bot.retry import RECONNECT
@@ -226,8 +227,9 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
                                 default_permissions=discord.Permissions(manage_channels=True))
 
     @alerts.command(name="subscribe", description="Post alerts in this channel")
-    @app_commands.describe(kinds=f"{', '.join(SUBSCRIBABLE)} or all (comma-separated;"
-                                 f" default {', '.join(DEFAULT_SUBSCRIBED)})")
+    @app_commands.describe(kinds=f"default {', '.join(DEFAULT_SUBSCRIBED)}; also "  # Discord's limit: 100 characters
+                                 f"{', '.join(k for k in SUBSCRIBABLE if k not in DEFAULT_SUBSCRIBED)};"
+                                 " or all (comma-separated)")
     async def subscribe(interaction: discord.Interaction, kinds: str | None = None) -> None:
         await reply(interaction, channels.subscribe(caller_of(interaction), kinds), private=True)
 

@@ -38,6 +38,7 @@ COLOURS: dict[str, int] = {
     "climber": 0x1ABC9C,
     "share": 0x3498DB,
     "digest": 0x9B59B6,
+    "digest-daily": 0x8E44AD,
     "trending": 0xFFD21E,  # the Hub's yellow
     "model": 0xFF9D00,
     "settings": 0x5865F2,

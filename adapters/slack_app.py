@@ -108,7 +108,8 @@ def help_message(command: str, unknown: str | None = None) -> Message:
         f"{command} [list] [count] [country] — another list (e.g. `{command} spaces 5`)",
         f"{command} share [days] [list] — each country's share of the top list",
         f"{command} model <org/name> — one model's history in the list",
-        f"{command} alerts subscribe [entered,share,digest,left,climber] — alerts in this channel (admins)",
+        f"{command} alerts subscribe [entered,share,digest,left,climber,digest-daily]"
+        " — alerts in this channel (admins)",
         f"{command} alerts unsubscribe — stop them (admins)",
         f"{command} alerts rule [add|remove] <CC> above|below <percent> — a share rule here (admins)",
         f"{command} alerts mention @group|here|off — who alerts ping (admins)",

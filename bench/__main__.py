@@ -9,6 +9,7 @@ from bench import (
     alert_volume,
     attribution,
     digest,
+    digest_daily,
     discord_fanout,
     discord_shards,
     imports,
@@ -23,8 +24,8 @@ from bench.measure import VERDICTS
 from tests.support.postgres import bin_dir
 
 if __name__ == "__main__":
-    for bench in (poll_cycle, queries, digest, memory, discord_fanout, discord_shards, slack_fanout, attribution,
-                  imports, web, alert_volume):
+    for bench in (poll_cycle, queries, digest, digest_daily, memory, discord_fanout, discord_shards, slack_fanout,
+                  attribution, imports, web, alert_volume):
         print(f"\n== {bench.__name__} ==")
         asyncio.run(bench.main())
     if bin_dir() is not None or os.environ.get("TRENDWATCH_TEST_POSTGRES"):

@@ -128,10 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     share.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="with --csv: last day (default: the last)")
     share.add_argument("--resolution", choices=("day", "week", "month"), default="week",
                        help="with --csv: one row per country and day, week (default) or month")
-    digest = command("digest", "build the weekly digest and post it to subscribed channels (or print it: --dry-run)")
+    digest = command("digest", "build the weekly (or --daily) digest and post it to subscribed channels"
+                     " (or print it: --dry-run)")
     digest.add_argument("--week", help="ISO week like 2025-W30 (default: the last full week, in [digest] timezone)")
     digest.add_argument("--out", type=_png_file, metavar="FILE.png", help="also write its chart to this PNG file")
     digest.add_argument("--dry-run", action="store_true", help="print it here; store and post nothing")
+    digest.add_argument("--daily", action="store_true", help="the daily digest instead (of yesterday, by default)")
+    digest.add_argument("--day", help="with --daily: a day like 2026-05-14 (default: yesterday, in [digest] timezone)")
     channels = command("channels", "list the channels that get alerts, and which are paused and why")
     channels.add_argument("--json", action="store_true", help="print a JSON list instead of text")
     resume = command("resume", "send to a paused channel again once its cause is fixed (fresh baseline)")
@@ -259,6 +262,8 @@ async def _cmd_digest(args: argparse.Namespace) -> int:
     from bot.digest.chart import digest_image  # this command's own import: keeps the others quick
     from bot.digest.weekly import compute_digest, create_digest  # this command's own import: keeps the others quick
 
+    if args.daily or args.day:
+        return await _daily_digest(args)
     settings = _settings(args)
     now = datetime.now(UTC)
     week = args.week or previous_week(now, ZoneInfo(settings.digest.timezone))
@@ -291,6 +296,43 @@ async def _cmd_digest(args: argparse.Namespace) -> int:
         else:
             _write_chart(args.out, image.data)
             print(f"chart written to {args.out}")
+    return 0
+
+
+async def _daily_digest(args: argparse.Namespace) -> int:
+    """`digest --daily`: as the weekly one, for one calendar day; text only (the daily digest has no chart)."""
+    from bot.app import Trendwatch  # this command's own import: keeps the others quick
+    from bot.digest.daily import compute_daily_digest, create_daily_digest  # this command's own import
+    from bot.digest.day import DayError, parse_day, previous_day  # this command's own import
+
+    if not args.daily:
+        raise CommandError("--day picks the day of a daily digest: add --daily (the weekly one takes --week)")
+    if args.week or args.out:
+        raise CommandError(f"{'--week' if args.week else '--out'} is for the weekly digest; the daily one takes --day"
+                           " and has no chart")
+    settings = _settings(args)
+    now = datetime.now(UTC)
+    try:
+        day = parse_day(args.day).isoformat() if args.day else previous_day(now, ZoneInfo(settings.digest.timezone))
+    except DayError as exc:
+        raise CommandError(f"--day: {exc}") from None
+    if args.dry_run:
+        digest = await _read_store(args, lambda conn: compute_daily_digest(conn, settings, day, now))
+        print(render_text(render(digest)))
+        return 0
+    app = await Trendwatch.open(settings, Secrets.from_env())
+    try:
+        outcome = await create_daily_digest(app.db, settings, day, now, "command")
+        if outcome.digest is None:
+            raise CommandError(f"{outcome.reason}; it is not posted twice (see it with --dry-run)")
+        if await app.acquire_lease() is None:
+            report = await app.deliver()
+            print(f"daily digest {day} posted to {report.sent} channel(s)", file=sys.stderr)
+        else:
+            print(f"daily digest {day} queued for {outcome.recipients} channel(s); the running bot delivers it",
+                  file=sys.stderr)
+    finally:
+        await app.close()
     return 0
 
 

@@ -22,6 +22,8 @@ from bot.config import Secrets, Settings, check_slack_oauth, unavailable_platfor
 from bot.delivery.adapter import Adapter
 from bot.delivery.drain import Claimer, DeliveryReport, deliver_due
 from bot.delivery.templates import stored_look
+from bot.digest.daily import DailyOutcome, create_due_daily_digest
+from bot.digest.day import parse_time_of_day
 from bot.digest.week import parse_schedule
 from bot.digest.weekly import DigestOutcome, create_due_digest
 from bot.domain.country_codes import iso_country_codes
@@ -61,6 +63,15 @@ def digest_trigger(settings: Settings) -> CronTrigger:
     """`[digest] schedule` ('mon 09:00') on the wall clock of `[digest] timezone`."""
     day, hour, minute = parse_schedule(settings.digest.schedule)
     return CronTrigger(day_of_week=day, hour=hour, minute=minute, timezone=ZoneInfo(settings.digest.timezone))
+
+
+def daily_digest_trigger(settings: Settings) -> CronTrigger | None:
+    """`[digest] daily` ('09:00') every day on the wall clock of `[digest] timezone`; None when it is "off" or
+    `[digest] enabled = false` (no digest of either kind)."""
+    if settings.digest.daily is None or not settings.digest.enabled:
+        return None
+    hour, minute = parse_time_of_day(settings.digest.daily)
+    return CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(settings.digest.timezone))
 
 
 def chart_dir(settings: Settings) -> Path:
@@ -270,6 +281,11 @@ class Trendwatch:
         """The scheduled (or missed, within grace) weekly digest, created at most once per week."""
         async with self._polling:
             return await create_due_digest(self.db, self.settings, now or datetime.now(UTC))
+
+    async def daily_digest_due(self, now: datetime | None = None) -> DailyOutcome:
+        """Yesterday's digest at `[digest] daily` (or missed, within grace), created at most once per day."""
+        async with self._polling:
+            return await create_due_daily_digest(self.db, self.settings, now or datetime.now(UTC))
 
     def stop_sources(self) -> None:
         """End every source's waits and retries: the process is shutting down."""

@@ -402,10 +402,28 @@ class SlackSettings(_Section):
 
 
 class DigestSettings(_Section):
+    """The weekly digest (`enabled`, `schedule`) and the daily one (`daily`, issue 20), on one calendar: `timezone`.
+
+    `daily` is the local time the daily digest of the day before is made ("HH:MM"), or "off". It is made only
+    when some channel takes the `digest-daily` kind (or the console is on), so the default time costs nothing
+    until a channel subscribes. `enabled = false` turns off both; `grace` bounds the catch-up of both after
+    the bot was down.
+    """
+
     enabled: bool = True
     schedule: str = "mon 09:00"
     timezone: str = "UTC"
     grace: Annotated[Duration, _at_least("1m")] = timedelta(hours=12)
+    daily: str | None = "09:00"
+
+    @field_validator("daily", mode="before")
+    @classmethod
+    def _time_or_off(cls, value: object) -> object:
+        if value is None or value is False or (isinstance(value, str) and value.strip().lower() == "off"):
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"expected a time of day like '08:00' (24-hour HH:MM) or 'off', got {value!r}")
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod

@@ -26,7 +26,16 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.app import LEASE_NAME, SHUTDOWN_GRACE, Trendwatch, digest_trigger, platform_services, source_label, warn_unsent
+from bot.app import (
+    LEASE_NAME,
+    SHUTDOWN_GRACE,
+    Trendwatch,
+    daily_digest_trigger,
+    digest_trigger,
+    platform_services,
+    source_label,
+    warn_unsent,
+)
 from bot.config import ConfigError, Secrets, Settings
 from bot.log import get_logger
 from bot.services import Service, keep_connecting, service_name
@@ -191,6 +200,31 @@ class DigestService:
         )
 
 
+class DailyDigestService:
+    """The daily digest at `[digest] daily`, in the configured zone; at most one per day, however often it runs."""
+
+    name = "digest-daily"
+
+    def __init__(self, app: Trendwatch, jobs: Jobs, deliverer: Deliverer) -> None:
+        self.app = app
+        self.deliverer = deliverer
+        self.run = jobs.job(self.digest)
+
+    async def digest(self) -> None:
+        if self.app.has_lease and (await self.app.daily_digest_due()).created:
+            self.deliverer.kick()
+
+    def schedule(self, scheduler: AsyncIOScheduler, now: datetime) -> None:
+        trigger = daily_digest_trigger(self.app.settings)
+        if trigger is None:
+            return
+        # The first run at start-up sends yesterday's digest if it was missed while down (within grace).
+        scheduler.add_job(
+            self.run, trigger, id="digest-daily", next_run_time=now + timedelta(seconds=6),
+            max_instances=1, coalesce=True, misfire_grace_time=int(self.app.settings.digest.grace.total_seconds()),
+        )
+
+
 class TenantUpkeep:
     """Forgets tenants that left longer ago than `[tenants] keep_after_leaving` (their channels stopped when
     they left). Hourly, and once shortly after start; only the lease holder writes."""
@@ -254,8 +288,9 @@ class LeaseKeeper:
                 scheduler.modify_job("lease", next_run_time=lapse)
         if holder is None and not had:
             scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
-            if scheduler.get_job("digest"):
-                scheduler.modify_job("digest", next_run_time=datetime.now(UTC) + timedelta(seconds=5))
+            for job in ("digest", "digest-daily"):
+                if scheduler.get_job(job):
+                    scheduler.modify_job(job, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
 
     def schedule(self, scheduler: AsyncIOScheduler) -> None:
         self.scheduler = scheduler
@@ -275,6 +310,7 @@ class Worker:
         self.deliverer = Deliverer(app, self.jobs, self.stop.is_set)
         self.poller = Poller(app, self.jobs, self.deliverer)
         self.digest = DigestService(app, self.jobs, self.deliverer)
+        self.daily_digest = DailyDigestService(app, self.jobs, self.deliverer)
         self.lease = LeaseKeeper(app, self.jobs)
         self.tenants = TenantUpkeep(app, self.jobs)
 
@@ -288,6 +324,7 @@ class Worker:
         self.deliverer.schedule(self.scheduler)
         self.lease.schedule(self.scheduler)
         self.digest.schedule(self.scheduler, now)
+        self.daily_digest.schedule(self.scheduler, now)
         self.tenants.schedule(self.scheduler, now)
 
     async def run(self, connections: Sequence[Service], address: ops.OpsAddress | None) -> None:

@@ -17,7 +17,7 @@ from bot.commands.samples import sample_events
 from bot.commands.tenancy import check_rule_cap, check_subscription_cap, own_destination
 from bot.config import Settings, parse_duration
 from bot.domain.destination import Destination
-from bot.domain.events import ALERT_KINDS
+from bot.domain.events import ALERT_KINDS, SUBSCRIBABLE
 from bot.domain.messages import Field, Message, line
 from bot.domain.shares import BASES, DEFAULT_BASIS, Basis
 from store import destinations as dest_store
@@ -25,8 +25,7 @@ from store import health as health_store
 from store import outbox, snapshots
 from store.db import Conn, Database
 
-SUBSCRIBABLE = ("entered", "share", "digest", "left", "climber")
-DEFAULT_SUBSCRIBED = ("entered", "share", "digest")  # `left` and `climber` are opt-in: named, or "all"
+DEFAULT_SUBSCRIBED = ("entered", "share", "digest")  # `left`, `climber`, `digest-daily` are opt-in: named, or "all"
 MAX_MUTE = timedelta(days=30)
 
 

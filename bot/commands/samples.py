@@ -17,6 +17,9 @@ from bot.domain.events import (
     Climber,
     ClimberModel,
     CountryAverage,
+    DailyDigest,
+    DailyHold,
+    DailyLeader,
     Digest,
     DigestLeader,
     DigestNewcomer,
@@ -74,6 +77,24 @@ def _digest(entries: tuple[Entry, ...], top_n: int, taken_at: datetime) -> Diges
     )
 
 
+def _daily_digest(entries: tuple[Entry, ...], top_n: int, taken_at: datetime) -> DailyDigest:
+    """Yesterday (UTC) as the newest snapshot stands: its #1 all day, its top three as newcomers, its shares."""
+    start = (taken_at - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = Counter(entry.country for entry in entries)
+    unknown = counts.get(UNKNOWN, 0)
+    return DailyDigest(
+        taken_at=taken_at, test=True, day=start.date().isoformat(), start=start, end=start + timedelta(days=1),
+        timezone="UTC", top_n=top_n, snapshots=1,
+        newcomers=tuple(DigestNewcomer(id=e.id, country=e.country, best_rank=e.rank, hours_in_top=1.0,
+                                       entered_at=start) for e in entries[:3]),
+        leaders=(DailyLeader(id=entries[0].id, country=entries[0].country, since=start, hours=24.0),),
+        countries=tuple(CountryAverage(country=country, average=round(100.0 * count / max(top_n, 1), 1))
+                        for country, count in counts.most_common(5)),
+        closing=tuple(DailyHold(country=country, count=count) for country, count in counts.most_common(5)),
+        closing_unknown=unknown, closing_listed=len(entries),
+    )
+
+
 def sample_event(kind: str, latest: Snapshot | None, top_n: int, now: datetime) -> Event:
     """One test sample of `kind` (one of ALERT_KINDS); `now` stands in when there is no snapshot."""
     entries = _entries(latest, top_n)
@@ -90,6 +111,8 @@ def sample_event(kind: str, latest: Snapshot | None, top_n: int, now: datetime) 
             return _share(entries, top_n, taken_at)
         case "digest":
             return _digest(entries, top_n, taken_at)
+        case "digest-daily":
+            return _daily_digest(entries, top_n, taken_at)
         case "left":
             return Left(taken_at=taken_at, test=True, top_n=top_n, models=(LeftModel(
                 id=last.id, rank=None, previous_rank=last.rank, country=last.country,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from bot.commands.caller import Caller, CommandError, clean_input, echo, parse_country
 from bot.commands.tenancy import caller_tenant, refuse_foreign
 from bot.config import parse_duration
+from bot.domain.events import SUBSCRIBABLE
 from bot.domain.messages import Line, Message, line
 from bot.domain.silence import MATCHERS, Matcher, Silence
 from bot.rules.watches import parse_target
@@ -22,9 +23,7 @@ from store import silences as silence_store
 from store.db import Conn, Database
 
 MAX_SILENCE = timedelta(days=90)
-# The kind words `alerts subscribe` takes (channel_settings.SUBSCRIBABLE, which imports this module's status
-# lines through channel_lists, so it is spelled here; a test holds the two equal). `entered` covers a new #1.
-KIND_WORDS = ("entered", "share", "digest", "left", "climber")
+KIND_WORDS = SUBSCRIBABLE  # the kind words `alerts subscribe` takes
 RECENTLY_ENDED = timedelta(days=1)  # `alerts silences` also shows what ended this long ago, marked ended
 _HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a Hub namespace or repository name
 USAGE = "Use: alerts silence author:NAME|model:org/name|kind:KIND|country:CC <duration>, e.g. author:deepseek-ai 7d"

@@ -11,6 +11,7 @@ from bot.delivery.templates import DEFAULT_LOOK, MISSING, Look, fill, look_of, t
 from bot.domain.events import (
     Climber,
     ClimberModel,
+    DailyDigest,
     Digest,
     Entered,
     EnteredModel,
@@ -26,7 +27,7 @@ from bot.domain.events import (
 from bot.domain.lists import item_url
 from bot.domain.messages import Field, Line, Message, Span, line
 from bot.domain.outcomes import PollFailure
-from bot.domain.shares import unknown_text
+from bot.domain.shares import Hold, hold_text, unknown_text
 from bot.domain.snapshot import DEFAULT_LIST, UNKNOWN
 
 HUB = "https://huggingface.co"
@@ -410,6 +411,94 @@ def render_digest(event: Digest) -> Message:
     )
 
 
+#: Up to this many stretches at #1 in a day are told one by one; a day with more is summed per model.
+DAILY_STRETCHES = 5
+
+
+def day_hours_text(hours: float) -> str:
+    """'45 min', '3 h', '3 h 15 min': time within one day, where a 15-minute poll is worth saying."""
+    minutes = round(hours * 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
+def _times_text(count: int) -> str:
+    return "once" if count == 1 else "twice" if count == 2 else f"{count} times"
+
+
+def render_daily_digest(event: DailyDigest) -> Message:
+    """The daily digest as text: who held #1 and when it changed, what entered the top N for the first time,
+    who climbed, and each country's share at the day's end and on average (unknown entries said beside)."""
+    tz = ZoneInfo(event.timezone)
+    top = f"top {event.top_n}"
+    day = f"{event.start.astimezone(tz):%a %d %b %Y}"
+
+    def when(moment: datetime) -> str:
+        return f"{moment.astimezone(tz):%H:%M}"
+
+    if event.snapshots == 0:
+        return Message(
+            kind=event.kind,
+            title=f"No daily trending digest for {day}",
+            lines=(line("No snapshot of the trending list was stored that day (the bot was not polling,"
+                        " or the Hub was unreachable), so there is nothing to sum up."),),
+            footer=f"Day {event.day}, {event.timezone}",
+            timestamp=event.taken_at,
+        )
+
+    def model(model_id: str, country: str) -> tuple[Span, ...]:
+        return (Span(f"{flag(country)} "), Span(model_id, url=model_url(model_id), bold=True))
+
+    fields = []
+    if event.leaders:
+        changes = event.leader_changes
+        name = "#1" if changes == 0 else f"#1 (changed {_times_text(changes)})"
+        if changes < DAILY_STRETCHES:
+            lead_lines = tuple(line(*model(lead.id, lead.country), f" — from {when(lead.since)},"
+                                    f" {day_hours_text(lead.hours)}") for lead in event.leaders)
+        else:  # a list flipping all day: each model's time at #1, then who held it at the end
+            last = event.leaders[-1]
+            lead_lines = (*(line(*model(lead.id, lead.country), f" — {day_hours_text(lead.hours)} at #1")
+                            for lead in event.held),
+                          line("At the day's end: ", *model(last.id, last.country), f", since {when(last.since)}"))
+        fields.append(Field(name, lead_lines))
+    fields.append(Field(f"New in the {top}", tuple(
+        line(f"#{n.best_rank} at best ", *model(n.id, n.country),
+             f" — entered {when(n.entered_at)}, {day_hours_text(n.hours_in_top)} in the {top}")
+        for n in event.newcomers
+    ) or (line("No model entered it for the first time."),)))
+    if event.climbers:
+        fields.append(Field("Biggest climbers over the day", tuple(
+            line(*model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
+    closing = {h.country: h.count for h in event.closing}
+    averages = {c.country: c for c in event.countries}
+    shown_countries = [h.country for h in event.closing] + [
+        c.country for c in event.countries if c.country not in closing and (c.average > 0 or (c.change or 0) != 0)]
+    share_lines = []
+    for country in shown_countries:
+        held = Hold(country, closing.get(country, 0), event.top_n, event.closing_unknown, event.closing_listed)
+        average = averages.get(country)
+        over_day = "" if average is None else f"; {average.average:g}% on average{_change_text(average.change)}"
+        share_lines.append(line(f"{flag(country)} {country_name(country)}: {hold_text(held)}{over_day}"))
+    fields.append(Field(f"Share of the {top} at the day's end (average over the day, change from the day before)",
+                        tuple(share_lines)))
+    based = [line(f"{event.snapshots} snapshot{'s' if event.snapshots != 1 else ''}")]
+    based.extend(line(f"{count} of them imported from {archive}") for archive, count in event.archives)
+    for gap in event.gaps:
+        length = day_hours_text((gap.end - gap.start).total_seconds() / 3600)
+        based.append(line(f"no data {when(gap.start)} – {when(gap.end)} ({length})"))
+    fields.append(Field("Built from", tuple(based)))
+    return Message(
+        kind=event.kind,
+        title=f"Daily trending digest for {day}",
+        fields=tuple(fields),
+        footer=f"Day {event.day}, times in {event.timezone}",
+        timestamp=event.taken_at,
+        url="https://huggingface.co/models?sort=trending",
+    )
+
+
 def render_watched(event: Watched, look: Look = DEFAULT_LOOK) -> Message:
     noun = _NOUNS[event.list_kind][0]
     url = item_url(event.list_kind, event.id)
@@ -457,6 +546,8 @@ def _render_kind(event: Event, look: Look) -> Message:
         return render_watched(event, look)
     if isinstance(event, Digest):
         return render_digest(event)
+    if isinstance(event, DailyDigest):
+        return render_daily_digest(event)
     if isinstance(event, Entered):
         return render_entered(event, look)
     if isinstance(event, NewLeader):

@@ -294,14 +294,7 @@ def build_digest(
         key=lambda lead: (-lead.hours, lead.id),
     )
     final_top_n = rows.snapshots[-1].top_n
-    climbers = sorted(
-        (
-            DigestClimber(id=m, country=country.get(m, UNKNOWN), from_rank=rows.first_ranks[m], to_rank=rank)
-            for m, rank in rows.last_ranks.items()
-            if rank <= final_top_n and m in rows.first_ranks and rows.first_ranks[m] > rank
-        ),
-        key=lambda c: (c.to_rank - c.from_rank, c.to_rank, c.id),
-    )
+    climbers = biggest_climbers(rows, country, final_top_n)
     runners = sorted(
         (_runner(m, country[m], sorted(positions[m]), rows.snapshots, weight, hours_in_top[m])
          for m in hours_in_top),
@@ -320,6 +313,18 @@ def build_digest(
         unknown_average=unknown_per_snapshot(rows),
         archives=archived_snapshots(rows.snapshots),
         **base,
+    )
+
+
+def biggest_climbers(rows: WeekRows, country: Mapping[str, str], top_n: int) -> list[DigestClimber]:
+    """Models in the final top N that stand higher than in the period's first snapshot, biggest rise first."""
+    return sorted(
+        (
+            DigestClimber(id=m, country=country.get(m, UNKNOWN), from_rank=rows.first_ranks[m], to_rank=rank)
+            for m, rank in rows.last_ranks.items()
+            if rank <= top_n and m in rows.first_ranks and rows.first_ranks[m] > rank
+        ),
+        key=lambda c: (c.to_rank - c.from_rank, c.to_rank, c.id),
     )
 
 

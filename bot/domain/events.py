@@ -23,8 +23,13 @@ from bot.domain.outcomes import PollFailure
 from bot.domain.shares import DEFAULT_BASIS, Basis
 from bot.domain.snapshot import DEFAULT_LIST
 
-# What a route or a subscription can ask for. `left` and `climber` are opt-in: no default kinds name them.
-ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched", "left", "climber")
+# What a route or a subscription can ask for. `left`, `climber` and `digest-daily` are opt-in: no default kinds
+# name them. `digest-daily` is stored as users type it (`/alerts subscribe digest-daily`), like every other kind a
+# command names, so status lines, config routes, `?kind=` and the jsonl line all say the same word.
+ALERT_KINDS = ("entered", "new_leader", "share", "source", "digest", "watched", "left", "climber", "digest-daily")
+# The kinds a channel names in `alerts subscribe` and `alerts silence kind:` (a new #1 rides with `entered`;
+# source notices and watches are not subscribed to by kind).
+SUBSCRIBABLE = ("entered", "share", "digest", "left", "climber", "digest-daily")
 
 
 class _Event(BaseModel):
@@ -301,7 +306,53 @@ class Digest(_Event):
     archives: tuple[tuple[str, int], ...] = ()  # (archive, snapshots) of the week imported, not polled
 
 
-Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest | Watched | Left | Climber,
+class DailyLeader(_Part):
+    """One stretch at #1 during the day: held from `since` (its first snapshot there) for `hours`."""
+
+    id: str
+    country: str
+    since: datetime
+    hours: float
+
+
+class DailyHold(_Part):
+    """One country's entries in the top N of the day's last snapshot."""
+
+    country: str
+    count: int
+
+
+class DailyDigest(_Event):
+    """One calendar day of the trending list, in the configured time zone (issue 20). `snapshots == 0`: no data.
+
+    `leaders` are the stretches at #1 in time order (the first held #1 when the day began, the last at its
+    end; a list that flips all day keeps the latest ones); `leader_changes` counts every change, also those
+    left out. `closing` is the top N of the day's last snapshot by country, with `closing_unknown` of its
+    `closing_listed` entries of unknown origin.
+    """
+
+    kind: Literal["digest-daily"] = "digest-daily"
+    day: str
+    start: datetime
+    end: datetime
+    timezone: str
+    top_n: int
+    snapshots: int
+    gaps: tuple[Gap, ...] = ()
+    newcomers: tuple[DigestNewcomer, ...] = ()
+    leaders: tuple[DailyLeader, ...] = ()
+    leader_changes: int = 0
+    held: tuple[DigestLeader, ...] = ()  # hours at #1 per model over the day, most first: a flipping day, summed
+    climbers: tuple[DigestClimber, ...] = ()
+    countries: tuple[CountryAverage, ...] = ()  # the day's average, `change` from the day before
+    closing: tuple[DailyHold, ...] = ()
+    closing_unknown: int = 0
+    closing_listed: int = 0
+    unknown_average: float = 0.0
+    archives: tuple[tuple[str, int], ...] = ()
+
+
+Event = Annotated[Entered | NewLeader | ShareChange | SourceHealth | Digest | Watched | Left | Climber | DailyDigest,
                   Field(discriminator="kind")]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 

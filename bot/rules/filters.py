@@ -17,6 +17,7 @@ from bot.domain.destination import Destination
 from bot.domain.events import (
     Climber,
     ClimberModel,
+    DailyDigest,
     Digest,
     Entered,
     EnteredModel,
@@ -125,7 +126,7 @@ def variant_for(event: Event, destination: Destination, channel: ChannelFilter, 
         return event if wants(destination, event, previous_snapshot_id, now) else None
     if not wants(destination, event, previous_snapshot_id, now):
         return None
-    if isinstance(event, Digest):
+    if isinstance(event, Digest | DailyDigest):
         return event
     if isinstance(event, ShareChange) and event.scope is not None:
         return event  # the channel's own rule
@@ -172,7 +173,8 @@ def route_events(
         whole = Routed(event, [], [])  # channels that get the event itself: one row, as before filters existed
         copies: dict[str, Routed] = {}
         watched = isinstance(event, Watched)
-        by_list = not isinstance(event, Digest) and not (isinstance(event, ShareChange) and event.scope is not None)
+        by_list = not isinstance(event, Digest | DailyDigest) and not (
+            isinstance(event, ShareChange) and event.scope is not None)
         by_entry = isinstance(event, Entered | NewLeader | Left | Climber)
         list_name = event.list
         for destination, channel, hears_all, filters_entries, silenced_by in channels:

@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cache
 
-from bot.domain.events import Climber, Digest, Entered, Event, Left, NewLeader, ShareChange, SourceHealth, Watched
+from bot.domain.events import (
+    Climber,
+    DailyDigest,
+    Digest,
+    Entered,
+    Event,
+    Left,
+    NewLeader,
+    ShareChange,
+    SourceHealth,
+    Watched,
+)
 from bot.domain.snapshot import UNKNOWN, Attribution
 
 
@@ -99,7 +110,11 @@ def alert_line(event: Event) -> tuple[str, str]:
     if isinstance(event, Climber):
         names = ", ".join(f"{m.id} (#{m.previous_rank} → #{m.rank})" for m in event.models)
         return (f"{len(event.models)} climbed in the top {event.top_n}{on}", f"Climbed {event.climb}+ places: {names}.")
-    leaders = ", ".join(f"{c.country} {c.average:g}%" for c in event.countries[:3])  # what is left: a Digest
+    leaders = ", ".join(f"{c.country} {c.average:g}%" for c in event.countries[:3])  # what is left: a digest
+    if isinstance(event, DailyDigest):
+        return (f"Daily digest {event.day}{on}",
+                f"{event.snapshots} snapshots of the top {event.top_n}" + (f"; average shares: {leaders}."
+                                                                          if leaders else "."))
     return (f"Weekly digest {event.week}{on}",
             f"{event.snapshots} snapshots of the top {event.top_n}" + (f"; average shares: {leaders}." if leaders
                                                                       else "."))
@@ -111,6 +126,6 @@ def event_countries(event: Event) -> set[str]:
         return {m.country for m in event.models}
     if isinstance(event, NewLeader | ShareChange | Watched):
         return {event.country}
-    if isinstance(event, Digest):
+    if isinstance(event, Digest | DailyDigest):
         return {c.country for c in event.countries}
     return set()

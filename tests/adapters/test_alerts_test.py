@@ -128,12 +128,13 @@ async def test_discord_admin_gets_one_marked_post_per_subscribed_kind_and_the_we
         answer = await alerts(discord_fake, "test")
         assert ephemeral(answer)
         assert embed(answer)["description"].splitlines()[0].replace("\\_", "_") == \
-            "Sent 6 test alerts to this channel: entered, new_leader, share, digest, left, climber."
+            "Sent 7 test alerts to this channel: entered, new_leader, share, digest, left, climber, digest-daily."
         await kicks.settle()
-        posts = await discord_fake.wait_for_messages(CHANNEL, 6)
-        assert len(posts) == 6 and discord_fake.messages(QUIET) == []
+        posts = await discord_fake.wait_for_messages(CHANNEL, 7)
+        assert len(posts) == 7 and discord_fake.messages(QUIET) == []
         titles = [post["embeds"][0]["title"] for post in posts]
         assert all(t.startswith("Test: ") for t in titles), titles
+        assert titles[-1].startswith("Test: Daily trending digest for ")
         assert all(TEST_NOTE in post["embeds"][0]["description"] for post in posts)
         shown = json.dumps(posts)
         assert "meta-llama/l0" in shown and FAKE_MODEL not in shown  # built from the stored snapshot

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bot.commands.caller import Caller, CommandError
-from bot.commands.channel_settings import SUBSCRIBABLE
 from bot.commands.silences import KIND_WORDS, parse_matcher, parse_silence_id, parse_silence_length, who
+from bot.domain.events import SUBSCRIBABLE
 
 
 def test_the_kind_words_are_those_subscribe_takes():

@@ -8,7 +8,16 @@ from bot.attribution.countries import OrgTable
 from bot.attribution.orgs import load_org_table
 from bot.delivery.wording import render
 from bot.domain.destination import Destination
-from bot.domain.events import Digest, Entered, EnteredModel, NewLeader, ShareChange, SourceHealth, Watched
+from bot.domain.events import (
+    DailyDigest,
+    Digest,
+    Entered,
+    EnteredModel,
+    NewLeader,
+    ShareChange,
+    SourceHealth,
+    Watched,
+)
 from bot.domain.snapshot import Attribution, Entry, Snapshot
 from bot.rules.filters import ChannelFilter, describe_entries, route_events
 from tests.conftest import T0
@@ -122,3 +131,10 @@ def test_titles_name_a_non_default_list_and_links_go_to_its_kind():
     assert message.title == "[spaces] 2 Spaces entered the trending top 10"
     assert message.lines[0][1].url == "https://huggingface.co/spaces/meta-llama/a"
     assert render(ENTERED).title == "2 models entered the trending top 10"
+
+
+def test_the_daily_digest_goes_to_every_channel_taking_it_whatever_its_entry_filters_or_lists():
+    daily = DailyDigest(taken_at=T0, day="2025-07-20", start=T0, end=T0, timezone="UTC", top_n=10, snapshots=0)
+    takers = [replace(d, kinds=(*d.kinds, "digest-daily")) for d in (PLAIN, CN_ONLY, SPACES_ONLY)]
+    assert set(routed(daily, [*takers, CONSOLE])) == {1, 2, 3}  # CONSOLE here takes KINDS only
+    assert routed(daily, [*takers, CONSOLE])[2] is daily

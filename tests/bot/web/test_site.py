@@ -135,7 +135,7 @@ async def test_a_range_picks_its_days(db_path: Path) -> None:
     ("/share?resolution=hour", "bad parameter: resolution: expected one of day, week, month, got 'hour'"),
     ("/api/share?from=2024-02-01&to=2024-01-01", "bad parameter: from (2024-02-01) is after to (2024-01-01)"),
     ("/alerts?kind=nope", "bad parameter: kind: expected one of entered, new_leader, share, source, digest,"
-                          " watched, left, climber, got 'nope'"),
+                          " watched, left, climber, digest-daily, got 'nope'"),
     ("/feeds/alerts.atom?country=ZZ", "bad parameter: country: expected a two-letter code like CN, or 'unknown',"
                                       " got 'ZZ'"),
     ("/export/snapshots.csv?from=2023-01-01&to=2024-12-31", "bad parameter: from/to: at most 400 days per export,"
