@@ -44,7 +44,7 @@ from store import labels
 from store import tenants as tenant_store
 from store.copy import copy_store
 from store.db import StoreError, StoreLocation, open_database
-from store.destinations import active_destinations, get_destination, resume
+from store.destinations import active_destinations, channel_destinations, resume_channel
 from store.snapshots import latest_snapshots
 
 EXIT_FAILED = 1
@@ -297,7 +297,8 @@ def _channel_line(destination: Destination, unavailable: dict[str, str]) -> str:
     state = f"PAUSED: {destination.paused_reason}" if destination.paused_at else "active"
     if destination.platform in unavailable:
         state = f"NOT SENT: {unavailable[destination.platform]} (alerts queue)"
-    return f"{destination.platform}:{destination.channel}  via {destination.origin}  {kinds}  {state}"
+    return (f"{destination.platform}:{destination.channel}  subscription {destination.name}  via {destination.origin}"
+            f"  {kinds}  {state}")
 
 
 async def _cmd_channels(args: argparse.Namespace) -> int:
@@ -306,8 +307,8 @@ async def _cmd_channels(args: argparse.Namespace) -> int:
     destinations = await _read_store(args, active_destinations)
     if args.json:
         print(json.dumps([{
-            "platform": d.platform, "channel": d.channel, "origin": d.origin, "kinds": list(d.kinds),
-            "paused": d.paused_at is not None, "paused_reason": d.paused_reason,
+            "platform": d.platform, "channel": d.channel, "subscription": d.name, "origin": d.origin,
+            "kinds": list(d.kinds), "paused": d.paused_at is not None, "paused_reason": d.paused_reason,
             "not_sent": unavailable.get(d.platform),
         } for d in destinations], indent=2, ensure_ascii=False))
     else:
@@ -316,22 +317,27 @@ async def _cmd_channels(args: argparse.Namespace) -> int:
 
 
 async def _cmd_resume(args: argparse.Namespace) -> int:
-    """The file operator's `alerts subscribe` for a paused channel: same store call, same fresh baseline."""
+    """The file operator's `alerts subscribe` for a paused channel: same store call, same fresh baseline.
+
+    A pause is per channel (the platform said the channel is gone), so a resume is too: every subscription of it.
+    """
 
 
     db = await open_database(_settings(args).store.location)
     try:
         async with db.transaction() as conn:
-            found = await get_destination(conn, args.platform, args.channel)
-            if found is None or not found.active:
+            found = [d for d in await channel_destinations(conn, args.platform, args.channel) if d.active]
+            if not found:
                 raise CommandError(f"{args.platform}:{args.channel} gets no alerts (see `python -m bot channels`)")
-            if found.paused_at is None:
+            paused = next((d for d in found if d.paused_at is not None), None)
+            if paused is None:
                 print(f"{args.platform}:{args.channel} is not paused")
                 return 0
-            await resume(conn, found.id, datetime.now(UTC))
+            resumed = await resume_channel(conn, args.platform, args.channel, datetime.now(UTC))
     finally:
         await db.close()
-    print(f"{args.platform}:{args.channel} resumed (was: {found.paused_reason}); the next poll is its baseline")
+    print(f"{args.platform}:{args.channel} resumed ({resumed} subscription{'s' if resumed != 1 else ''};"
+          f" was: {paused.paused_reason}); the next poll is its baseline")
     return 0
 
 

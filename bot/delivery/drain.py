@@ -230,13 +230,18 @@ class OutboxDrain:
                 self.report.sent += 1
                 return True
             case DeliveryOutcome.GONE:
+                # The channel is gone, not the subscription: every subscription of it stops at once.
                 reason = f"{exc} (since {self.clock():%Y-%m-%d %H:%M} UTC)"
-                log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
+                channel = f"{destination.platform}:{destination.channel}"
+                if channel not in self.report.paused:
+                    log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
                 async with self.db.transaction() as conn:
-                    await destination_store.pause(conn, destination.id, reason, self.clock())
+                    await destination_store.pause_channel(conn, destination.platform, destination.channel, reason,
+                                                          self.clock())
                     if tracked:
                         await outbox.mark_unsent(conn, item.id, str(exc))
-                self.report.paused.append(f"{destination.platform}:{destination.channel}")
+                if channel not in self.report.paused:
+                    self.report.paused.append(channel)
                 return False
             case DeliveryOutcome.REFUSED:
                 # One workspace's refusal (account `slack:T…`) holds only its own channels.
@@ -260,6 +265,8 @@ class OutboxDrain:
     async def send_one(self, item: outbox.OutboxItem) -> bool:
         """One alert to its channel; False when the channel's later alerts must wait."""
         destination = item.destination
+        if f"{destination.platform}:{destination.channel}" in self.report.paused:
+            return False  # another subscription of this channel found it gone in this pass: it waits, paused
         if destination.platform in self.report.refused:  # one refusal of the token speaks for every channel
             await self.retry_later(item, PlatformRefused(self.report.refused[destination.platform]), quiet=True)
             return False
