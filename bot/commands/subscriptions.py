@@ -49,6 +49,8 @@ def split_subscription(words: Sequence[str]) -> tuple[str | None, tuple[str, ...
             rest.append(word)
     if len(found) > 1:
         raise CommandError("Name one subscription: `subscription:NAME` was given more than once.")
+    if found and not found[0].strip():
+        raise CommandError("Give the subscription's name after `subscription:` (e.g. subscription:china).")
     return (parse_subscription(found[0]) if found else None), tuple(rest)
 
 
