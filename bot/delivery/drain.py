@@ -201,6 +201,7 @@ class OutboxDrain:
         self.report = DeliveryReport()
         self.slots = {name: InFlight(concurrency, adapter.pacing_rate) for name, adapter in adapters.items()}
         self.images: dict[int, asyncio.Task[Image | None]] = {}
+        self._turns: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def retry_later(self, item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False,
                           unsent: bool = False) -> None:
@@ -301,20 +302,29 @@ class OutboxDrain:
         return True
 
     async def drain(self, queue: list[outbox.OutboxItem]) -> None:
-        """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
+        """In order; a channel waiting for its own next turn (`ready`) holds no slot.
+
+        A queue is one subscription's; the subscriptions of one channel take turns, one send at a time, so
+        the first to find the channel gone pauses it before another subscription tries it again.
+        """
         for n, item in enumerate(queue):
             adapter = self.adapters[item.destination.platform]
-            if n:  # its next alert: the channel may wait for its turn (Slack), and then it asks for no slot
-                self.pacing += 1
-                self._changed.put_nowait(None)
-            try:
-                await adapter.ready(item.destination.channel)
-            finally:
-                if n:
-                    self.pacing -= 1
-            async with self.slots[item.destination.platform].slot():
-                if not await self.send_one(item):
-                    return
+            async with self.channel_turn(item.destination.platform, item.destination.channel):
+                if n:  # its next alert: the channel may wait for its turn (Slack), and then it asks for no slot
+                    self.pacing += 1
+                    self._changed.put_nowait(None)
+                try:
+                    await adapter.ready(item.destination.channel)
+                finally:
+                    if n:
+                        self.pacing -= 1
+                async with self.slots[item.destination.platform].slot():
+                    if not await self.send_one(item):
+                        return
+
+    def channel_turn(self, platform: str, channel: str) -> asyncio.Lock:
+        """The lock one channel's subscriptions share in this pass (uncontended for a channel with one)."""
+        return self._turns.setdefault((platform, channel), asyncio.Lock())
 
     async def claim(self, destinations: int) -> list[list[outbox.OutboxItem]]:
         """Up to `destinations` channels nobody holds, each with its due alerts in order."""
