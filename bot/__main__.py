@@ -36,7 +36,7 @@ from bot.config import (
 from bot.delivery.wording import render
 from bot.digest.week import WeekError, parse_week, previous_week
 from bot.domain.country_codes import iso_country_codes
-from bot.domain.destination import Destination
+from bot.domain.destination import DEFAULT_SUBSCRIPTION, Destination
 from bot.domain.lists import ListSpec
 from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger, setup_logging
@@ -635,7 +635,8 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
     unavailable = unavailable_platforms(settings, secrets)
     for route in settings.routes:
         if route.platform in unavailable:
-            print(f"warning: route {route.platform}:{route.channel} gets nothing while"
+            named = "" if route.name == DEFAULT_SUBSCRIPTION else f" (subscription {route.name})"
+            print(f"warning: route {route.platform}:{route.channel}{named} gets nothing while"
                   f" {unavailable[route.platform]}: its alerts queue unseen")
     if settings.lists or settings.watch:
 
