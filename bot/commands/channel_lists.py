@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from bot.commands.caller import Caller, CommandError, parse_country
-from bot.commands.subscriptions import parse_subscription, subscription_of
+from bot.commands.subscriptions import parse_subscription, subject, subscription_of
 from bot.commands.tenancy import check_watch_cap
 from bot.config import Settings, configured_lists, list_named
 from bot.domain.destination import Destination
@@ -135,11 +135,12 @@ class ChannelLists:
                        for w in await watches.watches_of(conn, destination.id)):
                 await check_watch_cap(conn, caller, destination.tenant_id, self.settings.tenants)
             added = await watches.add_watch(conn, destination.id, kind, value, name, self.clock())
+        who = subject(destination.name)
         if not added:
-            return _ok("Already watching", f"This channel already watches {kind} {value} on {name}.")
+            return _ok("Already watching", f"{who} already watches {kind} {value} on {name}.")
         what = (f"the first time a repository of {value} shows up in the {name} list"
                 if kind == "author" else f"when {value} enters the top of the {name} list")
-        return _ok("Watching", f"This channel will be told {what}.")
+        return _ok("Watching", f"{who} will be told {what}.")
 
     async def unwatch(self, caller: Caller, target: str, list_name: str | None = None,
                       subscription: str | None = None) -> Message:

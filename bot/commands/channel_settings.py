@@ -21,6 +21,7 @@ from bot.commands.subscriptions import (
     not_found,
     ordered,
     parse_subscription,
+    subject,
     subscription_of,
 )
 from bot.commands.tenancy import check_rule_cap, check_subscription_cap, own_channel
@@ -101,11 +102,6 @@ def parse_mute(text: str) -> timedelta | None:
     return length
 
 
-def _subject(name: str) -> str:
-    """Who an answer speaks of: the channel for its first subscription, the named one otherwise."""
-    return "This channel" if name == DEFAULT_SUBSCRIPTION else f"Subscription {name} in this channel"
-
-
 def _ok(title: str, *lines: str) -> Message:
     return Message(kind="settings", title=title, lines=tuple(line(text) for text in lines), ephemeral=True)
 
@@ -157,7 +153,7 @@ class ChannelSettings:
             if muted and (before is None or not before.active):
                 await dest_store.mute_channel(conn, caller.platform, caller.channel, max(muted))
         shown = ", ".join(k for k in chosen if k != "new_leader")
-        which = _subject(name)
+        which = subject(name)
         if paused:
             return _ok("Resumed", f"{which} gets alerts again: {shown}.",
                        "This channel's alerts from while it was paused are dropped; the next poll is its new"
@@ -199,10 +195,11 @@ class ChannelSettings:
                                                       decided_on)
         what = (f"{flag(code)} {country_name(code)} {direction} {threshold}% of the top {self.settings.hub.top_n}"
                 f"{basis_text(decided_on)}")
+        who = subject(destination.name)
         if not added:
-            return _ok("Rule already set", f"This channel already has: {what}.")
+            return _ok("Rule already set", f"{who} already has: {what}.")
         note = "" if code in COUNTRY_NAMES else f" ({code} is not a country the bot has seen yet.)"
-        return _ok("Rule added", f"This channel will be told when {what}.{note}",
+        return _ok("Rule added", f"{who} will be told when {what}.{note}",
                    "Its first poll is a baseline: an alert comes when the share crosses the line after that.")
 
     async def remove_rule(self, caller: Caller, country: str, direction: str, percent: int | str,

@@ -60,6 +60,11 @@ def ordered(subscriptions: Sequence[Destination]) -> list[Destination]:
     return sorted(subscriptions, key=lambda d: (d.name != DEFAULT_SUBSCRIPTION, d.mention is None, d.name))
 
 
+def subject(name: str) -> str:
+    """Who an answer speaks of: the channel for its first subscription, the named one otherwise."""
+    return "This channel" if name == DEFAULT_SUBSCRIPTION else f"Subscription {name} in this channel"
+
+
 def names_of(subscriptions: Sequence[Destination]) -> str:
     return ", ".join(d.name for d in ordered(subscriptions))
 

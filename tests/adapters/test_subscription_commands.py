@@ -208,6 +208,10 @@ async def test_slack_takes_the_subscription_token_anywhere_in_the_text(
     assert title(await say(slack, "alerts filter countries=CN subscription:China")) == "Filters set"  # any case
     assert title(await say(slack, "alerts subscribe digest subscription:weekly")) == "Subscribed"
     assert title(await say(slack, "alerts subscribe entered,share")) == "Subscribed"
+    ruled = await say(slack, "alerts rule add subscription:china CN above 60")
+    assert body_text(ruled).startswith("Subscription china in this channel will be told when 🇨🇳 China above 60%")
+    watched = await say(slack, "alerts watch deepseek-ai subscription:weekly")
+    assert body_text(watched).startswith("Subscription weekly in this channel will be told the first time")
     assert await subscriptions(slack_db.conn, "slack", "C1") == {
         "china": (("entered", "new_leader"), "S0CHINA", True),
         "weekly": (("digest",), None, True),
@@ -215,6 +219,9 @@ async def test_slack_takes_the_subscription_token_anywhere_in_the_text(
     }
     text = body_text(await say(slack, "alerts status"))
     assert text.index("Subscription default") < text.index("Subscription china") < text.index("Subscription weekly")
+    china = text[text.index("Subscription china"):text.index("Subscription weekly")]
+    assert "Rule: 🇨🇳 CN above 60%" in china and "Watching" not in china
+    assert "Watching: author deepseek-ai" in text[text.index("Subscription weekly"):]
 
     body = await say(slack, "alerts unsubscribe subscription:weekly")
     assert title(body) == "Unsubscribed" and "still gets alerts through: default, china" in body_text(body)
