@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import aiohttp
@@ -32,6 +32,7 @@ from bot.commands.channel_lists import ChannelLists
 from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, ChannelSettings
 from bot.commands.format import ChannelFormat
 from bot.commands.silences import ChannelSilences
+from bot.commands.subscriptions import channel_subscriptions
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.events import SUBSCRIBABLE
@@ -44,6 +45,7 @@ from store.db import Database
 
 log = get_logger(__name__)
 
+SUBSCRIPTION_HELP = "which subscription of this channel (default: default); `alerts status` lists them"
 DEFER_AFTER = 1.5  # seconds of work before we defer: well inside Discord's 3 s
 READY_TIMEOUT = 30.0
 GATEWAY_FAULTS = (OSError, aiohttp.ClientError, TimeoutError, discord.GatewayNotFound, discord.ConnectionClosed,
@@ -229,31 +231,39 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     @alerts.command(name="subscribe", description="Post alerts in this channel")
     @app_commands.describe(kinds=f"default {', '.join(DEFAULT_SUBSCRIBED)}; also "  # Discord's limit: 100 characters
                                  f"{', '.join(k for k in SUBSCRIBABLE if k not in DEFAULT_SUBSCRIBED)};"
-                                 " or all (comma-separated)")
-    async def subscribe(interaction: discord.Interaction, kinds: str | None = None) -> None:
-        await reply(interaction, channels.subscribe(caller_of(interaction), kinds), private=True)
+                                 " or all (comma-separated)",
+                           subscription="a new name adds another subscription here (default: default)")
+    async def subscribe(interaction: discord.Interaction, kinds: str | None = None,
+                        subscription: str | None = None) -> None:
+        await reply(interaction, channels.subscribe(caller_of(interaction), kinds, subscription), private=True)
 
     @alerts.command(name="unsubscribe", description="Stop posting alerts in this channel")
-    async def unsubscribe(interaction: discord.Interaction) -> None:
-        await reply(interaction, channels.unsubscribe(caller_of(interaction)), private=True)
+    @app_commands.describe(subscription=SUBSCRIPTION_HELP)
+    async def unsubscribe(interaction: discord.Interaction, subscription: str | None = None) -> None:
+        await reply(interaction, channels.unsubscribe(caller_of(interaction), subscription), private=True)
 
     @alerts.command(name="rule", description="Alert here when a country's share crosses a line")
     @app_commands.describe(country="ISO code, e.g. CN", direction="above or below", percent="0 to 100",
                            remove="remove this rule instead of adding it",
-                           basis="top_n (default), known (known entries only) or certain (what unknowns cannot change)")
+                           basis="top_n (default), known (known entries only) or certain (what unknowns cannot change)",
+                           subscription=SUBSCRIPTION_HELP)
     async def rule(interaction: discord.Interaction, country: str, direction: Literal["above", "below"],
                    percent: int, remove: bool = False,
-                   basis: Literal["top_n", "known", "certain"] = "top_n") -> None:
+                   basis: Literal["top_n", "known", "certain"] = "top_n", subscription: str | None = None) -> None:
         caller = caller_of(interaction)
         if remove:
-            await reply(interaction, channels.remove_rule(caller, country, direction, percent), private=True)
+            await reply(interaction, channels.remove_rule(caller, country, direction, percent, subscription),
+                        private=True)
         else:
-            await reply(interaction, channels.add_rule(caller, country, direction, percent, basis), private=True)
+            await reply(interaction, channels.add_rule(caller, country, direction, percent, basis, subscription),
+                        private=True)
 
     @alerts.command(name="mention", description="Ping a role on alerts here (leave empty to turn pings off)")
-    async def mention(interaction: discord.Interaction, role: discord.Role | None = None) -> None:
+    @app_commands.describe(subscription=SUBSCRIPTION_HELP)
+    async def mention(interaction: discord.Interaction, role: discord.Role | None = None,
+                      subscription: str | None = None) -> None:
         target = str(role.id) if role is not None else None
-        await reply(interaction, channels.mention(caller_of(interaction), target), private=True)
+        await reply(interaction, channels.mention(caller_of(interaction), target, subscription), private=True)
 
     @alerts.command(name="mute", description="Pause alerts here for a while: 30m, 2h, 1d … or off")
     async def mute(interaction: discord.Interaction, duration: str) -> None:
@@ -265,26 +275,32 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
                            tasks="only these pipeline tags (e.g. text-to-image; 'any' for all)",
                            authors="only these namespaces (e.g. deepseek-ai,Qwen; 'any' for all)",
                            derivatives="show re-uploads and quantizations",
-                           clear="back to the models list, unfiltered")
+                           clear="back to the models list, unfiltered", subscription=SUBSCRIPTION_HELP)
     async def filter_(interaction: discord.Interaction, lists: str | None = None, countries: str | None = None,
                       tasks: str | None = None, authors: str | None = None, derivatives: bool | None = None,
-                      clear: bool = False) -> None:
+                      clear: bool = False, subscription: str | None = None) -> None:
         changes = {"lists": lists, "countries": countries, "tasks": tasks, "authors": authors,
                    "derivatives": derivatives}
-        await reply(interaction, channel_lists.set_filter(caller_of(interaction), changes, clear), private=True)
+        await reply(interaction, channel_lists.set_filter(caller_of(interaction), changes, clear, subscription),
+                    private=True)
 
     @alerts.command(name="watch", description="Be told when an author's repository or a model shows up")
     @app_commands.rename(list_name="list")
     @app_commands.describe(target="an author (deepseek-ai) or a model (org/name)",
-                           list_name="which trending list (default: models)")
-    async def watch(interaction: discord.Interaction, target: str, list_name: str | None = None) -> None:
-        await reply(interaction, channel_lists.watch(caller_of(interaction), target, list_name), private=True)
+                           list_name="which trending list (default: models)", subscription=SUBSCRIPTION_HELP)
+    async def watch(interaction: discord.Interaction, target: str, list_name: str | None = None,
+                    subscription: str | None = None) -> None:
+        await reply(interaction, channel_lists.watch(caller_of(interaction), target, list_name, subscription),
+                    private=True)
 
     @alerts.command(name="unwatch", description="Stop watching an author or a model here")
     @app_commands.rename(list_name="list")
-    @app_commands.describe(target="as given to watch", list_name="only on this list (default: every list)")
-    async def unwatch(interaction: discord.Interaction, target: str, list_name: str | None = None) -> None:
-        await reply(interaction, channel_lists.unwatch(caller_of(interaction), target, list_name), private=True)
+    @app_commands.describe(target="as given to watch", list_name="only on this list (default: every list)",
+                           subscription=SUBSCRIPTION_HELP)
+    async def unwatch(interaction: discord.Interaction, target: str, list_name: str | None = None,
+                      subscription: str | None = None) -> None:
+        await reply(interaction, channel_lists.unwatch(caller_of(interaction), target, list_name, subscription),
+                    private=True)
 
     watch.autocomplete("list_name")(list_autocomplete)
     unwatch.autocomplete("list_name")(list_autocomplete)
@@ -292,12 +308,13 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     @alerts.command(name="format", description="How alerts about models look here: compact, full or your template")
     @app_commands.describe(style="compact (one short line per model), full (the default) or custom",
                            template="for custom: e.g. {rank}. {country_flag} {id} ({likes} likes)",
-                           subscription="which subscription of this channel (default: default)")
+                           subscription=SUBSCRIPTION_HELP)
     async def format_(interaction: discord.Interaction, style: Literal["compact", "full", "custom"] | None = None,
                       template: str | None = None, subscription: str | None = None) -> None:
         await reply(interaction, channel_format.set_format(caller_of(interaction), style,
                                                             clean_input(template) if template else None,
                                                             subscription), private=True)
+
     @alerts.command(name="silence", description="Hold back alerts here that a matcher catches, for a while")
     @app_commands.describe(matcher="author:deepseek-ai, model:org/name, kind:share or country:US",
                            duration="how long: 30m, 2h, 7d … (at most 90d)")
@@ -315,12 +332,29 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
         await reply(interaction, silences.unsilence(caller_of(interaction), silence_id), private=True)
 
     @alerts.command(name="test", description="Post one sample of each alert this channel gets, marked as a test")
-    async def test(interaction: discord.Interaction) -> None:
-        await reply(interaction, channels.test(caller_of(interaction)), private=True)
+    @app_commands.describe(subscription=SUBSCRIPTION_HELP)
+    async def test(interaction: discord.Interaction, subscription: str | None = None) -> None:
+        await reply(interaction, channels.test(caller_of(interaction), subscription), private=True)
 
     @alerts.command(name="status", description="This channel's alert settings and the bot's health")
-    async def status(interaction: discord.Interaction) -> None:
-        await reply(interaction, channels.status(caller_of(interaction)), private=True)
+    @app_commands.describe(subscription="only this subscription (default: every subscription of this channel)")
+    async def status(interaction: discord.Interaction, subscription: str | None = None) -> None:
+        await reply(interaction, channels.status(caller_of(interaction), subscription), private=True)
+
+    async def subscription_autocomplete(interaction: discord.Interaction,
+                                        current: str) -> list[app_commands.Choice[str]]:
+        """The channel's own subscriptions (none of another server's: the same tenancy check as the commands)."""
+        try:
+            found = await channel_subscriptions(db.conn, caller_of(interaction), datetime.now(UTC))
+        except CommandError:
+            return []
+        wanted = current.strip().lower()
+        return [app_commands.Choice(name=d.name, value=d.name) for d in found if wanted in d.name][:25]
+
+    named: tuple[app_commands.Command[Any, Any, None], ...] = (subscribe, unsubscribe, rule, mention, filter_, watch,
+                                                               unwatch, test, status, format_)
+    for command in named:
+        command.autocomplete("subscription")(subscription_autocomplete)
 
     tree.add_command(alerts)
 

@@ -50,6 +50,7 @@ from bot.commands.channel_lists import ChannelLists, parse_filter_words
 from bot.commands.channel_settings import ChannelSettings
 from bot.commands.format import ChannelFormat
 from bot.commands.silences import USAGE, ChannelSilences
+from bot.commands.subscriptions import split_subscription
 from bot.config import ConfigError, Secrets, Settings, check_slack_oauth, configured_lists, list_named
 from bot.delivery.templates import STYLES
 from bot.domain.messages import Message, line
@@ -125,7 +126,9 @@ def help_message(command: str, unknown: str | None = None) -> Message:
         f"{command} alerts silences — this channel's silences: id, matcher, ends in, set by",
         f"{command} alerts unsilence <id> — end a silence early (admins)",
         f"{command} alerts test — post one sample of each alert this channel gets, marked as a test (admins)",
-        f"{command} alerts status — what this channel gets",
+        f"{command} alerts status — what this channel gets, every subscription of it",
+        f"Several subscriptions in one channel: add subscription:NAME to any alerts command but mute"
+        f" (e.g. `{command} alerts subscribe entered subscription:china`); without it, the one named default",
     ]
     return Message(kind="help", title=f"How to use {command}", lines=(*intro, *(line(u) for u in usage)),
                    ephemeral=True)
@@ -292,17 +295,21 @@ class SlashCommands:
                         tenant_name=str(payload.get("team_domain") or ""),
                         user_name=str(payload.get("user_name") or ""))
         settings = self.channel_settings
+        name, args = split_subscription(args)  # `subscription:NAME` anywhere: which subscription of the channel
         if action == "subscribe":
-            return await settings.subscribe(caller, " ".join(args) or None)
+            return await settings.subscribe(caller, " ".join(args) or None, name)
         if action == "unsubscribe":
-            return await settings.unsubscribe(caller)
+            return await settings.unsubscribe(caller, name)
         if action == "status":
-            return await settings.status(caller)
+            return await settings.status(caller, name)
         if action == "test":
-            return await settings.test(caller)
+            return await settings.test(caller, name)
         if action == "format":
             style, template, subscription = parse_format(clean_input(str(payload.get("text", ""))))
             return await self.channel_format.set_format(caller, style, template, subscription)
+        if action in ("silence", "silences", "unsilence") and name is not None:
+            raise CommandError("A silence holds back alerts of the whole channel, every subscription of it:"
+                               " leave out subscription:NAME.")
         if action == "silence":
             if len(args) != 2:
                 raise CommandError(USAGE)
@@ -314,23 +321,26 @@ class SlashCommands:
                 raise CommandError("Use: alerts unsilence ID, as `alerts silences` lists them (e.g. unsilence 3)")
             return await self.silences.unsilence(caller, args[0])
         if action == "mute":
+            if name is not None:
+                raise CommandError("A mute quiets the whole channel, every subscription of it: leave out"
+                                   " subscription:NAME (or change that subscription's kinds).")
             if len(args) != 1:
                 raise CommandError("Use: alerts mute <30m|2h|1d|off>")
             return await settings.mute(caller, args[0])
         if action == "filter":
             if [word.lower() for word in args] == ["clear"]:
-                return await self.channel_lists.set_filter(caller, {}, clear=True)
-            return await self.channel_lists.set_filter(caller, parse_filter_words(list(args)))
+                return await self.channel_lists.set_filter(caller, {}, clear=True, subscription=name)
+            return await self.channel_lists.set_filter(caller, parse_filter_words(list(args)), subscription=name)
         if action in ("watch", "unwatch"):
             if len(args) not in (1, 2):
-                raise CommandError(f"Use: alerts {action} <author|org/name> [list]")
+                raise CommandError(f"Use: alerts {action} <author|org/name> [list] [subscription:NAME]")
             if action == "watch":
-                return await self.channel_lists.watch(caller, args[0], args[1] if len(args) > 1 else None)
-            return await self.channel_lists.unwatch(caller, args[0], args[1] if len(args) > 1 else None)
+                return await self.channel_lists.watch(caller, args[0], args[1] if len(args) > 1 else None, name)
+            return await self.channel_lists.unwatch(caller, args[0], args[1] if len(args) > 1 else None, name)
         if action == "mention":
             if len(args) != 1:
-                raise CommandError("Use: alerts mention @group|here|off")
-            return await settings.mention(caller, parse_mention(args[0]))
+                raise CommandError("Use: alerts mention @group|here|off [subscription:NAME]")
+            return await settings.mention(caller, parse_mention(args[0]), name)
         # rule [add|remove] <CC> above|below <percent> [top_n|known|certain]
         verb = "add"
         if args and args[0].lower() in ("add", "remove"):
@@ -340,8 +350,8 @@ class SlashCommands:
                                " e.g. rule add CN above 50")
         country, direction, percent = args[0], args[1].lower(), args[2]
         if verb == "remove":
-            return await settings.remove_rule(caller, country, direction, percent)
-        return await settings.add_rule(caller, country, direction, percent, args[3] if len(args) == 4 else None)
+            return await settings.remove_rule(caller, country, direction, percent, name)
+        return await settings.add_rule(caller, country, direction, percent, args[3] if len(args) == 4 else None, name)
 
 
 class SlackFaultsInOneLine(logging.Filter):

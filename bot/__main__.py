@@ -37,7 +37,7 @@ from bot.config import (
 from bot.delivery.wording import render
 from bot.digest.week import WeekError, parse_week, previous_week
 from bot.domain.country_codes import iso_country_codes
-from bot.domain.destination import Destination
+from bot.domain.destination import DEFAULT_SUBSCRIPTION, Destination
 from bot.domain.lists import ListSpec
 from bot.domain.snapshot import DEFAULT_LIST
 from bot.log import get_logger, setup_logging
@@ -46,7 +46,7 @@ from store import silences as silence_store
 from store import tenants as tenant_store
 from store.copy import copy_store
 from store.db import StoreError, StoreLocation, open_database
-from store.destinations import active_destinations, get_destination, resume
+from store.destinations import active_destinations, channel_destinations, resume_channel
 from store.snapshots import latest_snapshots
 
 EXIT_FAILED = 1
@@ -341,7 +341,8 @@ def _channel_line(destination: Destination, unavailable: dict[str, str]) -> str:
     state = f"PAUSED: {destination.paused_reason}" if destination.paused_at else "active"
     if destination.platform in unavailable:
         state = f"NOT SENT: {unavailable[destination.platform]} (alerts queue)"
-    return f"{destination.platform}:{destination.channel}  via {destination.origin}  {kinds}  {state}"
+    return (f"{destination.platform}:{destination.channel}  subscription {destination.name}  via {destination.origin}"
+            f"  {kinds}  {state}")
 
 
 async def _channels_and_silences(conn: Any) -> tuple[list[Destination], dict[tuple[str, str], list[str]]]:
@@ -359,8 +360,8 @@ async def _cmd_channels(args: argparse.Namespace) -> int:
     destinations, silenced = await _read_store(args, _channels_and_silences)
     if args.json:
         print(json.dumps([{
-            "platform": d.platform, "channel": d.channel, "origin": d.origin, "kinds": list(d.kinds),
-            "paused": d.paused_at is not None, "paused_reason": d.paused_reason,
+            "platform": d.platform, "channel": d.channel, "subscription": d.name, "origin": d.origin,
+            "kinds": list(d.kinds), "paused": d.paused_at is not None, "paused_reason": d.paused_reason,
             "not_sent": unavailable.get(d.platform), "silences": silenced.get((d.platform, d.channel), []),
         } for d in destinations], indent=2, ensure_ascii=False))
     else:
@@ -371,22 +372,27 @@ async def _cmd_channels(args: argparse.Namespace) -> int:
 
 
 async def _cmd_resume(args: argparse.Namespace) -> int:
-    """The file operator's `alerts subscribe` for a paused channel: same store call, same fresh baseline."""
+    """The file operator's `alerts subscribe` for a paused channel: same store call, same fresh baseline.
+
+    A pause is per channel (the platform said the channel is gone), so a resume is too: every subscription of it.
+    """
 
 
     db = await open_database(_settings(args).store.location)
     try:
         async with db.transaction() as conn:
-            found = await get_destination(conn, args.platform, args.channel)
-            if found is None or not found.active:
+            found = [d for d in await channel_destinations(conn, args.platform, args.channel) if d.active]
+            if not found:
                 raise CommandError(f"{args.platform}:{args.channel} gets no alerts (see `python -m bot channels`)")
-            if found.paused_at is None:
+            paused = next((d for d in found if d.paused_at is not None), None)
+            if paused is None:
                 print(f"{args.platform}:{args.channel} is not paused")
                 return 0
-            await resume(conn, found.id, datetime.now(UTC))
+            resumed = await resume_channel(conn, args.platform, args.channel, datetime.now(UTC))
     finally:
         await db.close()
-    print(f"{args.platform}:{args.channel} resumed (was: {found.paused_reason}); the next poll is its baseline")
+    print(f"{args.platform}:{args.channel} resumed ({resumed} subscription{'s' if resumed != 1 else ''};"
+          f" was: {paused.paused_reason}); the next poll is its baseline")
     return 0
 
 
@@ -684,7 +690,8 @@ async def _cmd_check_config(args: argparse.Namespace) -> int:
     unavailable = unavailable_platforms(settings, secrets)
     for route in settings.routes:
         if route.platform in unavailable:
-            print(f"warning: route {route.platform}:{route.channel} gets nothing while"
+            named = "" if route.name == DEFAULT_SUBSCRIPTION else f" (subscription {route.name})"
+            print(f"warning: route {route.platform}:{route.channel}{named} gets nothing while"
                   f" {unavailable[route.platform]}: its alerts queue unseen")
     if settings.lists or settings.watch:
 

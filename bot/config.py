@@ -33,6 +33,7 @@ from pydantic import (
 
 from bot.delivery.templates import TemplateError, stored_look
 from bot.domain.country_codes import iso_country_codes
+from bot.domain.destination import DEFAULT_SUBSCRIPTION
 from bot.domain.events import ALERT_KINDS
 from bot.domain.lists import RESERVED_NAMES, ListSpec
 from bot.domain.shares import BASES, DEFAULT_BASIS, Basis
@@ -230,9 +231,33 @@ class ShareRule(_Section):
         return key if self.list == DEFAULT_LIST else f"{self.list}:{key}"
 
 
+_SUBSCRIPTION_NAME = re.compile(r"[a-z0-9-]{1,32}")
+
+
+def subscription_name(text: str) -> str:
+    """A subscription's name within its channel (issue 20), as config and commands both accept it.
+
+    Short lowercase words with dashes: a name is typed in every command that acts on the subscription
+    (`subscription:china-desk` on Slack), so no spaces, no case to get wrong. ValueError says what fits.
+    """
+    if _SUBSCRIPTION_NAME.fullmatch(text) is None:
+        shown = "".join(char if char.isprintable() else "\ufffd" for char in text[:40])
+        raise ValueError(f"{shown!r} is not a subscription name: use 1 to 32 lowercase letters, digits or dashes"
+                         " (e.g. china-desk)")
+    return text
+
+
 class Route(_Section):
+    """`[[routes]]`: one subscription of one channel; several routes of one channel each take their own `name`."""
+
     platform: Literal["discord", "slack", "console"]
     channel: str = Field(min_length=1)
+    name: str = DEFAULT_SUBSCRIPTION  # the subscription's name in its channel: several routes of one channel
+
+    @field_validator("name")
+    @classmethod
+    def _subscription_name(cls, name: str) -> str:
+        return subscription_name(name)
     kinds: tuple[str, ...] = ("entered", "new_leader", "share", "digest")
     # Channel filters (bot/rules/filters.py): which lists, and which entries of them, this channel hears about.
     lists: tuple[str, ...] = Field((DEFAULT_LIST,), min_length=1)  # an empty list would hear nothing
@@ -508,6 +533,7 @@ class Settings(_Section):
     def _lists_hold_together(self) -> Self:
 
         check_lists(self)
+        check_routes(self)
         return self
 
 
@@ -713,6 +739,19 @@ def check_lists(settings: Settings) -> None:
                 f" {budget:.0f} Hub requests in 5 minutes, above the Hub's limit of {HUB_REQUESTS_PER_5_MIN}:"
                 " poll less often, declare fewer lists or lower hub.lineage_lookups"
             )
+
+
+def check_routes(settings: Settings) -> None:
+    """One route per subscription: a second `[[routes]]` of the same platform, channel and name would silently
+    overwrite the first's kinds and filters, so it is one line naming both."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for index, route in enumerate(settings.routes):
+        key = (route.platform, route.channel, route.name)
+        if key in seen:
+            raise ValueError(f"routes[{index}]: {route.platform}:{route.channel} subscription {route.name!r} is"
+                             f" already routes[{seen[key]}]; give each [[routes]] of one channel its own name"
+                             " (e.g. name = \"china-desk\")")
+        seen[key] = index
 
 
 def check_slack_oauth(settings: Settings, secrets: Secrets) -> None:

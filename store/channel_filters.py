@@ -59,14 +59,17 @@ async def clear_filter(conn: Conn, destination_id: int) -> bool:
 
 
 async def sync_route_filters(
-    conn: Conn, routes: Sequence[tuple[str, str, StoredFilter | None]], now: datetime
+    conn: Conn, routes: Sequence[tuple[str, str, str, StoredFilter | None]], now: datetime
 ) -> None:
-    """Config routes that set filter keys write them at start; routes that set none keep what commands set."""
-    for platform, channel, stored in routes:
+    """Config routes that set filter keys write them at start; routes that set none keep what commands set.
+
+    Each route is (platform, channel, subscription name, filter): one channel's subscriptions filter apart.
+    """
+    for platform, channel, name, stored in routes:
         if stored is None:
             continue
         async with conn.execute(
-            "SELECT id FROM destinations WHERE platform = ? AND channel = ?", (platform, channel)
+            "SELECT id FROM destinations WHERE platform = ? AND channel = ? AND name = ?", (platform, channel, name)
         ) as cursor:
             row = await cursor.fetchone()
         if row is not None:

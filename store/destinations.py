@@ -23,6 +23,8 @@ class ConfiguredRoute(Protocol):
     def channel(self) -> str: ...
     @property
     def kinds(self) -> tuple[str, ...]: ...
+    @property
+    def name(self) -> str: ...
 
 CONSOLE_CHANNEL = "stdout"
 _COLUMNS = (
@@ -64,6 +66,14 @@ async def get_destination(
     ) as cursor:
         row = await cursor.fetchone()
     return _row(row) if row else None
+
+
+async def channel_destinations(conn: Conn, platform: str, channel: str) -> list[Destination]:
+    """Every subscription of one channel, active or not, oldest first (the channel's first is usually 'default')."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM destinations WHERE platform = ? AND channel = ? ORDER BY id", (platform, channel)
+    ) as cursor:
+        return [_row(row) for row in await cursor.fetchall()]
 
 
 async def active_destinations(conn: Conn) -> list[Destination]:
@@ -155,44 +165,62 @@ async def deactivate(conn: Conn, destination_id: int) -> None:
 async def sync_configured(
     conn: Conn, routes: Sequence[ConfiguredRoute], console_enabled: bool, now: datetime
 ) -> None:
-    """Make the table match the config: console on/off, routes added, removed routes deactivated."""
-    wanted: set[tuple[str, str]] = set()
+    """Make the table match the config: console on/off, routes added, removed routes deactivated.
+
+    A route is one subscription, (platform, channel, name): two routes of one channel with their own names
+    are two subscriptions, and removing one from the config ends that one only.
+    """
+    wanted: set[tuple[str, str, str]] = set()
     if console_enabled:
         await upsert_destination(conn, "console", CONSOLE_CHANNEL, ALERT_KINDS, "console", now)
-        wanted.add(("console", CONSOLE_CHANNEL))
+        wanted.add(("console", CONSOLE_CHANNEL, DEFAULT_SUBSCRIPTION))
     for route in routes:
-        await upsert_destination(conn, route.platform, route.channel, route.kinds, "config", now)
-        wanted.add((route.platform, route.channel))
+        await upsert_destination(conn, route.platform, route.channel, route.kinds, "config", now, name=route.name)
+        wanted.add((route.platform, route.channel, route.name))
     for destination in await active_destinations(conn):
         configured = destination.origin in ("config", "console")
-        if configured and (destination.platform, destination.channel) not in wanted:
+        if configured and (destination.platform, destination.channel, destination.name) not in wanted:
             await deactivate(conn, destination.id)
 
 
-async def pause(conn: Conn, destination_id: int, reason: str, now: datetime) -> None:
+async def pause_channel(conn: Conn, platform: str, channel: str, reason: str, now: datetime) -> None:
+    """A channel the platform says is gone (or closed to the bot) stops for every subscription in it at once.
+
+    Subscriptions paused already keep their first reason and time: a second subscription's send that failed
+    the same way in the same pass says nothing new.
+    """
     await conn.execute(
-        "UPDATE destinations SET paused_at = ?, paused_reason = ? WHERE id = ?",
-        (utc_iso(now), reason, destination_id),
+        "UPDATE destinations SET paused_at = ?, paused_reason = ?"
+        " WHERE platform = ? AND channel = ? AND paused_at IS NULL",
+        (utc_iso(now), reason, platform, channel),
     )
 
 
-async def resume(conn: Conn, destination_id: int, now: datetime) -> None:
-    """Unpause after the cause was fixed: a fresh baseline, and what piled up meanwhile is dropped, not flooded."""
-    await conn.execute(
-        "UPDATE destinations SET paused_at = NULL, paused_reason = NULL, subscribed_at = ?,"
-        " since_snapshot = (SELECT MAX(id) FROM snapshots) WHERE id = ?",
-        (utc_iso(now), destination_id),
-    )
-    await conn.execute(
-        "UPDATE outbox SET status = 'dropped', last_error = 'destination was paused'"
-        " WHERE destination_id = ? AND status = 'pending'",
-        (destination_id,),
-    )
+async def resume_channel(conn: Conn, platform: str, channel: str, now: datetime) -> int:
+    """Unpause every paused subscription of a channel once the cause was fixed; how many were paused.
+
+    Each gets a fresh baseline, and what piled up meanwhile is dropped, not flooded.
+    """
+    paused = [d for d in await channel_destinations(conn, platform, channel) if d.paused_at is not None]
+    for destination in paused:
+        await conn.execute(
+            "UPDATE destinations SET paused_at = NULL, paused_reason = NULL, subscribed_at = ?,"
+            " since_snapshot = (SELECT MAX(id) FROM snapshots) WHERE id = ?",
+            (utc_iso(now), destination.id),
+        )
+        await conn.execute(
+            "UPDATE outbox SET status = 'dropped', last_error = 'destination was paused'"
+            " WHERE destination_id = ? AND status = 'pending'",
+            (destination.id,),
+        )
+    return len(paused)
 
 
-async def set_muted_until(conn: Conn, destination_id: int, until: datetime | None) -> None:
+async def mute_channel(conn: Conn, platform: str, channel: str, until: datetime | None) -> None:
+    """Mute (or with None unmute) every subscription of a channel: a mute quiets the channel, not one feed."""
     await conn.execute(
-        "UPDATE destinations SET muted_until = ? WHERE id = ?", (utc_iso(until) if until else None, destination_id)
+        "UPDATE destinations SET muted_until = ? WHERE platform = ? AND channel = ?",
+        (utc_iso(until) if until else None, platform, channel),
     )
 
 

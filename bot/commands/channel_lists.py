@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from bot.commands.caller import Caller, CommandError, parse_country
-from bot.commands.silences import silence_status_lines
-from bot.commands.tenancy import check_watch_cap, own_destination
+from bot.commands.subscriptions import parse_subscription, subject, subscription_of
+from bot.commands.tenancy import check_watch_cap
 from bot.config import Settings, configured_lists, list_named
 from bot.delivery.templates import describe as describe_look
 from bot.domain.destination import Destination
@@ -67,12 +67,10 @@ class ChannelLists:
         if not caller.is_admin:
             raise CommandError("Changing alert settings needs channel-manager (admin) rights.")
 
-    async def _subscribed(self, conn: Conn, caller: Caller) -> Destination:
-        """The caller's channel, subscribed and of the caller's tenant; anything else is a CommandError."""
-        found, _ = await own_destination(conn, caller, self.clock())
-        if found is None or not found.active:
-            raise CommandError("This channel is not subscribed: use `alerts subscribe` first.")
-        return found
+    async def _subscribed(self, conn: Conn, caller: Caller, subscription: str | None = None) -> Destination:
+        """The caller's channel's subscription (by name, 'default' when none is given), active and of the
+        caller's tenant; anything else is a CommandError (a name that does not exist lists those that do)."""
+        return await subscription_of(conn, caller, parse_subscription(subscription), self.clock())
 
     def _list_name(self, name: str | None) -> str:
         try:
@@ -107,11 +105,11 @@ class ChannelLists:
         return ChannelFilter(lists, countries, tasks, authors, derivatives)
 
     async def set_filter(self, caller: Caller, changes: Mapping[str, str | bool | None],
-                         clear: bool = False) -> Message:
+                         clear: bool = False, subscription: str | None = None) -> Message:
         """Change the given filter keys (others stay); `clear` goes back to the default list, unfiltered."""
         self._admin(caller)
         async with self.db.transaction() as conn:
-            destination = await self._subscribed(conn, caller)
+            destination = await self._subscribed(conn, caller, subscription)
             if clear:
                 await channel_filters.clear_filter(conn, destination.id)
                 return _ok("Filters cleared", "This channel hears the models list again, every entry.")
@@ -124,7 +122,8 @@ class ChannelLists:
         return _ok("Filters set", *chosen.describe(),
                    "Entry messages here list only the entries that pass; share alerts and digests are not filtered.")
 
-    async def watch(self, caller: Caller, target: str, list_name: str | None = None) -> Message:
+    async def watch(self, caller: Caller, target: str, list_name: str | None = None,
+                    subscription: str | None = None) -> Message:
         self._admin(caller)
         try:
             kind, value = parse_target(target)
@@ -132,32 +131,32 @@ class ChannelLists:
             raise CommandError(str(exc) + ".") from None
         name = self._list_name(list_name)
         async with self.db.transaction() as conn:
-            destination = await self._subscribed(conn, caller)
+            destination = await self._subscribed(conn, caller, subscription)
             if not any((w.target_kind, w.target, w.list) == (kind, value, name)
                        for w in await watches.watches_of(conn, destination.id)):
                 await check_watch_cap(conn, caller, destination.tenant_id, self.settings.tenants)
             added = await watches.add_watch(conn, destination.id, kind, value, name, self.clock())
+        who = subject(destination.name)
         if not added:
-            return _ok("Already watching", f"This channel already watches {kind} {value} on {name}.")
+            return _ok("Already watching", f"{who} already watches {kind} {value} on {name}.")
         what = (f"the first time a repository of {value} shows up in the {name} list"
                 if kind == "author" else f"when {value} enters the top of the {name} list")
-        return _ok("Watching", f"This channel will be told {what}.")
+        return _ok("Watching", f"{who} will be told {what}.")
 
-    async def unwatch(self, caller: Caller, target: str, list_name: str | None = None) -> Message:
+    async def unwatch(self, caller: Caller, target: str, list_name: str | None = None,
+                      subscription: str | None = None) -> Message:
         self._admin(caller)
         name = self._list_name(list_name) if list_name else None
         async with self.db.transaction() as conn:
-            destination = await self._subscribed(conn, caller)
+            destination = await self._subscribed(conn, caller, subscription)
             removed = await watches.remove_watch(conn, destination.id, target.strip().strip("/"), name)
         if not removed:
             raise CommandError(f"This channel does not watch '{target}'; `alerts status` lists its watches.")
         return _ok("Unwatched", f"{target.strip()} is no longer watched here.")
 
 
-async def status_lines(db: Database, settings: Settings, destination: Destination,
-                       now: datetime | None = None) -> list[Line]:
-    """What `/alerts status` adds: the channel's lists and filters, its watches, the bot's config watches,
-    its silences (with how many alerts each held back)."""
+async def status_lines(db: Database, settings: Settings, destination: Destination) -> list[Line]:
+    """What `/alerts status` adds for one subscription: its lists and filters, its look, its watches."""
     shown = filter_for(destination, await channel_filter_map(db.conn))
     if shown.lists == ():  # the console: every list
         shown = ChannelFilter(lists=tuple(spec.name for spec in configured_lists(settings)))
@@ -165,9 +164,13 @@ async def status_lines(db: Database, settings: Settings, destination: Destinatio
     found.append(line(f"Format: {describe_look(destination.template)}"))
     for watch in await watches.watches_of(db.conn, destination.id):
         found.append(line(f"Watching: {watch.target_kind} {watch.target} on {watch.list}"))
+    return found
+
+
+def bot_wide_watch_lines(settings: Settings) -> list[Line]:
+    """The config's `[[watch]]`es, said once under every subscription of the channel."""
+    found = []
     for configured in settings.watch:
         target = f"author {configured.author}" if configured.author else f"model {configured.model}"
         found.append(line(f"Bot-wide watch: {target} on {configured.list}"))
-    found.extend(await silence_status_lines(db.conn, destination.platform, destination.channel,
-                                            destination.tenant_id, now or datetime.now(UTC)))
     return found

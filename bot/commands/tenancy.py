@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.commands.caller import Caller, CommandError
 from bot.config import TenantSettings
-from bot.domain.destination import Destination
+from bot.domain.destination import DEFAULT_SUBSCRIPTION, Destination
 from store import destinations as dest_store
 from store import tenants as tenant_store
 from store.db import Conn
@@ -46,18 +46,27 @@ def refuse_foreign(caller: Caller) -> CommandError:
                         f" they cannot be read or changed from this one.")
 
 
-async def own_destination(conn: Conn, caller: Caller, now: datetime,
-                          record: bool = False) -> tuple[Destination | None, int | None]:
-    """(the channel's destination if the caller's tenant may see it, the caller's tenant id).
+async def own_channel(conn: Conn, caller: Caller, now: datetime,
+                      record: bool = False) -> tuple[list[Destination], int | None]:
+    """(every subscription of the caller's channel, the caller's tenant id), if the caller's tenant may see them.
 
-    A channel of another tenant is a CommandError, never a None: "not subscribed" would invite a subscribe
-    that is refused anyway, and would say something false.
+    A channel belongs to one tenant whatever its subscriptions are called: if any of them was set up from
+    another tenant, the whole channel is refused (a second tenant cannot add its own named subscription to
+    a channel it does not own). A channel of another tenant is a CommandError, never an empty list: "not
+    subscribed" would invite a subscribe that is refused anyway, and would say something false.
     """
     tenant_id = await caller_tenant(conn, caller, now, record)
-    found = await dest_store.get_destination(conn, caller.platform, caller.channel)
-    if found is not None and not owns(found, tenant_id):  # a tenant nobody recorded owns nothing: refused too
+    found = await dest_store.channel_destinations(conn, caller.platform, caller.channel)
+    if any(not owns(destination, tenant_id) for destination in found):  # a tenant nobody recorded owns nothing
         raise refuse_foreign(caller)
     return found, tenant_id
+
+
+async def own_destination(conn: Conn, caller: Caller, now: datetime, record: bool = False,
+                          name: str = DEFAULT_SUBSCRIPTION) -> tuple[Destination | None, int | None]:
+    """(the channel's subscription `name` if the caller's tenant may see the channel, the caller's tenant id)."""
+    found, tenant_id = await own_channel(conn, caller, now, record)
+    return next((destination for destination in found if destination.name == name), None), tenant_id
 
 
 def _capped(caller: Caller, count: int, cap: int, what: str, key: str, undo: str) -> CommandError:
@@ -71,7 +80,8 @@ async def check_subscription_cap(conn: Conn, caller: Caller, tenant_id: int | No
         return
     count = await tenant_store.count_subscriptions(conn, tenant_id)
     if count >= cap:
-        raise _capped(caller, count, cap, "subscribed channels", "max_subscriptions", "unsubscribe a channel")
+        raise _capped(caller, count, cap, "subscriptions" if count != 1 else "subscription", "max_subscriptions",
+                      "unsubscribe one (every subscription of a channel counts)")
 
 
 async def check_rule_cap(conn: Conn, caller: Caller, tenant_id: int | None, caps: TenantSettings) -> None:

@@ -202,6 +202,7 @@ class OutboxDrain:
         self.report = DeliveryReport()
         self.slots = {name: InFlight(concurrency, adapter.pacing_rate) for name, adapter in adapters.items()}
         self.images: dict[int, asyncio.Task[Image | None]] = {}
+        self._turns: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def retry_later(self, item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False,
                           unsent: bool = False) -> None:
@@ -231,13 +232,18 @@ class OutboxDrain:
                 self.report.sent += 1
                 return True
             case DeliveryOutcome.GONE:
+                # The channel is gone, not the subscription: every subscription of it stops at once.
                 reason = f"{exc} (since {self.clock():%Y-%m-%d %H:%M} UTC)"
-                log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
+                channel = f"{destination.platform}:{destination.channel}"
+                if channel not in self.report.paused:
+                    log.warning("pausing %s channel %s: %s", destination.platform, destination.channel, exc)
                 async with self.db.transaction() as conn:
-                    await destination_store.pause(conn, destination.id, reason, self.clock())
+                    await destination_store.pause_channel(conn, destination.platform, destination.channel, reason,
+                                                          self.clock())
                     if tracked:
                         await outbox.mark_unsent(conn, item.id, str(exc))
-                self.report.paused.append(f"{destination.platform}:{destination.channel}")
+                if channel not in self.report.paused:
+                    self.report.paused.append(channel)
                 return False
             case DeliveryOutcome.REFUSED:
                 # One workspace's refusal (account `slack:T…`) holds only its own channels.
@@ -261,6 +267,8 @@ class OutboxDrain:
     async def send_one(self, item: outbox.OutboxItem) -> bool:
         """One alert to its channel; False when the channel's later alerts must wait."""
         destination = item.destination
+        if f"{destination.platform}:{destination.channel}" in self.report.paused:
+            return False  # another subscription of this channel found it gone in this pass: it waits, paused
         if destination.platform in self.report.refused:  # one refusal of the token speaks for every channel
             await self.retry_later(item, PlatformRefused(self.report.refused[destination.platform]), quiet=True)
             return False
@@ -295,20 +303,29 @@ class OutboxDrain:
         return True
 
     async def drain(self, queue: list[outbox.OutboxItem]) -> None:
-        """In order; a channel waiting for its own next turn (`ready`) holds no slot."""
+        """In order; a channel waiting for its own next turn (`ready`) holds no slot.
+
+        A queue is one subscription's; the subscriptions of one channel take turns, one send at a time, so
+        the first to find the channel gone pauses it before another subscription tries it again.
+        """
         for n, item in enumerate(queue):
             adapter = self.adapters[item.destination.platform]
-            if n:  # its next alert: the channel may wait for its turn (Slack), and then it asks for no slot
-                self.pacing += 1
-                self._changed.put_nowait(None)
-            try:
-                await adapter.ready(item.destination.channel)
-            finally:
-                if n:
-                    self.pacing -= 1
-            async with self.slots[item.destination.platform].slot():
-                if not await self.send_one(item):
-                    return
+            async with self.channel_turn(item.destination.platform, item.destination.channel):
+                if n:  # its next alert: the channel may wait for its turn (Slack), and then it asks for no slot
+                    self.pacing += 1
+                    self._changed.put_nowait(None)
+                try:
+                    await adapter.ready(item.destination.channel)
+                finally:
+                    if n:
+                        self.pacing -= 1
+                async with self.slots[item.destination.platform].slot():
+                    if not await self.send_one(item):
+                        return
+
+    def channel_turn(self, platform: str, channel: str) -> asyncio.Lock:
+        """The lock one channel's subscriptions share in this pass (uncontended for a channel with one)."""
+        return self._turns.setdefault((platform, channel), asyncio.Lock())
 
     async def claim(self, destinations: int) -> list[list[outbox.OutboxItem]]:
         """Up to `destinations` channels nobody holds, each with its due alerts in order."""

@@ -23,7 +23,7 @@ def route_filter(route: Route) -> channel_filters.StoredFilter | None:
 
 async def sync_route_filters(conn: Conn, settings: Settings, now: datetime) -> None:
     await channel_filters.sync_route_filters(
-        conn, [(route.platform, route.channel, route_filter(route)) for route in settings.routes], now)
+        conn, [(route.platform, route.channel, route.name, route_filter(route)) for route in settings.routes], now)
 
 
 async def channel_filter_map(conn: Conn) -> dict[int, ChannelFilter]:

@@ -298,8 +298,9 @@ async def test_per_workspace_caps_answer_one_line_naming_the_key_and_count_each_
     try:
         assert title(await bot.send("alerts subscribe", TEAM_A)) == "Subscribed"
         refused = await bot.send("alerts subscribe", TEAM_A, channel="C2")
-        assert body_text(refused) == ("This workspace has 1 subscribed channels, the most this bot allows"
-                                      " ([tenants] max_subscriptions = 1): unsubscribe a channel first.")
+        assert body_text(refused) == ("This workspace has 1 subscription, the most this bot allows"
+                                      " ([tenants] max_subscriptions = 1): unsubscribe one (every subscription"
+                                      " of a channel counts) first.")
         assert title(await bot.send("alerts subscribe digest", TEAM_A)) == "Subscription updated"  # not a new one
         assert title(await bot.send("alerts subscribe", TEAM_B, channel="C2")) == "Subscribed"  # its own count
 

@@ -16,7 +16,7 @@ from bot.domain.events import Entered
 from bot.domain.snapshot import Attribution, Entry, Snapshot
 from store import history, outbox, snapshots
 from store.db import migrations, open_database, utc_iso
-from store.destinations import current_routing, pause, sync_configured, upsert_destination
+from store.destinations import current_routing, pause_channel, sync_configured, upsert_destination
 from store.imports import save_imported
 from tests.conftest import T0, hours, snap
 
@@ -197,7 +197,7 @@ async def test_routing_is_reloaded_when_a_channel_changes_in_any_process(db_path
         first = await current_routing(db.conn)
         assert await current_routing(db.conn) is first  # nothing changed: parsed once
         async with db.transaction() as conn:
-            await pause(conn, first.destinations[1].id, "gone", T0)
+            await pause_channel(conn, "slack", "C1", "gone", T0)
         paused = await current_routing(db.conn)
         assert paused is not first and paused.destinations[1].paused_reason == "gone"
         with sqlite3.connect(db_path) as other:  # `python -m bot resume` is another process

@@ -113,7 +113,7 @@ async def test_a_channel_paused_for_another_reason_stays_paused_when_its_tenant_
         await settle(conn, "discord", "42", "4200")
         found = await dest_store.get_destination(conn, "discord", "4200")
         assert found is not None
-        await dest_store.pause(conn, found.id, "Discord answered 403 Missing Access", T0)
+        await dest_store.pause_channel(conn, "discord", "4200", "Discord answered 403 Missing Access", T0)
         await tenants.tenant_left(conn, "discord", "42", T0)
         await tenants.tenant_joined(conn, "discord", "42", "back", T0 + timedelta(days=1))
     again = await dest_store.get_destination(db.conn, "discord", "4200")
