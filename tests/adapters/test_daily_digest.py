@@ -54,7 +54,7 @@ async def test_discord_channel_subscribes_and_gets_the_day_once(discord_fake: Fa
     try:
         [alerts] = [c for c in discord_fake.synced_commands() if c["name"] == "alerts"]
         [subscribe] = [o for o in alerts["options"] if o["name"] == "subscribe"]
-        [kinds] = subscribe["options"]
+        [kinds] = [o for o in subscribe["options"] if o["name"] == "kinds"]
         # Discord takes at most 100 characters; discord.py would cut a longer one to "…" without a word.
         assert "digest-daily" in kinds["description"] and len(kinds["description"]) <= 100
         assert not kinds["description"].endswith("…")

@@ -152,7 +152,7 @@ async def test_a_paused_routed_channel_is_listed_and_resumed_from_the_command_li
         routed = [row for row in json.loads(listed.out) if row["platform"] == "discord"]
         assert routed == [{"platform": "discord", "channel": channel, "subscription": "default", "origin": "config",
                            "kinds": ["entered", "new_leader", "share", "digest"], "paused": True,
-                           "paused_reason": routed[0]["paused_reason"], "not_sent": None}]
+                           "paused_reason": routed[0]["paused_reason"], "not_sent": None, "silences": []}]
         assert "404" in routed[0]["paused_reason"]
 
         fake.heal_channel(fake.channel_id)
