@@ -108,7 +108,8 @@ async def fan_out(channels: int, concurrency: int, latency: float) -> dict[str, 
                 await app.poll()
                 hub.models = ranked(ids[:9] + ids[10:11])  # one model enters at #10: one alert
                 result = await app.poll()
-                assert [event.kind for event in result.events] == ["entered"], result.events
+                # l9 also left the top 10, but `left` is opt-in and the routes take the default kinds: one alert
+                assert sorted(event.kind for event in result.events) == ["entered", "left"], result.events
                 started = time.perf_counter()
                 report = await app.deliver()
                 elapsed = time.perf_counter() - started
