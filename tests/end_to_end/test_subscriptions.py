@@ -14,6 +14,7 @@ since a mark, read as (who was pinged, title); each scenario is one test below.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,3 +119,41 @@ async def test_unsubscribing_the_china_desk_leaves_the_channel_its_other_subscri
     await poll_cycle(desk, CHANGED, 2)
     got = received(desk)
     assert len(got) == 3 and all(pinged is None for pinged, _ in got)
+
+
+async def held_back(desk: Desk) -> list[tuple[str, str, str]]:
+    """(subscription, kind, the held part's models) of every alert a silence held back in this channel."""
+    async with desk.app.db.conn.execute(
+        "SELECT d.name, e.kind, e.payload FROM silenced_alerts s JOIN destinations d ON d.id = s.destination_id"
+        " JOIN events e ON e.id = s.event_id ORDER BY d.name, s.id") as cursor:
+        rows = await cursor.fetchall()
+    return [(str(name), str(kind), ",".join(m["id"] for m in json.loads(str(payload)).get("models", [])))
+            for name, kind, payload in rows]
+
+
+async def test_a_silence_holds_back_one_model_in_every_subscription_of_the_channel_and_loses_nothing(
+        desk: Desk) -> None:
+    await set_up_three_subscriptions(desk)
+    answer = embed(await desk.alerts("silence", {"matcher": "author:qwen", "duration": "7d"}))
+    assert answer["title"] == "Silenced", answer
+    status = embed(await desk.alerts("status", admin=False))["description"]
+    assert status.count("🔕 Silence") == 1  # one silence, said once for the whole channel
+
+    await poll_cycle(desk, BASELINE, 1)
+    sent = await poll_cycle(desk, CHANGED, 2)
+    got = received(desk)
+    # china hears only Chinese entries, all held back: it gets nothing; default gets the two Llama entries and
+    # the share alert (a silence on an author holds back models, not a country's share)
+    assert sent == len(got) == 2 and all(pinged is None for pinged, _ in got), got
+    entered = next(title for _, title in got if "entered" in title)
+    assert entered.startswith("2 models"), entered
+    # and Qwen/q0's new #1, which rides with entries, for both subscriptions that take entries
+    assert await held_back(desk) == [("china", "entered", "Qwen/q2,Qwen/q3,Qwen/q4"), ("china", "new_leader", ""),
+                                     ("default", "entered", "Qwen/q2,Qwen/q3,Qwen/q4"), ("default", "new_leader", "")]
+
+    # ended early, the silence lets later alerts through; what it held back stays recorded, never sent late
+    listed = embed(await desk.alerts("silences", admin=False))
+    number = json.dumps(listed).split("#", 1)[1].split(" ", 1)[0]  # "#1 author:qwen: ends in …"
+    assert embed(await desk.alerts("unsilence", {"id": number}))["title"] == "Silence ended"
+    assert await poll_cycle(desk, CHANGED, 3) == 0
+    assert len(await held_back(desk)) == 4
