@@ -29,6 +29,7 @@ from adapters.discord_render import render_message
 from adapters.discord_shards import ShardedClient
 from bot.config import ConfigError
 from bot.delivery.adapter import Adapter, AlertRejected, DeliveryError, DestinationGone, PlatformRefused
+from bot.delivery.threading import Thread
 from bot.domain.messages import Alert
 from bot.log import get_logger
 from bot.metrics import rate_limit_trace
@@ -191,7 +192,8 @@ class DiscordAdapter(Adapter):
     async def close(self) -> None:
         await self.client.close()
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> str | None:
         try:
             channel_id = int(channel)
         except ValueError:
@@ -228,3 +230,4 @@ class DiscordAdapter(Adapter):
             raise DeliveryError(f"no answer from Discord within {self.send_timeout:.0f}s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise DeliveryError(f"cannot reach Discord: {exc}") from exc
+        return None
