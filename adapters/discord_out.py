@@ -13,6 +13,15 @@ keeps every channel together just under the global limit; delivery keeps
 round trip. Resends are safe: every post carries a nonce with
 `enforce_nonce`, so Discord answers a repeat within its window (a few
 minutes) with the message it already created.
+
+Forum channels (GUILD_FORUM) take posts, not messages: each alert is a post
+of its own (a thread with a starter message), named after the alert and
+tagged with its kind, and a follow-up about a model replies in the post that
+announced it (delivery passes that post's id as the thread's anchor). A post
+that no longer takes replies (archived, locked, deleted) gets a new post
+instead, so the alert is never lost. Creating a post takes no nonce, so
+before creating one the forum's live posts are looked through for the same
+post made by an attempt whose answer was lost (`_made_before`).
 """
 
 from __future__ import annotations
@@ -20,12 +29,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from datetime import datetime
 
 import aiohttp
 import discord
 import discord.http
 
-from adapters.discord_render import render_message
+from adapters.discord_render import forum_tag, post_title, render_message
 from adapters.discord_shards import ShardedClient
 from bot.config import ConfigError
 from bot.delivery.adapter import Adapter, AlertRejected, DeliveryError, DestinationGone, PlatformRefused
@@ -46,6 +56,10 @@ REJECTED_STATUSES = frozenset({400, 413})  # Invalid Form Body, Payload Too Larg
 # (50008), an archived thread (50083), a locked thread (160005). Every alert would be refused alike until
 # someone changes the channel, so it is paused with the reason, as for 403/404, not each alert set aside.
 CHANNEL_UNUSABLE_CODES = frozenset({50008, 50083, 160005})
+NOT_A_TEXT_CHANNEL = 50008  # what a message to a forum channel is answered: a forum takes posts, not messages
+THREAD_CLOSED_CODES = frozenset({50083, 160005})  # a post archived or locked: a follow-up starts a new post
+FORUM_FRESH = 600.0  # seconds a forum's channel (its tags) is trusted before it is read again
+FORUM_TAGS_MAX = 20  # Discord's limit on a forum's available tags
 REQUESTS_PER_SECOND = 48.0  # under Discord's global 50/s, with room for jitter
 # What the bot needs in a channel, no more: the invite URL asks for exactly these.
 PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
@@ -139,6 +153,7 @@ class DiscordAdapter(Adapter):
 
     platform = "discord"
     idempotent = True  # the nonce: Discord answers a repeat with the message it already made
+    threads_alone = True  # a forum channel threads every alert, whatever the subscription's `threads` setting
 
     def __init__(self, token: str, api_base: str = DEFAULT_API_BASE, client: ShardedClient | None = None,
                  send_timeout: float = SEND_TIMEOUT, requests_per_second: float = REQUESTS_PER_SECOND,
@@ -150,6 +165,8 @@ class DiscordAdapter(Adapter):
         self._login_lock = asyncio.Lock()
         self.pacer = Pacer(requests_per_second)
         self.pacing_rate = requests_per_second
+        self._forums: dict[int, tuple[float, discord.ForumChannel]] = {}  # forum channel id → (read at, channel)
+        self._untagged: set[int] = set()  # forums whose posts go untagged (said once)
 
     async def pace(self) -> None:
         """Wait for the next global turn (delivery calls it; direct `send` callers are not paced)."""
@@ -194,6 +211,8 @@ class DiscordAdapter(Adapter):
 
     async def send(self, channel: str, alert: Alert, mention: str | None = None,
                    thread: Thread | None = None) -> str | None:
+        """Post in the channel; in a forum channel, a post of its own (returned: its thread id), or a reply in
+        `thread.anchor`'s post when that post still takes messages."""
         try:
             channel_id = int(channel)
         except ValueError:
@@ -203,17 +222,9 @@ class DiscordAdapter(Adapter):
                 await self.login()
             except ConfigError as exc:  # the token was revoked after start-up
                 raise PlatformRefused(str(exc)) from exc
-        rendered = render_message(alert.message)
-        target = self.client.get_partial_messageable(channel_id)
         try:
             async with asyncio.timeout(self.send_timeout):
-                content = f"<@&{mention}>" if mention else None
-                nonce, mentions = nonce_for(alert.key), allowed_mentions(mention)
-                if rendered.file is None:
-                    await target.send(content, embeds=rendered.embeds, nonce=nonce, allowed_mentions=mentions)
-                else:
-                    await target.send(content, embeds=rendered.embeds, file=rendered.file, nonce=nonce,
-                                      allowed_mentions=mentions)
+                return await self._deliver(channel_id, alert, mention, thread)
         except (discord.Forbidden, discord.NotFound) as exc:
             raise DestinationGone(_reason(exc)) from exc
         except discord.RateLimited as exc:
@@ -230,4 +241,147 @@ class DiscordAdapter(Adapter):
             raise DeliveryError(f"no answer from Discord within {self.send_timeout:.0f}s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise DeliveryError(f"cannot reach Discord: {exc}") from exc
+
+    async def _deliver(self, channel_id: int, alert: Alert, mention: str | None, thread: Thread | None) -> str | None:
+        """A reply in the anchor's post if it takes one; else a message in a text channel, or a new forum post.
+
+        A forum is known by Discord refusing a message to it (50008, "not a text channel") and then its
+        channel type (GET /channels/{id}), so text channels cost no extra request; a forum is remembered.
+        """
+        if thread is not None and thread.anchor is not None and await self._reply(int(thread.anchor), alert, mention):
+            return None
+        forum = await self._known_forum(channel_id)
+        if forum is None:
+            try:
+                await self._post(self.client.get_partial_messageable(channel_id), alert, mention)
+                return None
+            except discord.HTTPException as exc:
+                if exc.code != NOT_A_TEXT_CHANNEL or (forum := await self._forum(channel_id)) is None:
+                    raise
+        return await self._post_in_forum(forum, alert, mention)
+
+    async def _post(self, target: discord.PartialMessageable, alert: Alert, mention: str | None) -> None:
+        """One message with the alert's nonce: a resend within Discord's window returns the first one."""
+        rendered = render_message(alert.message)
+        content = f"<@&{mention}>" if mention else None
+        nonce, mentions = nonce_for(alert.key), allowed_mentions(mention)
+        if rendered.file is None:
+            await target.send(content, embeds=rendered.embeds, nonce=nonce, allowed_mentions=mentions)
+        else:
+            await target.send(content, embeds=rendered.embeds, file=rendered.file, nonce=nonce,
+                              allowed_mentions=mentions)
+
+    async def _reply(self, post_id: int, alert: Alert, mention: str | None) -> bool:
+        """A follow-up in the post that announced its model; False when that post takes no more messages
+        (archived, locked, deleted, out of the bot's sight): the alert then goes out as a new post, never lost."""
+        try:
+            await self._post(self.client.get_partial_messageable(post_id), alert, mention)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.info("discord: post %s is gone (%s); %s goes out as a new post", post_id, _reason(exc), alert.key)
+            return False
+        except discord.HTTPException as exc:
+            if exc.code not in THREAD_CLOSED_CODES:
+                raise
+            log.info("discord: post %s takes no replies (%s); %s goes out as a new post", post_id, _reason(exc),
+                     alert.key)
+            return False
+        return True
+
+    async def _known_forum(self, channel_id: int) -> discord.ForumChannel | None:
+        """A channel already found to be a forum, read again once its tags are older than `FORUM_FRESH`."""
+        known = self._forums.get(channel_id)
+        if known is None:
+            return None
+        read_at, forum = known
+        if time.monotonic() - read_at < FORUM_FRESH:
+            return forum
+        return await self._forum(channel_id)
+
+    async def _forum(self, channel_id: int) -> discord.ForumChannel | None:
+        """The channel as Discord has it now, if it is a forum (remembered with its tags); None otherwise."""
+        found = await self.client.fetch_channel(channel_id)
+        if not isinstance(found, discord.ForumChannel):
+            self._forums.pop(channel_id, None)
+            return None
+        self._forums[channel_id] = (time.monotonic(), found)
+        return found
+
+    async def _post_in_forum(self, forum: discord.ForumChannel, alert: Alert, mention: str | None) -> str:
+        """A post of its own, titled after the alert and tagged with its kind; its thread id anchors follow-ups.
+
+        Creating a post takes no nonce, so an earlier attempt whose answer was lost (a timeout, a crash
+        before delivery recorded it) may have made it: the forum's live posts are looked through first
+        (`_made_before`), and an identical post of the bot's since the alert happened is taken as this one.
+        """
+        name = post_title(alert.message)
+        rendered = render_message(alert.message)
+        content = f"<@&{mention}>" if mention else None
+        if (made := await self._made_before(forum, alert, name, content, rendered.embeds)) is not None:
+            return str(made)
+        tags = await self._tags_for(forum, str(alert.payload.get("kind") or alert.message.kind))
+        mentions = allowed_mentions(mention)
+        if rendered.file is None:
+            created = await forum.create_thread(name=name, content=content, embeds=rendered.embeds,
+                                                allowed_mentions=mentions, applied_tags=tags)
+        else:
+            created = await forum.create_thread(name=name, content=content, embeds=rendered.embeds,
+                                                file=rendered.file, allowed_mentions=mentions, applied_tags=tags)
+        return str(created.thread.id)
+
+    async def _made_before(self, forum: discord.ForumChannel, alert: Alert, name: str, content: str | None,
+                           embeds: list[discord.Embed]) -> int | None:
+        """The id of a live post of the bot's in `forum` made since the alert happened, with this alert's name,
+        mention and first embed title; None when there is none (one request, one more per look-alike)."""
+        taken_at = _taken_at(alert)
+        me = self.client.user.id if self.client.user is not None else None
+        title = embeds[0].title if embeds else None
+        for post in await forum.guild.active_threads():
+            if (post.parent_id != forum.id or post.owner_id != me or post.name != name
+                    or (taken_at is not None and discord.utils.snowflake_time(post.id) < taken_at)):
+                continue
+            starter = await post.fetch_message(post.id)
+            if (starter.content or None) == content and [e.title for e in starter.embeds][:1] == [title]:
+                log.info("discord: %s was posted in forum %s already (post %s); not posting it again",
+                         alert.key, forum.id, post.id)
+                return post.id
+        return None
+
+    async def _tags_for(self, forum: discord.ForumChannel, kind: str) -> list[discord.ForumTag]:
+        """The forum's tag for this kind, by name; created when missing if the bot may (Manage Channels), else
+        the post goes untagged, said once per forum."""
+        wanted = forum_tag(kind)
+        if wanted is None:
+            return []
+        found = [tag for tag in forum.available_tags if tag.name.casefold() == wanted.casefold()]
+        if found or forum.id in self._untagged:
+            return found[:1]
+        if len(forum.available_tags) >= FORUM_TAGS_MAX:
+            return self._untagged_because(forum, f"it has {FORUM_TAGS_MAX} tags already, none named {wanted!r}")
+        try:
+            # The whole list is sent: tags left out would be deleted.
+            edited = await forum.edit(available_tags=[*forum.available_tags, discord.ForumTag(name=wanted)])
+        except discord.Forbidden:
+            return self._untagged_because(forum, f"it has no {wanted!r} tag and the bot may not add one"
+                                                 " (it needs Manage Channels)")
+        except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise
+            return self._untagged_because(forum, f"adding a {wanted!r} tag was refused ({_reason(exc)})")
+        if isinstance(edited, discord.ForumChannel):
+            self._forums[forum.id] = (time.monotonic(), edited)
+            forum = edited
+        return [tag for tag in forum.available_tags if tag.name.casefold() == wanted.casefold()][:1]
+
+    def _untagged_because(self, forum: discord.ForumChannel, why: str) -> list[discord.ForumTag]:
+        self._untagged.add(forum.id)
+        log.warning("discord: forum %s: posts go out untagged: %s", forum.id, why)
+        return []
+
+
+def _taken_at(alert: Alert) -> datetime | None:
+    """When the alert's event happened (its payload's `taken_at`): no post about it can be older."""
+    raw = alert.payload.get("taken_at")
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+    except ValueError:
         return None

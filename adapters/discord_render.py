@@ -159,3 +159,22 @@ def render_message(message: Message) -> DiscordMessage:
 def embed_chars(embeds: list[discord.Embed]) -> int:
     """The characters Discord counts against its 6,000 limit."""
     return sum(len(embed) for embed in embeds)
+
+
+#: A forum post's tag per alert kind (a forum's tags are at most 20 characters, matched by name, any case).
+FORUM_TAGS: dict[str, str] = {
+    "entered": "entered", "new_leader": "new #1", "left": "left", "climber": "climber", "share": "share",
+    "digest": "digest", "watched": "watched", "source": "source",
+}
+POST_TITLE_MAX = 100  # Discord's limit on a thread's (a forum post's) name
+
+
+def forum_tag(kind: str) -> str | None:
+    """The tag a forum post of this alert kind wears; None for kinds that have none."""
+    return FORUM_TAGS.get(kind)
+
+
+def post_title(message: Message) -> str:
+    """A forum post's name: the message's title on one line, within Discord's 100 characters."""
+    title = " ".join(message.title.split()) or message.kind
+    return clip(title, POST_TITLE_MAX)
