@@ -30,6 +30,7 @@ from bot.commands.answers import model_message, share_message, share_view, trend
 from bot.commands.caller import Caller, CommandError, clean_input, parse_country
 from bot.commands.channel_lists import ChannelLists
 from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, SUBSCRIBABLE, ChannelSettings
+from bot.commands.threads import ThreadSettings
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.messages import Message, line
@@ -160,6 +161,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     pass now, so `/alerts test` posts at once."""
     tree = _Tree(client, is_active)
     channels = ChannelSettings(db, settings, next_poll=next_poll, kick_delivery=kick_delivery)
+    thread_settings = ThreadSettings(db, channels.clock)
     channel_lists = ChannelLists(db, settings)
 
     def chosen_list(name: str | None) -> tuple[str, str]:
@@ -279,6 +281,13 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
 
     watch.autocomplete("list_name")(list_autocomplete)
     unwatch.autocomplete("list_name")(list_autocomplete)
+
+    @alerts.command(name="threads", description="Follow-ups about a model: in the channel, or in its thread")
+    @app_commands.describe(mode="off: in the channel; on: in the model's thread; broadcast: both",
+                           subscription="which subscription of this channel (default: default)")
+    async def threads(interaction: discord.Interaction, mode: Literal["off", "on", "broadcast"],
+                      subscription: str | None = None) -> None:
+        await reply(interaction, thread_settings.set(caller_of(interaction), mode, subscription), private=True)
 
     @alerts.command(name="test", description="Post one sample of each alert this channel gets, marked as a test")
     async def test(interaction: discord.Interaction) -> None:

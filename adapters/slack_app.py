@@ -48,6 +48,7 @@ from bot.commands.answers import model_message, share_message, share_view, trend
 from bot.commands.caller import Caller, CommandError, echo, parse_country
 from bot.commands.channel_lists import ChannelLists, parse_filter_words
 from bot.commands.channel_settings import ChannelSettings
+from bot.commands.threads import ThreadSettings, split_subscription
 from bot.config import ConfigError, Secrets, Settings, check_slack_oauth, configured_lists, list_named
 from bot.domain.messages import Message, line
 from bot.domain.snapshot import DEFAULT_LIST
@@ -61,7 +62,7 @@ MAX_COUNT = 50
 ADMIN_FIELDS = ("is_admin", "is_owner", "is_primary_owner")
 # Admin-only actions (`test` changes no setting, but posts in the channel: admins only, like the rest).
 SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch",
-                             "test"})
+                             "test", "threads"})
 EVENTS_PATH = "/slack/events"
 CONNECT_TIMEOUT = 15.0
 
@@ -112,6 +113,8 @@ def help_message(command: str, unknown: str | None = None) -> Message:
         " — what this channel hears (admins; `filter clear` resets)",
         f"{command} alerts watch <author|org/name> [list] — be told when it shows up (admins)",
         f"{command} alerts unwatch <author|org/name> [list] — stop watching (admins)",
+        f"{command} alerts threads on|off|broadcast [subscription:NAME] — follow-ups in their model's thread"
+        " (admins)",
         f"{command} alerts test — post one sample of each alert this channel gets, marked as a test (admins)",
         f"{command} alerts status — what this channel gets",
     ]
@@ -184,6 +187,7 @@ class SlashCommands:
         self.settings = settings
         self.client = client
         self.channel_settings = ChannelSettings(db, settings, next_poll, kick_delivery=kick_delivery)
+        self.thread_settings = ThreadSettings(db, self.channel_settings.clock)
         self.channel_lists = ChannelLists(db, settings)
         self.list_names = tuple(spec.name for spec in configured_lists(settings))
 
@@ -260,6 +264,11 @@ class SlashCommands:
             return await settings.status(caller)
         if action == "test":
             return await settings.test(caller)
+        if action == "threads":
+            words, subscription = split_subscription(args)
+            if len(words) != 1:
+                raise CommandError("Use: alerts threads on|off|broadcast [subscription:NAME]")
+            return await self.thread_settings.set(caller, words[0], subscription)
         if action == "mute":
             if len(args) != 1:
                 raise CommandError("Use: alerts mute <30m|2h|1d|off>")

@@ -239,6 +239,8 @@ class Route(_Section):
     tasks: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     derivatives: bool = True
+    # Follow-ups about a model in the thread of the message that announced it (bot/delivery/threading.py).
+    threads: Literal["off", "on", "broadcast"] = "off"
 
     @field_validator("kinds")
     @classmethod

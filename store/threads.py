@@ -10,12 +10,25 @@ on its destination row.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Protocol
 
+from bot.domain.destination import DEFAULT_SUBSCRIPTION
 from store.db import Conn, utc_iso
 
 THREAD_MODES = ("off", "on", "broadcast")
+
+
+class ThreadedRoute(Protocol):
+    """A `[[routes]]` entry as far as threads go (config's `Route`; the store does not import config)."""
+
+    @property
+    def platform(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def threads(self) -> str: ...
 
 
 async def record_anchor(conn: Conn, destination_id: int, list_name: str, item_ids: Iterable[str], anchor: str,
@@ -61,3 +74,12 @@ async def set_mode(conn: Conn, destination_id: int, mode: str) -> None:
         raise ValueError(f"threads must be one of {', '.join(THREAD_MODES)}, not {mode!r}")
     await conn.execute("UPDATE destinations SET threads = ? WHERE id = ?", (mode, destination_id))
 
+
+
+async def sync_route_threads(conn: Conn, routes: Sequence[ThreadedRoute]) -> None:
+    """A configured route's `threads` is its subscription's setting, as its kinds are: the config decides."""
+    for route in routes:
+        await conn.execute(
+            "UPDATE destinations SET threads = ? WHERE platform = ? AND channel = ? AND name = ? AND threads != ?",
+            (route.threads, route.platform, route.channel, str(getattr(route, "name", DEFAULT_SUBSCRIPTION)),
+             route.threads))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from bot.commands.caller import Caller, CommandError, parse_country
 from bot.commands.tenancy import check_watch_cap, own_destination
+from bot.commands.threads import status_line as thread_status_line
 from bot.config import Settings, configured_lists, list_named
 from bot.domain.destination import Destination
 from bot.domain.messages import Line, Message, line
@@ -163,4 +164,6 @@ async def status_lines(db: Database, settings: Settings, destination: Destinatio
     for configured in settings.watch:
         target = f"author {configured.author}" if configured.author else f"model {configured.model}"
         found.append(line(f"Bot-wide watch: {target} on {configured.list}"))
+    if destination.platform in ("slack", "discord"):
+        found.append(line(thread_status_line(destination)))
     return found

@@ -21,7 +21,7 @@ from store import outbox, threads
 from store.db import Database, open_database
 from store.destinations import upsert_destination
 from tests.fakes.slack_api import FakeSlack
-from tests.support.stores import store_of
+from tests.support.stores import store_env, store_of
 
 T = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
@@ -153,3 +153,25 @@ async def test_an_unanswered_reply_is_looked_for_in_its_thread_and_not_posted_tw
         assert len(fake.posts("C1")) == 2 and len(fake.calls_to("conversations.replies")) == 1
     finally:
         await db.close()
+
+
+async def test_a_configured_route_says_threads_in_the_config(fake: FakeSlack, db_path: Path):
+    from bot.app import Trendwatch
+    from bot.config import ConfigError, Secrets, parse_settings
+    from store.destinations import get_destination
+
+    def config(threads: str) -> dict[str, object]:
+        return {"store": {"path": str(db_path)}, "console": {"enabled": False},
+                "slack": {"enabled": True, "api_url": fake.api_url},
+                "routes": [{"platform": "slack", "channel": "C9", "kinds": ["entered", "left"], "threads": threads}]}
+
+    with pytest.raises(ConfigError, match="threads"):
+        parse_settings(config("sometimes"), env={})
+    for wanted in ("broadcast", "off"):
+        app = await Trendwatch.open(parse_settings(config(wanted), env=store_env()), Secrets.from_env({}),
+                                    {"slack": SlackAdapter("xoxb-test", fake.api_url)})
+        try:
+            found = await get_destination(app.db.conn, "slack", "C9")
+            assert found is not None and found.threads == wanted
+        finally:
+            await app.close()

@@ -1,0 +1,90 @@
+"""`/alerts threads on|off|broadcast`: whether a subscription's follow-ups reply in their model's thread.
+
+Platform-neutral, like the rest of bot/commands: the adapters parse the platform's arguments (a Discord
+option, Slack words) and call `ThreadSettings.set`. A subscription is named by an optional `subscription`
+(Discord option) or `subscription:NAME` token (Slack), 'default' when left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from bot.commands.caller import Caller, CommandError, echo
+from bot.commands.tenancy import caller_tenant, owns, refuse_foreign
+from bot.domain.destination import DEFAULT_SUBSCRIPTION, Destination
+from bot.domain.messages import Message, line
+from store import destinations as dest_store
+from store import threads as thread_store
+from store.db import Database
+
+THREAD_MODES = thread_store.THREAD_MODES
+SUBSCRIPTION_TOKEN = "subscription:"
+
+EXPLAINED = {
+    "off": "Follow-ups (a model left the top N, became #1, climbed) are posted in the channel.",
+    "on": "Follow-ups about a model (it left the top N, became #1, climbed) reply in the thread of the message"
+          " that announced it. A message about several models replies only when they were all announced"
+          " together; otherwise it goes to the channel.",
+    "broadcast": "Follow-ups about a model reply in the thread of the message that announced it, and are also"
+                 " shown in the channel.",
+}
+DISCORD_NOTE = ("On Discord, threads come with forum channels: in a forum every alert is a post of its own and a"
+                " follow-up replies in its model's post, whatever this setting.")
+
+
+def parse_mode(text: str | None) -> str:
+    """'on' / 'off' / 'broadcast' (any case) → the stored setting; anything else is one clear line."""
+    mode = (text or "").strip().lower()
+    if mode not in THREAD_MODES:
+        raise CommandError(f"Threads can be {', '.join(THREAD_MODES)}, not '{echo(text or '', 40)}'.")
+    return mode
+
+
+def split_subscription(words: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """Slack's words → (the other words, the subscription named by a `subscription:NAME` token, else 'default')."""
+    rest, name = [], DEFAULT_SUBSCRIPTION
+    for word in words:
+        if word.lower().startswith(SUBSCRIPTION_TOKEN):
+            name = word[len(SUBSCRIPTION_TOKEN):].strip() or DEFAULT_SUBSCRIPTION
+        else:
+            rest.append(word)
+    return tuple(rest), name
+
+
+def status_line(destination: Destination) -> str:
+    """The `/alerts status` line: the setting, and what it means here."""
+    where = {"off": "follow-ups go to the channel", "on": "follow-ups reply in their model's thread",
+             "broadcast": "follow-ups reply in their model's thread and show in the channel"}
+    text = f"Threads: {destination.threads} ({where.get(destination.threads, 'unknown setting')})"
+    if destination.platform == "discord":
+        text += "; a forum channel threads every alert"
+    return text
+
+
+class ThreadSettings:
+    """Sets a subscription's `threads`, checked as every channel setting is (admin, the caller's tenant)."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def set(self, caller: Caller, mode: str | None, subscription: str | None = None) -> Message:
+        if not caller.is_admin:
+            raise CommandError("Changing alert settings needs channel-manager (admin) rights.")
+        chosen = parse_mode(mode)
+        name = (subscription or "").strip() or DEFAULT_SUBSCRIPTION
+        async with self.db.transaction() as conn:
+            tenant_id = await caller_tenant(conn, caller, self.clock(), False)
+            found = await dest_store.get_destination(conn, caller.platform, caller.channel, name)
+            if found is not None and not owns(found, tenant_id):
+                raise refuse_foreign(caller)
+            if found is None or not found.active:
+                which = "" if name == DEFAULT_SUBSCRIPTION else f" subscription '{echo(name, 40)}'"
+                raise CommandError(f"This channel has no{which or ' subscription'}: use `alerts subscribe` first.")
+            await thread_store.set_mode(conn, found.id, chosen)
+        lines = [line(EXPLAINED[chosen])]
+        if caller.platform == "discord":
+            lines.append(line(DISCORD_NOTE))
+        title = f"Threads {chosen}" + ("" if name == DEFAULT_SUBSCRIPTION else f" for {name}")
+        return Message(kind="settings", title=title, lines=tuple(lines), ephemeral=True)
