@@ -22,6 +22,10 @@ that no longer takes replies (archived, locked, deleted) gets a new post
 instead, so the alert is never lost. Creating a post takes no nonce, so
 before creating one the forum's live posts are looked through for the same
 post made by an attempt whose answer was lost (`_made_before`).
+
+In a text channel whose subscription has `threads` on, a follow-up goes to a
+thread started under the message that announced its model (the first
+follow-up starts it; a thread started from a message has the message's id).
 """
 
 from __future__ import annotations
@@ -30,12 +34,13 @@ import asyncio
 import hashlib
 import time
 from datetime import datetime
+from typing import Literal
 
 import aiohttp
 import discord
 import discord.http
 
-from adapters.discord_render import forum_tag, post_title, render_message
+from adapters.discord_render import forum_tag, post_title, render_message, thread_name
 from adapters.discord_shards import ShardedClient
 from bot.config import ConfigError
 from bot.delivery.adapter import Adapter, AlertRejected, DeliveryError, DestinationGone, PlatformRefused
@@ -60,9 +65,13 @@ NOT_A_TEXT_CHANNEL = 50008  # what a message to a forum channel is answered: a f
 THREAD_CLOSED_CODES = frozenset({50083, 160005})  # a post archived or locked: a follow-up starts a new post
 FORUM_FRESH = 600.0  # seconds a forum's channel (its tags) is trusted before it is read again
 FORUM_TAGS_MAX = 20  # Discord's limit on a forum's available tags
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+THREAD_ARCHIVE: Literal[10080] = 10080  # minutes of quiet before a thread under an announcement is archived: a week
 REQUESTS_PER_SECOND = 48.0  # under Discord's global 50/s, with room for jitter
 # What the bot needs in a channel, no more: the invite URL asks for exactly these.
-PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+# Threads: a follow-up in a thread under its model's announcement (`/alerts threads on`); forum posts need no more.
+PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True,
+                                  create_public_threads=True, send_messages_in_threads=True)
 SCOPES = ("bot", "applications.commands")
 
 
@@ -167,6 +176,7 @@ class DiscordAdapter(Adapter):
         self.pacing_rate = requests_per_second
         self._forums: dict[int, tuple[float, discord.ForumChannel]] = {}  # forum channel id → (read at, channel)
         self._untagged: set[int] = set()  # forums whose posts go untagged (said once)
+        self._closed: set[int] = set()  # threads found archived, locked or out of reach: not started again
 
     async def pace(self) -> None:
         """Wait for the next global turn (delivery calls it; direct `send` callers are not paced)."""
@@ -243,47 +253,77 @@ class DiscordAdapter(Adapter):
             raise DeliveryError(f"cannot reach Discord: {exc}") from exc
 
     async def _deliver(self, channel_id: int, alert: Alert, mention: str | None, thread: Thread | None) -> str | None:
-        """A reply in the anchor's post if it takes one; else a message in a text channel, or a new forum post.
+        """A reply in the anchor's thread if it takes one; else a message in a text channel, or a new forum post.
 
         A forum is known by Discord refusing a message to it (50008, "not a text channel") and then its
         channel type (GET /channels/{id}), so text channels cost no extra request; a forum is remembered.
+        A forum threads every alert; a text channel only while its subscription's `threads` is on, and
+        then a message's id is returned to anchor the models it announces.
         """
-        if thread is not None and thread.anchor is not None and await self._reply(int(thread.anchor), alert, mention):
-            return None
         forum = await self._known_forum(channel_id)
+        if thread is not None and thread.anchor is not None:
+            if forum is None and thread.mode == "off":  # an anchor in a text channel counts only while threads are on
+                forum = await self._forum(channel_id)
+            if (forum is not None or thread.mode != "off") and \
+                    await self._reply(channel_id, int(thread.anchor), alert, mention, in_forum=forum is not None):
+                return None
         if forum is None:
             try:
-                await self._post(self.client.get_partial_messageable(channel_id), alert, mention)
-                return None
+                sent = await self._post(self.client.get_partial_messageable(channel_id), alert, mention)
+                return str(sent.id) if thread is not None and thread.mode != "off" else None
             except discord.HTTPException as exc:
                 if exc.code != NOT_A_TEXT_CHANNEL or (forum := await self._forum(channel_id)) is None:
                     raise
         return await self._post_in_forum(forum, alert, mention)
 
-    async def _post(self, target: discord.PartialMessageable, alert: Alert, mention: str | None) -> None:
+    async def _post(self, target: discord.PartialMessageable, alert: Alert, mention: str | None) -> discord.Message:
         """One message with the alert's nonce: a resend within Discord's window returns the first one."""
         rendered = render_message(alert.message)
         content = f"<@&{mention}>" if mention else None
         nonce, mentions = nonce_for(alert.key), allowed_mentions(mention)
         if rendered.file is None:
-            await target.send(content, embeds=rendered.embeds, nonce=nonce, allowed_mentions=mentions)
-        else:
-            await target.send(content, embeds=rendered.embeds, file=rendered.file, nonce=nonce,
-                              allowed_mentions=mentions)
+            return await target.send(content, embeds=rendered.embeds, nonce=nonce, allowed_mentions=mentions)
+        return await target.send(content, embeds=rendered.embeds, file=rendered.file, nonce=nonce,
+                                 allowed_mentions=mentions)
 
-    async def _reply(self, post_id: int, alert: Alert, mention: str | None) -> bool:
-        """A follow-up in the post that announced its model; False when that post takes no more messages
-        (archived, locked, deleted, out of the bot's sight): the alert then goes out as a new post, never lost."""
+    async def _reply(self, channel_id: int, anchor: int, alert: Alert, mention: str | None, *, in_forum: bool) -> bool:
+        """A follow-up in the thread of the message that announced its model; False when that thread takes no
+        more messages (archived, locked, deleted, out of the bot's sight): the alert then goes out as a new
+        message (a new post in a forum), never lost.
+
+        In a text channel the thread is started under the announcing message by the first follow-up
+        (a thread started from a message has the message's id, so the anchor names both).
+        """
+        if await self._into_thread(anchor, alert, mention):
+            return True
+        if in_forum or anchor in self._closed:
+            return False
         try:
-            await self._post(self.client.get_partial_messageable(post_id), alert, mention)
+            await self.client.http.start_thread_with_message(channel_id, anchor, name=thread_name(alert.payload,
+                                                             alert.message), auto_archive_duration=THREAD_ARCHIVE)
+        except (discord.NotFound, discord.Forbidden) as exc:  # the announcement is deleted, or no thread rights
+            log.info("discord: no thread under message %s in %s (%s); %s goes to the channel", anchor, channel_id,
+                     _reason(exc), alert.key)
+            return False
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:  # started meanwhile (an earlier attempt): post into it
+                raise
+        return await self._into_thread(anchor, alert, mention)
+
+    async def _into_thread(self, thread_id: int, alert: Alert, mention: str | None) -> bool:
+        """Post into an existing thread; False when it is not there or takes no messages (remembered if closed)."""
+        try:
+            await self._post(self.client.get_partial_messageable(thread_id), alert, mention)
         except (discord.NotFound, discord.Forbidden) as exc:
-            log.info("discord: post %s is gone (%s); %s goes out as a new post", post_id, _reason(exc), alert.key)
+            if isinstance(exc, discord.Forbidden):
+                self._closed.add(thread_id)
+            log.debug("discord: thread %s takes no message (%s)", thread_id, _reason(exc))
             return False
         except discord.HTTPException as exc:
             if exc.code not in THREAD_CLOSED_CODES:
                 raise
-            log.info("discord: post %s takes no replies (%s); %s goes out as a new post", post_id, _reason(exc),
-                     alert.key)
+            self._closed.add(thread_id)
+            log.info("discord: thread %s takes no replies (%s); %s goes out anew", thread_id, _reason(exc), alert.key)
             return False
         return True
 

@@ -9,7 +9,9 @@ budget, cut with "… and N more" rather than failing to post.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 from discord.utils import escape_markdown
@@ -178,3 +180,13 @@ def post_title(message: Message) -> str:
     """A forum post's name: the message's title on one line, within Discord's 100 characters."""
     title = " ".join(message.title.split()) or message.kind
     return clip(title, POST_TITLE_MAX)
+
+
+def thread_name(payload: Mapping[str, Any], message: Message) -> str:
+    """A thread started under an announcement in a text channel: named after the models it follows."""
+    models = payload.get("models")
+    ids = [str(model.get("id")) for model in models if isinstance(model, Mapping) and model.get("id")] \
+        if isinstance(models, list) else []
+    if not ids and payload.get("id"):
+        ids = [str(payload["id"])]
+    return clip(", ".join(ids), POST_TITLE_MAX) if ids else post_title(message)

@@ -29,8 +29,9 @@ EXPLAINED = {
     "broadcast": "Follow-ups about a model reply in the thread of the message that announced it, and are also"
                  " shown in the channel.",
 }
-DISCORD_NOTE = ("On Discord, threads come with forum channels: in a forum every alert is a post of its own and a"
-                " follow-up replies in its model's post, whatever this setting.")
+DISCORD_NOTE = ("On Discord a follow-up goes to a thread started under the announcing message (broadcast is as on:"
+                " Discord has no reply shown in the channel too). A forum channel threads whatever this setting:"
+                " every alert is a post of its own and a follow-up replies in its model's post.")
 
 
 def parse_mode(text: str | None) -> str:
@@ -58,7 +59,7 @@ def status_line(destination: Destination) -> str:
              "broadcast": "follow-ups reply in their model's thread and show in the channel"}
     text = f"Threads: {destination.threads} ({where.get(destination.threads, 'unknown setting')})"
     if destination.platform == "discord":
-        text += "; a forum channel threads every alert"
+        text += "; a forum channel threads whatever the setting"
     return text
 
 

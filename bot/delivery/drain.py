@@ -315,7 +315,7 @@ class OutboxDrain:
         if event is None or not models or posted is None:
             await outbox.mark_delivered(self.db.alone, item.id, self.clock())
             return
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(serial=False) as conn:  # rows of a channel this deliverer has claimed
             await thread_store.record_anchor(conn, item.destination.id, event.list, models, posted, item.id,
                                              self.clock())
             await outbox.mark_delivered(conn, item.id, self.clock())

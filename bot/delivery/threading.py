@@ -23,13 +23,18 @@ THREAD_MODES = ("off", "on", "broadcast")
 class Thread:
     """Where delivery asks an adapter to post one alert.
 
-    `anchor`: the platform's handle of the message to reply to (a Slack `ts`, a Discord forum post's thread
-    id); None posts a new message (on a forum, a new post). `broadcast`: a Slack reply is also shown in the
-    channel (`reply_broadcast`).
+    `anchor`: the platform's handle of the message to reply to (a Slack `ts`, a Discord message id or forum
+    post id); None posts a new message (on a forum, a new post). `mode`: the subscription's `threads`
+    setting, for a platform that threads some targets alone ('off' there still threads a forum).
     """
 
     anchor: str | None = None
-    broadcast: bool = False
+    mode: str = "on"
+
+    @property
+    def broadcast(self) -> bool:
+        """A reply also shown in the channel (Slack's `reply_broadcast`)."""
+        return self.mode == "broadcast"
 
 
 def announced(event: Event) -> tuple[str, ...]:
@@ -70,7 +75,7 @@ def choose_anchor(models: tuple[str, ...], anchors: dict[str, str]) -> str | Non
 
 def thread_for(event: Event, mode: str, anchors: dict[str, str]) -> Thread:
     """The thread for one alert given the anchors of its models (those that have one)."""
-    return Thread(anchor=choose_anchor(followed_up(event), anchors), broadcast=mode == "broadcast")
+    return Thread(anchor=choose_anchor(followed_up(event), anchors), mode=mode)
 
 
 def anchored_by(event: Event, thread: Thread) -> tuple[str, ...]:

@@ -284,7 +284,8 @@ async def test_run_connects_the_gateway_named_by_api_base_and_answers(
         code, err = await stop(process)
     assert code == 0, err
     assert "invite the bot with https://discord.com/oauth2/authorize?client_id=" in err
-    assert "permissions=52224" in err and "scope=bot+applications.commands" in err
+    # View Channel, Send Messages, Embed Links, Attach Files (52224) + Create Public Threads + Send Messages in Threads
+    assert f"permissions={52224 + (1 << 35) + (1 << 38)}" in err and "scope=bot+applications.commands" in err
     assert "fake-token" not in err
 
 

@@ -181,3 +181,45 @@ async def test_a_text_channel_is_posted_to_as_before_with_no_extra_request(fake:
     assert len(fake.messages(fake.channel_id)) == 2
     assert fake.requests_to("GET", f"/channels/{fake.channel_id}") == []
     assert await (await db.conn.execute("SELECT COUNT(*) FROM threads")).fetchone() == (0,)
+
+
+async def text_channel(db: Database, fake: FakeDiscord, mode: str) -> Destination:
+    async with db.transaction() as conn:
+        found = await upsert_destination(conn, "discord", str(fake.channel_id), ["entered", "new_leader", "left"],
+                                         "command", T)
+        await threads.set_mode(conn, found.id, mode)
+    return found
+
+
+async def test_in_a_text_channel_with_threads_on_follow_ups_go_to_a_thread_under_the_announcement(
+        fake: FakeDiscord, db: Database, adapter: DiscordAdapter):
+    here = await text_channel(db, fake, "on")
+    await deliver(db, adapter, here, entered("org/a", "org/b"))
+    (announcement,) = fake.created_messages(fake.channel_id)
+    assert await threads.anchor_for(db.conn, here.id, "models", "org/a") == announcement["id"]
+    await deliver(db, adapter, here, left("org/a", "org/b"))
+    await deliver(db, adapter, here, NewLeader(taken_at=T + timedelta(hours=7), id="org/a", country="US"))
+    thread_id = int(announcement["id"])  # a thread started from a message has the message's id
+    assert fake.threads[thread_id].parent_id == fake.channel_id and fake.threads[thread_id].name == "org/a, org/b"
+    assert [m["embeds"][0]["title"].split(":")[0] for m in fake.messages(thread_id)] == [
+        "2 models left the trending top 50", "New #1 on the Hub's trending list"]
+    assert len(fake.messages(fake.channel_id)) == 1  # the follow-ups are in the thread only
+    assert len(fake.requests_to("POST", f"/messages/{thread_id}/threads")) == 1  # started once
+
+
+async def test_in_a_text_channel_a_closed_thread_or_threads_off_sends_follow_ups_to_the_channel(
+        fake: FakeDiscord, db: Database, adapter: DiscordAdapter):
+    here = await text_channel(db, fake, "on")
+    await deliver(db, adapter, here, entered("org/a"))
+    await deliver(db, adapter, here, left("org/a"))
+    (announcement,) = fake.created_messages(fake.channel_id)
+    fake.archive_post(int(announcement["id"]))
+    report = await deliver(db, adapter, here, left("org/a"))
+    assert report.sent == 1 and report.paused == []
+    assert len(fake.messages(fake.channel_id)) == 2  # the channel, not the closed thread, and not lost
+    newer = fake.created_messages(fake.channel_id)[1]["id"]
+    assert await threads.anchor_for(db.conn, here.id, "models", "org/a") == newer
+    async with db.transaction() as conn:
+        await threads.set_mode(conn, here.id, "off")
+    await deliver(db, adapter, here, left("org/a"))
+    assert len(fake.messages(fake.channel_id)) == 3 and int(newer) not in fake.threads

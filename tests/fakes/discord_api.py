@@ -190,11 +190,12 @@ class FakeForum:
 
 
 @dataclass
-class ForumPost:
-    """A post in a forum: a public thread (type 11) whose starter message has the thread's id."""
+class FakeThread:
+    """A public thread (type 11): a post in a forum, whose starter message has the thread's id, or a thread
+    started from a message of a text channel, which has that message's id."""
 
     id: int
-    forum_id: int
+    parent_id: int
     name: str
     applied_tags: list[str]
     owner_id: int
@@ -363,7 +364,8 @@ class FakeDiscord:
         self.session_starts_remaining = session_starts
         self._channel_guild: dict[int, FakeGuild] = {c: g for g in self.guilds for c in g.channel_ids}
         self.forums: dict[int, FakeForum] = {}
-        self.forum_posts: dict[int, ForumPost] = {}
+        self.threads: dict[int, FakeThread] = {}
+        self._message_ids: set[int] = set()  # every message made: a message's id is no channel's (but its thread's)
 
         self.requests: list[RecordedRequest] = []
         self.message_records: list[MessageRecord] = []
@@ -876,6 +878,7 @@ class FakeDiscord:
         if webhook:
             msg["webhook_id"] = str(self.application_id)
             msg["application_id"] = str(self.application_id)
+        self._message_ids.add(int(msg["id"]))
         if interaction is not None:
             msg["interaction_metadata"] = {
                 "id": str(interaction.id),
@@ -1359,6 +1362,7 @@ class FakeDiscord:
         r.add_post(f"{p}/channels/{{channel_id}}/threads", self._start_thread_in_forum)
         r.add_get(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self._get_message)
         r.add_get(f"{p}/guilds/{{guild_id}}/threads/active", self._active_threads)
+        r.add_post(f"{p}/channels/{{channel_id}}/messages/{{message_id}}/threads", self._start_thread_from_message)
         r.add_post(f"{p}/channels/{{channel_id}}/messages", self._create_message)
         r.add_patch(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self._edit_message)
         r.add_delete(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self._delete_message)
@@ -1402,8 +1406,8 @@ class FakeDiscord:
         cid = int(request.match_info["channel_id"])
         if cid in self.forums:
             return self._json(self.forum_object(self.forums[cid]))
-        if cid in self.forum_posts:
-            post = self.forum_posts[cid]
+        if cid in self.threads:
+            post = self.threads[cid]
             return self._json(ERRORS[404], 404) if post.deleted else self._json(self.thread_object(post))
         guild = self._guild_of_channel(cid)
         if guild is None:
@@ -1413,7 +1417,7 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         """Create a message; honour ``nonce`` + ``enforce_nonce`` like Discord (return the existing one)."""
         cid = int(request.match_info["channel_id"])
-        if (refused := self._refused_in_forum(cid)) is not None:
+        if (refused := self._refused_in_thread(cid)) is not None:
             return refused
         payload, files = self._payload(request)
         if not (payload.get("content") or payload.get("embeds") or files or payload.get("components")):
@@ -1619,21 +1623,21 @@ class FakeDiscord:
         return {"id": str(self.snowflake()), "name": name, "moderated": moderated, "emoji_id": None,
                 "emoji_name": None}
 
-    def posts_in(self, forum_id: int) -> list[ForumPost]:
+    def posts_in(self, forum_id: int) -> list[FakeThread]:
         """The posts made in a forum (deleted ones too, marked), in order."""
-        return [post for post in self.forum_posts.values() if post.forum_id == forum_id]
+        return [post for post in self.threads.values() if post.parent_id == forum_id]
 
-    def tag_names(self, forum_id: int, post: ForumPost) -> list[str]:
+    def tag_names(self, forum_id: int, post: FakeThread) -> list[str]:
         names = {str(tag["id"]): str(tag["name"]) for tag in self.forums[forum_id].tags}
         return [names.get(tag, f"? {tag}") for tag in post.applied_tags]
 
     def archive_post(self, post_id: int, *, locked: bool = False) -> None:
         """Archive a post (as after its auto-archive duration of inactivity), locked too when asked."""
-        post = self.forum_posts[post_id]
+        post = self.threads[post_id]
         post.archived, post.locked = True, locked or post.locked
 
     def delete_post(self, post_id: int) -> None:
-        self.forum_posts[post_id].deleted = True
+        self.threads[post_id].deleted = True
 
     def forum_object(self, forum: FakeForum) -> JSON:
         """A GUILD_FORUM channel as GET /channels/{id} answers it, with its ``available_tags``."""
@@ -1649,14 +1653,14 @@ class FakeDiscord:
             "default_thread_rate_limit_per_user": 0,
         }
 
-    def thread_object(self, post: ForumPost) -> JSON:
-        """A forum post as a channel object: a PUBLIC_THREAD (type 11) whose parent is the forum."""
-        forum = self.forums[post.forum_id]
+    def thread_object(self, post: FakeThread) -> JSON:
+        """A thread as a channel object: a PUBLIC_THREAD (type 11) whose parent is the forum or text channel."""
+        guild = self._channel_guild[post.parent_id]
         return {
             "id": str(post.id),
             "type": 11,
-            "guild_id": str(forum.guild.id),
-            "parent_id": str(forum.id),
+            "guild_id": str(guild.id),
+            "parent_id": str(post.parent_id),
             "owner_id": str(post.owner_id),
             "name": post.name,
             "last_message_id": str(post.id),
@@ -1671,13 +1675,13 @@ class FakeDiscord:
                                 "create_timestamp": post.created},
         }
 
-    def _refused_in_forum(self, cid: int) -> web.Response | None:
+    def _refused_in_thread(self, cid: int) -> web.Response | None:
         """A message to a forum itself, or into a post that is archived, locked or deleted: Discord's answers."""
         if cid in self.forums:
             return self._json({"message": "Cannot send messages in a non-text channel", "code": 50008}, 400)
-        post = self.forum_posts.get(cid)
-        if post is None:
-            return None
+        post = self.threads.get(cid)
+        if post is None:  # a message that has no thread is no channel
+            return self._json(ERRORS[404], 404) if cid in self._message_ids else None
         if post.deleted:
             return self._json(ERRORS[404], 404)
         for code, closed in ((160005, post.locked), (50083, post.archived)):
@@ -1726,8 +1730,8 @@ class FakeDiscord:
         if any(tag not in {str(t["id"]) for t in forum.tags} for tag in tags) or len(tags) > 5:
             return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
         post_id = self.snowflake()
-        post = ForumPost(post_id, cid, name, tags, self.bot_user_id, _iso())
-        self.forum_posts[post_id] = post
+        post = FakeThread(post_id, cid, name, tags, self.bot_user_id, _iso())
+        self.threads[post_id] = post
         self._channel_guild[post_id] = forum.guild
         starter = self._message(post_id, message, files, message_id=post_id)
         self.message_records.append(MessageRecord(post_id, message, files, starter))
@@ -1735,7 +1739,7 @@ class FakeDiscord:
 
     async def _get_message(self, request: web.Request) -> web.Response:
         cid = int(request.match_info["channel_id"])
-        if cid in self.forum_posts and self.forum_posts[cid].deleted:
+        if cid in self.threads and self.threads[cid].deleted:
             return self._json(ERRORS[404], 404)
         rec = self._find_message(cid, int(request.match_info["message_id"]))
         if rec is None:
@@ -1745,6 +1749,22 @@ class FakeDiscord:
     async def _active_threads(self, request: web.Request) -> web.Response:
         """List Active Guild Threads: the guild's threads that are not archived (forum posts here)."""
         gid = int(request.match_info["guild_id"])
-        threads = [self.thread_object(post) for post in self.forum_posts.values()
-                   if not post.archived and not post.deleted and self.forums[post.forum_id].guild.id == gid]
+        threads = [self.thread_object(post) for post in self.threads.values()
+                   if not post.archived and not post.deleted and self._channel_guild[post.parent_id].id == gid]
         return self._json({"threads": threads, "members": []})
+
+    async def _start_thread_from_message(self, request: web.Request) -> web.Response:
+        """Start Thread from Message: the thread has the message's id; one thread per message (160004)."""
+        cid, mid = int(request.match_info["channel_id"]), int(request.match_info["message_id"])
+        if self._find_message(cid, mid) is None:
+            return self._error(404, "Unknown Message", 10008)
+        if mid in self.threads:
+            return self._error(400, "A thread has already been created for this message", 160004)
+        payload, _ = self._payload(request)
+        name = str(payload.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
+        thread = FakeThread(mid, cid, name, [], self.bot_user_id, _iso())
+        self.threads[mid] = thread
+        self._channel_guild[mid] = self._channel_guild.get(cid) or self.guilds[0]
+        return self._json(self.thread_object(thread))

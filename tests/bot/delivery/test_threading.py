@@ -53,8 +53,10 @@ def test_a_grouped_follow_up_replies_only_where_all_its_models_share_one_anchor(
     assert choose_anchor(("a", "b"), {"a": "1.1", "b": "2.2"}) is None  # two threads: the channel
     assert choose_anchor(("a", "b"), {"a": "1.1"}) is None  # one never announced here: the channel
     assert choose_anchor((), {"a": "1.1"}) is None
-    assert thread_for(left("a", "b"), "broadcast", {"a": "1.1", "b": "1.1"}) == Thread("1.1", broadcast=True)
-    assert thread_for(left("a"), "on", {}) == Thread(None, broadcast=False)
+    assert thread_for(left("a", "b"), "broadcast", {"a": "1.1", "b": "1.1"}) == Thread("1.1", mode="broadcast")
+    assert thread_for(left("a", "b"), "broadcast", {"a": "1.1", "b": "1.1"}).broadcast
+    assert thread_for(left("a"), "on", {}) == Thread(None, mode="on")
+    assert not thread_for(left("a"), "on", {}).broadcast
 
 
 def test_threads_apply_by_the_setting_or_on_a_platform_that_threads_alone() -> None:
