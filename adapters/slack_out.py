@@ -355,7 +355,16 @@ class SlackAdapter(Adapter):
                 return None
             found = await self._posted_before(channel, alert, reply_to) if alert.unconfirmed else False
             if found is False:
-                ts = str((await self._post(channel, alert, mention, thread)).get("ts") or "")
+                try:
+                    ts = str((await self._post(channel, alert, mention, thread)).get("ts") or "")
+                except SlackApiError as exc:
+                    if reply_to is None or _error_of(exc) != "thread_not_found":
+                        raise
+                    # The announcement was deleted: the follow-up goes to the channel, and anchors what follows.
+                    log.info("slack: the thread of %s in %s is gone; %s goes to the channel", reply_to, channel,
+                             alert.key)
+                    reply_to = None
+                    ts = str((await self._post(channel, alert, mention)).get("ts") or "")
             else:  # out after all: its `ts` still anchors what follows
                 ts = found if isinstance(found, str) else ""
         except SlackApiError as exc:

@@ -175,3 +175,21 @@ async def test_a_configured_route_says_threads_in_the_config(fake: FakeSlack, db
             assert found is not None and found.threads == wanted
         finally:
             await app.close()
+
+
+async def test_a_follow_up_whose_announcement_was_deleted_goes_to_the_channel_and_anchors_what_follows(
+        fake: FakeSlack, db_path: Path):
+    db = await open_database(store_of(db_path))
+    try:
+        here = await subscribed(db, "on")
+        await deliver(db, fake, here, entered("org/a"))
+        (announced,) = fake.answered_ts("C1")
+        fake.delete_message("C1", announced)
+        await deliver(db, fake, here, left("org/a"))  # Slack answers thread_not_found: never lost
+        assert [post.get("thread_ts") for post in fake.posts("C1")] == [None, None]
+        newer = fake.answered_ts("C1")[1]
+        assert await threads.anchor_for(db.conn, here.id, "models", "org/a") == newer
+        await deliver(db, fake, here, left("org/a"))
+        assert fake.posts("C1")[2]["thread_ts"] == newer
+    finally:
+        await db.close()

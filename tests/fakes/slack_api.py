@@ -280,6 +280,7 @@ class FakeSlack:
         self.users: dict[str, FakeUser] = dict(users or {})
         self.channel_names: dict[str, str] = {}
         self.channels: dict[str, FakeChannel] = {}
+        self.deleted: set[tuple[str, str]] = set()  # (channel, ts) of messages deleted since they were posted
 
         # OAuth distribution ("Add to Slack"): off until ``oauth_app``.
         self.client_id: str | None = None
@@ -1008,6 +1009,8 @@ class FakeSlack:
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
         decoded = _decode_json_fields(params)
+        if decoded.get("thread_ts") and not self._is_message(str(channel), str(decoded["thread_ts"])):
+            return {"ok": False, "error": "thread_not_found"}  # the parent was deleted (or never was)
         ts = self._next_ts()
         message: JSON = {
             "type": "message",
@@ -1077,6 +1080,8 @@ class FakeSlack:
                 message = dict(c.response["message"])
                 if message.get("thread_ts") and message.get("subtype") != "thread_broadcast":
                     continue  # a reply lives in its thread (conversations.replies), not in the channel's history
+                if (channel, message["ts"]) in self.deleted:
+                    continue
                 if not with_metadata:
                     message.pop("metadata", None)
                 messages.append(message)
@@ -1098,9 +1103,17 @@ class FakeSlack:
                     if not with_metadata:
                         message.pop("metadata", None)
                     thread.append(message)
-        if not thread or thread[0]["ts"] != ts:
+        if not thread or thread[0]["ts"] != ts or (channel, ts) in self.deleted:
             return {"ok": False, "error": "thread_not_found"}
         return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
+
+    def _is_message(self, channel: str, ts: str) -> bool:
+        """A message of ``channel`` with this ``ts`` that was not deleted (``delete_message``)."""
+        return (channel, ts) not in self.deleted and ts in self.answered_ts(channel)
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Someone deletes a message: it leaves the history, and a reply to it answers ``thread_not_found``."""
+        self.deleted.add((channel, ts))
 
     def replies(self, channel: str, thread_ts: str) -> list[JSON]:
         """Successful ``chat.postMessage`` params that replied in ``thread_ts``'s thread, in order."""
