@@ -46,7 +46,7 @@ from bot.delivery.adapter import Adapter, DeliveryError, PlatformRefused, outcom
 from bot.delivery.threading import Thread, anchored_by, followed_up, thread_for, threads_apply
 from bot.delivery.wording import render
 from bot.digest.chart_worker import digest_image
-from bot.domain.events import Digest, event_from_payload
+from bot.domain.events import Digest, Event, event_from_payload
 from bot.domain.messages import Alert, Image
 from bot.domain.outcomes import DeliveryOutcome
 from bot.log import get_logger
@@ -203,6 +203,7 @@ class OutboxDrain:
         self.report = DeliveryReport()
         self.slots = {name: InFlight(concurrency, adapter.pacing_rate) for name, adapter in adapters.items()}
         self.images: dict[int, asyncio.Task[Image | None]] = {}
+        self.events: dict[int, Event] = {}  # event id → its event, for threads (bot/delivery/threading.py)
 
     async def retry_later(self, item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False,
                           unsent: bool = False) -> None:
@@ -302,15 +303,21 @@ class OutboxDrain:
         destination = item.destination
         if not threads_apply(destination.threads, adapter.threads_alone):
             return None
-        event = event_from_payload(item.payload)
+        event = self.event_of(item)
         models = followed_up(event)
         anchors = await thread_store.anchors_for(self.db.conn, destination.id, event.list, models) if models else {}
         return thread_for(event, destination.threads, anchors)
 
+    def event_of(self, item: outbox.OutboxItem) -> Event:
+        """The item's event, read once per pass however many channels it goes to (a fan-out reads it once)."""
+        if (event := self.events.get(item.event_id)) is None:
+            event = self.events[item.event_id] = event_from_payload(item.payload)
+        return event
+
     async def delivered(self, item: outbox.OutboxItem, thread: Thread | None, posted: str | None) -> None:
         """Mark the row delivered; a new post that anchors models (bot/delivery/threading.py) is recorded in the
         same transaction, so an anchor exists exactly when its message is known to be out."""
-        event = event_from_payload(item.payload) if thread is not None and posted is not None else None
+        event = self.event_of(item) if thread is not None and posted is not None else None
         models = anchored_by(event, thread) if event is not None and thread is not None else ()
         if event is None or not models or posted is None:
             await outbox.mark_delivered(self.db.alone, item.id, self.clock())
