@@ -23,6 +23,9 @@ from store import outbox, threads
 from store.db import Database, open_database
 from store.destinations import upsert_destination
 from tests.fakes.discord_api import FakeDiscord, FakeForum
+from tests.fakes.hub import FakeHub, ranked
+from tests.support.app import CN, US
+from tests.support.cli import bot, write_config
 from tests.support.stores import store_of
 
 T = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -223,3 +226,29 @@ async def test_in_a_text_channel_a_closed_thread_or_threads_off_sends_follow_ups
         await threads.set_mode(conn, here.id, "off")
     await deliver(db, adapter, here, left("org/a"))
     assert len(fake.messages(fake.channel_id)) == 3 and int(newer) not in fake.threads
+
+
+async def test_once_posts_to_a_configured_forum_and_the_next_poll_follows_up_in_the_post(
+        fake_hub: FakeHub, tmp_path: Path) -> None:
+    """`python -m bot once` end to end: a `[[routes]]` forum channel gets a tagged post per alert, and a model
+    that left is told in the post that announced it."""
+    async with FakeDiscord() as fake:
+        forum = fake.add_forum(tags=["entered", "left"])
+        extra = (f'[discord]\nenabled = true\napi_base = "{fake.api_base}"\n\n'
+                 f'[[routes]]\nplatform = "discord"\nchannel = "{forum.id}"\nkinds = ["entered", "left"]\n')
+        config = write_config(tmp_path / "c.toml", fake_hub, tmp_path / "t.db", extra=extra)
+        env = {"DISCORD_TOKEN": "fake-token"}
+        for models in (US[:8] + CN[:2], CN[:3] + US[:7], US[:8] + CN[:2]):  # baseline, 1 CN enters, it leaves
+            fake_hub.models = ranked(models)
+            done = await bot("once", "--config", str(config), env=env)
+            assert done.code == 0, done.err
+        posts = {post.name: post for post in fake.posts_in(forum.id)}
+        entered = posts["Qwen/q2 entered the trending top 10"]
+        assert fake.tag_names(forum.id, entered) == ["entered"]
+        assert [m["embeds"][0]["title"] for m in fake.messages(entered.id)] == [
+            "Qwen/q2 entered the trending top 10", "Qwen/q2 left the trending top 10"]  # told in its post
+        left = posts["meta-llama/l7 left the trending top 10"]  # never announced here: a post of its own
+        assert fake.tag_names(forum.id, left) == ["left"]
+        leader = posts["New #1 on the Hub's trending list: Qwen/q0"]  # new #1 rides with entered
+        assert fake.tag_names(forum.id, leader) == ["new #1"]  # a tag the forum lacked, added
+        assert "Qwen/q2 left the trending top 10" not in posts
