@@ -177,6 +177,7 @@ class DiscordAdapter(Adapter):
         self._forums: dict[int, tuple[float, discord.ForumChannel]] = {}  # forum channel id → (read at, channel)
         self._untagged: set[int] = set()  # forums whose posts go untagged (said once)
         self._closed: set[int] = set()  # threads found archived, locked or out of reach: not started again
+        self._not_forums: set[int] = set()  # channels read and found to be no forum
 
     async def pace(self) -> None:
         """Wait for the next global turn (delivery calls it; direct `send` callers are not paced)."""
@@ -339,9 +340,12 @@ class DiscordAdapter(Adapter):
 
     async def _forum(self, channel_id: int) -> discord.ForumChannel | None:
         """The channel as Discord has it now, if it is a forum (remembered with its tags); None otherwise."""
+        if channel_id in self._not_forums:
+            return None
         found = await self.client.fetch_channel(channel_id)
         if not isinstance(found, discord.ForumChannel):
             self._forums.pop(channel_id, None)
+            self._not_forums.add(channel_id)  # Discord converts no channel into a forum: asked once
             return None
         self._forums[channel_id] = (time.monotonic(), found)
         return found

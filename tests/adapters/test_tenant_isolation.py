@@ -117,6 +117,7 @@ DISCORD_TRIES: dict[str, list[Any]] = {
     "unwatch": [{"target": "deepseek-ai"}],
     "status": [{}],
     "test": [{}],
+    "threads": [{"mode": "on"}, {"mode": "off", "subscription": "default"}],
 }
 #: Commands that take no channel and read no channel's settings: the same public lists for everyone.
 NOT_CHANNEL_SCOPED = {"trending", "share", "model"}
@@ -203,6 +204,7 @@ SLACK_TRIES: dict[str, list[str]] = {
     "unwatch": ["alerts unwatch deepseek-ai"],
     "status": ["alerts status"],
     "test": ["alerts test"],
+    "threads": ["alerts threads on", "alerts threads off subscription:default"],
 }
 
 
