@@ -363,6 +363,12 @@ class DiscordAdapter(Adapter):
         if (made := await self._made_before(forum, alert, name, content, rendered.embeds)) is not None:
             return str(made)
         tags = await self._tags_for(forum, str(alert.payload.get("kind") or alert.message.kind))
+        if not tags and forum.flags.require_tag:  # Discord refuses an untagged post there: another tag, not no post
+            tags = [tag for tag in forum.available_tags if not tag.moderated][:1]
+            if not tags:
+                raise DestinationGone(f"forum {forum.id} requires a tag on every post and has none the bot may apply:"
+                                      f" add a tag named {forum_tag(str(alert.payload.get('kind'))) or 'entered'!r},"
+                                      " or give the bot Manage Channels there")
         mentions = allowed_mentions(mention)
         if rendered.file is None:
             created = await forum.create_thread(name=name, content=content, embeds=rendered.embeds,

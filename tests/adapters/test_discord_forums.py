@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.discord_out import DiscordAdapter
+from bot.delivery.adapter import DestinationGone
 from bot.delivery.drain import DeliveryReport, deliver_due
 from bot.domain.destination import Destination
 from bot.domain.events import Entered, EnteredModel, Event, Left, LeftModel, NewLeader
@@ -252,3 +253,14 @@ async def test_once_posts_to_a_configured_forum_and_the_next_poll_follows_up_in_
         leader = posts["New #1 on the Hub's trending list: Qwen/q0"]  # new #1 rides with entered
         assert fake.tag_names(forum.id, leader) == ["new #1"]  # a tag the forum lacked, added
         assert "Qwen/q2 left the trending top 10" not in posts
+
+
+async def test_a_forum_that_requires_tags_gets_another_tag_rather_than_no_post(fake: FakeDiscord,
+                                                                               adapter: DiscordAdapter):
+    strict = fake.add_forum(tags=["news"], manage_channels=False, require_tag=True)
+    await adapter.send(str(strict.id), Alert("k", Message(kind="left", title="x"), {"kind": "left"}))
+    (post,) = fake.posts_in(strict.id)
+    assert fake.tag_names(strict.id, post) == ["news"]
+    bare = fake.add_forum(tags=[], manage_channels=False, require_tag=True)
+    with pytest.raises(DestinationGone, match="requires a tag"):
+        await adapter.send(str(bare.id), Alert("k2", Message(kind="left", title="y"), {"kind": "left"}))

@@ -187,6 +187,7 @@ class FakeForum:
     name: str = "alerts-forum"
     tags: list[JSON] = field(default_factory=list)
     manage_channels: bool = True
+    require_tag: bool = False  # the REQUIRE_TAG channel flag (1 << 4): a post without a tag is refused (40067)
 
 
 @dataclass
@@ -1610,10 +1611,10 @@ class FakeDiscord:
     # ------------------------------------------------------------------ forum channels
 
     def add_forum(self, channel_id: int | None = None, *, tags: Sequence[str] = (), guild: FakeGuild | None = None,
-                  manage_channels: bool = True) -> FakeForum:
+                  manage_channels: bool = True, require_tag: bool = False) -> FakeForum:
         """A forum channel in ``guild`` (the first one by default) with tags named ``tags``."""
         cid = channel_id if channel_id is not None else self.snowflake()
-        forum = FakeForum(cid, guild or self.guilds[0], manage_channels=manage_channels,
+        forum = FakeForum(cid, guild or self.guilds[0], manage_channels=manage_channels, require_tag=require_tag,
                           tags=[self._tag(name) for name in tags])
         self.forums[cid] = forum
         self._channel_guild[cid] = forum.guild
@@ -1645,6 +1646,7 @@ class FakeDiscord:
             **self.channel_object(forum.id, forum.guild.id),
             "type": 15,
             "name": forum.name,
+            "flags": (1 << 4) if forum.require_tag else 0,
             "available_tags": [dict(tag) for tag in forum.tags],
             "default_auto_archive_duration": 1440,
             "default_reaction_emoji": None,
@@ -1729,6 +1731,9 @@ class FakeDiscord:
         tags = [str(tag) for tag in payload.get("applied_tags") or []]
         if any(tag not in {str(t["id"]) for t in forum.tags} for tag in tags) or len(tags) > 5:
             return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
+        if forum.require_tag and not tags:
+            return self._json({"message": "A tag is required to create a forum post in this channel",
+                               "code": 40067}, 400)
         post_id = self.snowflake()
         post = FakeThread(post_id, cid, name, tags, self.bot_user_id, _iso())
         self.threads[post_id] = post
