@@ -307,8 +307,14 @@ class DiscordAdapter(Adapter):
                      _reason(exc), alert.key)
             return False
         except discord.HTTPException as exc:
-            if exc.code != THREAD_EXISTS:  # started meanwhile (an earlier attempt): post into it
-                raise
+            if exc.code != THREAD_EXISTS:  # 160004: started meanwhile (an earlier attempt), so post into it
+                if exc.status != 400:
+                    raise
+                # No thread can start here (a thread in a thread, a channel type without threads): the channel.
+                self._closed.add(anchor)
+                log.info("discord: no thread under message %s in %s (%s); follow-ups go to the channel", anchor,
+                         channel_id, _reason(exc))
+                return False
         return await self._into_thread(anchor, alert, mention)
 
     async def _into_thread(self, thread_id: int, alert: Alert, mention: str | None) -> bool:

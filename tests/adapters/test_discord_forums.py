@@ -264,3 +264,20 @@ async def test_a_forum_that_requires_tags_gets_another_tag_rather_than_no_post(f
     bare = fake.add_forum(tags=[], manage_channels=False, require_tag=True)
     with pytest.raises(DestinationGone, match="requires a tag"):
         await adapter.send(str(bare.id), Alert("k2", Message(kind="left", title="y"), {"kind": "left"}))
+
+
+async def test_a_subscription_inside_a_thread_keeps_its_follow_ups_there_since_threads_do_not_nest(
+        fake: FakeDiscord, db: Database, adapter: DiscordAdapter):
+    """`/alerts subscribe` run inside a forum post subscribes that post: with threads on, a follow-up cannot
+    start a thread under a message there (Discord refuses 50024), so it goes to the post itself, not lost."""
+    forum = fake.add_forum(tags=["entered"])
+    post_id = int(await adapter.send(str(forum.id), Alert("k0", Message(kind="entered", title="home"),
+                                                          {"kind": "entered"})) or 0)
+    async with db.transaction() as conn:
+        here = await upsert_destination(conn, "discord", str(post_id), ["entered", "left"], "command", T)
+        await threads.set_mode(conn, here.id, "on")
+    await deliver(db, adapter, here, entered("org/a"))
+    report = await deliver(db, adapter, here, left("org/a"))
+    assert report.sent == 1 and report.rejected == 0 and report.paused == []
+    assert [m["embeds"][0]["title"] for m in fake.messages(post_id)] == [
+        "home", "org/a entered the trending top 50", "org/a left the trending top 50"]

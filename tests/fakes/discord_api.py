@@ -1761,6 +1761,8 @@ class FakeDiscord:
     async def _start_thread_from_message(self, request: web.Request) -> web.Response:
         """Start Thread from Message: the thread has the message's id; one thread per message (160004)."""
         cid, mid = int(request.match_info["channel_id"]), int(request.match_info["message_id"])
+        if cid in self.threads:  # threads do not nest
+            return self._error(400, "Cannot execute action on this channel type", 50024)
         if self._find_message(cid, mid) is None:
             return self._error(404, "Unknown Message", 10008)
         if mid in self.threads:
