@@ -546,6 +546,8 @@ class SlackAdapter(Adapter):
         except SlackApiError as exc:
             if _error_of(exc) in AUTH_ERRORS - {"missing_scope"} or _rate_limited(exc) or _status_of(exc) >= 500:
                 raise
+            if thread_ts is not None and _error_of(exc) == "thread_not_found":  # the reply went to the channel
+                return await self._find_in_history(channel, key)
             return None  # missing_scope, not_in_channel, …: no way to look here
         for found in answer.get("messages") or []:
             metadata = found.get("metadata") or {} if isinstance(found, dict) else {}
