@@ -193,3 +193,26 @@ async def test_a_follow_up_whose_announcement_was_deleted_goes_to_the_channel_an
         assert fake.posts("C1")[2]["thread_ts"] == newer
     finally:
         await db.close()
+
+
+async def test_once_with_a_route_that_threads_replies_in_the_announcing_message(fake: FakeSlack, tmp_path: Path):
+    """`python -m bot once` end to end: a `[[routes]] threads = "broadcast"` channel gets a model's leaving as a
+    reply to the message that announced it, also shown in the channel."""
+    from tests.fakes.hub import FakeHub, ranked
+    from tests.support.app import CN, US
+    from tests.support.cli import bot, write_config
+    from tests.support.slack import SLACK_ENV
+
+    async with FakeHub() as hub:
+        config = write_config(tmp_path / "c.toml", hub, tmp_path / "t.db", extra=(
+            f'[slack]\nenabled = true\napi_url = "{fake.api_url}"\n\n'
+            '[[routes]]\nplatform = "slack"\nchannel = "C42"\nkinds = ["entered", "left"]\nthreads = "broadcast"\n'))
+        for models in (US[:8] + CN[:2], CN[:3] + US[:7], US[:8] + CN[:2]):  # baseline, q2 enters, q2 leaves
+            hub.models = ranked(models)
+            done = await bot("once", "--config", str(config), env=SLACK_ENV)
+            assert done.code == 0, done.err
+    texts = {post["blocks"][0]["text"]["text"]: post for post in fake.posts("C42")}
+    announced = fake.answered_ts("C42")[list(texts).index("Qwen/q2 entered the trending top 10")]
+    reply = texts["Qwen/q2 left the trending top 10"]
+    assert reply["thread_ts"] == announced and reply["reply_broadcast"] is True
+    assert "thread_ts" not in texts["meta-llama/l7 left the trending top 10"]  # never announced here
