@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.delivery.adapter import Adapter
+from bot.delivery.threading import Thread
 from bot.domain.messages import Alert, Image, Message
 
 
@@ -40,7 +41,8 @@ class ConsoleAdapter(Adapter):
     def stream(self) -> TextIO:
         return self._stream or sys.stdout
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> None:
         if self.format == "jsonl":
             text = json.dumps(alert.payload, ensure_ascii=False, separators=(", ", ": "))
         else:

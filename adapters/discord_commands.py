@@ -33,6 +33,7 @@ from bot.commands.channel_settings import DEFAULT_SUBSCRIBED, ChannelSettings
 from bot.commands.format import ChannelFormat
 from bot.commands.silences import ChannelSilences
 from bot.commands.subscriptions import channel_subscriptions
+from bot.commands.threads import ThreadSettings
 from bot.config import ConfigError, Settings, configured_lists, list_named
 from bot.delivery.adapter import DeliveryError
 from bot.domain.events import SUBSCRIBABLE
@@ -168,6 +169,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     pass now, so `/alerts test` posts at once."""
     tree = _Tree(client, is_active)
     channels = ChannelSettings(db, settings, next_poll=next_poll, kick_delivery=kick_delivery)
+    thread_settings = ThreadSettings(db, channels.clock)
     channel_lists = ChannelLists(db, settings)
     channel_format = ChannelFormat(db)
     silences = ChannelSilences(db)
@@ -331,6 +333,13 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
     async def unsilence(interaction: discord.Interaction, silence_id: str) -> None:
         await reply(interaction, silences.unsilence(caller_of(interaction), silence_id), private=True)
 
+    @alerts.command(name="threads", description="Follow-ups about a model: in the channel, or in its thread")
+    @app_commands.describe(mode="off: in the channel; on: in the model's thread; broadcast: both",
+                           subscription=SUBSCRIPTION_HELP)
+    async def threads(interaction: discord.Interaction, mode: Literal["off", "on", "broadcast"],
+                      subscription: str | None = None) -> None:
+        await reply(interaction, thread_settings.set(caller_of(interaction), mode, subscription), private=True)
+
     @alerts.command(name="test", description="Post one sample of each alert this channel gets, marked as a test")
     @app_commands.describe(subscription=SUBSCRIPTION_HELP)
     async def test(interaction: discord.Interaction, subscription: str | None = None) -> None:
@@ -352,7 +361,7 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
         return [app_commands.Choice(name=d.name, value=d.name) for d in found if wanted in d.name][:25]
 
     named: tuple[app_commands.Command[Any, Any, None], ...] = (subscribe, unsubscribe, rule, mention, filter_, watch,
-                                                               unwatch, test, status, format_)
+                                                               unwatch, test, status, format_, threads)
     for command in named:
         command.autocomplete("subscription")(subscription_autocomplete)
 

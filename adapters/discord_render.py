@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import discord
@@ -210,3 +212,32 @@ def render_message(message: Message) -> DiscordMessage:
 def embed_chars(embeds: list[discord.Embed]) -> int:
     """The characters Discord counts against its 6,000 limit."""
     return sum(len(embed) for embed in embeds)
+
+
+#: A forum post's tag per alert kind (a forum's tags are at most 20 characters, matched by name, any case).
+FORUM_TAGS: dict[str, str] = {
+    "entered": "entered", "new_leader": "new #1", "left": "left", "climber": "climber", "share": "share",
+    "digest": "digest", "watched": "watched", "source": "source",
+}
+POST_TITLE_MAX = 100  # Discord's limit on a thread's (a forum post's) name
+
+
+def forum_tag(kind: str) -> str | None:
+    """The tag a forum post of this alert kind wears; None for kinds that have none."""
+    return FORUM_TAGS.get(kind)
+
+
+def post_title(message: Message) -> str:
+    """A forum post's name: the message's title on one line, within Discord's 100 characters."""
+    title = " ".join(message.title.split()) or message.kind
+    return clip(title, POST_TITLE_MAX)
+
+
+def thread_name(payload: Mapping[str, Any], message: Message) -> str:
+    """A thread started under an announcement in a text channel: named after the models it follows."""
+    models = payload.get("models")
+    ids = [str(model.get("id")) for model in models if isinstance(model, Mapping) and model.get("id")] \
+        if isinstance(models, list) else []
+    if not ids and payload.get("id"):
+        ids = [str(payload["id"])]
+    return clip(", ".join(ids), POST_TITLE_MAX) if ids else post_title(message)

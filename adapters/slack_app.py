@@ -51,6 +51,7 @@ from bot.commands.channel_settings import ChannelSettings
 from bot.commands.format import ChannelFormat
 from bot.commands.silences import USAGE, ChannelSilences
 from bot.commands.subscriptions import split_subscription
+from bot.commands.threads import ThreadSettings
 from bot.config import ConfigError, Secrets, Settings, check_slack_oauth, configured_lists, list_named
 from bot.delivery.templates import STYLES
 from bot.domain.messages import Message, line
@@ -65,7 +66,7 @@ MAX_COUNT = 50
 ADMIN_FIELDS = ("is_admin", "is_owner", "is_primary_owner")
 # Admin-only actions (`test` changes no setting, but posts in the channel: admins only, like the rest).
 SETTING_CHANGES = frozenset({"subscribe", "unsubscribe", "rule", "mention", "mute", "filter", "watch", "unwatch",
-                             "test", "format", "silence", "unsilence"})
+                             "test", "format", "silence", "unsilence", "threads"})
 # Reads of a channel's settings, for everyone.
 CHANNEL_READS = frozenset({"status", "silences"})
 EVENTS_PATH = "/slack/events"
@@ -125,6 +126,8 @@ def help_message(command: str, unknown: str | None = None) -> Message:
         " matching alerts here for a while, recorded but not sent (admins; at most 90d)",
         f"{command} alerts silences — this channel's silences: id, matcher, ends in, set by",
         f"{command} alerts unsilence <id> — end a silence early (admins)",
+        f"{command} alerts threads on|off|broadcast [subscription:NAME] — follow-ups in their model's thread"
+        " (admins)",
         f"{command} alerts test — post one sample of each alert this channel gets, marked as a test (admins)",
         f"{command} alerts status — what this channel gets, every subscription of it",
         f"Several subscriptions in one channel: add subscription:NAME to any alerts command but mute"
@@ -224,6 +227,7 @@ class SlashCommands:
         self.settings = settings
         self.client = client
         self.channel_settings = ChannelSettings(db, settings, next_poll, kick_delivery=kick_delivery)
+        self.thread_settings = ThreadSettings(db, self.channel_settings.clock)
         self.channel_lists = ChannelLists(db, settings)
         self.channel_format = ChannelFormat(db)
         self.silences = ChannelSilences(db)
@@ -320,6 +324,10 @@ class SlashCommands:
             if len(args) != 1:
                 raise CommandError("Use: alerts unsilence ID, as `alerts silences` lists them (e.g. unsilence 3)")
             return await self.silences.unsilence(caller, args[0])
+        if action == "threads":
+            if len(args) != 1:
+                raise CommandError("Use: alerts threads on|off|broadcast [subscription:NAME]")
+            return await self.thread_settings.set(caller, args[0], name)
         if action == "mute":
             if name is not None:
                 raise CommandError("A mute quiets the whole channel, every subscription of it: leave out"

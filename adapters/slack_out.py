@@ -61,6 +61,7 @@ from bot.delivery.adapter import (
     OutcomeUnknown,
     PlatformRefused,
 )
+from bot.delivery.threading import Thread
 from bot.domain.messages import Alert, Image, line
 from bot.log import get_logger
 from bot.metrics import rate_limited
@@ -343,16 +344,34 @@ class SlackAdapter(Adapter):
         await self.pacer.turn(channel)
         self._turn_taken.add(channel)
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> str | None:
+        """Post in the channel, or as a reply in `thread.anchor`'s thread (also shown in the channel with
+        `thread.broadcast`); with a `thread`, a new top-level post's `ts` is returned for later replies."""
+        reply_to = thread.anchor if thread is not None else None
         try:
-            if alert.message.image is not None:
+            if alert.message.image is not None:  # the digest: never a reply, never an anchor
                 await self._send_with_chart(channel, alert, alert.message.image, mention)
-            elif not (alert.unconfirmed and await self._posted_before(channel, alert)):
-                await self._post(channel, alert, mention)
+                return None
+            found = await self._posted_before(channel, alert, reply_to) if alert.unconfirmed else False
+            if found is False:
+                try:
+                    ts = str((await self._post(channel, alert, mention, thread)).get("ts") or "")
+                except SlackApiError as exc:
+                    if reply_to is None or _error_of(exc) != "thread_not_found":
+                        raise
+                    # The announcement was deleted: the follow-up goes to the channel, and anchors what follows.
+                    log.info("slack: the thread of %s in %s is gone; %s goes to the channel", reply_to, channel,
+                             alert.key)
+                    reply_to = None
+                    ts = str((await self._post(channel, alert, mention)).get("ts") or "")
+            else:  # out after all: its `ts` still anchors what follows
+                ts = found if isinstance(found, str) else ""
         except SlackApiError as exc:
             raise _failure(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryError(f"Slack did not answer: {type(exc).__name__} {exc}".strip()) from None
+        return ts if thread is not None and reply_to is None and ts else None
 
     async def _send_with_chart(self, channel: str, alert: Alert, image: Image, mention: str | None) -> None:
         """Join (public channels), post the text, share the chart; each step at most once per alert."""
@@ -440,9 +459,15 @@ class SlackAdapter(Adapter):
         raise ChartPending(f"the digest is posted; its chart upload failed ({reason}), retrying the chart alone",
                            retry_after=wait)
 
-    async def _post(self, channel: str, alert: Alert, mention: str | None) -> Any:
-        """chat.postMessage in this channel's turn; its 429s are the channel's unless another channel is held too."""
+    async def _post(self, channel: str, alert: Alert, mention: str | None, thread: Thread | None = None) -> Any:
+        """chat.postMessage in this channel's turn; its 429s are the channel's unless another channel is held too.
+
+        A reply carries `thread_ts` (the anchor's `ts`) and, to show it in the channel too, `reply_broadcast`.
+        """
         post = render(alert.message, mention)
+        threading: dict[str, Any] = {}
+        if thread is not None and thread.anchor is not None:
+            threading = {"thread_ts": thread.anchor, "reply_broadcast": thread.broadcast}
         if channel in self._turn_taken:
             self._turn_taken.discard(channel)
         else:
@@ -454,7 +479,7 @@ class SlackAdapter(Adapter):
             try:
                 answer = await self.client.chat_postMessage(
                     channel=channel, text=post.text, blocks=post.blocks, unfurl_links=False, unfurl_media=False,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": alert.key}},
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": alert.key}}, **threading,
                 )
                 self.workspace.accepted_post()
                 return answer
@@ -488,9 +513,10 @@ class SlackAdapter(Adapter):
         self._limited[channel] = now + wait
         self.pacer.hold(channel, wait)
 
-    async def _posted_before(self, channel: str, alert: Alert) -> bool:
-        """Whether an unconfirmed earlier post of `alert` is in the channel; False means post (again)."""
-        found = await self._find_in_history(channel, alert.key)
+    async def _posted_before(self, channel: str, alert: Alert, reply_to: str | None = None) -> str | bool:
+        """An unconfirmed earlier post of `alert` in the channel (or in `reply_to`'s thread): its `ts` when found
+        there, True when it is assumed out without a `ts` to show, False means post (again)."""
+        found = await self._find_in_history(channel, alert.key, reply_to)
         if found is not None:
             if found:
                 log.info("slack: alert %s was posted in %s after all (found in its history); not posting it again",
@@ -505,20 +531,28 @@ class SlackAdapter(Adapter):
                     " scope the bot cannot check, so it posts once more (a duplicate is possible)", alert.key, channel)
         return False
 
-    async def _find_in_history(self, channel: str, key: str) -> bool | None:
-        """True/False: the key is / is not among the channel's recent messages; None: the bot cannot look."""
+    async def _find_in_history(self, channel: str, key: str, thread_ts: str | None = None) -> str | bool | None:
+        """The `ts` of the post carrying `key` among the channel's recent messages (a thread's replies when
+        `thread_ts`: conversations.history lists no replies), False when it is not there; None: the bot cannot
+        look."""
         try:
             await self.gate.wait()
-            answer = await self.client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK,
-                                                             include_all_metadata=True)
+            if thread_ts is None:
+                answer = await self.client.conversations_history(channel=channel, limit=HISTORY_LOOKBACK,
+                                                                 include_all_metadata=True)
+            else:
+                answer = await self.client.conversations_replies(channel=channel, ts=thread_ts,
+                                                                 limit=HISTORY_LOOKBACK, include_all_metadata=True)
         except SlackApiError as exc:
             if _error_of(exc) in AUTH_ERRORS - {"missing_scope"} or _rate_limited(exc) or _status_of(exc) >= 500:
                 raise
+            if thread_ts is not None and _error_of(exc) == "thread_not_found":  # the reply went to the channel
+                return await self._find_in_history(channel, key)
             return None  # missing_scope, not_in_channel, …: no way to look here
         for found in answer.get("messages") or []:
             metadata = found.get("metadata") or {} if isinstance(found, dict) else {}
             if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
-                return True
+                return str(found.get("ts") or "") or True
         return False
 
     async def _upload(self, channel: str, image: Image, title: str) -> None:
@@ -626,10 +660,11 @@ class SlackWorkspaces(Adapter):
         await adapter.ready(channel)
         await adapter.gate.wait_if_short()
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> str | None:
         team, adapter = await self._workspace(channel)
         try:
-            await adapter.send(channel, alert, mention)
+            return await adapter.send(channel, alert, mention, thread)
         except PlatformRefused as exc:
             self.installations.forget(team)  # reinstalled since? the next attempt reads the store again
             raise PlatformRefused(f"workspace {team}: {exc}", exc.retry_after, account=f"slack:{team}") from None

@@ -37,6 +37,7 @@ from bot.source.sources import build_sources
 from store import lease, tenants
 from store.db import Database, open_database
 from store.destinations import active_destinations, sync_configured, sync_route_templates
+from store.threads import sync_route_threads
 
 log = get_logger(__name__)
 LEASE_NAME = "worker"
@@ -218,6 +219,7 @@ class Trendwatch:
         try:
             async with db.transaction() as conn:
                 await sync_configured(conn, settings.routes, settings.console.enabled, datetime.now(UTC))
+                await sync_route_threads(conn, settings.routes)
                 await sync_route_filters(conn, settings, datetime.now(UTC))
                 await sync_route_templates(conn, [(route.platform, route.channel, stored_look(route.template))
                                                   for route in settings.routes if route.template is not None])

@@ -279,6 +279,9 @@ class Route(_Section):
                 raise ValueError(str(exc)) from None
         return template
 
+    # Follow-ups about a model in the thread of the message that announced it (bot/delivery/threading.py).
+    threads: Literal["off", "on", "broadcast"] = "off"
+
     @field_validator("kinds")
     @classmethod
     def _known_kinds(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:

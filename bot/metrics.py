@@ -19,6 +19,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 
 from bot.delivery.adapter import Adapter, outcome_of
+from bot.delivery.threading import Thread
 from bot.domain.messages import Alert
 from bot.domain.outcomes import DeliveryOutcome, PollFailure
 
@@ -71,6 +72,7 @@ class MeteredAdapter(Adapter):
         self.platform = adapter.platform
         self.idempotent = adapter.idempotent
         self.pacing_rate = adapter.pacing_rate
+        self.threads_alone = adapter.threads_alone
 
     async def start(self) -> None:
         await self._adapter.start()
@@ -84,13 +86,15 @@ class MeteredAdapter(Adapter):
     async def ready(self, channel: str) -> None:
         await self._adapter.ready(channel)
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> str | None:
         try:
-            await self._adapter.send(channel, alert, mention)
+            posted = await self._adapter.send(channel, alert, mention, thread)
         except Exception as exc:
             DELIVERIES.labels(self.platform, outcome_of(exc).value).inc()
             raise
         DELIVERIES.labels(self.platform, DeliveryOutcome.SENT.value).inc()
+        return posted
 
 
 def metered(adapters: Mapping[str, Adapter]) -> dict[str, Adapter]:

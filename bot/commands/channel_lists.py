@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from bot.commands.caller import Caller, CommandError, parse_country
 from bot.commands.subscriptions import parse_subscription, subject, subscription_of
 from bot.commands.tenancy import check_watch_cap
+from bot.commands.threads import status_line as thread_status_line
 from bot.config import Settings, configured_lists, list_named
 from bot.delivery.templates import describe as describe_look
 from bot.domain.destination import Destination
@@ -162,6 +163,8 @@ async def status_lines(db: Database, settings: Settings, destination: Destinatio
         shown = ChannelFilter(lists=tuple(spec.name for spec in configured_lists(settings)))
     found = [line(text) for text in shown.describe()]
     found.append(line(f"Format: {describe_look(destination.template)}"))
+    if destination.platform in ("slack", "discord"):
+        found.append(line(thread_status_line(destination)))
     for watch in await watches.watches_of(db.conn, destination.id):
         found.append(line(f"Watching: {watch.target_kind} {watch.target} on {watch.list}"))
     return found

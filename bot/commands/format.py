@@ -11,14 +11,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.commands.caller import Caller, CommandError, echo
-from bot.commands.tenancy import caller_tenant, owns, refuse_foreign
+from bot.commands.subscriptions import parse_subscription, subscription_of
 from bot.delivery.templates import COMPACT, CUSTOM, FIELDS, FULL, STYLES, TemplateError, describe, stored_look
 from bot.delivery.wording import render
-from bot.domain.destination import DEFAULT_SUBSCRIPTION, Destination
+from bot.domain.destination import DEFAULT_SUBSCRIPTION
 from bot.domain.events import Entered, EnteredModel
 from bot.domain.messages import Message, line, plain
 from store import destinations as dest_store
-from store.db import Conn, Database
+from store.db import Database
 
 #: The model of the example line in the answer (a real model id, so the line reads as alerts will).
 EXAMPLE = EnteredModel(id="Qwen/Qwen3-8B", rank=3, previous_rank=16, country="CN", country_method="namespace",
@@ -52,27 +52,16 @@ class ChannelFormat:
         self.db = db
         self.clock = clock
 
-    async def _subscription(self, conn: Conn, caller: Caller, name: str) -> Destination:
-        """The named subscription of the caller's channel, of the caller's tenant; else a CommandError."""
-        tenant_id = await caller_tenant(conn, caller, self.clock(), record=False)
-        found = await dest_store.get_destination(conn, caller.platform, caller.channel, name)
-        if found is not None and not owns(found, tenant_id):
-            raise refuse_foreign(caller)
-        if found is None or not found.active:
-            which = "This channel is" if name == DEFAULT_SUBSCRIPTION else f"Subscription '{echo(name)}' is"
-            raise CommandError(f"{which} not subscribed: use `alerts subscribe` first.")
-        return found
-
     async def set_format(self, caller: Caller, style: str | None, template: str | None = None,
                          subscription: str | None = None) -> Message:
         """Set the look (`style` compact|full|custom, `template` for custom); with neither, say the current one."""
         if not caller.is_admin:
             raise CommandError("Changing alert settings needs channel-manager (admin) rights.")
-        name = (subscription or "").strip() or DEFAULT_SUBSCRIPTION
+        name = parse_subscription(subscription)
         asked = bool((style or "").strip() or (template or "").strip())
         stored = parse_style(style, template) if asked else None
         async with self.db.transaction() as conn:
-            found = await self._subscription(conn, caller, name)
+            found = await subscription_of(conn, caller, name, self.clock())
             if asked:
                 await dest_store.set_template(conn, found.id, stored)
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol
 
+from bot.delivery.threading import Thread
 from bot.domain.messages import Alert
 from bot.domain.outcomes import DeliveryOutcome
 
@@ -88,11 +89,14 @@ class Adapter(Protocol):
     - `pace()`: wait for that pacer; called holding a send slot, and not counted as answer time.
     - `ready(channel)`: wait for this channel's own pacing; called before taking a slot.
     - `close()`: release connections; called once at exit, whether or not `start` ran.
+    - `threads_alone` (default False): the platform has targets that thread every alert whatever the
+      subscription's `threads` setting (a Discord forum channel), so delivery looks up anchors for it.
     """
 
     platform: str
     idempotent: bool = True
     pacing_rate: float | None = None
+    threads_alone: bool = False
 
     async def start(self) -> None:
         return None
@@ -106,5 +110,12 @@ class Adapter(Protocol):
     async def ready(self, channel: str) -> None:
         return None
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
-        """Post one alert; raise a `DeliveryError` (or `AssumedDelivered`) on failure."""
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> str | None:
+        """Post one alert; raise a `DeliveryError` (or `AssumedDelivered`) on failure.
+
+        `thread` (given only where threads apply, see bot/delivery/threading.py): reply to `thread.anchor`
+        when set, else post anew. Returns the handle of a new post that later alerts can reply to (a Slack
+        message's `ts`, a Discord forum post's thread id), or None: a reply, or a target without threads.
+        """
+        return None

@@ -43,15 +43,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.delivery.adapter import Adapter, DeliveryError, PlatformRefused, outcome_of
+from bot.delivery.threading import Thread, anchored_by, followed_up, thread_for, threads_apply
 from bot.delivery.wording import render
 from bot.digest.chart_worker import digest_image
-from bot.domain.events import Digest, event_from_payload
+from bot.domain.events import Digest, Event, event_from_payload
 from bot.domain.messages import Alert, Image
 from bot.domain.outcomes import DeliveryOutcome
 from bot.log import get_logger
 from bot.retry import DELIVERY
 from store import destinations as destination_store
 from store import outbox
+from store import threads as thread_store
 from store.db import Conn, Database, StoreError
 from store.lease import process_alive
 
@@ -203,6 +205,7 @@ class OutboxDrain:
         self.slots = {name: InFlight(concurrency, adapter.pacing_rate) for name, adapter in adapters.items()}
         self.images: dict[int, asyncio.Task[Image | None]] = {}
         self._turns: dict[tuple[str, str], asyncio.Lock] = {}
+        self.events: dict[int, Event] = {}  # event id → its event, for threads (bot/delivery/threading.py)
 
     async def retry_later(self, item: outbox.OutboxItem, exc: Exception, *, quiet: bool = False,
                           unsent: bool = False) -> None:
@@ -292,15 +295,46 @@ class OutboxDrain:
                         " the channel now", item.key, destination.platform, destination.channel)
             self.report.claim_lost += 1
             return False
+        thread = await self.thread_of(item, adapter)
         started = time.monotonic()
         try:
-            await adapter.send(destination.channel, alert, destination.mention)
+            posted = await adapter.send(destination.channel, alert, destination.mention, thread)
         except Exception as exc:
             return await self.failed(item, exc, outcome_of(exc), tracked)
         self.slots[destination.platform].observe(time.monotonic() - started)
-        await outbox.mark_delivered(self.db.alone, item.id, self.clock())
+        await self.delivered(item, thread, posted)
         self.report.sent += 1
         return True
+
+    async def thread_of(self, item: outbox.OutboxItem, adapter: Adapter) -> Thread | None:
+        """Where threads apply (the subscription's setting, or a platform that threads alone): the alert's thread,
+        its models' anchor looked up only for a follow-up. None leaves the send as it always was."""
+        destination = item.destination
+        if not threads_apply(destination.threads, adapter.threads_alone):
+            return None
+        event = self.event_of(item)
+        models = followed_up(event)
+        anchors = await thread_store.anchors_for(self.db.conn, destination.id, event.list, models) if models else {}
+        return thread_for(event, destination.threads, anchors)
+
+    def event_of(self, item: outbox.OutboxItem) -> Event:
+        """The item's event, read once per pass however many channels it goes to (a fan-out reads it once)."""
+        if (event := self.events.get(item.event_id)) is None:
+            event = self.events[item.event_id] = event_from_payload(item.payload)
+        return event
+
+    async def delivered(self, item: outbox.OutboxItem, thread: Thread | None, posted: str | None) -> None:
+        """Mark the row delivered; a new post that anchors models (bot/delivery/threading.py) is recorded in the
+        same transaction, so an anchor exists exactly when its message is known to be out."""
+        event = self.event_of(item) if thread is not None and posted is not None else None
+        models = anchored_by(event, thread) if event is not None and thread is not None else ()
+        if event is None or not models or posted is None:
+            await outbox.mark_delivered(self.db.alone, item.id, self.clock())
+            return
+        async with self.db.transaction(serial=False) as conn:  # rows of a channel this deliverer has claimed
+            await thread_store.record_anchor(conn, item.destination.id, event.list, models, posted, item.id,
+                                             self.clock())
+            await outbox.mark_delivered(conn, item.id, self.clock())
 
     async def drain(self, queue: list[outbox.OutboxItem]) -> None:
         """In order; a channel waiting for its own next turn (`ready`) holds no slot.

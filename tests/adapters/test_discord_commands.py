@@ -284,7 +284,8 @@ async def test_run_connects_the_gateway_named_by_api_base_and_answers(
         code, err = await stop(process)
     assert code == 0, err
     assert "invite the bot with https://discord.com/oauth2/authorize?client_id=" in err
-    assert "permissions=52224" in err and "scope=bot+applications.commands" in err
+    # View Channel, Send Messages, Embed Links, Attach Files (52224) + Create Public Threads + Send Messages in Threads
+    assert f"permissions={52224 + (1 << 35) + (1 << 38)}" in err and "scope=bot+applications.commands" in err
     assert "fake-token" not in err
 
 
@@ -314,3 +315,24 @@ async def test_unusual_option_values_get_one_ephemeral_line(bot: Bot) -> None:
                  await bot.alerts("subscribe", {"kinds": "x" * 500})):
         assert ephemeral(body) and embed(body)["title"] == "That did not work"
         assert "\n" not in embed(body)["description"] and len(embed(body)["description"]) < 300
+
+
+async def test_alerts_threads_sets_a_subscription_s_follow_ups_and_status_shows_it(bot: Bot) -> None:
+    channel = str(bot.fake.channel_id)
+    not_yet = await bot.alerts("threads", {"mode": "on"})
+    assert embed(not_yet)["title"] == "That did not work" and "alerts subscribe" in embed(not_yet)["description"]
+    await bot.alerts("subscribe", {"kinds": "entered,left"})
+    refused = await bot.alerts("threads", {"mode": "on"}, admin=False)
+    assert embed(refused)["title"] == "That did not work"
+    body = await bot.alerts("threads", {"mode": "broadcast"})
+    assert ephemeral(body) and embed(body)["title"] == "Threads broadcast"
+    assert "forum" in embed(body)["description"]  # on Discord, what threads there is said
+    found = await get_destination(bot.app.db.conn, "discord", channel)
+    assert found is not None and found.threads == "broadcast"
+    other = await bot.alerts("threads", {"mode": "on", "subscription": "china"})
+    assert "no subscription 'china'" in embed(other)["description"]
+    status = embed(await bot.alerts("status", admin=False))["description"]
+    assert "Threads: broadcast" in status
+    synced = {c["name"]: c for c in bot.fake.synced_commands(None) + bot.fake.synced_commands(bot.fake.guild_id)}
+    threads = next(o for o in synced["alerts"]["options"] if o["name"] == "threads")
+    assert [c["value"] for c in threads["options"][0]["choices"]] == ["off", "on", "broadcast"]

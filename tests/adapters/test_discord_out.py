@@ -16,6 +16,7 @@ from bot.commands.caller import Caller
 from bot.commands.channel_settings import ChannelSettings
 from bot.config import Secrets
 from bot.delivery.adapter import Adapter
+from bot.delivery.threading import Thread
 from bot.domain.messages import Alert, plain
 from store import outbox
 from store.db import utc_iso
@@ -278,8 +279,9 @@ class CrashAfterSend(Adapter):
     async def close(self) -> None:
         await self.inner.close()
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
-        await self.inner.send(channel, alert, mention)
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> None:
+        await self.inner.send(channel, alert, mention, thread)
         raise Crash
 
 

@@ -385,3 +385,20 @@ async def test_http_mode_listens_on_port_from_the_environment(fake: FakeSlack, d
         assert await post(service, body, headers) == 200
     finally:
         await service.close()
+
+
+async def test_alerts_threads_takes_a_mode_and_a_subscription_token(fake: FakeSlack, socket: SlackSocketService,
+                                                                    db: Database) -> None:
+    await command(fake, "alerts subscribe entered,left", user="UADMIN")
+    _, _, body, _ = await command(fake, "alerts threads on", user="UPLAIN")
+    assert "admin" in body_text(body)
+    _, _, body, _ = await command(fake, "alerts threads sometimes", user="UADMIN")
+    assert "Threads can be off, on, broadcast, not 'sometimes'" in body_text(body)
+    _, _, body, _ = await command(fake, "alerts threads subscription:default BROADCAST", user="UADMIN")
+    assert title(body) == "Threads broadcast" and "also shown in the channel" in body_text(body)
+    found = await destinations.get_destination(db.conn, "slack", "C1")
+    assert found is not None and found.threads == "broadcast"
+    _, _, body, _ = await command(fake, "alerts threads on subscription:china", user="UADMIN")
+    assert "no subscription 'china'" in body_text(body)
+    _, _, body, _ = await command(fake, "alerts status")
+    assert "Threads: broadcast (follow-ups reply in their model's thread and show in the channel)" in body_text(body)

@@ -122,6 +122,7 @@ DISCORD_TRIES: dict[str, list[Any]] = {
     "silence": [{"matcher": "author:Qwen", "duration": "1d"}],
     "silences": [{}],
     "unsilence": [{"id": "1"}],
+    "threads": [{"mode": "on"}, {"mode": "off", "subscription": "default"}],
 }
 #: Commands that take no channel and read no channel's settings: the same public lists for everyone.
 NOT_CHANNEL_SCOPED = {"trending", "share", "model"}
@@ -220,6 +221,7 @@ SLACK_TRIES: dict[str, list[str]] = {
     "silence": ["alerts silence author:Qwen 1d"],
     "silences": ["alerts silences"],
     "unsilence": ["alerts unsilence 1"],
+    "threads": ["alerts threads on", "alerts threads off subscription:default"],
 }
 
 

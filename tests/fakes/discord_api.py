@@ -177,6 +177,38 @@ class MessageRecord:
 
 
 @dataclass
+class FakeForum:
+    """A forum channel (type 15, GUILD_FORUM) added with :meth:`FakeDiscord.add_forum`: posts, not messages.
+
+    ``tags`` are its ``available_tags`` as Discord answers them; ``manage_channels``: whether the bot may
+    modify the channel (create tags), else a PATCH answers 403 Missing Permissions (50013).
+    """
+
+    id: int
+    guild: FakeGuild
+    name: str = "alerts-forum"
+    tags: list[JSON] = field(default_factory=list)
+    manage_channels: bool = True
+    require_tag: bool = False  # the REQUIRE_TAG channel flag (1 << 4): a post without a tag is refused (40067)
+
+
+@dataclass
+class FakeThread:
+    """A public thread (type 11): a post in a forum, whose starter message has the thread's id, or a thread
+    started from a message of a text channel, which has that message's id."""
+
+    id: int
+    parent_id: int
+    name: str
+    applied_tags: list[str]
+    owner_id: int
+    created: str
+    archived: bool = False
+    locked: bool = False
+    deleted: bool = False
+
+
+@dataclass
 class CallbackRecord:
     """An interaction callback (``POST /interactions/{id}/{token}/callback``)."""
 
@@ -334,6 +366,9 @@ class FakeDiscord:
         self.max_concurrency = max_concurrency
         self.session_starts_remaining = session_starts
         self._channel_guild: dict[int, FakeGuild] = {c: g for g in self.guilds for c in g.channel_ids}
+        self.forums: dict[int, FakeForum] = {}
+        self.threads: dict[int, FakeThread] = {}
+        self._message_ids: set[int] = set()  # every message made: a message's id is no channel's (but its thread's)
 
         self.requests: list[RecordedRequest] = []
         self.message_records: list[MessageRecord] = []
@@ -846,6 +881,7 @@ class FakeDiscord:
         if webhook:
             msg["webhook_id"] = str(self.application_id)
             msg["application_id"] = str(self.application_id)
+        self._message_ids.add(int(msg["id"]))
         if interaction is not None:
             msg["interaction_metadata"] = {
                 "id": str(interaction.id),
@@ -1325,6 +1361,11 @@ class FakeDiscord:
         r.add_get(f"{p}/gateway", self._get_gateway)
         r.add_get(f"{p}/gateway/bot", self._get_gateway_bot)
         r.add_get(f"{p}/channels/{{channel_id}}", self._get_channel)
+        r.add_patch(f"{p}/channels/{{channel_id}}", self._modify_channel)
+        r.add_post(f"{p}/channels/{{channel_id}}/threads", self._start_thread_in_forum)
+        r.add_get(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self._get_message)
+        r.add_get(f"{p}/guilds/{{guild_id}}/threads/active", self._active_threads)
+        r.add_post(f"{p}/channels/{{channel_id}}/messages/{{message_id}}/threads", self._start_thread_from_message)
         r.add_post(f"{p}/channels/{{channel_id}}/messages", self._create_message)
         r.add_patch(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self._edit_message)
         r.add_delete(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self._delete_message)
@@ -1366,6 +1407,11 @@ class FakeDiscord:
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         cid = int(request.match_info["channel_id"])
+        if cid in self.forums:
+            return self._json(self.forum_object(self.forums[cid]))
+        if cid in self.threads:
+            post = self.threads[cid]
+            return self._json(ERRORS[404], 404) if post.deleted else self._json(self.thread_object(post))
         guild = self._guild_of_channel(cid)
         if guild is None:
             return self._json(ERRORS[404], 404)
@@ -1374,6 +1420,8 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         """Create a message; honour ``nonce`` + ``enforce_nonce`` like Discord (return the existing one)."""
         cid = int(request.match_info["channel_id"])
+        if (refused := self._refused_in_thread(cid)) is not None:
+            return refused
         payload, files = self._payload(request)
         if not (payload.get("content") or payload.get("embeds") or files or payload.get("components")):
             return self._json({"message": "Cannot send an empty message", "code": 50006}, 400)
@@ -1564,3 +1612,171 @@ class FakeDiscord:
         inter.original["flags"] = int(inter.original.get("flags", 0)) & ~128  # no longer "thinking"
         inter.original["edited_timestamp"] = _iso()
         return self._json(inter.original)
+
+    # ------------------------------------------------------------------ forum channels
+
+    def add_forum(self, channel_id: int | None = None, *, tags: Sequence[str] = (), guild: FakeGuild | None = None,
+                  manage_channels: bool = True, require_tag: bool = False) -> FakeForum:
+        """A forum channel in ``guild`` (the first one by default) with tags named ``tags``."""
+        cid = channel_id if channel_id is not None else self.snowflake()
+        forum = FakeForum(cid, guild or self.guilds[0], manage_channels=manage_channels, require_tag=require_tag,
+                          tags=[self._tag(name) for name in tags])
+        self.forums[cid] = forum
+        self._channel_guild[cid] = forum.guild
+        return forum
+
+    def _tag(self, name: str, moderated: bool = False) -> JSON:
+        return {"id": str(self.snowflake()), "name": name, "moderated": moderated, "emoji_id": None,
+                "emoji_name": None}
+
+    def posts_in(self, forum_id: int) -> list[FakeThread]:
+        """The posts made in a forum (deleted ones too, marked), in order."""
+        return [post for post in self.threads.values() if post.parent_id == forum_id]
+
+    def tag_names(self, forum_id: int, post: FakeThread) -> list[str]:
+        names = {str(tag["id"]): str(tag["name"]) for tag in self.forums[forum_id].tags}
+        return [names.get(tag, f"? {tag}") for tag in post.applied_tags]
+
+    def archive_post(self, post_id: int, *, locked: bool = False) -> None:
+        """Archive a post (as after its auto-archive duration of inactivity), locked too when asked."""
+        post = self.threads[post_id]
+        post.archived, post.locked = True, locked or post.locked
+
+    def delete_post(self, post_id: int) -> None:
+        self.threads[post_id].deleted = True
+
+    def forum_object(self, forum: FakeForum) -> JSON:
+        """A GUILD_FORUM channel as GET /channels/{id} answers it, with its ``available_tags``."""
+        return {
+            **self.channel_object(forum.id, forum.guild.id),
+            "type": 15,
+            "name": forum.name,
+            "flags": (1 << 4) if forum.require_tag else 0,
+            "available_tags": [dict(tag) for tag in forum.tags],
+            "default_auto_archive_duration": 1440,
+            "default_reaction_emoji": None,
+            "default_sort_order": None,
+            "default_forum_layout": 0,
+            "default_thread_rate_limit_per_user": 0,
+        }
+
+    def thread_object(self, post: FakeThread) -> JSON:
+        """A thread as a channel object: a PUBLIC_THREAD (type 11) whose parent is the forum or text channel."""
+        guild = self._channel_guild[post.parent_id]
+        return {
+            "id": str(post.id),
+            "type": 11,
+            "guild_id": str(guild.id),
+            "parent_id": str(post.parent_id),
+            "owner_id": str(post.owner_id),
+            "name": post.name,
+            "last_message_id": str(post.id),
+            "message_count": len(self.messages(post.id)) - 1,
+            "member_count": 1,
+            "total_message_sent": len(self.messages(post.id)) - 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "applied_tags": list(post.applied_tags),
+            "thread_metadata": {"archived": post.archived, "auto_archive_duration": 1440,
+                                "archive_timestamp": post.created, "locked": post.locked,
+                                "create_timestamp": post.created},
+        }
+
+    def _refused_in_thread(self, cid: int) -> web.Response | None:
+        """A message to a forum itself, or into a post that is archived, locked or deleted: Discord's answers."""
+        if cid in self.forums:
+            return self._json({"message": "Cannot send messages in a non-text channel", "code": 50008}, 400)
+        post = self.threads.get(cid)
+        if post is None:  # a message that has no thread is no channel
+            return self._json(ERRORS[404], 404) if cid in self._message_ids else None
+        if post.deleted:
+            return self._json(ERRORS[404], 404)
+        for code, closed in ((160005, post.locked), (50083, post.archived)):
+            if closed:
+                status, message = CHANNEL_ERRORS[code]
+                return self._json({"message": message, "code": code}, status)
+        return None
+
+    async def _modify_channel(self, request: web.Request) -> web.Response:
+        """PATCH /channels/{id} for a forum's ``available_tags`` (the whole list: tags left out are deleted);
+        new tags get ids, and a bot without Manage Channels is refused (50013)."""
+        cid = int(request.match_info["channel_id"])
+        forum = self.forums.get(cid)
+        if forum is None:
+            return self._error(404, "Unknown Channel", 10003)
+        if not forum.manage_channels:
+            return self._error(403, "Missing Permissions", 50013)
+        payload, _ = self._payload(request)
+        if "available_tags" in payload:
+            tags = payload["available_tags"] or []
+            if len(tags) > 20 or any(not 1 <= len(str(tag.get("name") or "")) <= 20 for tag in tags):
+                return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
+            known = {str(tag["id"]) for tag in forum.tags}
+            forum.tags = [
+                {**self._tag(str(tag["name"]), bool(tag.get("moderated"))),
+                 **({"id": str(tag["id"])} if str(tag.get("id") or "") in known else {})}
+                for tag in tags
+            ]
+        return self._json(self.forum_object(forum))
+
+    async def _start_thread_in_forum(self, request: web.Request) -> web.Response:
+        """Start Thread in Forum Channel: a post with its starter message; answers the thread channel object
+        with the ``message`` in it (discord.py reads ``data['message']``)."""
+        cid = int(request.match_info["channel_id"])
+        forum = self.forums.get(cid)
+        if forum is None:
+            return self._error(400, "Cannot execute action on this channel type", 50024)
+        payload, files = self._payload(request)
+        name = str(payload.get("name") or "")
+        message = payload.get("message") if isinstance(payload.get("message"), dict) else None
+        if not 1 <= len(name) <= 100 or message is None:
+            return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
+        if not (message.get("content") or message.get("embeds") or files):
+            return self._json({"message": "Cannot send an empty message", "code": 50006}, 400)
+        tags = [str(tag) for tag in payload.get("applied_tags") or []]
+        if any(tag not in {str(t["id"]) for t in forum.tags} for tag in tags) or len(tags) > 5:
+            return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
+        if forum.require_tag and not tags:
+            return self._json({"message": "A tag is required to create a forum post in this channel",
+                               "code": 40067}, 400)
+        post_id = self.snowflake()
+        post = FakeThread(post_id, cid, name, tags, self.bot_user_id, _iso())
+        self.threads[post_id] = post
+        self._channel_guild[post_id] = forum.guild
+        starter = self._message(post_id, message, files, message_id=post_id)
+        self.message_records.append(MessageRecord(post_id, message, files, starter))
+        return self._json({**self.thread_object(post), "message": starter})
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        cid = int(request.match_info["channel_id"])
+        if cid in self.threads and self.threads[cid].deleted:
+            return self._json(ERRORS[404], 404)
+        rec = self._find_message(cid, int(request.match_info["message_id"]))
+        if rec is None:
+            return self._error(404, "Unknown Message", 10008)
+        return self._json(rec.message)
+
+    async def _active_threads(self, request: web.Request) -> web.Response:
+        """List Active Guild Threads: the guild's threads that are not archived (forum posts here)."""
+        gid = int(request.match_info["guild_id"])
+        threads = [self.thread_object(post) for post in self.threads.values()
+                   if not post.archived and not post.deleted and self._channel_guild[post.parent_id].id == gid]
+        return self._json({"threads": threads, "members": []})
+
+    async def _start_thread_from_message(self, request: web.Request) -> web.Response:
+        """Start Thread from Message: the thread has the message's id; one thread per message (160004)."""
+        cid, mid = int(request.match_info["channel_id"]), int(request.match_info["message_id"])
+        if cid in self.threads:  # threads do not nest
+            return self._error(400, "Cannot execute action on this channel type", 50024)
+        if self._find_message(cid, mid) is None:
+            return self._error(404, "Unknown Message", 10008)
+        if mid in self.threads:
+            return self._error(400, "A thread has already been created for this message", 160004)
+        payload, _ = self._payload(request)
+        name = str(payload.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            return self._json({"message": "Invalid Form Body", "code": 50035}, 400)
+        thread = FakeThread(mid, cid, name, [], self.bot_user_id, _iso())
+        self.threads[mid] = thread
+        self._channel_guild[mid] = self._channel_guild.get(cid) or self.guilds[0]
+        return self._json(self.thread_object(thread))

@@ -76,6 +76,7 @@ JSON = dict[str, Any]
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "conversations.history": ("channels:history", "groups:history"),
+    "conversations.replies": ("channels:history", "groups:history"),
     "conversations.join": ("channels:join",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
@@ -279,6 +280,7 @@ class FakeSlack:
         self.users: dict[str, FakeUser] = dict(users or {})
         self.channel_names: dict[str, str] = {}
         self.channels: dict[str, FakeChannel] = {}
+        self.deleted: set[tuple[str, str]] = set()  # (channel, ts) of messages deleted since they were posted
 
         # OAuth distribution ("Add to Slack"): off until ``oauth_app``.
         self.client_id: str | None = None
@@ -953,6 +955,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "conversations.join": self._conversations_join,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
@@ -1006,6 +1009,8 @@ class FakeSlack:
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
         decoded = _decode_json_fields(params)
+        if decoded.get("thread_ts") and not self._is_message(str(channel), str(decoded["thread_ts"])):
+            return {"ok": False, "error": "thread_not_found"}  # the parent was deleted (or never was)
         ts = self._next_ts()
         message: JSON = {
             "type": "message",
@@ -1018,6 +1023,12 @@ class FakeSlack:
         for k in ("blocks", "attachments", "thread_ts", "metadata"):
             if k in decoded:
                 message[k] = decoded[k]
+        if message.get("thread_ts"):
+            # A reply: Slack answers its `thread_ts`; one sent with `reply_broadcast` is also shown in the
+            # channel, as a message of subtype `thread_broadcast` (the message event reference).
+            message["thread_ts"] = str(message["thread_ts"])
+            if _truthy(decoded.get("reply_broadcast")):
+                message["subtype"] = "thread_broadcast"
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _chat_post_ephemeral(self, params: JSON) -> JSON:
@@ -1067,10 +1078,51 @@ class FakeSlack:
         for c in reversed(self.calls):
             if c.method == "chat.postMessage" and c.response.get("ok") and c.params.get("channel") == channel:
                 message = dict(c.response["message"])
+                if message.get("thread_ts") and message.get("subtype") != "thread_broadcast":
+                    continue  # a reply lives in its thread (conversations.replies), not in the channel's history
+                if (channel, message["ts"]) in self.deleted:
+                    continue
                 if not with_metadata:
                     message.pop("metadata", None)
                 messages.append(message)
         return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
+
+    def _conversations_replies(self, params: JSON) -> JSON:
+        """A thread: its parent message first, then its replies oldest first; ``thread_not_found`` for an unknown ts."""
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        error = self._channel_faults.get(channel) or self._membership_error(channel)
+        if error or not channel:
+            return {"ok": False, "error": error or "channel_not_found"}
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = int(params.get("limit") or 1000)
+        thread = []
+        for c in self.calls:
+            if c.method == "chat.postMessage" and c.response.get("ok") and c.params.get("channel") == channel:
+                message = dict(c.response["message"])
+                if message["ts"] == ts or message.get("thread_ts") == ts:
+                    if not with_metadata:
+                        message.pop("metadata", None)
+                    thread.append(message)
+        if not thread or thread[0]["ts"] != ts or (channel, ts) in self.deleted:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
+
+    def _is_message(self, channel: str, ts: str) -> bool:
+        """A message of ``channel`` with this ``ts`` that was not deleted (``delete_message``)."""
+        return (channel, ts) not in self.deleted and ts in self.answered_ts(channel)
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Someone deletes a message: it leaves the history, and a reply to it answers ``thread_not_found``."""
+        self.deleted.add((channel, ts))
+
+    def replies(self, channel: str, thread_ts: str) -> list[JSON]:
+        """Successful ``chat.postMessage`` params that replied in ``thread_ts``'s thread, in order."""
+        return [post for post in self.posts(channel) if str(post.get("thread_ts") or "") == thread_ts]
+
+    def answered_ts(self, channel: str) -> list[str]:
+        """The ``ts`` of each successful post to ``channel``, in order (what a reply's ``thread_ts`` names)."""
+        return [str(c.response["ts"]) for c in self.calls
+                if c.method == "chat.postMessage" and c.response.get("ok") and c.params.get("channel") == channel]
 
     def _conversations_join(self, params: JSON) -> JSON:
         """Public channels only; ``already_in_channel`` is a warning on an ok answer, as Slack sends it."""
@@ -1191,6 +1243,11 @@ def _decode_json_fields(params: JSON) -> JSON:
             with contextlib.suppress(ValueError):
                 out[k] = json.loads(v)
     return out
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean argument as it arrives: JSON ``true``, or a form/query ``"true"`` / ``"1"``."""
+    return value is True or str(value).lower() in ("1", "true")
 
 
 def _guess_mimetype(filename: str) -> str:

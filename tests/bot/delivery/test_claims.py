@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.delivery.adapter import Adapter
 from bot.delivery.drain import Claimer, deliver_due, orphaned
+from bot.delivery.threading import Thread
 from bot.domain.events import SourceHealth
 from bot.domain.messages import Alert
 from store import outbox
@@ -33,7 +34,8 @@ class RecordingSlack(Adapter):
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> None:
         self.sent.append((channel, alert.key))
 
 

@@ -13,6 +13,7 @@ import pytest
 from bot.app import Trendwatch
 from bot.config import Secrets
 from bot.delivery.adapter import Adapter, DeliveryError, DestinationGone
+from bot.delivery.threading import Thread
 from bot.domain.messages import Alert
 from store import lease, outbox
 from store.destinations import upsert_destination
@@ -151,7 +152,8 @@ class FlakyAdapter(Adapter):
         self.sent: list[tuple[str, str]] = []
         self.failures: dict[str, Exception] = {}
 
-    async def send(self, channel: str, alert: Alert, mention: str | None = None) -> None:
+    async def send(self, channel: str, alert: Alert, mention: str | None = None,
+                   thread: Thread | None = None) -> None:
         if channel in self.failures:
             raise self.failures[channel]
         self.sent.append((channel, alert.key))
