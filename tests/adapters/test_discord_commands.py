@@ -330,7 +330,7 @@ async def test_alerts_threads_sets_a_subscription_s_follow_ups_and_status_shows_
     found = await get_destination(bot.app.db.conn, "discord", channel)
     assert found is not None and found.threads == "broadcast"
     other = await bot.alerts("threads", {"mode": "on", "subscription": "china"})
-    assert "no subscription 'china'" in embed(other)["description"]
+    assert "no subscription named 'china'" in embed(other)["description"]
     status = embed(await bot.alerts("status", admin=False))["description"]
     assert "Threads: broadcast" in status
     synced = {c["name"]: c for c in bot.fake.synced_commands(None) + bot.fake.synced_commands(bot.fake.guild_id)}

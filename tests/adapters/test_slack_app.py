@@ -399,6 +399,6 @@ async def test_alerts_threads_takes_a_mode_and_a_subscription_token(fake: FakeSl
     found = await destinations.get_destination(db.conn, "slack", "C1")
     assert found is not None and found.threads == "broadcast"
     _, _, body, _ = await command(fake, "alerts threads on subscription:china", user="UADMIN")
-    assert "no subscription 'china'" in body_text(body)
+    assert "no subscription named 'china'" in body_text(body)
     _, _, body, _ = await command(fake, "alerts status")
     assert "Threads: broadcast (follow-ups reply in their model's thread and show in the channel)" in body_text(body)

@@ -157,3 +157,40 @@ async def test_a_silence_holds_back_one_model_in_every_subscription_of_the_chann
     assert embed(await desk.alerts("unsilence", {"id": number}))["title"] == "Silence ended"
     assert await poll_cycle(desk, CHANGED, 3) == 0
     assert len(await held_back(desk)) == 4
+
+
+async def test_the_desk_with_three_subscriptions_a_silence_and_a_forum_beside_it(
+        fake: FakeDiscord, fake_hub: FakeHub, db_path: Path) -> None:
+    """Issue 20's whole story at once: the China desk channel (three subscriptions, a silence on one model) and a
+    forum channel routed in the config (a post per alert, tagged by kind, follow-ups in the model's post)."""
+    forum = fake.add_forum(tags=["entered"])
+    route = {"platform": "discord", "channel": str(forum.id), "kinds": ["entered", "new_leader", "left"]}
+    desk = await start_desk(fake, fake_hub, db_path, routes=[route])
+    try:
+        await set_up_three_subscriptions(desk)
+        silenced = embed(await desk.alerts("silence", {"matcher": "model:Qwen/q3", "duration": "1d"}))
+        assert silenced["title"] == "Silenced", silenced
+
+        await poll_cycle(desk, BASELINE, 1)
+        await poll_cycle(desk, CHANGED, 2)  # q2-q4 and l8-l9 enter, q0 becomes #1, l0-l4 leave
+        got = received(desk)
+        assert len(got) == 5  # as without the silence: it held back one model, not whole messages
+        entries = [payload for payload in desk.fake.messages(desk.channel)
+                   if "entered" in payload["embeds"][0]["title"]]
+        assert sorted(str(p["embeds"][0]["title"])[:8] for p in entries) == ["2 models", "4 models"]
+        assert not any("Qwen/q3" in json.dumps(payload) for payload in entries)  # silenced here
+        assert [(name, kind) for name, kind, models in await held_back(desk) if "Qwen/q3" in models] == [
+            ("china", "entered"), ("default", "entered")]
+
+        posts = {post.name: post for post in fake.posts_in(forum.id)}
+        announced = next(post for name, post in posts.items() if name.startswith("5 models entered"))
+        assert fake.tag_names(forum.id, announced) == ["entered"]
+        assert "Qwen/q3" in json.dumps(fake.messages(announced.id))  # a silence is the channel's, not the forum's
+        assert any(name.startswith("New #1") for name in posts) and any("left" in name for name in posts)
+
+        await poll_cycle(desk, BASELINE, 3)  # the five announced together in that post leave again
+        titles = [str(m["embeds"][0]["title"]) for m in fake.messages(announced.id)]
+        assert len(titles) == 2 and titles[1].startswith("5 models left"), titles  # told in their post
+        assert sum(name.startswith("5 models left") for name in (p.name for p in fake.posts_in(forum.id))) == 1
+    finally:
+        await desk.close()
