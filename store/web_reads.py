@@ -210,3 +210,13 @@ async def sent_alerts(conn: Conn, kinds: Sequence[str] = (), before: int | None 
         rows = await cursor.fetchall()
     return [SentAlert(int(event_id), str(kind), dict(json.loads(payload)), from_iso(str(created)))
             for event_id, kind, payload, created in rows]
+
+
+async def held_back_alerts(conn: Conn, since: datetime) -> int:
+    """How many alerts channel silences held back since `since`: a count only, as the public page says it
+    (which channel, server or workspace silenced what is that channel's business and is not read)."""
+    async with conn.execute(
+        "SELECT COUNT(DISTINCT event_id) FROM silenced_alerts WHERE created_at >= ?", (utc_iso(since),)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

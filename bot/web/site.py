@@ -35,7 +35,7 @@ from bot.web.summary import country_name, flag, headline, how_decided, movement
 from store.db import Database
 from store.exports import snapshot_rows
 from store.snapshots import latest_snapshots, newest_snapshot, share_summary, top_counts
-from store.web_reads import find_item, item_origin, rank_days
+from store.web_reads import find_item, held_back_alerts, item_origin, rank_days
 
 log = get_logger(__name__)
 
@@ -50,6 +50,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 AUDIT_DAYS = 30
+HELD_BACK_WINDOW = timedelta(days=30)  # the alerts page counts what channel silences held back this far
 EXPORT_MAX_DAYS = 400  # one /export/snapshots.csv request: a year and a bit of 15-minute polls
 
 
@@ -285,8 +286,10 @@ class Site:
     async def alerts(self, request: web.Request) -> View:
         wanted = AlertFilter.parse(request.query, list(self.lists))
         found = await public_alerts(self.db.conn, wanted, pruned_before=self._pruned_before())
+        held = await held_back_alerts(self.db.conn, datetime.now(UTC) - HELD_BACK_WINDOW)
         return View("alerts.html", "Alerts sent", {"filter": wanted.as_params(),
-                                                   "alerts": [alert.to_json() for alert in found]})
+                                                   "alerts": [alert.to_json() for alert in found],
+                                                   "held_back": {"days": HELD_BACK_WINDOW.days, "alerts": held}})
 
     # ---- feeds and files ------------------------------------------------------------------------------------
 

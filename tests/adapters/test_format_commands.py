@@ -110,7 +110,7 @@ async def test_discord_format_is_checked_when_set_shown_in_status_and_the_next_a
         refused = await alerts(discord_fake, "format", {"style": "compact"}, admin=False)
         assert "admin" in embed(refused)["description"]
         other = await alerts(discord_fake, "format", {"style": "compact", "subscription": "china"})
-        assert "Subscription 'china' is not subscribed" in embed(other)["description"]
+        assert "no subscription named 'china'" in embed(other)["description"]
         async with app.db.transaction() as conn:
             stored = await get_destination(conn, "discord", str(CHANNEL))
         assert stored is not None and stored.template is None  # nothing refused was stored

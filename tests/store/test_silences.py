@@ -113,6 +113,9 @@ async def test_fan_out_queues_the_rest_and_records_the_silenced_part_with_no_out
         public = await web_reads.sent_alerts(db.conn, pruned_before=WEEK)
         assert sorted(alert.id for alert in public) == sorted({e for e, _ in queued}), forgotten
     assert await silences.held_counts(db.conn, [by_author.id, by_kind.id, 999]) == {by_author.id: 2, by_kind.id: 2}
+    # What the page says instead: a count of the alerts held back (each held part once, whatever its channels).
+    assert await web_reads.held_back_alerts(db.conn, NOW - timedelta(days=1)) == len({e for e, _, _ in held}) == 2
+    assert await web_reads.held_back_alerts(db.conn, NOW + timedelta(seconds=1)) == 0
 
 
 async def test_a_forgotten_tenant_takes_its_silences_and_their_records_along(db: Database):

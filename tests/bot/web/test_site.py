@@ -18,7 +18,10 @@ import pytest
 
 from bot.domain.events import Entered, EnteredModel, ShareChange, Watched
 from bot.web.site import SECURITY_HEADERS
+from store import silences
 from store.db import Database
+from store.destinations import upsert_destination
+from store.outbox import add_event
 from tests.support.cli import bot
 from tests.support.stores import query, store_of
 from tests.support.web import CHANNEL, add_sent_alert, add_snapshot, ranked, site_client, web_settings
@@ -342,3 +345,26 @@ async def test_the_snapshots_export_is_what_the_command_line_exports(db_path: Pa
         recent = await (await client.get("/export/snapshots.csv")).text()  # default: the last 7 days of history
         assert {row["taken_at"][:10] for row in csv.DictReader(io.StringIO(recent))} == {
             f"2024-01-{day:02}" for day in range(9, 16)}
+
+
+async def test_alerts_a_silence_held_back_are_counted_on_the_page_and_never_listed(db_path: Path) -> None:
+    """A channel's silence stays that channel's business: the page says how many alerts silences held back in
+    the last 30 days, not which, where or by whom, and lists none of them."""
+    async with site_client(db_path) as (client, db):
+        await fill(db)
+        empty = await (await client.get("/alerts")).text()
+        assert "held back" not in empty
+        now = datetime.now(UTC)
+        held = Entered(taken_at=now, top_n=10, models=(EnteredModel(id="deepseek-ai/held-back", rank=3, country="CN"),))
+        async with db.transaction() as conn:
+            destination = await upsert_destination(conn, "discord", CHANNEL, ["entered"], "config", now)
+            silence = await silences.add_silence(conn, "discord", CHANNEL, None, "author", "deepseek-ai",
+                                                 "alice (1)", now, now + timedelta(days=7))
+            event_id = await add_event(conn, held, None, [], now)
+            await silences.record_silenced(conn, event_id, [(destination.id, silence.id)], now)
+        page = await (await client.get("/alerts")).text()
+        assert "1 alert held back by channel\nsilences in the last 30 days" in page
+        assert "deepseek-ai/held-back" not in page and "alice" not in page and CHANNEL not in page
+        api = (await (await client.get("/api/alerts")).json())
+        assert api["held_back"] == {"days": 30, "alerts": 1}
+        assert "deepseek-ai/held-back" not in json.dumps(api["alerts"])
