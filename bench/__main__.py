@@ -16,6 +16,7 @@ from bench import (
     memory,
     poll_cycle,
     queries,
+    silence_routing,
     slack_fanout,
     tenants,
     web,
@@ -25,7 +26,7 @@ from tests.support.postgres import bin_dir
 
 if __name__ == "__main__":
     for bench in (poll_cycle, queries, digest, digest_daily, memory, discord_fanout, discord_shards, slack_fanout,
-                  attribution, imports, web, alert_volume):
+                  attribution, imports, web, alert_volume, silence_routing):
         print(f"\n== {bench.__name__} ==")
         asyncio.run(bench.main())
     if bin_dir() is not None or os.environ.get("TRENDWATCH_TEST_POSTGRES"):
