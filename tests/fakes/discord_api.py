@@ -741,6 +741,15 @@ class FakeDiscord:
             "flags": 0,
         }
 
+    def interaction_channel(self, channel_id: int, guild_id: int) -> JSON:
+        """The interaction's ``channel``, as Discord sends it: a thread (a forum's post, or a thread of a text
+        channel) with its type 11 and ``parent_id``, a forum with type 15, else a text channel."""
+        if channel_id in self.threads:
+            return self.thread_object(self.threads[channel_id])
+        if channel_id in self.forums:
+            return self.forum_object(self.forums[channel_id])
+        return self.channel_object(channel_id, guild_id)
+
     def _guild_of_channel(self, channel_id: int) -> FakeGuild | None:
         return self._channel_guild.get(channel_id)
 
@@ -794,8 +803,10 @@ class FakeDiscord:
             "roles": roles,
             "emojis": [],
             "stickers": [],
-            "channels": [self.channel_object(cid, guild.id, i) for i, cid in enumerate(guild.channel_ids)],
-            "threads": [],
+            "channels": [self.channel_object(cid, guild.id, i) for i, cid in enumerate(guild.channel_ids)]
+            + [self.forum_object(forum) for forum in self.forums.values() if forum.guild.id == guild.id],
+            "threads": [self.thread_object(thread) for thread in self.threads.values()  # the active ones
+                        if not (thread.archived or thread.deleted) and self._channel_guild[thread.id].id == guild.id],
             "members": [bot_member],
             "member_count": 2,
             "presences": [],
@@ -995,7 +1006,7 @@ class FakeDiscord:
             payload["guild_id"] = str(gid)
             payload["guild_locale"] = "en-US"
             payload["guild"] = {"id": str(gid), "locale": "en-US", "features": []}
-            payload["channel"] = self.channel_object(channel_id, gid)
+            payload["channel"] = self.interaction_channel(channel_id, gid)
             payload["member"] = {**_member(user, roles=[str(r) for r in roles]), "permissions": permissions}
             payload["authorizing_integration_owners"] = {"0": str(gid)}
             payload["context"] = 0
@@ -1624,6 +1635,20 @@ class FakeDiscord:
         self.forums[cid] = forum
         self._channel_guild[cid] = forum.guild
         return forum
+
+    def add_thread(self, parent_id: int, name: str = "a question", *, owner_id: int = DEFAULT_USER_ID,
+                   archived: bool = False) -> FakeThread:
+        """A thread a user started: in a forum, a post with its starter message (the thread's id); in a text
+        channel, a thread under a message of the user's (which has the thread's id), as Discord makes them."""
+        guild = self._channel_guild.get(parent_id) or self.guilds[0]
+        thread = FakeThread(self.snowflake(), parent_id, name, [], owner_id, _iso(), archived=archived)
+        home = thread.id if parent_id in self.forums else parent_id
+        starter = {**self._message(home, {"content": name}, [], message_id=thread.id),
+                   "author": self.user_object(owner_id)}
+        self.message_records.append(MessageRecord(home, {"content": name}, [], starter))
+        self.threads[thread.id] = thread
+        self._channel_guild[thread.id] = guild
+        return thread
 
     def _tag(self, name: str, moderated: bool = False) -> JSON:
         return {"id": str(self.snowflake()), "name": name, "moderated": moderated, "emoji_id": None,
