@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -48,6 +49,8 @@ log = get_logger(__name__)
 
 SUBSCRIPTION_HELP = "which subscription of this channel (default: default); `alerts status` lists them"
 DEFER_AFTER = 1.5  # seconds of work before we defer: well inside Discord's 3 s
+FORUM_LOOKUP_TIMEOUT = 1.0  # seconds to read a post's parent Discord-side: with DEFER_AFTER, still inside the 3 s
+FORUM = "trendwatch.forum"  # Interaction.extras key: the id of the forum whose post an /alerts command came from
 READY_TIMEOUT = 30.0
 GATEWAY_FAULTS = (OSError, aiohttp.ClientError, TimeoutError, discord.GatewayNotFound, discord.ConnectionClosed,
                   discord.HTTPException)
@@ -138,14 +141,65 @@ async def answer(interaction: discord.Interaction, work: Awaitable[Message], *, 
 
 def caller_of(interaction: discord.Interaction) -> Caller:
     """Who asks, and from which server (the tenant); admin = Manage Channels here (checked again by the
-    handlers, not only by Discord's UI)."""
+    handlers, not only by Discord's UI). Run in a forum's post, the channel is the forum (see `ForumPosts`)."""
     perms = interaction.permissions
     guild = interaction.guild
-    return Caller(platform="discord", channel=str(interaction.channel_id), user=str(interaction.user.id),
+    forum = interaction.extras.get(FORUM)
+    channel = forum if isinstance(forum, int) else interaction.channel_id
+    return Caller(platform="discord", channel=str(channel), user=str(interaction.user.id),
                   is_admin=perms.manage_channels or perms.administrator,
                   tenant=str(interaction.guild_id) if interaction.guild_id is not None else None,
                   tenant_name=guild.name if guild is not None and guild.name else "",
                   user_name=interaction.user.display_name or "")
+
+
+class ForumPosts:
+    """Which forum a command's channel is a post of. A forum (GUILD_FORUM) has no message box, so a user runs
+    `/alerts …` in one of its posts (a thread whose parent is the forum) and means the forum: its alerts are
+    posts of their own. A thread of a text channel is a conversation, not a post of a target: it stays itself.
+
+    The parent's type comes from the guild cache (the Guilds intent's GUILD_CREATE lists every channel);
+    only when that lacks it (a guild not cached) is the parent read from Discord, once, and the answer kept:
+    a channel's type never changes. A parent that cannot be read leaves the command on the post itself."""
+
+    KEPT = 4096  # parents remembered; past that the memory starts again
+
+    def __init__(self) -> None:
+        self._is_forum: dict[int, bool] = {}  # parent channel id → whether it is a forum
+
+    async def forum_of(self, interaction: discord.Interaction) -> int | None:
+        thread = interaction.channel
+        if not isinstance(thread, discord.Thread):
+            return None
+        parent = thread.parent
+        if parent is not None:
+            return thread.parent_id if isinstance(parent, discord.ForumChannel) else None
+        known = self._is_forum.get(thread.parent_id)
+        if known is None:
+            try:
+                found = await asyncio.wait_for(interaction.client.fetch_channel(thread.parent_id),
+                                               FORUM_LOOKUP_TIMEOUT)
+            except (discord.HTTPException, discord.InvalidData, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.info("discord: cannot read channel %s, the parent of thread %s (%s); the command acts on the"
+                         " thread itself", thread.parent_id, thread.id, connection_error(exc))
+                return None
+            known = isinstance(found, discord.ForumChannel)
+            if len(self._is_forum) >= self.KEPT:
+                self._is_forum.clear()
+            self._is_forum[thread.parent_id] = known
+        return thread.parent_id if known else None
+
+
+async def told_in_forum(work: Awaitable[Message], forum: int) -> Message:
+    """`work`'s answer, saying that it acted on the forum, not on the post it was run in (which a user would
+    otherwise take "this channel" to mean)."""
+    try:
+        message = await work
+    except CommandError as exc:
+        raise CommandError(f"{exc} (Run in a post, /alerts acts on its forum <#{forum}>.)") from None
+    note = line(f"Run in a post of the forum <#{forum}>, this acts on the forum: each alert there becomes a post"
+                " of its own, and follow-ups about a model reply in its post.")
+    return dataclasses.replace(message, lines=(*message.lines, note))
 
 
 class _Tree(app_commands.CommandTree[discord.Client]):
@@ -155,9 +209,19 @@ class _Tree(app_commands.CommandTree[discord.Client]):
     def __init__(self, client: discord.Client, is_active: Callable[[], bool]) -> None:
         super().__init__(client)
         self.is_active = is_active
+        self.forum_posts = ForumPosts()
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        return self.is_active()
+        """Also finds, before any /alerts command or autocomplete runs, the forum whose post it came from
+        (`caller_of` reads it), so every handler acts on the forum unchanged."""
+        if not self.is_active():
+            return False
+        data: Mapping[str, Any] = interaction.data or {}
+        if data.get("name") == "alerts":
+            forum = await self.forum_posts.forum_of(interaction)
+            if forum is not None:
+                interaction.extras[FORUM] = forum
+        return True
 
 
 def build_tree(client: discord.Client, db: Database, settings: Settings,
@@ -187,6 +251,9 @@ def build_tree(client: discord.Client, db: Database, settings: Settings,
                 if wanted in spec.name][:25]
 
     async def reply(interaction: discord.Interaction, work: Awaitable[Message], private: bool = False) -> None:
+        forum = interaction.extras.get(FORUM)
+        if isinstance(forum, int):
+            work = told_in_forum(work, forum)
         await answer(interaction, work, private=private, defer_after=defer_after)
 
     @tree.command(name="trending", description="The Hub's trending models now: rank, movement, country")

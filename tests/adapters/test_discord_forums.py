@@ -268,8 +268,9 @@ async def test_a_forum_that_requires_tags_gets_another_tag_rather_than_no_post(f
 
 async def test_a_subscription_inside_a_thread_keeps_its_follow_ups_there_since_threads_do_not_nest(
         fake: FakeDiscord, db: Database, adapter: DiscordAdapter):
-    """`/alerts subscribe` run inside a forum post subscribes that post: with threads on, a follow-up cannot
-    start a thread under a message there (Discord refuses 50024), so it goes to the post itself, not lost."""
+    """A subscription of a post itself (a `[[routes]]` entry with its id, or a command in a post whose forum the
+    bot cannot read): with threads on, a follow-up cannot start a thread under a message there (Discord refuses
+    50024), so it goes to the post itself, not lost."""
     forum = fake.add_forum(tags=["entered"])
     post_id = int(await adapter.send(str(forum.id), Alert("k0", Message(kind="entered", title="home"),
                                                           {"kind": "entered"})) or 0)
