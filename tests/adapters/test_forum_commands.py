@@ -76,6 +76,7 @@ async def test_subscribe_in_a_forum_post_subscribes_the_forum_whose_alerts_becom
     assert answered(body) == "Subscribed" and ephemeral(body)
     assert f"forum <#{forum.id}>" in text_of(body) and "post of its own" in text_of(body)
     assert await subscribed_channels(desk) == {str(forum.id)}  # the forum, not the post
+    assert fake.requests_to("GET", f"/channels/{forum.id}") == []  # known from the guild cache: no request
     (here,) = await channel_destinations(desk.app.db.conn, "discord", str(forum.id))
     assert here.name == "default" and here.kinds == ("entered", "new_leader", "left")  # new #1 rides with entered
 
@@ -147,3 +148,12 @@ async def test_subscription_autocomplete_in_a_post_lists_the_forum_s_subscriptio
     callback = await fake.wait_for_callback(int(payload["id"]))
     assert callback["type"] == 8
     assert [choice["value"] for choice in callback["data"]["choices"]] == ["china"]
+
+
+async def test_a_refusal_in_a_post_names_the_forum_it_was_about(
+        desk: Desk, fake: FakeDiscord, forum: FakeForum) -> None:
+    post = fake.add_thread(forum.id, "no alerts yet")
+    body = await desk.alerts("unsubscribe", channel=post.id)
+    assert embed(body)["title"] == "That did not work" and ephemeral(body)
+    assert f"acts on its forum <#{forum.id}>" in text_of(body)
+    assert await subscribed_channels(desk) == set()
