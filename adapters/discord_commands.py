@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -160,12 +161,15 @@ class ForumPosts:
 
     The parent's type comes from the guild cache (the Guilds intent's GUILD_CREATE lists every channel);
     only when that lacks it (a guild not cached) is the parent read from Discord, once, and the answer kept:
-    a channel's type never changes. A parent that cannot be read leaves the command on the post itself."""
+    a channel's type never changes. A parent that cannot be read leaves the command on the post itself, and
+    is not asked again for `UNREADABLE_FOR` seconds (autocomplete asks at every keystroke)."""
 
     KEPT = 4096  # parents remembered; past that the memory starts again
+    UNREADABLE_FOR = 600.0
 
     def __init__(self) -> None:
         self._is_forum: dict[int, bool] = {}  # parent channel id → whether it is a forum
+        self._unreadable: dict[int, float] = {}  # parent channel id → when reading it failed (monotonic)
 
     async def forum_of(self, interaction: discord.Interaction) -> int | None:
         thread = interaction.channel
@@ -176,17 +180,24 @@ class ForumPosts:
             return thread.parent_id if isinstance(parent, discord.ForumChannel) else None
         known = self._is_forum.get(thread.parent_id)
         if known is None:
+            failed = self._unreadable.get(thread.parent_id)
+            if failed is not None and time.monotonic() - failed < self.UNREADABLE_FOR:
+                return None
             try:
                 found = await asyncio.wait_for(interaction.client.fetch_channel(thread.parent_id),
                                                FORUM_LOOKUP_TIMEOUT)
             except (discord.HTTPException, discord.InvalidData, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.info("discord: cannot read channel %s, the parent of thread %s (%s); the command acts on the"
                          " thread itself", thread.parent_id, thread.id, connection_error(exc))
+                if len(self._unreadable) >= self.KEPT:
+                    self._unreadable.clear()
+                self._unreadable[thread.parent_id] = time.monotonic()
                 return None
             known = isinstance(found, discord.ForumChannel)
             if len(self._is_forum) >= self.KEPT:
                 self._is_forum.clear()
             self._is_forum[thread.parent_id] = known
+            self._unreadable.pop(thread.parent_id, None)
         return thread.parent_id if known else None
 
 

@@ -135,6 +135,9 @@ async def test_a_post_whose_forum_the_bot_cannot_read_leaves_the_command_on_the_
     assert await subscribed_channels(desk) == {str(post.id)}  # today's behaviour: the post itself
     assert not [r for r in caplog.records if r.exc_info]
     assert any(f"cannot read channel {hidden.id}" in r.getMessage() for r in caplog.records)
+    status = await desk.alerts("status", admin=False, channel=post.id)
+    assert "Subscribed to: entered" in text_of(status)
+    assert len(fake.requests_to("GET", f"/channels/{hidden.id}")) == 1  # not asked again at every command
 
 
 async def test_subscription_autocomplete_in_a_post_lists_the_forum_s_subscriptions(
