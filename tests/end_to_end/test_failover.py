@@ -47,6 +47,12 @@ async def worker(config: Path) -> asyncio.subprocess.Process:
     )
 
 
+async def _collect(stream: asyncio.StreamReader, into: list[bytes]) -> None:
+    """A process's stderr as it comes, so a test can wait for a line and still read the whole log after."""
+    while line := await stream.readline():
+        into.append(line)
+
+
 def holder_pid(db: Path) -> int | None:
     found = query(db, "SELECT pid FROM lease WHERE name = 'worker'")
     return int(found[0][0]) if found else None
@@ -95,7 +101,11 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_is_lost_or_sent_t
         active = await worker(config)
         await until(lambda: count(db_path, "SELECT COUNT(*) FROM snapshots") >= 1)
         standby = await worker(config)
-        await asyncio.sleep(2)
+        assert standby.stderr is not None
+        standby_log: list[bytes] = []
+        reading = asyncio.create_task(_collect(standby.stderr, standby_log))
+        # the standby has started and found the lease held (a loaded machine may take seconds to start it)
+        await until(lambda: b"holds the lease; waiting" in b"".join(standby_log), seconds=60)
         assert holder_pid(db_path) == active.pid  # the standby waits
 
         hub.models = ranked(MODELS[:9] + MODELS[10:])  # one model enters: one alert per channel
@@ -111,9 +121,10 @@ async def test_the_standby_takes_over_after_kill_9_and_nothing_is_lost_or_sent_t
         took_over = time.monotonic() - killed_at
         await until(lambda: count(db_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0)
         standby.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(standby.communicate(), timeout=30)
+        await asyncio.wait_for(standby.wait(), timeout=30)
+        await reading
 
-    log = err.decode()
+    log = b"".join(standby_log).decode()
     print(f"failover ({active_on}): took over {took_over:.1f} s after the kill (lease {LEASE:g} s),"
           f" {unconfirmed_at_kill} alert(s) unconfirmed at the kill, {len(slack.posts())} posts for"
           f" {len(CHANNELS)} channels")

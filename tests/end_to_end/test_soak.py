@@ -34,6 +34,8 @@ pytestmark = pytest.mark.soak
 
 POLLS = int(os.environ.get("SOAK_POLLS", "200"))
 SECONDS = float(os.environ.get("SOAK_SECONDS", "270"))
+CALM_MAX = 240  # seconds the healed bot may take to drain what the faults held back
+STALL = 30  # seconds without one alert sent while some are pending: stuck, not slow
 SEED = int(os.environ.get("SOAK_SEED", str(random.SystemRandom().randrange(1_000_000))))
 
 # Namespaces from bot/data/orgs.toml, so shares move and share rules fire.
@@ -276,12 +278,21 @@ async def test_months_unattended_in_minutes(fake_hub: FakeHub, platforms: tuple[
             heal()
         fake_hub.faults.clear()
 
-        def settled() -> bool:
-            return all(status != "pending" or paused for _, _, status, _, _, _, paused in outbox_rows(db))
+        def unsettled() -> int:
+            return sum(status == "pending" and not paused for _, _, status, _, _, _, paused in outbox_rows(db))
 
-        async with asyncio.timeout(60):
-            while not settled():
+        # The backlog the faults left drains at the pace the platforms allow (Slack's pace, learned from the
+        # workspace's 429s, can be under one post a second for the whole workspace): as long as it keeps
+        # draining, wait; a backlog that stops moving for STALL seconds is the failure this looks for.
+        calm = loop.time()
+        last, moved = unsettled(), loop.time()
+        async with asyncio.timeout(CALM_MAX):
+            while last:
                 await asyncio.sleep(0.5)
+                if (now_left := unsettled()) != last:
+                    last, moved = now_left, loop.time()
+                assert loop.time() - moved < STALL, f"{last} alert(s) pending, none sent for {STALL:g} s after the calm"
+        print(f"soak: the backlog drained {loop.time() - calm:.0f} s after the faults were healed")
         memory.append(rss_kib(process.pid))
     finally:
         if process.returncode is None:
