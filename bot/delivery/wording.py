@@ -343,6 +343,11 @@ def list_section_field(section: ListSection) -> Field:
     ))
 
 
+def flagged_model(model_id: str, country: str) -> tuple[Span, ...]:
+    """A digest's way of naming a model: its country's flag, then its id in bold, linked to its page."""
+    return (Span(f"{flag(country)} "), Span(model_id, url=model_url(model_id), bold=True))
+
+
 def render_digest(event: Digest) -> Message:
     """The weekly digest as text; its chart is attached at send time (`bot.digest.chart.digest_image`)."""
     tz = ZoneInfo(event.timezone)
@@ -362,24 +367,21 @@ def render_digest(event: Digest) -> Message:
             timestamp=event.taken_at,
         )
 
-    def model(model_id: str, country: str) -> tuple[Span, ...]:
-        return (Span(f"{flag(country)} "), Span(model_id, url=model_url(model_id), bold=True))
-
     fields = []
     if event.leaders:
         fields.append(Field("Held #1", tuple(
-            line(*model(lead.id, lead.country), f" — {hours_text(lead.hours)}") for lead in event.leaders)))
+            line(*flagged_model(lead.id, lead.country), f" — {hours_text(lead.hours)}") for lead in event.leaders)))
     fields.append(Field(f"New in the {top}", tuple(
-        line(f"#{n.best_rank} at best ", *model(n.id, n.country),
+        line(f"#{n.best_rank} at best ", *flagged_model(n.id, n.country),
              f" — {hours_text(n.hours_in_top)} in the {top}, entered {when(n.entered_at)}")
         for n in event.newcomers
     ) or (line("No model entered it for the first time."),)))
     if event.climbers:
         fields.append(Field("Biggest climbers", tuple(
-            line(*model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
+            line(*flagged_model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
     if event.long_runners:
         fields.append(Field("Longest-running", tuple(
-            line(*model(r.id, r.country),
+            line(*flagged_model(r.id, r.country),
                  f" — in every snapshot ({hours_text(r.longest_run_hours)})" if r.whole_week
                  else f" — {hours_text(r.longest_run_hours)} in a row, {hours_text(r.hours_in_top)} in all")
             for r in event.long_runners)))
@@ -447,30 +449,28 @@ def render_daily_digest(event: DailyDigest) -> Message:
             timestamp=event.taken_at,
         )
 
-    def model(model_id: str, country: str) -> tuple[Span, ...]:
-        return (Span(f"{flag(country)} "), Span(model_id, url=model_url(model_id), bold=True))
-
     fields = []
     if event.leaders:
         changes = event.leader_changes
         name = "#1" if changes == 0 else f"#1 (changed {_times_text(changes)})"
         if changes < DAILY_STRETCHES:
-            lead_lines = tuple(line(*model(lead.id, lead.country), f" — from {when(lead.since)},"
+            lead_lines = tuple(line(*flagged_model(lead.id, lead.country), f" — from {when(lead.since)},"
                                     f" {day_hours_text(lead.hours)}") for lead in event.leaders)
         else:  # a list flipping all day: each model's time at #1, then who held it at the end
             last = event.leaders[-1]
-            lead_lines = (*(line(*model(lead.id, lead.country), f" — {day_hours_text(lead.hours)} at #1")
+            lead_lines = (*(line(*flagged_model(lead.id, lead.country), f" — {day_hours_text(lead.hours)} at #1")
                             for lead in event.held),
-                          line("At the day's end: ", *model(last.id, last.country), f", since {when(last.since)}"))
+                          line("At the day's end: ", *flagged_model(last.id, last.country),
+                               f", since {when(last.since)}"))
         fields.append(Field(name, lead_lines))
     fields.append(Field(f"New in the {top}", tuple(
-        line(f"#{n.best_rank} at best ", *model(n.id, n.country),
+        line(f"#{n.best_rank} at best ", *flagged_model(n.id, n.country),
              f" — entered {when(n.entered_at)}, {day_hours_text(n.hours_in_top)} in the {top}")
         for n in event.newcomers
     ) or (line("No model entered it for the first time."),)))
     if event.climbers:
         fields.append(Field("Biggest climbers over the day", tuple(
-            line(*model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
+            line(*flagged_model(c.id, c.country), f" — #{c.from_rank} → #{c.to_rank}") for c in event.climbers)))
     closing = {h.country: h.count for h in event.closing}
     averages = {c.country: c for c in event.countries}
     shown_countries = [h.country for h in event.closing] + [
