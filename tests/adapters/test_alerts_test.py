@@ -8,7 +8,6 @@ reach the public web page's `/api/alerts` or the feeds, while a real alert after
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
@@ -30,32 +29,18 @@ from bot.config import Secrets, Settings
 from bot.delivery.wording import TEST_NOTE
 from bot.web.site import Site
 from store.db import Database
-from tests.fakes.discord_api import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, FakeGuild
+from tests.fakes.discord_api import FakeDiscord, FakeGuild
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
-from tests.support.app import CN, US
+from tests.support.app import CN, US, Kicks
 from tests.support.app import settings_for as app_settings
-from tests.support.discord import MANAGE_CHANNELS, embed, ephemeral
+from tests.support.discord import embed, ephemeral, slash_alerts
 from tests.support.slack import SECRETS, body_text, command, title
 from tests.support.slack import settings_for as slack_settings
 
 GUILD = 1_200_000_000_000_000_001
 CHANNEL, QUIET = 1_300_000_000_000_000_001, 1_300_000_000_000_000_002
 
-
-class Kicks:
-    """What the worker's `Deliverer.kick` does, for a test: a delivery pass now, awaited by the test."""
-
-    def __init__(self) -> None:
-        self.app: Trendwatch | None = None
-        self.passes: list[asyncio.Task[Any]] = []
-
-    def __call__(self) -> None:
-        assert self.app is not None
-        self.passes.append(asyncio.ensure_future(self.app.deliver()))
-
-    async def settle(self) -> None:
-        await asyncio.gather(*self.passes)
 
 
 async def public_alerts(db: Database, settings: Settings) -> tuple[list[dict[str, Any]], list[Any], str]:
@@ -92,11 +77,7 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 async def alerts(fake: FakeDiscord, subcommand: str, options: Any = None, *, channel: int = CHANNEL,
                  admin: bool = True) -> dict[str, Any]:
-    payload = fake.slash_command_payload("alerts", options, guild_id=GUILD, channel_id=channel, subcommand=subcommand,
-                                         permissions=MANAGE_CHANNELS if admin else DEFAULT_MEMBER_PERMISSIONS)
-    await fake.dispatch_interaction(payload)
-    body: dict[str, Any] = await fake.wait_for_callback(int(payload["id"]))
-    return body
+    return await slash_alerts(fake, subcommand, options, guild=GUILD, channel=channel, admin=admin)
 
 
 async def test_discord_admin_gets_one_marked_post_per_subscribed_kind_and_the_web_never_lists_them(

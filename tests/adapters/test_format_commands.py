@@ -8,7 +8,6 @@ alerts (and `alerts test`) arrive in it at the fake platform. A config route's t
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,12 +28,12 @@ from bot.delivery.wording import render
 from bot.domain.events import Entered, EnteredModel
 from bot.domain.messages import Alert
 from store.destinations import get_destination, set_template
-from tests.fakes.discord_api import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, FakeGuild
+from tests.fakes.discord_api import FakeDiscord, FakeGuild
 from tests.fakes.hub import FakeHub, ranked
 from tests.fakes.slack_api import FakeSlack
-from tests.support.app import CN, US
+from tests.support.app import CN, US, Kicks
 from tests.support.app import settings_for as app_settings
-from tests.support.discord import MANAGE_CHANNELS, embed, ephemeral
+from tests.support.discord import embed, ephemeral, slash_alerts
 from tests.support.slack import SECRETS, body_text, command, title
 from tests.support.slack import settings_for as slack_settings
 
@@ -42,20 +41,6 @@ GUILD = 1_200_000_000_000_000_001
 CHANNEL = 1_300_000_000_000_000_001
 TEMPLATE = "{rank}. {country_flag} {id} ({likes} likes)"
 
-
-class Kicks:
-    """What the worker's `Deliverer.kick` does, for a test: a delivery pass now, awaited by the test."""
-
-    def __init__(self) -> None:
-        self.app: Trendwatch | None = None
-        self.passes: list[asyncio.Task[Any]] = []
-
-    def __call__(self) -> None:
-        assert self.app is not None
-        self.passes.append(asyncio.ensure_future(self.app.deliver()))
-
-    async def settle(self) -> None:
-        await asyncio.gather(*self.passes)
 
 
 def unescaped(text: str) -> str:
@@ -74,11 +59,7 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 
 async def alerts(fake: FakeDiscord, subcommand: str, options: Any = None, *, admin: bool = True) -> dict[str, Any]:
-    payload = fake.slash_command_payload("alerts", options, guild_id=GUILD, channel_id=CHANNEL, subcommand=subcommand,
-                                         permissions=MANAGE_CHANNELS if admin else DEFAULT_MEMBER_PERMISSIONS)
-    await fake.dispatch_interaction(payload)
-    body: dict[str, Any] = await fake.wait_for_callback(int(payload["id"]))
-    return body
+    return await slash_alerts(fake, subcommand, options, guild=GUILD, channel=CHANNEL, admin=admin)
 
 
 async def test_discord_format_is_checked_when_set_shown_in_status_and_the_next_alerts_come_in_it(

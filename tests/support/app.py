@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import subprocess
@@ -55,3 +56,18 @@ def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+class Kicks:
+    """What the worker's `Deliverer.kick` does, for a test: a delivery pass now, awaited by the test."""
+
+    def __init__(self) -> None:
+        self.app: Trendwatch | None = None
+        self.passes: list[asyncio.Task[Any]] = []
+
+    def __call__(self) -> None:
+        assert self.app is not None
+        self.passes.append(asyncio.ensure_future(self.app.deliver()))
+
+    async def settle(self) -> None:
+        await asyncio.gather(*self.passes)

@@ -41,3 +41,13 @@ async def poll_baseline_then_change(app: Trendwatch, hub: FakeHub) -> None:
     await app.poll()
     hub.models = ranked(CN[:5] + US[:5])  # three entries, a new #1, CN reaching 50%: three alerts
     await app.poll()
+
+
+async def slash_alerts(fake: FakeDiscord, subcommand: str, options: Any = None, *, guild: int, channel: int,
+                       admin: bool = True) -> dict[str, Any]:
+    """`/alerts <subcommand>` from a channel manager (or, `admin=False`, a plain member) of `guild`; the answer."""
+    payload = fake.slash_command_payload("alerts", options, guild_id=guild, channel_id=channel, subcommand=subcommand,
+                                         permissions=MANAGE_CHANNELS if admin else DEFAULT_MEMBER_PERMISSIONS)
+    await fake.dispatch_interaction(payload)
+    body: dict[str, Any] = await fake.wait_for_callback(int(payload["id"]))
+    return body
