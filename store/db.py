@@ -192,6 +192,21 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
+def json_ids(conn: Conn) -> str:
+    """A JSON array of integer ids (one `?`) as a subquery of `value`s: one statement text whatever the count,
+    prepared once, on either dialect."""
+    if conn.dialect == "sqlite":
+        return "SELECT CAST(value AS INTEGER) AS value FROM json_each(?)"
+    return "SELECT CAST(value AS BIGINT) AS value FROM json_array_elements_text(CAST(? AS json))"
+
+
+def json_texts(conn: Conn) -> str:
+    """A JSON array of strings (one `?`) as a subquery of `value`s, like `json_ids`."""
+    if conn.dialect == "sqlite":
+        return "SELECT value FROM json_each(?)"
+    return "SELECT value FROM json_array_elements_text(CAST(? AS json))"
+
+
 def utc_iso(moment: datetime) -> str:
     """One text form for every stored time, so string order is time order."""
     if moment.tzinfo is None:

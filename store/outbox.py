@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.domain.destination import Destination
 from bot.domain.events import Event
-from store.db import Conn, utc_iso
+from store.db import Conn, json_ids, utc_iso
 from store.destinations import _COLUMNS, _row
 
 #: PostgreSQL NOTIFY channel: alerts were queued (every deliverer LISTENs; SQLite has one deliverer, no channel).
@@ -208,12 +208,6 @@ class Claim:
     until: datetime
 
 
-def _ids(conn: Conn) -> str:
-    """A JSON array of ids as a subquery: one statement text whatever the count (prepared once)."""
-    if conn.dialect == "sqlite":
-        return "SELECT CAST(value AS INTEGER) FROM json_each(?)"
-    return "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))"
-
 
 async def _lock_free_heads(conn: Conn, now: datetime, platforms: Sequence[str], wanted: int) -> list[int]:
     """Channels nobody holds whose oldest alert is due, oldest first: their destination ids.
@@ -254,7 +248,7 @@ async def claim_due(conn: Conn, claim: Claim, now: datetime, platforms: Sequence
     # A second statement, so its snapshot is taken after the locks: it sees every claim committed before.
     async with conn.execute(f"""
         UPDATE outbox SET claimed_by = ?, claimed_until = ?
-        WHERE destination_id IN ({_ids(conn)}) AND status = 'pending'
+        WHERE destination_id IN ({json_ids(conn)}) AND status = 'pending'
           AND (claimed_until IS NULL OR claimed_until <= ?)
           AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.destination_id = outbox.destination_id
                           AND w.status = 'pending' AND w.id <= outbox.id AND w.next_attempt_at > ?)
@@ -268,7 +262,7 @@ async def claim_due(conn: Conn, claim: Claim, now: datetime, platforms: Sequence
         FROM outbox o
         JOIN events e ON e.id = o.event_id
         JOIN destinations d ON d.id = o.destination_id
-        WHERE o.id IN ({_ids(conn)})
+        WHERE o.id IN ({json_ids(conn)})
         ORDER BY o.destination_id, o.id
     """, (json.dumps(claimed),)) as cursor:
         rows = await cursor.fetchall()

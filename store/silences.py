@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.silence import MATCHERS, Matcher, Silence
-from store.db import Conn, from_iso, utc_iso
+from store.db import Conn, from_iso, json_ids, utc_iso
 
 _COLUMNS = "id, platform, channel, matcher, value, created_by, created_at, ends_at, ended_at, ended_by, tenant_id"
 
@@ -129,10 +129,8 @@ async def held_counts(conn: Conn, silence_ids: Sequence[int]) -> dict[int, int]:
     """How many alerts (one per held-back message and subscription) each silence held back."""
     if not silence_ids:
         return {}
-    ids = ("SELECT CAST(value AS INTEGER) FROM json_each(?)" if conn.dialect == "sqlite"
-           else "SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))")
     async with conn.execute(
-        f"SELECT silence_id, COUNT(*) FROM silenced_alerts WHERE silence_id IN ({ids}) GROUP BY silence_id",
+        f"SELECT silence_id, COUNT(*) FROM silenced_alerts WHERE silence_id IN ({json_ids(conn)}) GROUP BY silence_id",
         (json.dumps(list(silence_ids)),),
     ) as cursor:
         return {int(silence_id): int(count) for silence_id, count in await cursor.fetchall()}

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain.destination import DEFAULT_SUBSCRIPTION
-from store.db import Conn, utc_iso
+from store.db import Conn, json_texts, utc_iso
 
 THREAD_MODES = ("off", "on", "broadcast")
 
@@ -37,8 +37,7 @@ async def record_anchor(conn: Conn, destination_id: int, list_name: str, item_id
     ids = sorted(set(item_ids))
     if not ids:
         return
-    each = ("SELECT value FROM json_each(?)" if conn.dialect == "sqlite"
-            else "SELECT value FROM json_array_elements_text(CAST(? AS json))")
+    each = json_texts(conn)
     await conn.execute(
         "INSERT INTO threads (destination_id, list, item_id, anchor, outbox_id, created_at)"
         f" SELECT CAST(? AS BIGINT), CAST(? AS TEXT), CAST(value AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT),"
@@ -54,8 +53,7 @@ async def anchors_for(conn: Conn, destination_id: int, list_name: str, item_ids:
     ids = sorted(set(item_ids))
     if not ids:
         return {}
-    each = ("SELECT value FROM json_each(?)" if conn.dialect == "sqlite"
-            else "SELECT value FROM json_array_elements_text(CAST(? AS json))")
+    each = json_texts(conn)
     async with conn.execute(
         f"SELECT item_id, anchor FROM threads WHERE destination_id = ? AND list = ? AND item_id IN ({each})",
         (destination_id, list_name, json.dumps(ids)),
